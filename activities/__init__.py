@@ -1,0 +1,1 @@
+"""Thin side-effect adapters between the workflow and the core."""

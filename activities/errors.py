@@ -1,0 +1,18 @@
+"""Mapping of core errors to Temporal failures: bad input fails at once,
+transient faults are retried by Temporal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.exceptions import ApplicationError
+
+from orchestrator.errors import CannotPlan, OrchestratorError
+
+
+def to_application_error(error: OrchestratorError, *details: Any) -> ApplicationError:
+    if isinstance(error, CannotPlan):
+        details = ({"understood": error.understood, "not_understood": error.not_understood},)
+    return ApplicationError(
+        str(error), *details, type=type(error).__name__, non_retryable=not error.retryable
+    )

@@ -1,0 +1,44 @@
+"""The step activity: one agent call, mirrored into the graph as it starts and ends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from temporalio import activity
+
+from activities.errors import to_application_error
+from orchestrator.agents.platform import PlatformAgents, StepContext
+from orchestrator.errors import OrchestratorError
+from orchestrator.graph.store import GraphStore
+from orchestrator.models import StepInput, StepOutput, StepRecord, StepStatus
+
+
+class StepActivities:
+    def __init__(self, agents: PlatformAgents, store: GraphStore) -> None:
+        self._agents = agents
+        self._store = store
+
+    @activity.defn(name="run_agent_step")
+    async def run_agent_step(self, request: StepInput) -> StepOutput:
+        step, attempt = request.step, activity.info().attempt
+        started = datetime.now(UTC)
+        record = StepRecord(
+            workflow_id=request.workflow_id, step_id=step.id, capability=step.capability,
+            agent=step.agent, status=StepStatus.RUNNING, attempt=attempt,
+        )
+        await self._store.record_step(record)
+        ctx = StepContext(workflow_id=request.workflow_id, step_id=step.id, attempt=attempt)
+        try:
+            result = await self._agents.run(step.capability, step.parameters, ctx)
+        except OrchestratorError as error:
+            failed = record.model_copy(update={"status": StepStatus.FAILED, "error": str(error)})
+            await self._store.record_step(failed)
+            raise to_application_error(error, {"attempt": attempt}) from error
+        await self._store.record_step(record.model_copy(update={
+            "status": StepStatus.COMPLETED, "output": result.output,
+            "operates_on": result.operates_on,
+        }))
+        return StepOutput(
+            output=result.output, started_at=started, finished_at=datetime.now(UTC),
+            attempt=attempt,
+        )

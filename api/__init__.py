@@ -1,0 +1,1 @@
+"""HTTP API: starts runs and reads their state."""

@@ -1,0 +1,65 @@
+"""`POST /v3/ai/chat`: one request in plain language starts one run."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from api.deps import SettingsDep, TemporalClientDep
+from api.schemas import ChatRequest, ChatResponse
+from orchestrator.models import OrchestrationRequest, ProblemKind, RunResult
+from workflows.orchestration import OrchestrationWorkflow
+
+router = APIRouter(prefix="/v3/ai", tags=["chat"])
+
+_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+_REFUSED = (ProblemKind.CANNOT_PLAN, ProblemKind.INVALID_PLAN)
+
+
+@router.post("/chat", response_model=ChatResponse, responses={422: {}})
+async def chat(
+    body: ChatRequest,
+    client: TemporalClientDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> ChatResponse:
+    """Plan the request and start running it; with `wait`, return the final result."""
+    if idempotency_key is not None and not _KEY.match(idempotency_key):
+        raise HTTPException(422, "Idempotency-Key: use 1-100 letters, digits or . _ : -")
+    workflow_id = f"run-{idempotency_key or uuid.uuid4().hex}"
+    start = WithStartWorkflowOperation(
+        OrchestrationWorkflow.run,
+        OrchestrationRequest(message=body.message, limits=settings.limits),
+        id=workflow_id,
+        task_queue=settings.task_queue,
+        # A repeated key joins the run it started; it never starts a second one.
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
+    handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id)
+    try:
+        state: RunResult = await client.execute_update_with_start_workflow(
+            OrchestrationWorkflow.planned, start_workflow_operation=start
+        )
+        run_id = (await start.workflow_handle()).result_run_id
+    except (WorkflowUpdateFailedError, WorkflowAlreadyStartedError, RPCError):
+        # The run with this key has already finished: report it as it is.
+        run_id = (await handle.describe()).run_id
+        state = await handle.query(OrchestrationWorkflow.status)
+    if state.problem is not None and state.problem.kind in _REFUSED:
+        raise HTTPException(422, {
+            "detail": state.problem.message, "workflow_id": workflow_id,
+            "problem": state.problem.model_dump(mode="json"),
+        })
+    result = await handle.result() if body.wait else None
+    return ChatResponse(
+        workflow_id=workflow_id, run_id=run_id, status=(result or state).status,
+        plan=state.plan, web_ui_url=settings.run_url(workflow_id, run_id), result=result,
+    )

@@ -1,0 +1,1 @@
+"""Durable, graph-aware orchestration of AI agents and MCP tools."""

@@ -1,0 +1,1 @@
+"""Agents: who can do what, and the built-in platform agent pack."""

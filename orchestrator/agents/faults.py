@@ -1,0 +1,23 @@
+"""Failures and delays injected into built-in agents by configuration.
+
+Tests and demos use these to show retries, rollback and crash recovery without
+editing code: a fault is set per capability in settings (`agent_faults`).
+"""
+
+from __future__ import annotations
+
+from orchestrator.models import Model
+
+
+class Fault(Model):
+    # Fail the first N attempts of every step with this capability (0: never).
+    fail_attempts: int = 0
+    # Fail after the agent's write, as a worker crash after a side effect would.
+    after_write: bool = False
+    # Failures that no retry can fix.
+    non_retryable: bool = False
+    # Sleep this long before acting: a slow step, on purpose.
+    delay_ms: int = 0
+
+    def fails(self, attempt: int) -> bool:
+        return attempt <= self.fail_attempts

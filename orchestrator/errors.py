@@ -1,0 +1,36 @@
+"""Errors of the core. The activity layer maps them to Temporal failures."""
+
+from __future__ import annotations
+
+
+class OrchestratorError(Exception):
+    """Base class; `retryable` tells whether trying again may help."""
+
+    retryable = False
+
+
+class InvalidInput(OrchestratorError):
+    """The input is wrong: a missing entity, a bad name, a schema violation."""
+
+
+class TransientFailure(OrchestratorError):
+    """A fault that may pass: trying again is worthwhile."""
+
+    retryable = True
+
+
+class CannotPlan(OrchestratorError):
+    """The request could not be turned into a plan; says what was understood."""
+
+    def __init__(self, reason: str, understood: list[str], not_understood: list[str]) -> None:
+        self.reason = reason
+        self.understood = understood
+        self.not_understood = not_understood
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        understood = "; ".join(self.understood) or "nothing"
+        text = f"cannot plan: {self.reason}. Understood: {understood}."
+        if self.not_understood:
+            text += f" Not understood: {', '.join(self.not_understood)}."
+        return text

@@ -1,0 +1,207 @@
+"""The embedded graph store: an on-disk LadybugDB database inside this process.
+
+LadybugDB allows one writing process, so the API and the worker share one store
+in one process. Its calls block, so they run on a single dedicated thread: the
+event loop never stalls, and writes are serialised without locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import ladybug
+
+from orchestrator.graph import queries as q
+from orchestrator.graph.store import EntityRecord, Relation, RunGraph
+from orchestrator.models import Agent, Capability, EntityRef, RunRecord, StepRecord
+
+T = TypeVar("T")
+Rows = list[list[Any]]
+
+
+class EmbeddedGraphStore:
+    def __init__(self, path: Path, buffer_pool_mb: int = 256) -> None:
+        self._path = path
+        self._buffer_pool = buffer_pool_mb * 1024 * 1024
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph")
+        self._db: ladybug.Database | None = None
+        self._conn: ladybug.Connection | None = None
+
+    async def setup(self) -> None:
+        await self._call(self._open)
+
+    def _open(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = ladybug.Database(str(self._path), buffer_pool_size=self._buffer_pool)
+        self._conn = ladybug.Connection(self._db)
+        for statement in q.EMBEDDED_SCHEMA:
+            self._conn.execute(statement)
+
+    async def close(self) -> None:
+        def _close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+            if self._db is not None:
+                self._db.close()
+            self._conn = self._db = None
+
+        await self._call(_close)
+        self._executor.shutdown(wait=True)
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def _exec(self, query: str, **params: Any) -> Rows:
+        if self._conn is None:
+            raise RuntimeError("graph store is not open: call setup() first")
+        result = self._conn.execute(query, params)
+        assert not isinstance(result, list)
+        return cast(Rows, result.get_all())
+
+    async def _run(self, query: str, **params: Any) -> Rows:
+        return await self._call(lambda: self._exec(query, **params))
+
+    async def _batch(self, steps: list[tuple[str, dict[str, Any]]]) -> None:
+        """Run several statements in one transaction, so a run is mirrored whole or not at all."""
+
+        def _tx() -> None:
+            self._exec("BEGIN TRANSACTION")
+            try:
+                for query, params in steps:
+                    self._exec(query, **params)
+            except Exception:
+                self._exec("ROLLBACK")
+                raise
+            self._exec("COMMIT")
+
+        await self._call(_tx)
+
+    async def register_catalogue(
+        self, capabilities: list[Capability], agents: list[Agent]
+    ) -> None:
+        caps = [
+            {"id": c.name, "description": c.description, "consumes": c.consumes,
+             "produces": c.produces}
+            for c in capabilities
+        ]
+        provides = [{"agent": a.id, "capability": c} for a in agents for c in a.capabilities]
+        await self._batch([
+            (q.MERGE_CAPABILITIES, {"rows": caps}),
+            (q.MERGE_AGENTS, {"rows": [{"id": a.id, "kind": a.kind.value} for a in agents]}),
+            (q.MERGE_PROVIDES, {"rows": provides}),
+        ])
+
+    async def claim_entity(
+        self, ref: EntityRef, owner: str, attrs: dict[str, Any]
+    ) -> EntityRecord:
+        rows = await self._run(
+            q.CLAIM_ENTITY, id=ref.key, kind=ref.kind, name=ref.name, owner=owner,
+            attrs=json.dumps(attrs, sort_keys=True),
+        )
+        return _entity(rows[0])
+
+    async def get_entity(self, ref: EntityRef) -> EntityRecord | None:
+        rows = await self._run(q.GET_ENTITY, id=ref.key)
+        return _entity(rows[0]) if rows else None
+
+    async def find_entities(self, kind: str | None = None) -> list[EntityRecord]:
+        rows = await (
+            self._run(q.FIND_ENTITIES) if kind is None
+            else self._run(q.FIND_ENTITIES_OF_KIND, kind=kind)
+        )
+        return [_entity(row) for row in rows]
+
+    async def delete_entity(self, ref: EntityRef, owner: str) -> bool:
+        rows = await self._run(q.DELETE_ENTITY, id=ref.key, owner=owner)
+        return bool(rows and rows[0][0])
+
+    async def relate(self, relations: list[Relation]) -> None:
+        await self._run(q.MERGE_RELATIONS, rows=_relation_rows(relations))
+
+    async def unrelate(self, relations: list[Relation]) -> None:
+        await self._run(q.DELETE_RELATIONS, rows=_relation_rows(relations))
+
+    async def relations(self, ref: EntityRef) -> list[Relation]:
+        rows = await self._run(q.ENTITY_RELATIONS, id=ref.key)
+        return [
+            Relation(
+                source=EntityRef(kind=r[0], name=r[1]), type=r[2],
+                target=EntityRef(kind=r[3], name=r[4]),
+            )
+            for r in rows
+        ]
+
+    async def record_run(self, record: RunRecord) -> None:
+        wf = record.workflow_id
+        batch: list[tuple[str, dict[str, Any]]] = [(
+            q.MERGE_WORKFLOW,
+            {"id": wf, "request": record.request, "status": record.status.value,
+             "error": record.error},
+        )]
+        if record.plan is not None:
+            plan = record.plan
+            steps = [
+                {"workflow_id": wf, "id": f"{wf}/{s.id}", "step_id": s.id,
+                 "capability": s.capability, "agent": s.agent}
+                for s in plan.steps
+            ]
+            deps = [
+                {"source": f"{wf}/{s.id}", "target": f"{wf}/{d}"}
+                for s in plan.steps for d in s.depends_on
+            ]
+            batch += [
+                (q.MERGE_PLAN, {"id": wf, "intent": plan.intent, "request": plan.request}),
+                (q.MERGE_PLANNED_STEPS, {"rows": steps}),
+                (q.MERGE_DEPENDS_ON, {"rows": deps}),
+            ]
+        await self._batch(batch)
+
+    async def record_step(self, record: StepRecord) -> None:
+        step_node = f"{record.workflow_id}/{record.step_id}"
+        output = None if record.output is None else json.dumps(record.output, sort_keys=True)
+        batch: list[tuple[str, dict[str, Any]]] = [(
+            q.MERGE_STEP_STATE,
+            {"workflow_id": record.workflow_id, "id": step_node, "step_id": record.step_id,
+             "capability": record.capability, "agent": record.agent,
+             "status": record.status.value, "attempt": record.attempt, "output": output,
+             "error": record.error},
+        )]
+        if record.operates_on:
+            rows = [{"step": step_node, "entity": e.key} for e in record.operates_on]
+            batch.append((q.MERGE_OPERATES_ON, {"rows": rows}))
+        await self._batch(batch)
+
+    async def run_graph(self, workflow_id: str) -> RunGraph:
+        status = await self._run(q.RUN_WORKFLOW, id=workflow_id)
+        steps = await self._run(q.RUN_STEPS, id=workflow_id)
+        return RunGraph(
+            workflow_id=workflow_id,
+            status=status[0][0] if status else None,
+            steps={
+                r[0]: {"capability": r[1], "agent": r[2], "status": r[3], "attempt": r[4],
+                       "output": json.loads(r[5]) if r[5] else None}
+                for r in steps
+            },
+            depends_on=[(r[0], r[1]) for r in await self._run(q.RUN_DEPENDS_ON, id=workflow_id)],
+            executed_by=[
+                (r[0], r[1]) for r in await self._run(q.RUN_EXECUTED_BY, id=workflow_id)
+            ],
+            operates_on=[
+                (r[0], r[1]) for r in await self._run(q.RUN_OPERATES_ON, id=workflow_id)
+            ],
+        )
+
+
+def _entity(row: list[Any]) -> EntityRecord:
+    return EntityRecord(
+        kind=row[0], name=row[1], created_by=row[2] or "", attrs=json.loads(row[3] or "{}")
+    )
+
+
+def _relation_rows(relations: list[Relation]) -> list[dict[str, str]]:
+    return [{"source": r.source.key, "type": r.type, "target": r.target.key} for r in relations]

@@ -1,0 +1,177 @@
+"""Every Cypher statement the graph stores run, as small named constants.
+
+Values always travel as parameters; nothing here is built from user input.
+Writes `MERGE` on stable ids and take batches through `UNWIND $rows`.
+"""
+
+# -- schema of the embedded store (Neo4j needs no tables, only constraints) --
+
+EMBEDDED_SCHEMA = [
+    "CREATE NODE TABLE IF NOT EXISTS Entity(id STRING PRIMARY KEY, kind STRING, name STRING,"
+    " created_by STRING, attrs STRING)",
+    "CREATE NODE TABLE IF NOT EXISTS Workflow(id STRING PRIMARY KEY, request STRING,"
+    " status STRING, error STRING)",
+    "CREATE NODE TABLE IF NOT EXISTS Plan(id STRING PRIMARY KEY, intent STRING, request STRING)",
+    "CREATE NODE TABLE IF NOT EXISTS Step(id STRING PRIMARY KEY, workflow_id STRING,"
+    " step_id STRING, capability STRING, agent STRING, status STRING, attempt INT64,"
+    " output STRING, error STRING)",
+    "CREATE NODE TABLE IF NOT EXISTS Agent(id STRING PRIMARY KEY, kind STRING)",
+    "CREATE NODE TABLE IF NOT EXISTS Capability(id STRING PRIMARY KEY, description STRING,"
+    " consumes STRING[], produces STRING[])",
+    "CREATE REL TABLE IF NOT EXISTS PROVIDES(FROM Agent TO Capability, runs INT64,"
+    " successes INT64, total_ms INT64)",
+    "CREATE REL TABLE IF NOT EXISTS HAS_PLAN(FROM Workflow TO Plan)",
+    "CREATE REL TABLE IF NOT EXISTS CONTAINS(FROM Workflow TO Step)",
+    "CREATE REL TABLE IF NOT EXISTS DEPENDS_ON(FROM Step TO Step)",
+    "CREATE REL TABLE IF NOT EXISTS EXECUTED_BY(FROM Step TO Agent)",
+    "CREATE REL TABLE IF NOT EXISTS OPERATES_ON(FROM Step TO Entity)",
+    "CREATE REL TABLE IF NOT EXISTS RELATED_TO(FROM Entity TO Entity, type STRING)",
+    "CREATE REL TABLE IF NOT EXISTS COMPENSATED_BY(FROM Step TO Step)",
+]
+
+# -- catalogue --
+
+MERGE_CAPABILITIES = """
+UNWIND $rows AS r
+MERGE (c:Capability {id: r.id})
+SET c.description = r.description, c.consumes = r.consumes, c.produces = r.produces
+"""
+
+MERGE_AGENTS = """
+UNWIND $rows AS r
+MERGE (a:Agent {id: r.id})
+SET a.kind = r.kind
+"""
+
+MERGE_PROVIDES = """
+UNWIND $rows AS r
+MATCH (a:Agent {id: r.agent}), (c:Capability {id: r.capability})
+MERGE (a)-[p:PROVIDES]->(c)
+ON CREATE SET p.runs = 0, p.successes = 0, p.total_ms = 0
+"""
+
+# -- entities --
+
+CLAIM_ENTITY = """
+MERGE (e:Entity {id: $id})
+ON CREATE SET e.kind = $kind, e.name = $name, e.created_by = $owner, e.attrs = $attrs
+RETURN e.kind, e.name, e.created_by, e.attrs
+"""
+
+GET_ENTITY = """
+MATCH (e:Entity {id: $id})
+RETURN e.kind, e.name, e.created_by, e.attrs
+"""
+
+FIND_ENTITIES = """
+MATCH (e:Entity)
+RETURN e.kind, e.name, e.created_by, e.attrs
+ORDER BY e.kind, e.name
+"""
+
+FIND_ENTITIES_OF_KIND = """
+MATCH (e:Entity)
+WHERE e.kind = $kind
+RETURN e.kind, e.name, e.created_by, e.attrs
+ORDER BY e.kind, e.name
+"""
+
+DELETE_ENTITY = """
+MATCH (e:Entity {id: $id})
+WHERE e.created_by = $owner
+DETACH DELETE e
+RETURN count(*)
+"""
+
+MERGE_RELATIONS = """
+UNWIND $rows AS r
+MATCH (a:Entity {id: r.source}), (b:Entity {id: r.target})
+MERGE (a)-[:RELATED_TO {type: r.type}]->(b)
+"""
+
+DELETE_RELATIONS = """
+UNWIND $rows AS r
+MATCH (a:Entity {id: r.source})-[x:RELATED_TO]->(b:Entity {id: r.target})
+WHERE x.type = r.type
+DELETE x
+"""
+
+ENTITY_RELATIONS = """
+MATCH (a:Entity)-[r:RELATED_TO]->(b:Entity)
+WHERE a.id = $id OR b.id = $id
+RETURN a.kind, a.name, r.type, b.kind, b.name
+ORDER BY r.type, a.id, b.id
+"""
+
+# -- runs and steps --
+
+MERGE_WORKFLOW = """
+MERGE (w:Workflow {id: $id})
+SET w.request = $request, w.status = $status, w.error = $error
+"""
+
+MERGE_PLAN = """
+MATCH (w:Workflow {id: $id})
+MERGE (p:Plan {id: $id})
+SET p.intent = $intent, p.request = $request
+MERGE (w)-[:HAS_PLAN]->(p)
+"""
+
+# Status is only set on creation: the step activities own it after that, and
+# this write may land after theirs.
+MERGE_PLANNED_STEPS = """
+UNWIND $rows AS r
+MATCH (w:Workflow {id: r.workflow_id})
+MERGE (s:Step {id: r.id})
+ON CREATE SET s.status = 'pending', s.attempt = 0
+SET s.workflow_id = r.workflow_id, s.step_id = r.step_id, s.capability = r.capability,
+    s.agent = r.agent
+MERGE (w)-[:CONTAINS]->(s)
+"""
+
+MERGE_DEPENDS_ON = """
+UNWIND $rows AS r
+MATCH (a:Step {id: r.source}), (b:Step {id: r.target})
+MERGE (a)-[:DEPENDS_ON]->(b)
+"""
+
+MERGE_STEP_STATE = """
+MERGE (w:Workflow {id: $workflow_id})
+MERGE (s:Step {id: $id})
+SET s.workflow_id = $workflow_id, s.step_id = $step_id, s.capability = $capability,
+    s.agent = $agent, s.status = $status, s.attempt = $attempt, s.output = $output,
+    s.error = $error
+MERGE (w)-[:CONTAINS]->(s)
+WITH s
+MERGE (a:Agent {id: $agent})
+MERGE (s)-[:EXECUTED_BY]->(a)
+"""
+
+MERGE_OPERATES_ON = """
+UNWIND $rows AS r
+MATCH (s:Step {id: r.step}), (e:Entity {id: r.entity})
+MERGE (s)-[:OPERATES_ON]->(e)
+"""
+
+RUN_WORKFLOW = "MATCH (w:Workflow {id: $id}) RETURN w.status"
+
+RUN_STEPS = """
+MATCH (w:Workflow {id: $id})-[:CONTAINS]->(s:Step)
+RETURN s.step_id, s.capability, s.agent, s.status, s.attempt, s.output
+ORDER BY s.step_id
+"""
+
+RUN_DEPENDS_ON = """
+MATCH (w:Workflow {id: $id})-[:CONTAINS]->(a:Step)-[:DEPENDS_ON]->(b:Step)
+RETURN a.step_id, b.step_id ORDER BY a.step_id, b.step_id
+"""
+
+RUN_EXECUTED_BY = """
+MATCH (w:Workflow {id: $id})-[:CONTAINS]->(s:Step)-[:EXECUTED_BY]->(a:Agent)
+RETURN s.step_id, a.id ORDER BY s.step_id
+"""
+
+RUN_OPERATES_ON = """
+MATCH (w:Workflow {id: $id})-[:CONTAINS]->(s:Step)-[:OPERATES_ON]->(e:Entity)
+RETURN s.step_id, e.id ORDER BY s.step_id, e.id
+"""

@@ -1,0 +1,1 @@
+"""Planning: from a request in plain language to a plan of steps."""

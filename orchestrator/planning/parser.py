@@ -1,0 +1,259 @@
+"""Reads a plain-language request into the actions it asks for, by small word rules.
+
+No language model is involved, so the same text always gives the same actions. Words
+no rule consumes are handed back in `not_understood`, so a caller can refuse to plan
+a request it only half understood instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field
+
+from pydantic import Field
+
+from orchestrator.models import Model, is_valid_name
+
+# Words that add nothing on their own and never make a request unplannable.
+FILLER = frozenset({
+    "please", "and", "then", "with", "a", "an", "the", "to", "it", "its", "in", "into", "on",
+    "for", "of", "my", "me", "new", "called", "named", "create", "build", "make", "set", "up",
+    "add", "also", "plus", "next", "after", "that", "finally", "i", "want", "need", "should",
+    "be", "we", "us", "some", "both",
+    # verb forms the rules do not need to tell apart
+    "apply", "ensure", "creating", "created", "building", "adding", "setting",
+})  # fmt: skip
+# Nouns that name an entity kind. Only plurals take lists ("payment and checkout
+# services"): a singular taking one would swallow "shop and payment service".
+KINDS = {
+    "application": "application", "applications": "application",
+    "app": "application", "apps": "application",
+    "service": "service", "services": "service",
+    "environment": "environment", "environments": "environment", "env": "environment",
+    "policy": "policy", "policies": "policy",
+}  # fmt: skip
+VERBS = {"application": "create", "service": "create", "environment": "ensure", "policy": "apply"}
+PLURALS = frozenset({"applications", "apps", "services", "environments", "policies"})
+DEPLOY_VERBS = frozenset({"deploy", "deploys", "deployed", "deploying"})
+# Known environments, so "deploy to prod" needs no "environment" noun.
+ENVIRONMENTS = {
+    "production": "production", "prod": "production",
+    "staging": "staging", "stage": "staging",
+    "development": "development", "dev": "development",
+}  # fmt: skip
+# After one of these, a deploy's next name is where it goes, not what it deploys.
+PLACES = frozenset({"to", "in", "into", "on"})
+JOINERS = frozenset({"and", ","})
+MARKS = ",;.:!?"  # punctuation kept as clause boundaries; quotes and brackets just separate
+# Judged on the original text: lowercasing can turn exotic characters into ASCII ones.
+ALLOWED = frozenset(string.ascii_letters + string.digits + string.whitespace + MARKS + "'\"-_()")
+_TOKEN_RE = re.compile(r"[a-z0-9_-]+|[" + re.escape(MARKS) + "]")
+
+
+class Action(Model):
+    """One thing the request asks for."""
+
+    verb: str
+    kind: str
+    name: str
+    qualifiers: dict[str, str] = Field(default_factory=dict)
+
+
+class ParsedRequest(Model):
+    actions: list[Action]
+    not_understood: list[str]
+
+
+@dataclass(eq=False)
+class _Mention:
+    kind: str
+    name: str
+    pos: int  # index of the name token: orders actions, finds the nearest application
+    group: int = -1  # index of the kind noun, shared by every name in one list
+    reference: bool = False  # the target of "deploy X" or "for X", not something to create
+    app: str | None = None  # application given explicitly by "for X"
+
+
+@dataclass(eq=False)
+class _Token:
+    text: str
+    tainted: bool = False  # shares a word with a character we never accept
+    boundary: bool = False
+    used: bool = False
+    mention: _Mention | None = None
+
+
+@dataclass
+class _Deploy:
+    pos: int
+    env: str
+    app: _Mention | None
+
+
+def _tokenize(text: str) -> list[_Token]:
+    """Words and boundary marks; every word of a chunk with a bad character is tainted."""
+    tokens: list[_Token] = []
+    for chunk in text.split():
+        found = _TOKEN_RE.findall(chunk.lower())
+        if any(ch not in ALLOWED for ch in chunk):
+            words = [w for w in found if w not in MARKS] or [chunk]
+            tokens += [_Token(w, tainted=True) for w in words]
+        else:
+            tokens += [_Token(w, boundary=w in MARKS or w == "then") for w in found]
+    return tokens
+
+
+@dataclass
+class _Reader:
+    toks: list[_Token]
+    mentions: list[_Mention] = field(default_factory=list)
+    deploys: list[_Deploy] = field(default_factory=list)
+
+    def is_word(self, i: int, words: frozenset[str]) -> bool:
+        return 0 <= i < len(self.toks) and not self.toks[i].tainted and self.toks[i].text in words
+
+    def free(self, i: int) -> bool:
+        """A token no rule has taken yet that can be an entity name."""
+        if not 0 <= i < len(self.toks):
+            return False
+        t = self.toks[i]
+        keyword = t.text in FILLER or t.text in KINDS or t.text in DEPLOY_VERBS
+        return not (t.used or t.tainted or t.boundary or keyword) and is_valid_name(t.text)
+
+    def add(self, kind: str, j: int, span: range, group: int = -1) -> _Mention:
+        name = self.toks[j].text
+        if kind == "environment":
+            name = ENVIRONMENTS.get(name, name)
+        m = _Mention(kind, name, j, group)
+        self.mentions.append(m)
+        for k in span:
+            self.toks[k].used = True
+            self.toks[k].mention = self.toks[k].mention or m
+        self.toks[j].mention = m
+        return m
+
+    def bind_nouns(self, plural: bool) -> None:
+        """Kind nouns: 'application shop', 'app called shop', 'payment and cart services'."""
+        for i, tok in enumerate(self.toks):
+            if tok.tainted or tok.used or tok.text not in KINDS or (tok.text in PLURALS) != plural:
+                continue
+            j = i + 1
+            while self.is_word(j, frozenset({"called", "named"})):
+                j += 1
+            names: list[int] = []
+            step = 2  # forward first ("service payment"), else backward
+            if not self.free(j):
+                j, step = i - 1, -2
+            while self.free(j):
+                names.append(j)
+                if not (plural and self.is_word(j + step // 2, JOINERS)):
+                    break
+                j += step
+            for j in sorted(names):
+                self.add(KINDS[tok.text], j, range(min(i, j), max(i, j) + 1), group=i)
+
+    def bind_deploys(self) -> None:
+        """'deploy [X] to|in|into|on [the] ENV [environment]'; X defaults later."""
+        for i, tok in enumerate(self.toks):
+            if tok.tainted or tok.text not in DEPLOY_VERBS:
+                continue
+            app: _Mention | int | None = None  # a mention, or the index of a bare name
+            env: _Mention | int | None = None
+            place, j = False, i + 1
+            while j < len(self.toks):
+                t, m = self.toks[j], self.toks[j].mention
+                if m is not None and m.kind == "environment" and not m.reference:
+                    env = m
+                    break
+                if m is not None and m.kind == "application" and app is None and not place:
+                    app = m
+                    while j < len(self.toks) and self.toks[j].mention is m:
+                        j += 1
+                    continue
+                if self.free(j) and (place or t.text in ENVIRONMENTS):
+                    env = j
+                    break
+                if self.free(j) and app is None:
+                    app = j
+                elif t.tainted or t.boundary or t.used or t.text not in FILLER:
+                    break  # anything else ends the clause without a destination
+                place = place or t.text in PLACES
+                j += 1
+            if env is None:
+                continue
+            if isinstance(app, int):
+                app = self.add("application", app, range(app, app + 1))
+            if isinstance(env, int):
+                env = self.add("environment", env, range(env, env + 1))
+            for m in (app, env):
+                if m is not None:
+                    m.reference = True
+            tok.used = True
+            self.deploys.append(_Deploy(i, env.name, app))
+
+    def bind_for(self) -> None:
+        """'payment service for shop': the application a service or policy belongs to."""
+        for i, tok in enumerate(self.toks):
+            if tok.tainted or tok.text != "for":
+                continue
+            j = i + 1
+            while self.is_word(j, frozenset({"the", "my"})):
+                j += 1
+            target = self.toks[j].mention if j < len(self.toks) else None
+            if self.free(j) and self.toks[j].text not in ENVIRONMENTS:
+                target = self.add("application", j, range(j, j + 1))
+            if target is None or target.kind != "application":
+                continue
+            target.reference = True
+            owner = self.toks[i - 1].mention if i > 0 else None
+            for m in self.mentions:
+                if owner is not None and m.group == owner.group >= 0:
+                    m.app = target.name
+
+    def nearest_app(self, pos: int) -> str | None:
+        apps = [m for m in self.mentions if m.kind == "application"]
+        best = min(apps, key=lambda m: (abs(m.pos - pos), m.pos), default=None)
+        return best.name if best else None
+
+    def actions(self) -> list[Action]:
+        deploys: list[tuple[int, Action]] = []
+        for d in self.deploys:
+            app = d.app.name if d.app else self.nearest_app(d.pos)
+            quals = {"application": app, "environment": d.env} if app else {"environment": d.env}
+            name = f"{app}-{d.env}" if app else d.env
+            action = Action(verb="deploy", kind="deployment", name=name, qualifiers=quals)
+            deploys.append((d.pos, action))
+        found = list(deploys)
+        for m in self.mentions:
+            if m.reference:  # named only as a target; whoever owns it creates it
+                continue
+            app = m.app or self.nearest_app(m.pos)
+            quals = {"application": app} if app and m.kind in ("service", "policy") else {}
+            if m.kind == "policy" and deploys:
+                # Policies guard a deployment: the nearest one, even if named later.
+                _, near = min(deploys, key=lambda pd: (abs(pd[0] - m.pos), pd[0]))
+                quals = {"deployment": near.name, **near.qualifiers}
+            action = Action(verb=VERBS[m.kind], kind=m.kind, name=m.name, qualifiers=quals)
+            found.append((m.pos, action))
+        result: list[Action] = []
+        for _, action in sorted(found, key=lambda pa: pa[0]):  # stable: text order
+            if action not in result:
+                result.append(action)
+        return result
+
+
+def parse_request(text: str) -> ParsedRequest:
+    reader = _Reader(_tokenize(text))
+    # Order matters: deploys take their own names before plural lists could reach back
+    # across a comma ("deploy shop to staging, cart and payment services").
+    reader.bind_nouns(plural=False)
+    reader.bind_deploys()
+    reader.bind_nouns(plural=True)
+    reader.bind_for()
+    leftover = [
+        t.text
+        for t in reader.toks
+        if not t.used and not t.boundary and (t.tainted or t.text not in FILLER)
+    ]
+    return ParsedRequest(actions=reader.actions(), not_understood=leftover)

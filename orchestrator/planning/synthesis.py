@@ -1,0 +1,163 @@
+"""The dependency synthesiser: requested actions in, a plan of steps out.
+
+The order of steps is never guessed: a step depends on the step that produces
+an entity it consumes (capabilities declare both). A consumed entity that no
+step produces is taken from the graph when it exists, or made by an inserted
+producer step; validate-or-create producers are always inserted, so an existing
+environment is checked rather than trusted. Independent branches stay parallel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from orchestrator.agents.registry import AgentRegistry
+from orchestrator.errors import CannotPlan
+from orchestrator.graph.store import GraphStore
+from orchestrator.models import Capability, Compensation, EntityRef, Plan, Step
+from orchestrator.planning.parser import Action
+
+MAX_ID = 63
+
+
+@dataclass
+class _Draft:
+    id: str
+    capability: Capability
+    # Parameter name -> literal value, before producer outputs are wired in.
+    bindings: dict[str, str]
+    produces: EntityRef
+    depends_on: set[str] = field(default_factory=set)
+
+    def entity_bindings(self) -> set[tuple[str, str]]:
+        """The other entities this step names (its context), as (kind, name)."""
+        return {(k, v) for k, v in self.bindings.items() if k not in ("name", self.produces.kind)}
+
+
+class Synthesiser:
+    def __init__(self, registry: AgentRegistry, store: GraphStore) -> None:
+        self._registry = registry
+        self._store = store
+
+    async def synthesise(self, request: str, actions: list[Action]) -> Plan:
+        drafts: list[_Draft] = []
+        for action in actions:
+            draft = self._draft(action, drafts)
+            if not any(d.produces == draft.produces and d.capability == draft.capability
+                       for d in drafts):
+                drafts.append(draft)
+        todo = list(drafts)
+        while todo:
+            todo += await self._link(todo.pop(0), drafts)
+        return Plan(
+            intent="; ".join(f"{a.verb} {a.kind} {a.name}" for a in actions),
+            request=request,
+            steps=[self._step(d, drafts) for d in drafts],
+        )
+
+    def _draft(self, action: Action, existing: list[_Draft]) -> _Draft:
+        capability = self._capability_for(action.kind, action.verb)
+        bindings: dict[str, str] = {}
+        for param in sorted(capability.input_schema.get("properties", {})):
+            if param in ("name", action.kind):
+                bindings[param] = action.name
+            elif param in action.qualifiers:
+                bindings[param] = action.qualifiers[param]
+            else:
+                raise CannotPlan(
+                    f"to {action.verb} {action.kind} {action.name} I need to know its {param}",
+                    [f"{action.verb} {action.kind} {action.name}"], [],
+                )
+        step_id = _unique_id(f"{action.verb}-{action.kind}-{action.name}", existing)
+        return _Draft(step_id, capability, bindings, EntityRef(kind=action.kind, name=action.name))
+
+    def _capability_for(self, kind: str, verb: str) -> Capability:
+        producers = self._registry.producers_of(kind)
+        if not producers:
+            raise CannotPlan(f"no capability makes a {kind}", [], [kind])
+        exact = [c for c in producers if c.name.split(".")[-1] == verb]
+        return (exact or producers)[0]
+
+    async def _link(self, draft: _Draft, drafts: list[_Draft]) -> list[_Draft]:
+        """Add the draft's dependencies; return producer drafts it had to insert."""
+        inserted: list[_Draft] = []
+        for kind in draft.capability.consumes:
+            name = draft.bindings.get(kind)
+            if name is None:
+                # Not named by a parameter: depend on every producer of that kind
+                # working on the same entities (a deployment waits for its services).
+                context = draft.entity_bindings()
+                draft.depends_on |= {
+                    d.id for d in drafts
+                    if d is not draft and d.produces.kind == kind and d.entity_bindings() & context
+                }
+                continue
+            ref = EntityRef(kind=kind, name=name)
+            producer = next((d for d in drafts if d.produces == ref), None)
+            if producer is None:
+                producer = await self._missing_producer(ref, draft, drafts)
+                if producer is None:
+                    continue
+                drafts.insert(drafts.index(draft), producer)
+                inserted.append(producer)
+            draft.depends_on.add(producer.id)
+        return inserted
+
+    async def _missing_producer(
+        self, ref: EntityRef, consumer: _Draft, drafts: list[_Draft]
+    ) -> _Draft | None:
+        capability = self._registry.producers_of(ref.kind)[0]
+        exists = await self._store.get_entity(ref) is not None
+        if exists and not capability.ensures:
+            return None
+        params = set(capability.input_schema.get("properties", {}))
+        if not params <= {"name", ref.kind}:
+            if exists:
+                return None
+            raise CannotPlan(
+                f"{consumer.produces.kind} {consumer.produces.name} needs {ref.kind} "
+                f"{ref.name}, which does not exist",
+                [f"{consumer.capability.name} {consumer.produces.name}"], [],
+            )
+        verb = capability.name.split(".")[-1]
+        step_id = _unique_id(f"{verb}-{ref.kind}-{ref.name}", drafts)
+        return _Draft(step_id, capability, {p: ref.name for p in params}, ref)
+
+    def _step(self, draft: _Draft, drafts: list[_Draft]) -> Step:
+        by_ref = {d.produces.key: d for d in drafts}
+        params: dict[str, str] = {}
+        for param, value in draft.bindings.items():
+            producer = by_ref.get(f"{param}:{value}")
+            # Entities made earlier in the run arrive through the producer's output.
+            if producer is not None and producer is not draft:
+                params[param] = f"${{steps.{producer.id}.output.{param}}}"
+            else:
+                params[param] = value
+        compensation = None
+        if draft.capability.compensation:
+            compensation = Compensation(
+                capability=draft.capability.compensation,
+                parameters={**params, "owner": f"${{steps.{draft.id}.output.owner}}"},
+            )
+        operates_on = {draft.produces.key: draft.produces}
+        for kind, name in draft.entity_bindings():
+            operates_on.setdefault(f"{kind}:{name}", EntityRef(kind=kind, name=name))
+        return Step(
+            id=draft.id,
+            capability=draft.capability.name,
+            agent=self._registry.choose(draft.capability.name).id,
+            parameters=params,
+            depends_on=sorted(draft.depends_on),
+            compensation=compensation,
+            operates_on=[operates_on[k] for k in sorted(operates_on)],
+        )
+
+
+def _unique_id(base: str, drafts: list[_Draft]) -> str:
+    base = base[:MAX_ID].rstrip("-_")
+    taken = {d.id for d in drafts}
+    candidate, n = base, 2
+    while candidate in taken:
+        suffix = f"-{n}"
+        candidate, n = base[: MAX_ID - len(suffix)] + suffix, n + 1
+    return candidate

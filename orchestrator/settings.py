@@ -1,0 +1,59 @@
+"""One `Settings`, read from the environment (prefix `ORCHESTRATOR_`) at start-up
+and passed down; nothing reads the environment anywhere else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orchestrator.agents.faults import Fault
+from orchestrator.models import Limits
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORCHESTRATOR_", extra="forbid")
+
+    # Where Temporal is; unset means "start a local dev server".
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    # Base address of the Temporal Web UI, for links to runs.
+    temporal_ui_url: str | None = None
+    task_queue: str = "orchestrator"
+
+    data_dir: Path = Path(".orchestrator")
+    graph_backend: Literal["embedded"] = "embedded"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    max_steps: int = Field(default=20, ge=1)
+    max_parallel: int = Field(default=8, ge=1)
+
+    # Failures and delays injected into built-in agents, by capability.
+    agent_faults: dict[str, Fault] = {}
+
+    @property
+    def address(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def ui_url(self) -> str:
+        return (self.temporal_ui_url or f"http://localhost:{self.temporal_ui_port}").rstrip("/")
+
+    @property
+    def graph_path(self) -> Path:
+        return self.data_dir / "graph.lbug"
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_steps=self.max_steps, max_parallel=self.max_parallel)
+
+    def run_url(self, workflow_id: str, run_id: str | None = None) -> str:
+        """Link to one run in the Temporal Web UI."""
+        base = f"{self.ui_url}/namespaces/{self.temporal_namespace}/workflows/{workflow_id}"
+        return f"{base}/{run_id}/history" if run_id else base

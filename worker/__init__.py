@@ -1,0 +1,1 @@
+"""Composition root: settings, clients, stores, workflows and activities."""

@@ -1,0 +1,52 @@
+"""Builds the core objects once per process from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.graph import GraphActivities
+from activities.planning import PlanningActivities
+from activities.steps import StepActivities
+from orchestrator.agents.catalogue import PLATFORM_AGENTS, PLATFORM_CAPABILITIES
+from orchestrator.agents.platform import PlatformAgents
+from orchestrator.agents.registry import AgentRegistry
+from orchestrator.graph.embedded import EmbeddedGraphStore
+from orchestrator.graph.store import GraphStore
+from orchestrator.planning.offline import OfflinePlanner
+from orchestrator.settings import Settings
+from workflows.orchestration import OrchestrationWorkflow
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: GraphStore
+    registry: AgentRegistry
+    agents: PlatformAgents
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+async def build_runtime(settings: Settings) -> Runtime:
+    store = EmbeddedGraphStore(settings.graph_path)
+    await store.setup()
+    registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS)
+    await store.register_catalogue(registry.capabilities, registry.agents)
+    agents = PlatformAgents(store, settings.agent_faults)
+    return Runtime(settings=settings, store=store, registry=registry, agents=agents)
+
+
+def build_worker(client: Client, runtime: Runtime, task_queue: str | None = None) -> Worker:
+    planning = PlanningActivities(OfflinePlanner(runtime.registry, runtime.store), runtime.registry)
+    steps = StepActivities(runtime.agents, runtime.store)
+    graph = GraphActivities(runtime.store)
+    return Worker(
+        client,
+        task_queue=task_queue or runtime.settings.task_queue,
+        workflows=[OrchestrationWorkflow],
+        activities=[planning.plan_request, steps.run_agent_step, graph.record_run],
+    )

@@ -1,0 +1,1 @@
+"""Deterministic orchestration: the workflow and the pure helpers it uses."""
