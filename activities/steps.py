@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from temporalio import activity
 
 from activities.errors import to_application_error
+from activities.heartbeat import heartbeating
 from orchestrator.agents.platform import PlatformAgents, StepContext
 from orchestrator.errors import OrchestratorError
 from orchestrator.graph.store import GraphStore
@@ -29,7 +30,8 @@ class StepActivities:
         await self._store.record_step(record)
         ctx = StepContext(workflow_id=request.workflow_id, step_id=step.id, attempt=attempt)
         try:
-            result = await self._agents.run(step.capability, step.parameters, ctx)
+            async with heartbeating():
+                result = await self._agents.run(step.capability, step.parameters, ctx)
         except OrchestratorError as error:
             failed = record.model_copy(update={"status": StepStatus.FAILED, "error": str(error)})
             await self._store.record_step(failed)

@@ -25,6 +25,16 @@ def free_port() -> int:
         return port
 
 
+# The history service hands tasks to matching through a token bucket of 20/s per
+# shard by default; the dev server has one shard, so after ~20 hand-offs every
+# workflow task waits ~50 ms for a token (S1: 40 ms a run becomes 250 ms).
+# bench/bare_latency.py measures it. Timers (retry back-off) use a twin limit.
+FAST_DISPATCH = (
+    "history.transferProcessorMaxPollRPS=10000",
+    "history.timerProcessorMaxPollRPS=10000",
+)
+
+
 class DevServer:
     """A `temporal server start-dev` child process on loopback."""
 
@@ -52,6 +62,8 @@ class DevServer:
         if self._db_file is not None:
             self._db_file.parent.mkdir(parents=True, exist_ok=True)
             cmd += ["--db-filename", str(self._db_file)]
+        for value in FAST_DISPATCH:
+            cmd += ["--dynamic-config-value", value]
         for name, kind in sorted(self._search_attributes.items()):
             cmd += ["--search-attribute", f"{name}={kind}"]
         return cmd

@@ -156,6 +156,9 @@ class OrchestrationWorkflow:
                     upstream=sorted(step.depends_on),
                 ),
                 start_to_close_timeout=timedelta(milliseconds=agent.start_to_close_ms),
+                heartbeat_timeout=(
+                    timedelta(milliseconds=agent.heartbeat_ms) if agent.heartbeat_ms else None
+                ),
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(milliseconds=retry.initial_interval_ms),
                     backoff_coefficient=retry.backoff,

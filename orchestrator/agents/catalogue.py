@@ -69,7 +69,10 @@ PLATFORM_CAPABILITIES: list[Capability] = [
 
 def _agent(kind: str) -> Agent:
     caps = sorted(c.name for c in PLATFORM_CAPABILITIES if c.name.startswith(f"{kind}."))
-    return Agent(id=f"{kind}-agent", kind=AgentKind.BUILTIN, capabilities=caps)
+    # A dead worker is noticed within the heartbeat timeout, not the step timeout.
+    return Agent(
+        id=f"{kind}-agent", kind=AgentKind.BUILTIN, capabilities=caps, heartbeat_ms=2_000
+    )
 
 
 PLATFORM_AGENTS: list[Agent] = [

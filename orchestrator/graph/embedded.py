@@ -59,6 +59,9 @@ class EmbeddedGraphStore:
     def _exec(self, query: str, **params: Any) -> Rows:
         if self._conn is None:
             raise RuntimeError("graph store is not open: call setup() first")
+        if params.get("rows") == []:
+            # An empty UNWIND has no type to bind to, and nothing to write.
+            return []
         result = self._conn.execute(query, params)
         assert not isinstance(result, list)
         return cast(Rows, result.get_all())

@@ -1,0 +1,79 @@
+"""Sends a request to the API and follows the run step by step on a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TextIO
+
+import httpx
+
+from orchestrator.models import Plan, RunResult, RunStatus, StepResult, StepStatus
+
+POLL_S = 0.2
+FINAL = {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.ROLLED_BACK,
+         RunStatus.ROLLBACK_FAILED, RunStatus.CANCELLED}
+MARKS = {StepStatus.RUNNING: "…", StepStatus.COMPLETED: "✓", StepStatus.FAILED: "✗",
+         StepStatus.SKIPPED: "-", StepStatus.COMPENSATED: "↺", StepStatus.PENDING: " "}
+
+
+async def follow(api: str, message: str, out: TextIO) -> int:
+    """Start a run, print its plan and each step as it changes; 0 if it completed."""
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+        reply = await http.post("/v3/ai/chat", json={"message": message})
+        if reply.status_code != 200:
+            _refused(reply, out)
+            return 2
+        started: dict[str, Any] = reply.json()
+        workflow_id = started["workflow_id"]
+        out.write(f"Run {workflow_id}\n")
+        if started.get("plan"):
+            _show_plan(Plan.model_validate(started["plan"]), out)
+        seen: dict[str, StepStatus] = {}
+        while True:
+            reply = await http.get(f"/v1/workflows/{workflow_id}")
+            state = RunResult.model_validate(reply.json())
+            for step_id, step in state.steps.items():
+                if seen.get(step_id) != step.status and step.status != StepStatus.PENDING:
+                    seen[step_id] = step.status
+                    out.write(_step_line(step) + "\n")
+            out.flush()
+            if state.status in FINAL:
+                break
+            await asyncio.sleep(POLL_S)
+    out.write(f"\nOutcome: {state.status.value}\n")
+    if state.problem:
+        out.write(f"Problem: {state.problem.message}\n")
+        for line in state.problem.details:
+            out.write(f"  {line}\n")
+    if state.started_at and state.finished_at:
+        took = (state.finished_at - state.started_at).total_seconds() * 1000
+        out.write(f"Took {took:.0f} ms\n")
+    out.write(f"Temporal Web UI: {started['web_ui_url']}\n")
+    return 0 if state.status == RunStatus.COMPLETED else 1
+
+
+def _show_plan(plan: Plan, out: TextIO) -> None:
+    out.write(f"Plan: {len(plan.steps)} steps\n")
+    for step in plan.steps:
+        after = f"  (after {', '.join(step.depends_on)})" if step.depends_on else ""
+        out.write(f"  - {step.id}: {step.capability} by {step.agent}{after}\n")
+
+
+def _step_line(step: StepResult) -> str:
+    line = f"{MARKS[step.status]} {step.step_id}: {step.status.value}"
+    if step.status == StepStatus.COMPLETED and step.started_at and step.finished_at:
+        ms = (step.finished_at - step.started_at).total_seconds() * 1000
+        line += f" in {ms:.0f} ms (attempt {step.attempts})"
+    if step.error:
+        line += f" — {step.error}"
+    return line
+
+
+def _refused(reply: httpx.Response, out: TextIO) -> None:
+    body = reply.json() if reply.headers.get("content-type", "").startswith("application/json") \
+        else {"detail": reply.text}
+    detail = body.get("detail")
+    if isinstance(detail, dict):
+        out.write(f"Refused: {detail.get('detail')}\n")
+    else:
+        out.write(f"Refused ({reply.status_code}): {detail}\n")

@@ -1,0 +1,82 @@
+"""Bad input gets a 4xx naming what is wrong, and starts nothing that runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from orchestrator.devserver import DevServer
+from tests.integration.stack import running_stack
+
+BAD_BODIES: list[tuple[Any, str]] = [
+    ({"message": ""}, "message"),
+    ({"message": "   "}, "message is empty"),
+    ({"message": 42}, "message"),
+    ({"message": "create app shop", "wait": "yes"}, "wait"),
+    ({}, "message"),
+    ({"message": "create app shop", "dry": True}, "dry"),
+]
+
+
+@pytest.mark.parametrize(("body", "named"), BAD_BODIES)
+async def test_chat_rejects_malformed_body(
+    client: Client, temporal_server: DevServer, tmp_path: Path, body: Any, named: str
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        reply = await s.http.post("/v3/ai/chat", json=body)
+        assert reply.status_code == 422
+        assert named in reply.text
+
+
+async def test_chat_rejects_malformed_json(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        reply = await s.http.post(
+            "/v3/ai/chat", content=b'{"message": "create',
+            headers={"content-type": "application/json"},
+        )
+        assert reply.status_code == 422
+        assert "json" in reply.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("message", "understood", "not_understood"),
+    [
+        ("make me a sandwich", [], ["sandwich"]),
+        ("create application shop and order a pizza", ["create application shop"],
+         ["order", "pizza"]),
+        ("create application shop'; DROP DATABASE neo4j", ["create application shop"],
+         ["drop", "database", "neo4j"]),
+    ],
+)
+async def test_chat_refuses_unplannable_request(
+    client: Client, temporal_server: DevServer, tmp_path: Path,
+    message: str, understood: list[str], not_understood: list[str],
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        reply = await s.http.post("/v3/ai/chat", json={"message": message})
+        assert reply.status_code == 422
+        detail = reply.json()["detail"]
+        assert detail["detail"].startswith("cannot plan")
+        assert detail["problem"]["understood"] == understood
+        assert detail["problem"]["not_understood"] == not_understood
+        # Nothing was half done: no step ran, no entity exists.
+        state = await s.http.get(f"/v1/workflows/{detail['workflow_id']}")
+        assert state.json()["steps"] == {}
+        assert await s.runtime.store.find_entities() == []
+
+
+async def test_chat_rejects_bad_idempotency_key(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        reply = await s.http.post(
+            "/v3/ai/chat", json={"message": "create app shop"},
+            headers={"Idempotency-Key": "a b;c"},
+        )
+        assert reply.status_code == 422
+        assert "Idempotency-Key" in reply.text

@@ -1,0 +1,87 @@
+"""Runs the worker, alone or with the API in the same process.
+
+With the embedded graph only one process may write, so `serve` runs the API and
+the worker together and shares one store between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import uvicorn
+from temporalio.client import Client
+
+from api.app import create_app
+from orchestrator.devserver import DevServer
+from orchestrator.settings import Settings
+from worker.client import connect
+from worker.runtime import build_runtime, build_worker
+
+log = logging.getLogger("orchestrator")
+
+
+@contextlib.asynccontextmanager
+async def temporal(settings: Settings) -> AsyncIterator[Settings]:
+    """Start a local dev server unless an address is configured; yield settings that point at it."""
+    if settings.temporal_address:
+        yield settings
+        return
+    server = DevServer(
+        settings.temporal_port, ui_port=settings.temporal_ui_port,
+        db_file=settings.data_dir / "temporal.db",
+    )
+    await server.start()
+    log.info("Temporal dev server on %s, Web UI on %s", server.address, settings.ui_url)
+    try:
+        yield settings.model_copy(update={"temporal_address": server.address})
+    finally:
+        await server.stop()
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """The worker alone (more of these scale out on a shared task queue)."""
+    async with temporal(settings) as settings:
+        client = await connect(settings)
+        runtime = await build_runtime(settings)
+        try:
+            async with build_worker(client, runtime):
+                log.info("worker on task queue %r", settings.task_queue)
+                await (stop or asyncio.Event()).wait()
+        finally:
+            await runtime.close()
+
+
+async def serve(
+    settings: Settings,
+    ready: Callable[[Settings, Client], Awaitable[None]] | None = None,
+) -> None:
+    """Worker and API in one process; `ready` runs once both are up."""
+    async with temporal(settings) as settings:
+        client = await connect(settings)
+        runtime = await build_runtime(settings)
+        config = uvicorn.Config(
+            create_app(settings, client), host=settings.api_host, port=settings.api_port,
+            log_level="warning", lifespan="on",
+        )
+        server = uvicorn.Server(config)
+        try:
+            async with build_worker(client, runtime):
+                api = asyncio.create_task(server.serve())
+                try:
+                    while not server.started:
+                        if api.done():
+                            await api
+                            raise RuntimeError(f"the API did not start on {settings.api_port}")
+                        await asyncio.sleep(0.05)
+                    log.info("API on http://%s:%d", settings.api_host, settings.api_port)
+                    if ready is not None:
+                        await ready(settings, client)
+                    await api
+                finally:
+                    server.should_exit = True
+                    await asyncio.gather(api, return_exceptions=True)
+        finally:
+            await runtime.close()
