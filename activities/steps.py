@@ -8,14 +8,14 @@ from temporalio import activity
 
 from activities.errors import to_application_error
 from activities.heartbeat import heartbeating
-from orchestrator.agents.platform import PlatformAgents, StepContext
+from orchestrator.agents.base import AgentRunner, StepContext
 from orchestrator.errors import OrchestratorError
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import StepInput, StepOutput, StepRecord, StepStatus
 
 
 class StepActivities:
-    def __init__(self, agents: PlatformAgents, store: GraphStore) -> None:
+    def __init__(self, agents: AgentRunner, store: GraphStore) -> None:
         self._agents = agents
         self._store = store
 

@@ -98,3 +98,7 @@ async def _demo(args: argparse.Namespace) -> int:
 
 class _Done(Exception):
     """Ends the demo once its run is over."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

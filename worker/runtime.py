@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 from activities.graph import GraphActivities
 from activities.planning import PlanningActivities
 from activities.steps import StepActivities
+from orchestrator.agents.base import AgentRunner
 from orchestrator.agents.catalogue import PLATFORM_AGENTS, PLATFORM_CAPABILITIES
 from orchestrator.agents.platform import PlatformAgents
 from orchestrator.agents.registry import AgentRegistry
@@ -25,7 +26,7 @@ class Runtime:
     settings: Settings
     store: GraphStore
     registry: AgentRegistry
-    agents: PlatformAgents
+    agents: AgentRunner
 
     async def close(self) -> None:
         await self.store.close()

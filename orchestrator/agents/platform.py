@@ -12,26 +12,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from orchestrator.agents.base import AgentResult, StepContext
 from orchestrator.agents.faults import Fault
 from orchestrator.errors import InvalidInput, TransientFailure
 from orchestrator.graph.store import GraphStore, Relation
-from orchestrator.models import EntityRef, Model
-
-
-class StepContext(Model):
-    workflow_id: str
-    step_id: str
-    attempt: int
-
-    @property
-    def owner(self) -> str:
-        return f"{self.workflow_id}/{self.step_id}"
-
-
-class AgentResult(Model):
-    output: dict[str, Any]
-    operates_on: list[EntityRef] = []
-
+from orchestrator.models import EntityRef
 
 Handler = Callable[[dict[str, Any], StepContext], Awaitable[AgentResult]]
 

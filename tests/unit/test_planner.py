@@ -1,0 +1,132 @@
+"""The offline planner: actions from text, order from what capabilities consume and produce."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.agents.catalogue import PLATFORM_AGENTS, PLATFORM_CAPABILITIES
+from orchestrator.agents.registry import AgentRegistry
+from orchestrator.errors import CannotPlan
+from orchestrator.graph.embedded import EmbeddedGraphStore
+from orchestrator.models import EntityRef, Plan
+from orchestrator.planning.offline import OfflinePlanner, with_definitions
+from tests.integration.stack import S1
+from workflows.dag import stages
+
+REGISTRY = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS)
+
+
+def _shape(plan: Plan) -> dict[str, list[str]]:
+    return {s.id: s.depends_on for s in plan.steps}
+
+
+S1_SHAPE = {
+    "create-application-ecommerce": [],
+    "create-service-payment": ["create-application-ecommerce"],
+    "ensure-environment-production": [],
+    "deploy-deployment-ecommerce-production": [
+        "create-application-ecommerce", "create-service-payment", "ensure-environment-production"
+    ],
+    "apply-policy-monitoring": ["deploy-deployment-ecommerce-production"],
+    "apply-policy-security": ["deploy-deployment-ecommerce-production"],
+}
+
+
+async def test_plan_s1_has_six_steps_in_four_stages(store: EmbeddedGraphStore) -> None:
+    plan = await OfflinePlanner(REGISTRY, store).plan(S1)
+    assert _shape(plan) == S1_SHAPE
+    assert stages(plan.steps) == [
+        ["create-application-ecommerce", "ensure-environment-production"],
+        ["create-service-payment"],
+        ["deploy-deployment-ecommerce-production"],
+        ["apply-policy-monitoring", "apply-policy-security"],
+    ]
+    monitoring = next(s for s in plan.steps if s.id == "apply-policy-monitoring")
+    assert monitoring.parameters == {
+        "deployment": "${steps.deploy-deployment-ecommerce-production.output.deployment}",
+        "policy": "monitoring",
+    }
+    assert monitoring.compensation is not None
+    assert monitoring.compensation.capability == "policy.remove"
+    assert monitoring.compensation.parameters["owner"] == (
+        "${steps.apply-policy-monitoring.output.owner}"
+    )
+
+
+@pytest.mark.parametrize("message", [
+    "Deploy ecommerce to production with security and monitoring policies, "
+    "after creating application ecommerce with a payment service",
+    "create app ecommerce, add a payment service, and then deploy it to prod "
+    "with monitoring and security policies",
+    "New application called ecommerce with service payment. Deploy to production. "
+    "Apply monitoring policy and security policy.",
+])
+async def test_plan_rewordings_of_s1_have_the_same_shape(
+    store: EmbeddedGraphStore, message: str
+) -> None:
+    plan = await OfflinePlanner(REGISTRY, store).plan(message)
+    assert _shape(plan) == S1_SHAPE
+
+
+async def test_plan_reuses_an_existing_application(store: EmbeddedGraphStore) -> None:
+    await store.claim_entity(EntityRef(kind="application", name="shop"), "earlier/run", {})
+    plan = await OfflinePlanner(REGISTRY, store).plan("add a payment service for shop")
+    assert _shape(plan) == {"create-service-payment": []}
+    assert plan.steps[0].parameters == {"application": "shop", "name": "payment"}
+
+
+async def test_plan_inserts_a_missing_producer(store: EmbeddedGraphStore) -> None:
+    plan = await OfflinePlanner(REGISTRY, store).plan("add a payment service for shop")
+    assert _shape(plan) == {
+        "create-application-shop": [],
+        "create-service-payment": ["create-application-shop"],
+    }
+
+
+async def test_plan_validates_an_existing_environment(store: EmbeddedGraphStore) -> None:
+    await store.claim_entity(EntityRef(kind="environment", name="staging"), "", {})
+    await store.claim_entity(EntityRef(kind="application", name="shop"), "", {})
+    plan = await OfflinePlanner(REGISTRY, store).plan("deploy shop to staging")
+    assert _shape(plan) == {
+        "ensure-environment-staging": [],
+        "deploy-deployment-shop-staging": ["ensure-environment-staging"],
+    }
+
+
+async def test_plan_creates_an_application_a_deploy_needs(store: EmbeddedGraphStore) -> None:
+    plan = await OfflinePlanner(REGISTRY, store).plan("deploy shop to staging")
+    assert _shape(plan) == {
+        "create-application-shop": [],
+        "ensure-environment-staging": [],
+        "deploy-deployment-shop-staging": [
+            "create-application-shop", "ensure-environment-staging"
+        ],
+    }
+
+
+async def test_plan_refuses_a_policy_without_a_deployment(store: EmbeddedGraphStore) -> None:
+    with pytest.raises(CannotPlan, match="apply policy security I need to know its deployment"):
+        await OfflinePlanner(REGISTRY, store).plan("create application shop with security policy")
+
+
+@pytest.mark.parametrize(("message", "understood", "unknown"), [
+    ("make me a sandwich", [], ["sandwich"]),
+    ("create application shop and order a pizza", ["create application shop"],
+     ["order", "pizza"]),
+    ("", [], []),
+])
+async def test_plan_refuses_what_it_does_not_understand(
+    store: EmbeddedGraphStore, message: str, understood: list[str], unknown: list[str]
+) -> None:
+    with pytest.raises(CannotPlan) as refused:
+        await OfflinePlanner(REGISTRY, store).plan(message)
+    assert refused.value.understood == understood
+    assert refused.value.not_understood == unknown
+    assert str(refused.value).startswith("cannot plan:")
+
+
+async def test_definitions_include_compensations(store: EmbeddedGraphStore) -> None:
+    plan = await OfflinePlanner(REGISTRY, store).plan("create application shop")
+    planned = with_definitions(plan, REGISTRY)
+    assert sorted(planned.capabilities) == ["application.create", "application.delete"]
+    assert sorted(planned.agents) == ["application-agent"]
