@@ -20,7 +20,8 @@ S1 = (
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("temporalio").setLevel(logging.WARNING)
+    for noisy in ("temporalio", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(asyncio.run(args.func(args)) or 0)
     except KeyboardInterrupt:

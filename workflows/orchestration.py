@@ -8,7 +8,7 @@ the parallelism budget, and earlier outputs are resolved into later parameters.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -53,6 +53,7 @@ class OrchestrationWorkflow:
         self._planned: PlanOutput | None = None
         self._results: dict[str, StepResult] = {}
         self._problem: Problem | None = None
+        self._finished_at: datetime | None = None
 
     @workflow.run
     async def run(self, request: OrchestrationRequest) -> RunResult:
@@ -84,6 +85,7 @@ class OrchestrationWorkflow:
             steps=self._results,
             problem=self._problem,
             started_at=workflow.info().start_time,
+            finished_at=self._finished_at,
         )
 
     @workflow.update
@@ -205,13 +207,12 @@ class OrchestrationWorkflow:
                 details=[f"{i}: {self._results[i].error}" for i in failed],
             )
         self._status = status
+        self._finished_at = workflow.now()
         await workflow.execute_activity_method(
             GraphActivities.record_run, self._record(), start_to_close_timeout=MIRROR_TIMEOUT,
             retry_policy=MIRROR_RETRY, summary=f"mirror {status.value} run",
         )
-        result = self.status()
-        result.finished_at = workflow.now()
-        return result
+        return self.status()
 
 
 def _planning_problem(err: ActivityError) -> Problem:

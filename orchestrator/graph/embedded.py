@@ -37,7 +37,16 @@ class EmbeddedGraphStore:
 
     def _open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = ladybug.Database(str(self._path), buffer_pool_size=self._buffer_pool)
+        try:
+            self._db = ladybug.Database(str(self._path), buffer_pool_size=self._buffer_pool)
+        except RuntimeError as err:
+            if "lock" not in str(err).lower():
+                raise
+            raise RuntimeError(
+                f"the embedded graph {self._path} is open in another process; it allows one "
+                "process at a time: stop that one (API and worker share one process in "
+                "embedded mode) or set another ORCHESTRATOR_DATA_DIR"
+            ) from err
         self._conn = ladybug.Connection(self._db)
         for statement in q.EMBEDDED_SCHEMA:
             self._conn.execute(statement)
