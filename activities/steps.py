@@ -10,14 +10,14 @@ from activities.errors import to_application_error
 from activities.heartbeat import heartbeating
 from orchestrator.agents.base import AgentRunner, StepContext
 from orchestrator.errors import OrchestratorError
-from orchestrator.graph.store import GraphStore
+from orchestrator.graph.mirror import StepMirror
 from orchestrator.models import StepInput, StepOutput, StepRecord, StepStatus
 
 
 class StepActivities:
-    def __init__(self, agents: AgentRunner, store: GraphStore) -> None:
+    def __init__(self, agents: AgentRunner, mirror: StepMirror) -> None:
         self._agents = agents
-        self._store = store
+        self._mirror = mirror
 
     @activity.defn(name="run_agent_step")
     async def run_agent_step(self, request: StepInput) -> StepOutput:
@@ -27,20 +27,22 @@ class StepActivities:
             workflow_id=request.workflow_id, step_id=step.id, capability=step.capability,
             agent=step.agent, status=StepStatus.RUNNING, attempt=attempt,
         )
-        await self._store.record_step(record)
+        # Mirrored write-behind: the graph being slow or down never holds up a step.
+        self._mirror.submit(record)
         ctx = StepContext(workflow_id=request.workflow_id, step_id=step.id, attempt=attempt)
         try:
             async with heartbeating():
                 result = await self._agents.run(step.capability, step.parameters, ctx)
         except OrchestratorError as error:
-            failed = record.model_copy(update={"status": StepStatus.FAILED, "error": str(error)})
-            await self._store.record_step(failed)
+            self._mirror.submit(
+                record.model_copy(update={"status": StepStatus.FAILED, "error": str(error)})
+            )
             raise to_application_error(error, {"attempt": attempt}) from error
-        await self._store.record_step(record.model_copy(update={
+        self._mirror.submit(record.model_copy(update={
             "status": StepStatus.COMPLETED, "output": result.output,
             "operates_on": result.operates_on,
         }))
         return StepOutput(
             output=result.output, started_at=started, finished_at=datetime.now(UTC),
-            attempt=attempt,
+            attempt=attempt, operates_on=result.operates_on,
         )

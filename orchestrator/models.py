@@ -157,6 +157,7 @@ class StepOutput(Model):
     started_at: datetime
     finished_at: datetime
     attempt: int = 1
+    operates_on: list[EntityRef] = []
 
 
 class StepResult(Model):
@@ -164,6 +165,7 @@ class StepResult(Model):
     status: StepStatus = StepStatus.PENDING
     parameters: dict[str, Any] | None = None
     output: dict[str, Any] | None = None
+    operates_on: list[EntityRef] = []
     attempts: int = 0
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -202,16 +204,6 @@ class RunResult(Model):
         return dict(sorted(steps.items()))
 
 
-class RunRecord(Model):
-    """What the graph keeps of a run at the workflow level."""
-
-    workflow_id: str
-    request: str
-    status: RunStatus
-    plan: Plan | None = None
-    error: str | None = None
-
-
 class StepRecord(Model):
     """What a step activity writes to the graph about itself."""
 
@@ -224,3 +216,16 @@ class StepRecord(Model):
     output: dict[str, Any] | None = None
     operates_on: list[EntityRef] = []
     error: str | None = None
+
+
+class RunRecord(Model):
+    """What the graph keeps of a run at the workflow level; at the end of a run
+    it carries every step's final state, so the graph converges whatever the
+    steps' own mirroring lost."""
+
+    workflow_id: str
+    request: str
+    status: RunStatus
+    plan: Plan | None = None
+    error: str | None = None
+    steps: list[StepRecord] = []

@@ -15,6 +15,7 @@ from orchestrator.agents.catalogue import PLATFORM_AGENTS, PLATFORM_CAPABILITIES
 from orchestrator.agents.platform import PlatformAgents
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.graph.embedded import EmbeddedGraphStore
+from orchestrator.graph.mirror import StepMirror
 from orchestrator.graph.store import GraphStore
 from orchestrator.planning.offline import OfflinePlanner
 from orchestrator.settings import Settings
@@ -27,8 +28,10 @@ class Runtime:
     store: GraphStore
     registry: AgentRegistry
     agents: AgentRunner
+    mirror: StepMirror
 
     async def close(self) -> None:
+        await self.mirror.close()
         await self.store.close()
 
 
@@ -38,12 +41,15 @@ async def build_runtime(settings: Settings) -> Runtime:
     registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS)
     await store.register_catalogue(registry.capabilities, registry.agents)
     agents = PlatformAgents(store, settings.agent_faults)
-    return Runtime(settings=settings, store=store, registry=registry, agents=agents)
+    return Runtime(
+        settings=settings, store=store, registry=registry, agents=agents,
+        mirror=StepMirror(store),
+    )
 
 
 def build_worker(client: Client, runtime: Runtime, task_queue: str | None = None) -> Worker:
     planning = PlanningActivities(OfflinePlanner(runtime.registry, runtime.store), runtime.registry)
-    steps = StepActivities(runtime.agents, runtime.store)
+    steps = StepActivities(runtime.agents, runtime.mirror)
     graph = GraphActivities(runtime.store)
     return Worker(
         client,

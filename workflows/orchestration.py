@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         RunStatus,
         Step,
         StepInput,
+        StepRecord,
         StepResult,
         StepStatus,
     )
@@ -67,7 +68,8 @@ class OrchestrationWorkflow:
         self._status = RunStatus.RUNNING
         # Mirroring the plan runs beside the first steps rather than before them.
         mirrored = workflow.start_activity_method(
-            GraphActivities.record_run, self._record(), start_to_close_timeout=MIRROR_TIMEOUT,
+            GraphActivities.record_run, self._record(with_plan=True),
+            start_to_close_timeout=MIRROR_TIMEOUT,
             retry_policy=MIRROR_RETRY, summary=f"mirror plan of {info.workflow_id}",
         )
         await self._execute(plan.steps, request.limits.max_parallel)
@@ -96,13 +98,16 @@ class OrchestrationWorkflow:
 
     async def _plan(self, request: OrchestrationRequest) -> PlanOutput | None:
         try:
-            planned = await workflow.execute_activity_method(
+            # Local: planning runs inside this workflow task, saving a round trip
+            # through the server before the first step can start.
+            planned = await workflow.execute_local_activity_method(
                 PlanningActivities.plan_request,
                 PlanInput(workflow_id=workflow.info().workflow_id, message=request.message),
                 start_to_close_timeout=PLAN_TIMEOUT, retry_policy=QUICK_RETRY,
                 summary="plan the request",
             )
-        except ActivityError as err:
+        except (ActivityError, ApplicationError) as err:
+            # A local activity's failure arrives as the ApplicationError itself.
             self._problem = _planning_problem(err)
             return None
         problems = validate_plan(planned, request.limits)
@@ -176,6 +181,7 @@ class OrchestrationWorkflow:
             return
         result.status = StepStatus.COMPLETED
         result.output = output.output
+        result.operates_on = output.operates_on
         result.attempts = output.attempt
         result.started_at, result.finished_at = output.started_at, output.finished_at
 
@@ -190,12 +196,24 @@ class OrchestrationWorkflow:
             raise PlanProblem(f"step {step.id}: {'; '.join(problems)}")
         return params
 
-    def _record(self) -> RunRecord:
+    def _record(self, with_plan: bool = False) -> RunRecord:
+        """The run for the graph: the plan when it is new, each step's state at the end."""
         assert self._request is not None
+        wf = workflow.info().workflow_id
+        plan = self._planned.plan if self._planned else None
+        steps = [] if plan is None or with_plan else [
+            StepRecord(
+                workflow_id=wf, step_id=s.id, capability=s.capability, agent=s.agent,
+                status=self._results[s.id].status, attempt=self._results[s.id].attempts,
+                output=self._results[s.id].output, error=self._results[s.id].error,
+                operates_on=self._results[s.id].operates_on,
+            )
+            for s in plan.steps
+        ]
         return RunRecord(
-            workflow_id=workflow.info().workflow_id, request=self._request.message,
-            status=self._status, plan=self._planned.plan if self._planned else None,
-            error=self._problem.message if self._problem else None,
+            workflow_id=wf, request=self._request.message, status=self._status,
+            plan=plan if with_plan else None,
+            error=self._problem.message if self._problem else None, steps=steps,
         )
 
     async def _finish(self, status: RunStatus) -> RunResult:
@@ -208,15 +226,18 @@ class OrchestrationWorkflow:
             )
         self._status = status
         self._finished_at = workflow.now()
-        await workflow.execute_activity_method(
+        # Local: the final mirror and the completion share one workflow task.
+        await workflow.execute_local_activity_method(
             GraphActivities.record_run, self._record(), start_to_close_timeout=MIRROR_TIMEOUT,
             retry_policy=MIRROR_RETRY, summary=f"mirror {status.value} run",
         )
+        # A caller waiting on `planned` gets its answer before the run closes.
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()
 
 
-def _planning_problem(err: ActivityError) -> Problem:
-    cause = err.cause
+def _planning_problem(err: ActivityError | ApplicationError) -> Problem:
+    cause = err.cause if isinstance(err, ActivityError) else err
     if isinstance(cause, ApplicationError) and cause.type == "CannotPlan":
         detail: dict[str, list[str]] = cause.details[0] if cause.details else {}
         return Problem(

@@ -129,22 +129,25 @@ SET s.workflow_id = r.workflow_id, s.step_id = r.step_id, s.capability = r.capab
 MERGE (w)-[:CONTAINS]->(s)
 """
 
+MERGE_EXECUTED_BY = """
+UNWIND $rows AS r
+MATCH (s:Step {id: r.id}), (a:Agent {id: r.agent})
+MERGE (s)-[:EXECUTED_BY]->(a)
+"""
+
 MERGE_DEPENDS_ON = """
 UNWIND $rows AS r
 MATCH (a:Step {id: r.source}), (b:Step {id: r.target})
 MERGE (a)-[:DEPENDS_ON]->(b)
 """
 
-MERGE_STEP_STATE = """
-MERGE (w:Workflow {id: $workflow_id})
-MERGE (s:Step {id: $id})
-SET s.workflow_id = $workflow_id, s.step_id = $step_id, s.capability = $capability,
-    s.agent = $agent, s.status = $status, s.attempt = $attempt, s.output = $output,
-    s.error = $error
-MERGE (w)-[:CONTAINS]->(s)
-WITH s
-MERGE (a:Agent {id: $agent})
-MERGE (s)-[:EXECUTED_BY]->(a)
+# Keyed by the step's id; the step's links to its run and agent come with the plan.
+MERGE_STEP_STATES = """
+UNWIND $rows AS r
+MERGE (s:Step {id: r.id})
+SET s.workflow_id = r.workflow_id, s.step_id = r.step_id, s.capability = r.capability,
+    s.agent = r.agent, s.status = r.status, s.attempt = r.attempt, s.output = r.output,
+    s.error = r.error
 """
 
 MERGE_OPERATES_ON = """

@@ -73,7 +73,7 @@ class GraphStore(Protocol):
     async def record_run(self, record: RunRecord) -> None:
         """Mirror the workflow, its plan, its steps and their dependencies."""
 
-    async def record_step(self, record: StepRecord) -> None:
-        """Mirror one step's state, its agent and the entities it operates on."""
+    async def record_steps(self, records: list[StepRecord]) -> None:
+        """Mirror steps' states and the entities they operate on, in one batch."""
 
     async def run_graph(self, workflow_id: str) -> RunGraph: ...

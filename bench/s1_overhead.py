@@ -1,0 +1,516 @@
+"""S1 overhead benchmark: the orchestrator with zero-work agents against a bare
+Temporal workflow of the same shape, on one dev server, in one process.
+
+S1 is "Create application ecommerce with payment service, deploy to production with
+monitoring and security policies": 6 steps in 4 waves. The orchestrator variant
+runs the real runtime (embedded graph in a temporary directory, offline planner,
+`OrchestrationWorkflow`, step and graph-mirror activities) with an agent runner
+that returns at once. The bare variant is `S1Workflow` from `bench.bare_latency`:
+6 no-op activities, 1 -> (2, 3) -> 4 -> (5, 6). Both make 4 activity waves, so
+the difference is what the orchestrator adds (plan activity, mirror activities,
+graph writes in every step, payload size, workflow-side scheduling).
+
+For each variant: ``-n`` runs one after another (the two variants interleaved,
+run by run) and ``-m`` runs started at once; latency is measured by the client,
+from start to result. Prints p50/p95, runs/s and steps/s, the orchestrator/bare
+ratios (target: within 1.3x), and where the time goes: server-side durations
+from the histories of the sequential runs, phases from the orchestrator's
+`RunResult`, and the time spent in the embedded graph store.
+
+Run from the project root::
+
+    python -m bench.s1_overhead                  # own dev server on a free port
+    python -m bench.s1_overhead -n 50 -m 400
+    python -m bench.s1_overhead --address 127.0.0.1:7233
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Worker
+
+from bench.bare_latency import S1Workflow, noop, pct
+from orchestrator.agents.base import AgentResult, StepContext
+from orchestrator.devserver import DevServer, free_port
+from orchestrator.graph import queries
+from orchestrator.graph.embedded import EmbeddedGraphStore
+from orchestrator.models import OrchestrationRequest, RunResult, RunStatus, StepStatus
+from orchestrator.settings import Settings
+from worker.client import connect
+from worker.runtime import build_runtime, build_worker
+from workflows.orchestration import OrchestrationWorkflow
+
+S1 = (
+    "Create application ecommerce with payment service, deploy to production "
+    "with monitoring and security policies"
+)
+STEPS_PER_RUN = 6
+TARGET_RATIO = 1.3
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------------------
+# Zero-work agents
+# ---------------------------------------------------------------------------
+
+
+class ZeroWorkAgents:
+    """An `AgentRunner` that does nothing and answers at once.
+
+    The output echoes the parameters and adds what later steps and compensations
+    reference: ``output.<produced kind>`` (the entity's name) and ``output.owner``.
+    """
+
+    async def run(
+        self, capability: str, params: dict[str, Any], ctx: StepContext
+    ) -> AgentResult:
+        kind = capability.split(".", 1)[0]
+        if kind == "deployment":
+            name = f"{params['application']}-{params['environment']}"
+        elif kind == "policy":
+            name = f"{params['policy']}-{params['deployment']}"
+        else:
+            name = str(params.get("name", params.get(kind, "")))
+        return AgentResult(
+            output={**params, kind: name, "owner": ctx.owner, "created": True}
+        )
+
+
+# ---------------------------------------------------------------------------
+# Graph store timing (wraps the store instance; the store itself is unchanged)
+# ---------------------------------------------------------------------------
+
+_QUERY_NAMES = {
+    value: name for name, value in vars(queries).items()
+    if name.isupper() and isinstance(value, str)
+}
+
+
+def _label(query: str) -> str:
+    return _QUERY_NAMES.get(query) or " ".join(query.split()[:2])
+
+
+@dataclass
+class GraphTimer:
+    """Time of every Cypher statement (on the graph thread) and of every store call
+    as the event loop sees it (executor queue wait included)."""
+
+    statements: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    calls: list[float] = field(default_factory=list)
+
+    def install(self, store: EmbeddedGraphStore) -> None:
+        execute = store._exec
+        call = store._call
+
+        def timed_exec(query: str, **params: Any) -> list[list[Any]]:
+            start = time.perf_counter()
+            try:
+                return execute(query, **params)
+            finally:
+                self.statements[_label(query)].append(time.perf_counter() - start)
+
+        async def timed_call(fn: Callable[[], T]) -> T:
+            start = time.perf_counter()
+            try:
+                return await call(fn)
+            finally:
+                self.calls.append(time.perf_counter() - start)
+
+        setattr(store, "_exec", timed_exec)  # noqa: B010 - instance override on purpose
+        setattr(store, "_call", timed_call)  # noqa: B010
+
+    def take(self) -> GraphTimer:
+        """What was timed so far; starts afresh."""
+        taken = GraphTimer(self.statements, self.calls)
+        self.statements, self.calls = defaultdict(list), []
+        return taken
+
+    @property
+    def busy_s(self) -> float:
+        return sum(sum(v) for v in self.statements.values())
+
+
+# ---------------------------------------------------------------------------
+# Runs
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    latencies_ms: list[float] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    wall_s: float = float("nan")
+
+    @property
+    def runs_per_s(self) -> float:
+        return len(self.latencies_ms) / self.wall_s
+
+
+@dataclass
+class Variant:
+    name: str
+    task_queue: str
+    seq: Phase = field(default_factory=Phase)
+    conc: Phase = field(default_factory=Phase)
+    results: dict[str, RunResult] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    timeout_s: float = 300.0
+
+
+async def timed(run: Callable[[str], Awaitable[None]], variant: Variant, phase: Phase) -> None:
+    """One run, timed by the client; a run that raises or times out is an error."""
+    run_id = f"{variant.name}-{uuid.uuid4().hex}"
+    start = time.perf_counter()
+    try:
+        await asyncio.wait_for(run(run_id), variant.timeout_s)
+    except TimeoutError:
+        variant.errors.append(f"{run_id}: no result within {variant.timeout_s:.0f} s")
+        return
+    except Exception as err:
+        variant.errors.append(f"{run_id}: {type(err).__name__}: {err}")
+        return
+    phase.latencies_ms.append((time.perf_counter() - start) * 1000)
+    phase.ids.append(run_id)
+
+
+def bare_runner(client: Client, variant: Variant) -> Callable[[str], Awaitable[None]]:
+    async def run(run_id: str) -> None:
+        await client.execute_workflow(S1Workflow.run, id=run_id, task_queue=variant.task_queue)
+
+    return run
+
+
+def orch_runner(client: Client, variant: Variant) -> Callable[[str], Awaitable[None]]:
+    async def run(run_id: str) -> None:
+        variant.results[run_id] = await client.execute_workflow(
+            OrchestrationWorkflow.run, OrchestrationRequest(message=S1),
+            id=run_id, task_queue=variant.task_queue,
+        )
+
+    return run
+
+
+async def concurrently(
+    run: Callable[[str], Awaitable[None]], variant: Variant, count: int
+) -> None:
+    phase = variant.conc
+    start = time.perf_counter()
+    await asyncio.gather(*(timed(run, variant, phase) for _ in range(count)))
+    phase.wall_s = time.perf_counter() - start
+
+
+def failures(variant: Variant) -> list[str]:
+    """Runs that raised or timed out, and orchestrator runs that did not complete."""
+    bad = list(variant.errors)
+    for run_id, result in variant.results.items():
+        steps = [s for s in result.steps.values() if s.status == StepStatus.COMPLETED]
+        if result.status != RunStatus.COMPLETED or len(steps) != STEPS_PER_RUN:
+            problem = result.problem.message if result.problem else ""
+            bad.append(f"{run_id}: {result.status.value}, {len(steps)} steps completed {problem}")
+    return bad
+
+
+async def checkpointing(store: EmbeddedGraphStore, every_s: float) -> None:
+    """Bench-side workaround (off by default): checkpoint the embedded graph's WAL."""
+    while True:
+        await asyncio.sleep(every_s)
+        await store._run("CHECKPOINT")
+
+
+# ---------------------------------------------------------------------------
+# Where the time goes
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Breakdown:
+    """Server-side durations from workflow histories, in ms, summed over runs."""
+
+    runs: int = 0
+    run_ms: list[float] = field(default_factory=list)
+    queue_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    exec_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, history: WorkflowHistory) -> None:
+        self.runs += 1
+        names: dict[int, str] = {}
+        scheduled: dict[int, float] = {}
+        started: dict[int, float] = {}
+        first = last = 0.0
+        for event in history.events:
+            at = event.event_time.ToNanoseconds() / 1e6
+            kind = event.event_type
+            if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+                first = at
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+                last = at
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+                names[event.event_id], scheduled[event.event_id] = "workflow task", at
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                attrs = event.activity_task_scheduled_event_attributes
+                names[event.event_id] = f"activity {attrs.activity_type.name}"
+                scheduled[event.event_id] = at
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                self._started(event.workflow_task_started_event_attributes.scheduled_event_id,
+                              at, names, scheduled, started)
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                self._started(event.activity_task_started_event_attributes.scheduled_event_id,
+                              at, names, scheduled, started)
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                sid = event.workflow_task_completed_event_attributes.scheduled_event_id
+                self.exec_ms[names[sid]].append(at - started[sid])
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                sid = event.activity_task_completed_event_attributes.scheduled_event_id
+                self.exec_ms[names[sid]].append(at - started[sid])
+        self.run_ms.append(last - first)
+
+    def _started(
+        self, sid: int, at: float, names: dict[int, str], scheduled: dict[int, float],
+        started: dict[int, float],
+    ) -> None:
+        started[sid] = at
+        self.queue_ms[names[sid]].append(at - scheduled[sid])
+
+
+async def breakdown(client: Client, ids: Sequence[str]) -> Breakdown:
+    result = Breakdown()
+    histories = await asyncio.gather(
+        *(client.get_workflow_handle(i).fetch_history() for i in ids)
+    )
+    for history in histories:
+        result.add(history)
+    return result
+
+
+def _mean(values: Sequence[float]) -> float:
+    return statistics.fmean(values) if values else float("nan")
+
+
+def _ms(start: datetime | None, end: datetime | None) -> float:
+    if start is None or end is None:
+        return float("nan")
+    return (end - start).total_seconds() * 1000
+
+
+def run_phases(results: Sequence[RunResult]) -> dict[str, float]:
+    """Mean ms of the phases of an orchestrator run, from its RunResult timestamps."""
+    plan, steps, finish, step_body = [], [], [], []
+    for r in results:
+        starts = [s.started_at for s in r.steps.values() if s.started_at]
+        ends = [s.finished_at for s in r.steps.values() if s.finished_at]
+        if not starts or not ends:
+            continue
+        plan.append(_ms(r.started_at, min(starts)))
+        steps.append(_ms(min(starts), max(ends)))
+        finish.append(_ms(max(ends), r.finished_at))
+        step_body += [_ms(s.started_at, s.finished_at) for s in r.steps.values()]
+    return {
+        "start -> first step starts (1st WFT, plan activity, WFT, dispatch)": _mean(plan),
+        "first step starts -> last step ends (4 waves)": _mean(steps),
+        "last step ends -> RunResult.finished_at (WFT)": _mean(finish),
+        "one step activity body (2 record_step + agent)": _mean(step_body),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+
+def table(bare: Variant, orch: Variant) -> None:
+    head = (f"{'variant':<14}{'seq p50':>10}{'seq p95':>10}{'seq mean':>10}"
+            f"{'conc runs/s':>13}{'conc steps/s':>14}{'conc p50':>10}{'conc p95':>10}")
+    print("\n" + head)
+    print("-" * len(head))
+    for v in (bare, orch):
+        s, c = v.seq.latencies_ms, v.conc
+        print(
+            f"{v.name:<14}{pct(s, 0.5):8.1f}ms{pct(s, 0.95):8.1f}ms{_mean(s):8.1f}ms"
+            f"{c.runs_per_s:13.1f}{c.runs_per_s * STEPS_PER_RUN:14.1f}"
+            f"{pct(c.latencies_ms, 0.5):8.0f}ms{pct(c.latencies_ms, 0.95):8.0f}ms"
+        )
+    seq_ratio = pct(orch.seq.latencies_ms, 0.5) / pct(bare.seq.latencies_ms, 0.5)
+    p95_ratio = pct(orch.seq.latencies_ms, 0.95) / pct(bare.seq.latencies_ms, 0.95)
+    conc_ratio = bare.conc.runs_per_s / (orch.conc.runs_per_s or float("nan"))
+
+    def verdict(ratio: float) -> str:
+        return "within target" if ratio <= TARGET_RATIO else "ABOVE target"
+
+    print(f"\nratio seq p50  orch/bare      x{seq_ratio:.2f}  ({verdict(seq_ratio)} "
+          f"x{TARGET_RATIO}; p95 x{p95_ratio:.2f})")
+    print(f"ratio runs/s   bare/orch      x{conc_ratio:.2f}  ({verdict(conc_ratio)} "
+          f"x{TARGET_RATIO})")
+
+
+def print_breakdowns(bare: Breakdown, orch: Breakdown, bare_lat: list[float],
+                     orch_lat: list[float]) -> None:
+    print("\nserver-side, sequential runs (means; per-run count; queue = scheduled -> "
+          "started, exec = started -> completed)")
+    for name, b, lat in (("bare", bare, bare_lat), ("orchestrator", orch, orch_lat)):
+        run = _mean(b.run_ms)
+        print(f"  {name}: run in history {run:.1f} ms, client start->result "
+              f"{_mean(lat):.1f} ms (client/RPC overhead {_mean(lat) - run:.1f} ms)")
+        for task in sorted(b.exec_ms):
+            n = len(b.exec_ms[task]) / max(b.runs, 1)
+            q, e = _mean(b.queue_ms[task]), _mean(b.exec_ms[task])
+            print(f"    {task:<28} x{n:<4.1f} queue {q:6.2f} ms  exec {e:6.2f} ms  "
+                  f"(sum/run {n * (q + e):6.1f} ms)")
+
+
+def print_graph(timer: GraphTimer, runs: int, label: str, wall_s: float | None = None) -> None:
+    total = timer.busy_s
+    line = (f"\nembedded graph, {label}: {total * 1000 / max(runs, 1):.1f} ms of statements "
+            f"per run")
+    if wall_s:
+        line += f", graph thread busy {total / wall_s:.0%} of the wall time"
+    calls = timer.calls
+    if calls:
+        line += (f"; store calls {len(calls) / max(runs, 1):.0f}/run, mean "
+                 f"{_mean(calls) * 1000:.2f} ms as awaited (queue wait included)")
+    print(line)
+    for name, values in sorted(timer.statements.items(), key=lambda kv: -sum(kv[1])):
+        per_run = sum(values) * 1000 / max(runs, 1)
+        print(f"    {name:<22} x{len(values) / max(runs, 1):<5.1f} mean "
+              f"{_mean(values) * 1000:6.2f} ms  sum/run {per_run:6.2f} ms")
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("-n", "--sequential", type=int, default=30, help="runs one after another")
+    p.add_argument("-m", "--concurrent", type=int, default=200, help="runs started at once")
+    p.add_argument("--warmup", type=int, default=5, help="unmeasured sequential runs first")
+    p.add_argument("--address", help="use this Temporal server instead of a new dev server")
+    p.add_argument("--timeout", type=float, default=300.0,
+                   help="seconds a run may take before it counts as failed (default 300)")
+    p.add_argument("--checkpoint-s", type=float, default=0.0,
+                   help="workaround, off by default: CHECKPOINT the embedded graph every this "
+                        "many seconds\n(without it the WAL is not checkpointed and the 256 MB "
+                        "buffer pool fills after ~250 S1 runs)")
+    args = p.parse_args(argv)
+    if args.sequential < 1 or args.concurrent < 1 or args.warmup < 0 or args.timeout <= 0:
+        p.error("-n and -m must be >= 1, --warmup >= 0, --timeout > 0")
+    return args
+
+
+async def wait_for_namespace(client: Client, wait_s: float = 30.0) -> None:
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            await client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=client.namespace)
+            )
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def bench(address: str, args: argparse.Namespace, data_dir: Path) -> None:
+    settings = Settings(temporal_address=address, data_dir=data_dir,
+                        task_queue=f"bench-orch-{uuid.uuid4().hex[:8]}")
+    client = await connect(settings)
+    await wait_for_namespace(client)
+    runtime = await build_runtime(settings)
+    runtime.agents = ZeroWorkAgents()
+    timer = GraphTimer()
+    if isinstance(runtime.store, EmbeddedGraphStore):
+        timer.install(runtime.store)
+    bare = Variant("bare", f"bench-bare-{uuid.uuid4().hex[:8]}", timeout_s=args.timeout)
+    orch = Variant("orchestrator", settings.task_queue, timeout_s=args.timeout)
+    checkpoints: asyncio.Task[None] | None = None
+    if args.checkpoint_s > 0 and isinstance(runtime.store, EmbeddedGraphStore):
+        checkpoints = asyncio.create_task(checkpointing(runtime.store, args.checkpoint_s))
+    run_bare, run_orch = bare_runner(client, bare), orch_runner(client, orch)
+    try:
+        async with (
+            Worker(client, task_queue=bare.task_queue, workflows=[S1Workflow],
+                   activities=[noop]),
+            build_worker(client, runtime),
+        ):
+            warm = Phase()
+            for _ in range(args.warmup):
+                await timed(run_bare, bare, warm)
+                await timed(run_orch, orch, warm)
+            timer.take()
+            # Interleaved, so both variants see the same server state.
+            for _ in range(args.sequential):
+                await timed(run_bare, bare, bare.seq)
+                await timed(run_orch, orch, orch.seq)
+            seq_graph = timer.take()
+            await concurrently(run_bare, bare, args.concurrent)
+            await concurrently(run_orch, orch, args.concurrent)
+            conc_graph = timer.take()
+        if checkpoints is not None:
+            checkpoints.cancel()
+        bad = failures(bare) + failures(orch)
+        if not bad:
+            print(f"all {len(orch.results)} orchestrator runs completed "
+                  f"({STEPS_PER_RUN} steps each)")
+        table(bare, orch)
+        b_hist, o_hist = await asyncio.gather(
+            breakdown(client, bare.seq.ids), breakdown(client, orch.seq.ids)
+        )
+        print_breakdowns(b_hist, o_hist, bare.seq.latencies_ms, orch.seq.latencies_ms)
+        print("\norchestrator phases, sequential runs (RunResult timestamps, means)")
+        seq_results = [orch.results[i] for i in orch.seq.ids]
+        for name, value in run_phases(seq_results).items():
+            print(f"    {name:<70} {value:6.1f} ms")
+        print_graph(seq_graph, len(orch.seq.ids), "sequential")
+        print_graph(conc_graph, len(orch.conc.ids), "concurrent", orch.conc.wall_s)
+        if bad:
+            raise SystemExit(
+                f"\nFAILED: {len(bad)} run(s) did not complete (figures above include only "
+                "the runs that returned):\n  " + "\n  ".join(bad[:20])
+            )
+    finally:
+        if checkpoints is not None:
+            checkpoints.cancel()
+        await runtime.close()
+
+
+async def amain(args: argparse.Namespace) -> int:
+    print(f"S1 overhead: warmup {args.warmup}, sequential {args.sequential}, "
+          f"concurrent {args.concurrent}; workers in-process")
+    server: DevServer | None = None
+    address = args.address
+    if address is None:
+        server = DevServer(free_port())
+        await server.start()
+        address = server.address
+        print(f"dev server at {address}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="s1-bench-") as tmp:
+            await bench(address, args, Path(tmp))
+    finally:
+        if server is not None:
+            await server.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return asyncio.run(amain(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""Write-behind mirroring of step progress.
+
+A step's start and finish are mirrored as they happen, but a step never waits
+for the graph and never fails because of it: records queue here and one writer
+stores them in batches (one statement for many steps, where the cost of a
+statement is mostly its compilation). What a crash or an outage loses here is
+written again by the run's final mirror, which carries every step's final state
+and retries until the graph takes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from orchestrator.graph.store import GraphStore
+from orchestrator.models import StepRecord
+
+log = logging.getLogger(__name__)
+RETRY_S = (0.2, 1.0, 5.0)
+
+
+class StepMirror:
+    def __init__(self, store: GraphStore) -> None:
+        self._store = store
+        self._pending: dict[tuple[str, str], StepRecord] = {}
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._writer: asyncio.Task[None] | None = None
+
+    def submit(self, record: StepRecord) -> None:
+        """Queue a record; a later record of the same step replaces an unwritten one."""
+        self._pending[(record.workflow_id, record.step_id)] = record
+        self._idle.clear()
+        self._wake.set()
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_forever(), name="step-mirror")
+
+    async def flush(self) -> None:
+        """Wait until everything submitted so far is written (or given up on)."""
+        await self._idle.wait()
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = list(self._pending.values()), {}
+            await self._write(batch)
+            if not self._pending:
+                self._idle.set()
+
+    async def _write(self, batch: list[StepRecord]) -> None:
+        for delay in (*RETRY_S, None):
+            try:
+                await self._store.record_steps(batch)
+                return
+            except Exception as err:  # the graph being down must not stop the writer
+                if delay is None:
+                    log.warning("dropped %d step records; the run's final mirror "
+                                "rewrites them: %s", len(batch), err)
+                    return
+                await asyncio.sleep(delay)
