@@ -71,7 +71,7 @@ def _agent(kind: str) -> Agent:
     caps = sorted(c.name for c in PLATFORM_CAPABILITIES if c.name.startswith(f"{kind}."))
     # A dead worker is noticed within the heartbeat timeout, not the step timeout.
     return Agent(
-        id=f"{kind}-agent", kind=AgentKind.BUILTIN, capabilities=caps, heartbeat_ms=2_000
+        id=f"{kind}-agent", kind=AgentKind.BUILTIN, capabilities=caps, heartbeat_ms=5_000
     )
 
 

@@ -18,6 +18,8 @@ from typing import Any, TypeVar, cast
 import ladybug
 
 from orchestrator.graph import queries as q
+from orchestrator.graph.batching import GroupCommit
+from orchestrator.graph.rows import run_writes, step_writes
 from orchestrator.graph.store import EntityRecord, Relation, RunGraph
 from orchestrator.models import Agent, Capability, EntityRef, RunRecord, StepRecord
 
@@ -36,6 +38,7 @@ class EmbeddedGraphStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph")
         self._db: ladybug.Database | None = None
         self._conn: ladybug.Connection | None = None
+        self._runs = GroupCommit(self._record_runs)
 
     async def setup(self) -> None:
         await self._call(self._open)
@@ -164,33 +167,13 @@ class EmbeddedGraphStore:
         ]
 
     async def record_run(self, record: RunRecord) -> None:
-        wf = record.workflow_id
-        batch: list[tuple[str, dict[str, Any]]] = [(
-            q.MERGE_WORKFLOW,
-            {"id": wf, "request": record.request, "status": record.status.value,
-             "error": record.error},
-        )]
-        if record.plan is not None:
-            plan = record.plan
-            steps = [
-                {"workflow_id": wf, "id": f"{wf}/{s.id}", "step_id": s.id,
-                 "capability": s.capability, "agent": s.agent}
-                for s in plan.steps
-            ]
-            deps = [
-                {"source": f"{wf}/{s.id}", "target": f"{wf}/{d}"}
-                for s in plan.steps for d in s.depends_on
-            ]
-            batch += [
-                (q.MERGE_PLAN, {"id": wf, "intent": plan.intent, "request": plan.request}),
-                (q.MERGE_PLANNED_STEPS, {"rows": steps}),
-                (q.MERGE_EXECUTED_BY, {"rows": steps}),
-                (q.MERGE_DEPENDS_ON, {"rows": deps}),
-            ]
-        await self._batch(batch + _step_writes(record.steps))
+        await self._runs.write(record)
+
+    async def _record_runs(self, records: list[RunRecord]) -> None:
+        await self._batch(run_writes(records))
 
     async def record_steps(self, records: list[StepRecord]) -> None:
-        await self._batch(_step_writes(records))
+        await self._batch(step_writes(records))
 
     async def run_graph(self, workflow_id: str) -> RunGraph:
         status = await self._run(q.RUN_WORKFLOW, id=workflow_id)
@@ -222,18 +205,3 @@ def _entity(row: list[Any]) -> EntityRecord:
 def _relation_rows(relations: list[Relation]) -> list[dict[str, str]]:
     return [{"source": r.source.key, "type": r.type, "target": r.target.key} for r in relations]
 
-
-def _step_writes(records: list[StepRecord]) -> list[tuple[str, dict[str, Any]]]:
-    states = [
-        {"workflow_id": r.workflow_id, "id": f"{r.workflow_id}/{r.step_id}",
-         "step_id": r.step_id, "capability": r.capability, "agent": r.agent,
-         "status": r.status.value, "attempt": r.attempt,
-         "output": None if r.output is None else json.dumps(r.output, sort_keys=True),
-         "error": r.error}
-        for r in records
-    ]
-    touched = [
-        {"step": f"{r.workflow_id}/{r.step_id}", "entity": e.key}
-        for r in records for e in r.operates_on
-    ]
-    return [(q.MERGE_STEP_STATES, {"rows": states}), (q.MERGE_OPERATES_ON, {"rows": touched})]

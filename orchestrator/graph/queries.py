@@ -105,15 +105,17 @@ ORDER BY r.type, a.id, b.id
 
 # -- runs and steps --
 
-MERGE_WORKFLOW = """
-MERGE (w:Workflow {id: $id})
-SET w.request = $request, w.status = $status, w.error = $error
+MERGE_WORKFLOWS = """
+UNWIND $rows AS r
+MERGE (w:Workflow {id: r.id})
+SET w.request = r.request, w.status = r.status, w.error = r.error
 """
 
-MERGE_PLAN = """
-MATCH (w:Workflow {id: $id})
-MERGE (p:Plan {id: $id})
-SET p.intent = $intent, p.request = $request
+MERGE_PLANS = """
+UNWIND $rows AS r
+MATCH (w:Workflow {id: r.id})
+MERGE (p:Plan {id: r.id})
+SET p.intent = r.intent, p.request = r.request
 MERGE (w)-[:HAS_PLAN]->(p)
 """
 
@@ -131,7 +133,8 @@ MERGE (w)-[:CONTAINS]->(s)
 
 MERGE_EXECUTED_BY = """
 UNWIND $rows AS r
-MATCH (s:Step {id: r.id}), (a:Agent {id: r.agent})
+MATCH (s:Step {id: r.id})
+MERGE (a:Agent {id: r.agent})
 MERGE (s)-[:EXECUTED_BY]->(a)
 """
 

@@ -1,0 +1,114 @@
+"""The embedded store on disk, its batched writers and the write-behind step mirror."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from orchestrator.graph.batching import GroupCommit
+from orchestrator.graph.embedded import EmbeddedGraphStore
+from orchestrator.graph.mirror import StepMirror
+from orchestrator.models import (
+    EntityRef,
+    Plan,
+    RunRecord,
+    RunStatus,
+    Step,
+    StepRecord,
+    StepStatus,
+)
+
+APP = EntityRef(kind="application", name="shop")
+
+
+def _record(status: StepStatus, attempt: int = 1) -> StepRecord:
+    return StepRecord(workflow_id="wf", step_id="a", capability="application.create",
+                      agent="application-agent", status=status, attempt=attempt)
+
+
+async def test_store_survives_a_restart(tmp_path: Path) -> None:
+    store = EmbeddedGraphStore(tmp_path / "g")
+    await store.setup()
+    await store.claim_entity(APP, "wf/a", {"tier": "gold"})
+    await store.close()
+    reopened = EmbeddedGraphStore(tmp_path / "g")
+    await reopened.setup()
+    entity = await reopened.get_entity(APP)
+    await reopened.close()
+    assert entity is not None and entity.created_by == "wf/a" and entity.attrs == {"tier": "gold"}
+
+
+async def test_claim_keeps_the_first_owner(store: EmbeddedGraphStore) -> None:
+    first = await store.claim_entity(APP, "wf/a", {})
+    again = await store.claim_entity(APP, "wf/b", {})
+    assert first.created_by == again.created_by == "wf/a"
+    assert await store.delete_entity(APP, "wf/b") is False
+    assert await store.delete_entity(APP, "wf/a") is True
+    assert await store.get_entity(APP) is None
+
+
+async def test_record_run_is_idempotent_and_batches(store: EmbeddedGraphStore) -> None:
+    plan = Plan(intent="t", request="t", steps=[
+        Step(id="a", capability="application.create", agent="application-agent"),
+        Step(id="b", capability="service.create", agent="service-agent", depends_on=["a"]),
+    ])
+    records = [RunRecord(workflow_id=f"wf{i}", request="t", status=RunStatus.RUNNING, plan=plan)
+               for i in range(3)]
+    for _ in range(3):  # written three times, concurrently: the same graph
+        await asyncio.gather(*(store.record_run(r) for r in records))
+    for record in records:
+        graph = await store.run_graph(record.workflow_id)
+        assert sorted(graph.steps) == ["a", "b"]
+        assert graph.depends_on == [("b", "a")]
+        assert graph.executed_by == [("a", "application-agent"), ("b", "service-agent")]
+
+
+async def test_step_mirror_writes_the_latest_state(store: EmbeddedGraphStore) -> None:
+    plan = Plan(intent="t", request="t", steps=[
+        Step(id="a", capability="application.create", agent="application-agent"),
+    ])
+    await store.record_run(RunRecord(workflow_id="wf", request="t", status=RunStatus.RUNNING,
+                                     plan=plan))
+    mirror = StepMirror(store)
+    mirror.submit(_record(StepStatus.RUNNING))
+    mirror.submit(_record(StepStatus.COMPLETED, attempt=2))
+    await mirror.close()
+    graph = await store.run_graph("wf")
+    assert graph.steps["a"]["status"] == "completed" and graph.steps["a"]["attempt"] == 2
+
+
+async def test_step_mirror_never_raises_when_the_graph_fails(
+    store: EmbeddedGraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    async def broken(records: list[StepRecord]) -> None:
+        calls.append(len(records))
+        raise RuntimeError("graph down")
+
+    monkeypatch.setattr("orchestrator.graph.mirror.RETRY_S", (0.0,))
+    monkeypatch.setattr(store, "record_steps", broken)
+    mirror = StepMirror(store)
+    mirror.submit(_record(StepStatus.RUNNING))
+    await mirror.close()
+    assert calls == [1, 1]  # tried, retried, then left to the run's final mirror
+
+
+async def test_group_commit_batches_waiters_and_reports_failures() -> None:
+    batches: list[list[int]] = []
+
+    async def write(items: list[int]) -> None:
+        batches.append(items)
+        await asyncio.sleep(0.01)
+        if 13 in items:
+            raise ValueError("unlucky")
+
+    commit = GroupCommit(write)
+    first = asyncio.create_task(commit.write(0))
+    await asyncio.sleep(0)  # the first batch is being written...
+    await asyncio.gather(first, *(commit.write(i) for i in range(1, 5)))
+    assert batches == [[0], [1, 2, 3, 4]]  # ...and the rest queued for the next
+    with pytest.raises(ValueError, match="unlucky"):
+        await commit.write(13)
