@@ -48,7 +48,8 @@ async def build_runtime(settings: Settings) -> Runtime:
 
 
 def build_worker(client: Client, runtime: Runtime, task_queue: str | None = None) -> Worker:
-    planning = PlanningActivities(OfflinePlanner(runtime.registry, runtime.store), runtime.registry)
+    planner = OfflinePlanner(runtime.registry, runtime.store)
+    planning = PlanningActivities(planner, runtime.registry, runtime.store)
     steps = StepActivities(runtime.agents, runtime.mirror)
     graph = GraphActivities(runtime.store)
     return Worker(

@@ -59,21 +59,13 @@ class OrchestrationWorkflow:
     @workflow.run
     async def run(self, request: OrchestrationRequest) -> RunResult:
         self._request = request
-        info = workflow.info()
         self._planned = await self._plan(request)
         if self._planned is None:
             return await self._finish(RunStatus.FAILED)
         plan = self._planned.plan
         self._results = {s.id: StepResult(step_id=s.id) for s in plan.steps}
         self._status = RunStatus.RUNNING
-        # Mirroring the plan runs beside the first steps rather than before them.
-        mirrored = workflow.start_activity_method(
-            GraphActivities.record_run, self._record(with_plan=True),
-            start_to_close_timeout=MIRROR_TIMEOUT,
-            retry_policy=MIRROR_RETRY, summary=f"mirror plan of {info.workflow_id}",
-        )
         await self._execute(plan.steps, request.limits.max_parallel)
-        await mirrored
         failed = [s for s in self._results.values() if s.status == StepStatus.FAILED]
         return await self._finish(RunStatus.FAILED if failed else RunStatus.COMPLETED)
 
@@ -196,12 +188,13 @@ class OrchestrationWorkflow:
             raise PlanProblem(f"step {step.id}: {'; '.join(problems)}")
         return params
 
-    def _record(self, with_plan: bool = False) -> RunRecord:
-        """The run for the graph: the plan when it is new, each step's state at the end."""
+    def _record(self) -> RunRecord:
+        """The run's final state for the graph, with every step's (the plan activity
+        mirrored the plan itself)."""
         assert self._request is not None
         wf = workflow.info().workflow_id
         plan = self._planned.plan if self._planned else None
-        steps = [] if plan is None or with_plan else [
+        steps = [] if plan is None else [
             StepRecord(
                 workflow_id=wf, step_id=s.id, capability=s.capability, agent=s.agent,
                 status=self._results[s.id].status, attempt=self._results[s.id].attempts,
@@ -212,7 +205,6 @@ class OrchestrationWorkflow:
         ]
         return RunRecord(
             workflow_id=wf, request=self._request.message, status=self._status,
-            plan=plan if with_plan else None,
             error=self._problem.message if self._problem else None, steps=steps,
         )
 
