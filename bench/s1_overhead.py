@@ -225,6 +225,7 @@ def failures(variant: Variant) -> list[str]:
     return bad
 
 
+@dataclass
 class Breakdown:
     """Server-side durations from workflow histories, in ms, summed over runs."""
 
