@@ -42,9 +42,7 @@ def run_writes(records: list[RunRecord]) -> list[Write]:
 def step_writes(records: list[StepRecord]) -> list[Write]:
     """Steps' states and the entities they operate on."""
     states = [
-        {"workflow_id": r.workflow_id, "id": f"{r.workflow_id}/{r.step_id}",
-         "step_id": r.step_id, "capability": r.capability, "agent": r.agent,
-         "status": r.status.value, "attempt": r.attempt,
+        {"id": f"{r.workflow_id}/{r.step_id}", "status": r.status.value, "attempt": r.attempt,
          "output": None if r.output is None else json.dumps(r.output, sort_keys=True),
          "error": r.error}
         for r in records
@@ -53,4 +51,4 @@ def step_writes(records: list[StepRecord]) -> list[Write]:
         {"step": f"{r.workflow_id}/{r.step_id}", "entity": e.key}
         for r in records for e in r.operates_on
     ]
-    return [(q.MERGE_STEP_STATES, {"rows": states}), (q.MERGE_OPERATES_ON, {"rows": touched})]
+    return [(q.SET_STEP_STATES, {"rows": states}), (q.MERGE_OPERATES_ON, {"rows": touched})]
