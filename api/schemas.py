@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
-from orchestrator.models import Plan, Problem, RunResult, RunStatus
+from orchestrator.models import Plan, RunResult, RunStatus
 
 
 class ChatRequest(BaseModel):
@@ -28,9 +28,3 @@ class ChatResponse(BaseModel):
     plan: Plan | None
     web_ui_url: str
     result: RunResult | None = None
-
-
-class ProblemResponse(BaseModel):
-    detail: str
-    workflow_id: str | None = None
-    problem: Problem | None = None

@@ -149,7 +149,6 @@ class PlanOutput(Model):
 class StepInput(Model):
     workflow_id: str
     step: Step
-    upstream: list[str] = []
 
 
 class StepOutput(Model):

@@ -152,7 +152,6 @@ class OrchestrationWorkflow:
                 StepInput(
                     workflow_id=workflow.info().workflow_id,
                     step=step.model_copy(update={"parameters": params}),
-                    upstream=sorted(step.depends_on),
                 ),
                 start_to_close_timeout=timedelta(milliseconds=agent.start_to_close_ms),
                 heartbeat_timeout=(
