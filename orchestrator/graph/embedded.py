@@ -38,7 +38,9 @@ class EmbeddedGraphStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph")
         self._db: ladybug.Database | None = None
         self._conn: ladybug.Connection | None = None
-        self._runs = GroupCommit(self._record_runs)
+        # Runs and step batches share one writer: whatever queued meanwhile goes
+        # out in one transaction.
+        self._writes: GroupCommit[RunRecord | list[StepRecord]] = GroupCommit(self._write)
 
     async def setup(self) -> None:
         await self._call(self._open)
@@ -167,13 +169,16 @@ class EmbeddedGraphStore:
         ]
 
     async def record_run(self, record: RunRecord) -> None:
-        await self._runs.write(record)
-
-    async def _record_runs(self, records: list[RunRecord]) -> None:
-        await self._batch(run_writes(records))
+        await self._writes.write(record)
 
     async def record_steps(self, records: list[StepRecord]) -> None:
-        await self._batch(step_writes(records))
+        await self._writes.write(records)
+
+    async def _write(self, items: list[RunRecord | list[StepRecord]]) -> None:
+        steps = [s for item in items if isinstance(item, list) for s in item]
+        runs = [item for item in items if isinstance(item, RunRecord)]
+        # Runs last: a run's final record carries the states its workflow decided.
+        await self._batch(step_writes(steps) + run_writes(runs))
 
     async def run_graph(self, workflow_id: str) -> RunGraph:
         status = await self._run(q.RUN_WORKFLOW, id=workflow_id)
