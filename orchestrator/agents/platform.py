@@ -31,15 +31,17 @@ class PlatformAgents:
         self._faults = dict(faults or {})
         self._handlers: dict[str, Handler] = {
             "application.create": self._create_application,
-            "application.delete": self._delete("application", "name"),
+            "application.delete": self._delete("application", lambda p: p["name"]),
             "service.create": self._create_service,
-            "service.delete": self._delete("service", "name"),
+            "service.delete": self._delete("service", lambda p: p["name"]),
             "environment.ensure": self._ensure_environment,
-            "environment.release": self._delete("environment", "name"),
+            "environment.release": self._delete("environment", lambda p: p["name"]),
             "deployment.create": self._create_deployment,
             "deployment.delete": self._delete_deployment,
             "policy.apply": self._apply_policy,
-            "policy.remove": self._delete("policy", "policy"),
+            "policy.remove": self._delete(
+                "policy", lambda p: _policy_name(p["policy"], p["deployment"])
+            ),
         }
 
     def handles(self, capability: str) -> bool:
@@ -90,7 +92,7 @@ class PlatformAgents:
     async def _create_deployment(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
         app = await self._require("application", p["application"])
         env = await self._require("environment", p["environment"])
-        dep = _ref("deployment", f"{app.name}-{env.name}")
+        dep = _ref("deployment", _deployment_name(app.name, env.name))
         output = await self._claim(dep, ctx)
         await self._store.relate([
             Relation(source=app, type="deployed_to", target=env),
@@ -106,7 +108,7 @@ class PlatformAgents:
 
     async def _apply_policy(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
         dep = await self._require("deployment", p["deployment"])
-        pol = _ref("policy", f"{p['policy']}-{dep.name}")
+        pol = _ref("policy", _policy_name(p["policy"], dep.name))
         output = await self._claim(pol, ctx)
         await self._store.relate([Relation(source=dep, type="has_policy", target=pol)])
         return AgentResult(
@@ -114,9 +116,11 @@ class PlatformAgents:
             operates_on=[dep, pol],
         )
 
-    def _delete(self, kind: str, name_param: str) -> Handler:
+    def _delete(self, kind: str, name_of: Callable[[dict[str, Any]], str]) -> Handler:
+        """An undo that removes the entity only if the step being undone made it."""
+
         async def handler(p: dict[str, Any], ctx: StepContext) -> AgentResult:
-            name = p[name_param] if kind != "policy" else f"{p['policy']}-{p['deployment']}"
+            name = name_of(p)
             ref = _ref(kind, name)
             deleted = await self._store.delete_entity(ref, p["owner"])
             return AgentResult(output={kind: name, "deleted": deleted}, operates_on=[])
@@ -125,11 +129,19 @@ class PlatformAgents:
 
     async def _delete_deployment(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
         app, env = _ref("application", p["application"]), _ref("environment", p["environment"])
-        dep = _ref("deployment", f"{app.name}-{env.name}")
+        dep = _ref("deployment", _deployment_name(app.name, env.name))
         deleted = await self._store.delete_entity(dep, p["owner"])
         if deleted:
             await self._store.unrelate([Relation(source=app, type="deployed_to", target=env)])
         return AgentResult(output={"deployment": dep.name, "deleted": deleted})
+
+
+def _deployment_name(application: str, environment: str) -> str:
+    return f"{application}-{environment}"
+
+
+def _policy_name(policy: str, deployment: str) -> str:
+    return f"{policy}-{deployment}"
 
 
 def _raise_injected(capability: str, ctx: StepContext, fault: Fault) -> None:
