@@ -44,9 +44,6 @@ class PlatformAgents:
             ),
         }
 
-    def handles(self, capability: str) -> bool:
-        return capability in self._handlers
-
     async def run(
         self, capability: str, params: dict[str, Any], ctx: StepContext
     ) -> AgentResult:
