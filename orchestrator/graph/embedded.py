@@ -81,9 +81,6 @@ class EmbeddedGraphStore:
     def _exec(self, query: str, **params: Any) -> Rows:
         if self._conn is None:
             raise RuntimeError("graph store is not open: call setup() first")
-        if params.get("rows") == []:
-            # An empty UNWIND has no type to bind to, and nothing to write.
-            return []
         result = self._conn.execute(query, params)
         assert not isinstance(result, list)
         return cast(Rows, result.get_all())
@@ -93,7 +90,10 @@ class EmbeddedGraphStore:
 
     async def _batch(self, steps: list[tuple[str, dict[str, Any]]]) -> None:
         """Run several statements in one transaction: mirrored whole or not at all."""
+        # An empty UNWIND has no type to bind to, and nothing to write.
         steps = [(query, params) for query, params in steps if params.get("rows") != []]
+        if not steps:
+            return
         if len(steps) == 1:
             await self._run(steps[0][0], **steps[0][1])
             return
@@ -153,10 +153,10 @@ class EmbeddedGraphStore:
         return bool(rows and rows[0][0])
 
     async def relate(self, relations: list[Relation]) -> None:
-        await self._run(q.MERGE_RELATIONS, rows=_relation_rows(relations))
+        await self._batch([(q.MERGE_RELATIONS, {"rows": _relation_rows(relations)})])
 
     async def unrelate(self, relations: list[Relation]) -> None:
-        await self._run(q.DELETE_RELATIONS, rows=_relation_rows(relations))
+        await self._batch([(q.DELETE_RELATIONS, {"rows": _relation_rows(relations)})])
 
     async def relations(self, ref: EntityRef) -> list[Relation]:
         rows = await self._run(q.ENTITY_RELATIONS, id=ref.key)
@@ -209,4 +209,3 @@ def _entity(row: list[Any]) -> EntityRecord:
 
 def _relation_rows(relations: list[Relation]) -> list[dict[str, str]]:
     return [{"source": r.source.key, "type": r.type, "target": r.target.key} for r in relations]
-
