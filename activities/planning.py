@@ -7,26 +7,29 @@ from temporalio import activity
 from activities.errors import to_application_error
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.errors import OrchestratorError
-from orchestrator.graph.store import GraphStore
+from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.models import PlanInput, PlanOutput, RunRecord, RunStatus
 from orchestrator.planning.offline import Planner, with_definitions
 
 
 class PlanningActivities:
-    def __init__(self, planner: Planner, registry: AgentRegistry, store: GraphStore) -> None:
+    def __init__(
+        self, planner: Planner, registry: AgentRegistry, mirror: WriteBehindMirror
+    ) -> None:
         self._planner = planner
         self._registry = registry
-        self._store = store
+        self._mirror = mirror
 
     @activity.defn(name="plan_request")
     async def plan_request(self, request: PlanInput) -> PlanOutput:
-        """Plan the request and mirror the plan, before any step of it can start."""
+        """Plan the request; the plan is mirrored write-behind, off the path to the
+        first step (the run's final mirror carries it again, so it is never lost)."""
         try:
             plan = await self._planner.plan(request.message)
             planned = with_definitions(plan, self._registry)
         except OrchestratorError as error:
             raise to_application_error(error) from error
-        await self._store.record_run(RunRecord(
+        self._mirror.submit_plan(RunRecord(
             workflow_id=request.workflow_id, request=request.message,
             status=RunStatus.RUNNING, plan=plan,
         ))

@@ -10,12 +10,12 @@ from activities.errors import to_application_error
 from activities.heartbeat import heartbeating
 from orchestrator.agents.base import AgentRunner, StepContext
 from orchestrator.errors import OrchestratorError
-from orchestrator.graph.mirror import StepMirror
+from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.models import StepInput, StepOutput, StepRecord, StepStatus
 
 
 class StepActivities:
-    def __init__(self, agents: AgentRunner, mirror: StepMirror) -> None:
+    def __init__(self, agents: AgentRunner, mirror: WriteBehindMirror) -> None:
         self._agents = agents
         self._mirror = mirror
 

@@ -15,7 +15,7 @@ from orchestrator.agents.catalogue import PLATFORM_AGENTS, PLATFORM_CAPABILITIES
 from orchestrator.agents.platform import PlatformAgents
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.graph.embedded import EmbeddedGraphStore
-from orchestrator.graph.mirror import StepMirror
+from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.graph.store import GraphStore
 from orchestrator.planning.offline import OfflinePlanner
 from orchestrator.settings import Settings
@@ -28,7 +28,7 @@ class Runtime:
     store: GraphStore
     registry: AgentRegistry
     agents: AgentRunner
-    mirror: StepMirror
+    mirror: WriteBehindMirror
 
     async def close(self) -> None:
         await self.mirror.close()
@@ -43,13 +43,13 @@ async def build_runtime(settings: Settings) -> Runtime:
     agents = PlatformAgents(store, settings.agent_faults)
     return Runtime(
         settings=settings, store=store, registry=registry, agents=agents,
-        mirror=StepMirror(store),
+        mirror=WriteBehindMirror(store),
     )
 
 
 def build_worker(client: Client, runtime: Runtime, task_queue: str | None = None) -> Worker:
     planner = OfflinePlanner(runtime.registry, runtime.store)
-    planning = PlanningActivities(planner, runtime.registry, runtime.store)
+    planning = PlanningActivities(planner, runtime.registry, runtime.mirror)
     steps = StepActivities(runtime.agents, runtime.mirror)
     graph = GraphActivities(runtime.store)
     return Worker(

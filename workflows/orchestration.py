@@ -188,8 +188,8 @@ class OrchestrationWorkflow:
         return params
 
     def _record(self) -> RunRecord:
-        """The run's final state for the graph, with every step's (the plan activity
-        mirrored the plan itself)."""
+        """The run's final state for the graph: its plan and every step's state (the
+        plan's early mirror is write-behind, so this one carries the plan again)."""
         assert self._request is not None
         wf = workflow.info().workflow_id
         plan = self._planned.plan if self._planned else None
@@ -204,7 +204,7 @@ class OrchestrationWorkflow:
         ]
         return RunRecord(
             workflow_id=wf, request=self._request.message, status=self._status,
-            error=self._problem.message if self._problem else None, steps=steps,
+            error=self._problem.message if self._problem else None, plan=plan, steps=steps,
         )
 
     async def _finish(self, status: RunStatus) -> RunResult:

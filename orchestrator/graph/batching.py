@@ -4,7 +4,7 @@ while one batch was being written goes out together in the next."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -37,3 +37,22 @@ class GroupCommit(Generic[T]):
             for _, done in batch:
                 if not done.done():
                     done.set_result(None)
+
+
+class RecentIds:
+    """The most recent ids seen, up to a bound: what a long-lived process remembers
+    without growing forever (forgetting only costs a redundant idempotent write)."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._limit = limit
+        self._ids: dict[str, None] = {}
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._ids
+
+    def update(self, ids: Iterable[str]) -> None:
+        for i in ids:
+            self._ids.pop(i, None)
+            self._ids[i] = None
+        while len(self._ids) > self._limit:
+            del self._ids[next(iter(self._ids))]

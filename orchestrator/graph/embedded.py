@@ -18,8 +18,8 @@ from typing import Any, TypeVar, cast
 import ladybug
 
 from orchestrator.graph import queries as q
-from orchestrator.graph.batching import GroupCommit
-from orchestrator.graph.rows import run_writes, step_writes
+from orchestrator.graph.batching import GroupCommit, RecentIds
+from orchestrator.graph.rows import mirror_writes
 from orchestrator.graph.store import EntityRecord, Relation, RunGraph
 from orchestrator.models import Agent, Capability, EntityRef, RunRecord, StepRecord
 
@@ -41,6 +41,8 @@ class EmbeddedGraphStore:
         # Runs and step batches share one writer: whatever queued meanwhile goes
         # out in one transaction.
         self._writes: GroupCommit[RunRecord | list[StepRecord]] = GroupCommit(self._write)
+        # Runs whose plan is in the graph: their final mirror need not write it again.
+        self._planned = RecentIds()
 
     async def setup(self) -> None:
         await self._call(self._open)
@@ -177,8 +179,8 @@ class EmbeddedGraphStore:
     async def _write(self, items: list[RunRecord | list[StepRecord]]) -> None:
         steps = [s for item in items if isinstance(item, list) for s in item]
         runs = [item for item in items if isinstance(item, RunRecord)]
-        # Runs last: a run's final record carries the states its workflow decided.
-        await self._batch(step_writes(steps) + run_writes(runs))
+        await self._batch(mirror_writes(runs, steps, self._planned))
+        self._planned.update(r.workflow_id for r in runs if r.plan is not None)
 
     async def run_graph(self, workflow_id: str) -> RunGraph:
         status = await self._run(q.RUN_WORKFLOW, id=workflow_id)

@@ -1,11 +1,11 @@
-"""Write-behind mirroring of step progress.
+"""Write-behind mirroring of plans and step progress.
 
-A step's start and finish are mirrored as they happen, but a step never waits
-for the graph and never fails because of it: records queue here and one writer
-stores them in batches (one statement for many steps, where the cost of a
-statement is mostly its compilation). What a crash or an outage loses here is
-written again by the run's final mirror, which carries every step's final state
-and retries until the graph takes it.
+A run's plan and each step's start and finish are mirrored as they happen, but
+nothing waits for the graph and nothing fails because of it: records queue here
+and one writer stores them in batches (one statement for many steps, where the
+cost of a statement is mostly its compilation). What a crash or an outage loses
+here is written again by the run's final mirror, which carries the plan and
+every step's final state and retries until the graph takes it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import contextlib
 import logging
 
 from orchestrator.graph.store import GraphStore
-from orchestrator.models import StepRecord
+from orchestrator.models import RunRecord, StepRecord
 
 log = logging.getLogger(__name__)
 RETRY_S = (0.2, 1.0, 5.0)
@@ -24,10 +24,11 @@ RETRY_S = (0.2, 1.0, 5.0)
 LINGER_S = 0.02
 
 
-class StepMirror:
+class WriteBehindMirror:
     def __init__(self, store: GraphStore) -> None:
         self._store = store
         self._pending: dict[tuple[str, str], StepRecord] = {}
+        self._plans: list[RunRecord] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -36,6 +37,14 @@ class StepMirror:
     def submit(self, record: StepRecord) -> None:
         """Queue a record; a later record of the same step replaces an unwritten one."""
         self._pending[(record.workflow_id, record.step_id)] = record
+        self._wake_writer()
+
+    def submit_plan(self, record: RunRecord) -> None:
+        """Queue a run's plan; it is written before step records batched with it."""
+        self._plans.append(record)
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
         self._idle.clear()
         self._wake.set()
         if self._writer is None or self._writer.done():
@@ -57,19 +66,24 @@ class StepMirror:
             await self._wake.wait()
             await asyncio.sleep(LINGER_S)
             self._wake.clear()
-            batch, self._pending = list(self._pending.values()), {}
-            await self._write(batch)
-            if not self._pending:
+            plans, self._plans = self._plans, []
+            steps, self._pending = list(self._pending.values()), {}
+            await self._write(plans, steps)
+            if not self._pending and not self._plans:
                 self._idle.set()
 
-    async def _write(self, batch: list[StepRecord]) -> None:
+    async def _write(self, plans: list[RunRecord], steps: list[StepRecord]) -> None:
         for delay in (*RETRY_S, None):
             try:
-                await self._store.record_steps(batch)
+                # Issued together, they share the store's next group commit.
+                writes = [self._store.record_run(p) for p in plans]
+                if steps:
+                    writes.append(self._store.record_steps(steps))
+                await asyncio.gather(*writes)
                 return
             except Exception as err:  # the graph being down must not stop the writer
                 if delay is None:
-                    log.warning("dropped %d step records; the run's final mirror "
-                                "rewrites them: %s", len(batch), err)
+                    log.warning("dropped %d plans and %d step records; the runs' final "
+                                "mirrors rewrite them: %s", len(plans), len(steps), err)
                     return
                 await asyncio.sleep(delay)

@@ -111,6 +111,21 @@ MERGE (w:Workflow {id: r.id})
 SET w.request = r.request, w.status = r.status, w.error = r.error
 """
 
+# A plan's early, write-behind mirror may land after the run's final one: it
+# never overwrites what is there.
+MERGE_OPENING_WORKFLOWS = """
+UNWIND $rows AS r
+MERGE (w:Workflow {id: r.id})
+ON CREATE SET w.request = r.request, w.status = r.status, w.error = r.error
+"""
+
+# A run whose plan this process has already mirrored: its node exists.
+SET_WORKFLOWS = """
+UNWIND $rows AS r
+MATCH (w:Workflow {id: r.id})
+SET w.request = r.request, w.status = r.status, w.error = r.error
+"""
+
 MERGE_PLANS = """
 UNWIND $rows AS r
 MATCH (w:Workflow {id: r.id})

@@ -7,6 +7,7 @@ costs about as much as one.
 from __future__ import annotations
 
 import json
+from collections.abc import Container
 from typing import Any
 
 from orchestrator.graph import queries as q
@@ -15,14 +16,38 @@ from orchestrator.models import RunRecord, StepRecord
 Write = tuple[str, dict[str, Any]]
 
 
-def run_writes(records: list[RunRecord]) -> list[Write]:
+def mirror_writes(
+    runs: list[RunRecord], steps: list[StepRecord], planned: Container[str] = ()
+) -> list[Write]:
+    """One batch of mirroring, in the order that keeps it correct: plans first, so
+    the steps' nodes exist for their states; finished runs last, as they carry the
+    states their workflows decided. Runs in `planned` are known to have their plan
+    in the graph already, so it is not written again."""
+    opening = [r for r in runs if _opening(r) and r.workflow_id not in planned]
+    closing = [r for r in runs if not _opening(r)]
+    return (
+        run_writes(opening, q.MERGE_OPENING_WORKFLOWS)
+        + step_writes(steps)
+        + run_writes([r for r in closing if r.workflow_id in planned], q.SET_WORKFLOWS,
+                     with_plan=False)
+        + run_writes([r for r in closing if r.workflow_id not in planned], q.MERGE_WORKFLOWS)
+    )
+
+
+def _opening(record: RunRecord) -> bool:
+    """A plan just made, with no step state yet (the plan activity's record)."""
+    return record.plan is not None and not record.steps
+
+
+def run_writes(records: list[RunRecord], workflow_query: str, with_plan: bool = True
+               ) -> list[Write]:
     """The workflow nodes, plans, planned steps with their edges, and step states."""
     workflows, plans, steps, deps = [], [], [], []
     for record in records:
         wf = record.workflow_id
         workflows.append({"id": wf, "request": record.request, "status": record.status.value,
                           "error": record.error})
-        if record.plan is None:
+        if record.plan is None or not with_plan:
             continue
         plans.append({"id": wf, "intent": record.plan.intent, "request": record.plan.request})
         for s in record.plan.steps:
@@ -30,7 +55,7 @@ def run_writes(records: list[RunRecord]) -> list[Write]:
                           "capability": s.capability, "agent": s.agent})
             deps += [{"source": f"{wf}/{s.id}", "target": f"{wf}/{d}"} for d in s.depends_on]
     writes: list[Write] = [
-        (q.MERGE_WORKFLOWS, {"rows": workflows}),
+        (workflow_query, {"rows": workflows}),
         (q.MERGE_PLANS, {"rows": plans}),
         (q.MERGE_PLANNED_STEPS, {"rows": steps}),
         (q.MERGE_EXECUTED_BY, {"rows": steps}),

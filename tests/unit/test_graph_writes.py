@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.graph.batching import GroupCommit
 from orchestrator.graph.embedded import EmbeddedGraphStore
-from orchestrator.graph.mirror import StepMirror
+from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.models import (
     EntityRef,
     Plan,
@@ -21,6 +21,9 @@ from orchestrator.models import (
 )
 
 APP = EntityRef(kind="application", name="shop")
+PLAN = Plan(intent="t", request="t", steps=[
+    Step(id="a", capability="application.create", agent="application-agent"),
+])
 
 
 def _record(status: StepStatus, attempt: int = 1) -> StepRecord:
@@ -65,13 +68,41 @@ async def test_record_run_is_idempotent_and_batches(store: EmbeddedGraphStore) -
         assert graph.executed_by == [("a", "application-agent"), ("b", "service-agent")]
 
 
+async def test_final_mirror_alone_writes_the_whole_run(store: EmbeddedGraphStore) -> None:
+    """The plan's early mirror is write-behind; if it was lost, the final one suffices."""
+    final = RunRecord(workflow_id="wf", request="t", status=RunStatus.COMPLETED, plan=PLAN,
+                      steps=[_record(StepStatus.COMPLETED)])
+    await store.record_run(final)
+    graph = await store.run_graph("wf")
+    assert graph.status == "completed" and graph.steps["a"]["status"] == "completed"
+    assert graph.executed_by == [("a", "application-agent")]
+
+
+async def test_a_late_plan_mirror_does_not_reopen_a_finished_run(tmp_path: Path) -> None:
+    opening = RunRecord(workflow_id="wf", request="t", status=RunStatus.RUNNING, plan=PLAN)
+    final = opening.model_copy(update={"status": RunStatus.COMPLETED,
+                                       "steps": [_record(StepStatus.COMPLETED)]})
+    store = EmbeddedGraphStore(tmp_path / "g")
+    await store.setup()
+    await store.record_run(opening)
+    await store.record_run(final)
+    await store.record_run(opening)  # known here to be written: skipped
+    await store.close()
+    reopened = EmbeddedGraphStore(tmp_path / "g")  # knows nothing: the Cypher must hold
+    await reopened.setup()
+    await reopened.record_run(opening)
+    graph = await reopened.run_graph("wf")
+    await reopened.close()
+    assert graph.status == "completed" and graph.steps["a"]["status"] == "completed"
+
+
 async def test_step_mirror_writes_the_latest_state(store: EmbeddedGraphStore) -> None:
     plan = Plan(intent="t", request="t", steps=[
         Step(id="a", capability="application.create", agent="application-agent"),
     ])
     await store.record_run(RunRecord(workflow_id="wf", request="t", status=RunStatus.RUNNING,
                                      plan=plan))
-    mirror = StepMirror(store)
+    mirror = WriteBehindMirror(store)
     mirror.submit(_record(StepStatus.RUNNING))
     mirror.submit(_record(StepStatus.COMPLETED, attempt=2))
     await mirror.close()
@@ -90,7 +121,7 @@ async def test_step_mirror_never_raises_when_the_graph_fails(
 
     monkeypatch.setattr("orchestrator.graph.mirror.RETRY_S", (0.0,))
     monkeypatch.setattr(store, "record_steps", broken)
-    mirror = StepMirror(store)
+    mirror = WriteBehindMirror(store)
     mirror.submit(_record(StepStatus.RUNNING))
     await mirror.close()
     assert calls == [1, 1]  # tried, retried, then left to the run's final mirror
