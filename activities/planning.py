@@ -29,6 +29,8 @@ class PlanningActivities:
             planned = with_definitions(plan, self._registry)
         except OrchestratorError as error:
             raise to_application_error(error) from error
+        if request.dry_run:  # a dry run leaves no trace in the graph
+            return planned
         self._mirror.submit_plan(RunRecord(
             workflow_id=request.workflow_id, request=request.message,
             status=RunStatus.RUNNING, plan=plan,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from temporalio import activity
@@ -25,7 +26,7 @@ class StepActivities:
         started = datetime.now(UTC)
         record = StepRecord(
             workflow_id=request.workflow_id, step_id=step.id, capability=step.capability,
-            agent=step.agent, status=StepStatus.RUNNING, attempt=attempt,
+            agent=step.agent, status=StepStatus.RUNNING, attempt=attempt, undo=request.undo,
         )
         # Mirrored write-behind: the graph being slow or down never holds up a step.
         self._mirror.submit(record)
@@ -33,6 +34,9 @@ class StepActivities:
         try:
             async with heartbeating():
                 result = await self._agents.run(step.capability, step.parameters, ctx)
+        except asyncio.CancelledError:
+            self._mirror.submit(record.model_copy(update={"status": StepStatus.CANCELLED}))
+            raise
         except OrchestratorError as error:
             self._mirror.submit(
                 record.model_copy(update={"status": StepStatus.FAILED, "error": str(error)})

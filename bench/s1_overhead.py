@@ -53,6 +53,7 @@ from orchestrator.models import OrchestrationRequest, RunResult, RunStatus, Step
 from orchestrator.settings import Settings
 from worker.client import connect
 from worker.runtime import build_runtime, build_worker
+from workflows import search_attributes as sa
 from workflows.orchestration import OrchestrationWorkflow
 
 S1 = (
@@ -481,7 +482,7 @@ async def amain(args: argparse.Namespace) -> int:
     server: DevServer | None = None
     address = args.address
     if address is None:
-        server = DevServer(free_port())
+        server = DevServer(free_port(), search_attributes=sa.DEFINITIONS)
         await server.start()
         address = server.address
         print(f"dev server at {address}")

@@ -7,13 +7,23 @@ from typing import Any, TextIO
 
 import httpx
 
-from orchestrator.models import Plan, RunResult, RunStatus, StepResult, StepStatus
+from orchestrator.models import (
+    ApprovalStatus,
+    Plan,
+    Preview,
+    RunResult,
+    RunStatus,
+    StepResult,
+    StepStatus,
+)
 
 POLL_S = 0.2
 FINAL = {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.ROLLED_BACK,
          RunStatus.ROLLBACK_FAILED, RunStatus.CANCELLED}
-MARKS = {StepStatus.RUNNING: "…", StepStatus.COMPLETED: "✓", StepStatus.FAILED: "✗",
-         StepStatus.SKIPPED: "-", StepStatus.COMPENSATED: "↺", StepStatus.PENDING: " "}
+MARKS = {StepStatus.PENDING: " ", StepStatus.AWAITING_APPROVAL: "?", StepStatus.RUNNING: "…",
+         StepStatus.COMPLETED: "✓", StepStatus.FAILED: "✗", StepStatus.SKIPPED: "-",
+         StepStatus.CANCELLED: "⊘", StepStatus.COMPENSATING: "↶", StepStatus.COMPENSATED: "↺",
+         StepStatus.COMPENSATION_FAILED: "‼"}
 
 
 async def follow(api: str, message: str, out: TextIO) -> int:
@@ -29,6 +39,7 @@ async def follow(api: str, message: str, out: TextIO) -> int:
         if started.get("plan"):
             _show_plan(Plan.model_validate(started["plan"]), out)
         seen: dict[str, StepStatus] = {}
+        asked: set[str] = set()
         while True:
             reply = await http.get(f"/v1/workflows/{workflow_id}")
             state = RunResult.model_validate(reply.json())
@@ -36,10 +47,18 @@ async def follow(api: str, message: str, out: TextIO) -> int:
                 if seen.get(step_id) != step.status and step.status != StepStatus.PENDING:
                     seen[step_id] = step.status
                     out.write(_step_line(step) + "\n")
+            for target in sorted(set(_pending(state)) - asked):
+                asked.add(target)
+                option = "" if target == "plan" else f" --step {target}"
+                out.write(f"? {target} waits for approval: orchestrator approve {workflow_id}"
+                          f"{option} (or reject)\n")
             out.flush()
             if state.status in FINAL:
                 break
             await asyncio.sleep(POLL_S)
+    for step_id, undo in state.compensations.items():
+        out.write(f"↺ undo {step_id}: {undo.status.value}"
+                  + (f" — {undo.error}" if undo.error else "") + "\n")
     out.write(f"\nOutcome: {state.status.value}\n")
     if state.problem:
         out.write(f"Problem: {state.problem.message}\n")
@@ -50,6 +69,43 @@ async def follow(api: str, message: str, out: TextIO) -> int:
         out.write(f"Took {took:.0f} ms\n")
     out.write(f"Temporal Web UI: {started['web_ui_url']}\n")
     return 0 if state.status == RunStatus.COMPLETED else 1
+
+
+def _pending(state: RunResult) -> list[str]:
+    return [t for t, a in state.approvals.items() if a.status == ApprovalStatus.PENDING]
+
+
+async def dry_run(api: str, message: str, out: TextIO) -> int:
+    """Plan the request and show what would run, in what order, with predictions."""
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+        reply = await http.post("/v3/ai/chat", json={"message": message, "dry_run": True})
+    if reply.status_code != 200:
+        _refused(reply, out)
+        return 2
+    body = reply.json()
+    _show_plan(Plan.model_validate(body["plan"]), out)
+    preview = Preview.model_validate(body["preview"])
+    out.write("Stages (steps in a stage run together):\n")
+    for n, stage in enumerate(preview.stages, 1):
+        out.write(f"  {n}. {', '.join(stage)}\n")
+    out.write(f"Predicted duration: {preview.predicted_duration_ms} ms on the critical path\n"
+              f"Predicted success: {preview.predicted_success:.1%} ({preview.basis})\n"
+              f"Nothing was run and nothing changed.\n\n{preview.mermaid}\n")
+    return 0
+
+
+async def control(api: str, workflow_id: str, action: str, out: TextIO,
+                  step: str | None = None, reason: str = "") -> int:
+    """Approve, reject or cancel a run; prints its state after the answer."""
+    body = None if action == "cancel" else {"step_id": step, "reason": reason}
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+        reply = await http.post(f"/v1/workflows/{workflow_id}/{action}", json=body)
+    if reply.status_code != 200:
+        _refused(reply, out)
+        return 2
+    state = RunResult.model_validate(reply.json())
+    out.write(f"{action}: run {workflow_id} is {state.status.value}\n")
+    return 0
 
 
 def _show_plan(plan: Plan, out: TextIO) -> None:

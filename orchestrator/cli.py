@@ -1,4 +1,5 @@
-"""The `orchestrator` command: `up`, `worker`, `chat` and `demo`."""
+"""The `orchestrator` command: `up`, `worker`, `chat`, `plan`, `approve`, `reject`,
+`cancel`, `replay`, `history` and `demo`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import contextlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from orchestrator.errors import GraphStoreUnavailable
 from orchestrator.settings import Settings
 
+API = "http://127.0.0.1:8000"
 S1 = (
     "Create application ecommerce with payment service, deploy to production "
     "with monitoring and security policies"
@@ -22,10 +26,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("temporalio", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The graph store raises the Neo4j driver's failures as errors naming what is
+    # wrong; the driver's own log lines would only repeat them, less clearly.
+    logging.getLogger("neo4j").setLevel(logging.CRITICAL)
     try:
         return int(asyncio.run(args.func(args)) or 0)
     except KeyboardInterrupt:
         return 130
+    except GraphStoreUnavailable as err:
+        # Bad configuration: one line saying what to fix, not a traceback.
+        print(f"orchestrator: {err}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,8 +52,36 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="send a request to a running API and follow it")
     chat.add_argument("message")
-    chat.add_argument("--api", default="http://127.0.0.1:8000", help="API base address")
+    chat.add_argument("--api", default=API, help="API base address")
     chat.set_defaults(func=_chat)
+
+    plan = sub.add_parser("plan", help="dry run: show the plan, its stages and predictions")
+    plan.add_argument("message")
+    plan.add_argument("--api", default=API, help="API base address")
+    plan.set_defaults(func=_plan)
+
+    for action, text in (("approve", "approve a pending approval of a run"),
+                         ("reject", "reject a pending approval: the run rolls back"),
+                         ("cancel", "cancel a run: completed steps are compensated")):
+        control = sub.add_parser(action, help=text)
+        control.add_argument("workflow_id")
+        control.add_argument("--api", default=API, help="API base address")
+        if action != "cancel":
+            control.add_argument("--step", help="the step waiting (default: the plan, "
+                                 "or the only step waiting)")
+            control.add_argument("--reason", default="", help="why, for the record")
+        control.set_defaults(func=_control, action=action)
+
+    replay = sub.add_parser("replay", help="replay a run's history against the current code")
+    source = replay.add_mutually_exclusive_group(required=True)
+    source.add_argument("workflow_id", nargs="?", help="fetch this run's history from Temporal")
+    source.add_argument("--file", type=Path, help="a history saved as JSON")
+    replay.set_defaults(func=_replay)
+
+    history = sub.add_parser("history", help="save a run's history as JSON")
+    history.add_argument("workflow_id")
+    history.add_argument("--out", type=Path, required=True, help="file to write")
+    history.set_defaults(func=_history)
 
     demo = sub.add_parser("demo", help="start everything, run the S1 request, show the result")
     demo.add_argument("--api-port", type=int, help="API port (default 8000)")
@@ -76,6 +115,42 @@ async def _chat(args: argparse.Namespace) -> int:
     from orchestrator.chat_client import follow
 
     return await follow(args.api, args.message, sys.stdout)
+
+
+async def _plan(args: argparse.Namespace) -> int:
+    from orchestrator.chat_client import dry_run
+
+    return await dry_run(args.api, args.message, sys.stdout)
+
+
+async def _control(args: argparse.Namespace) -> int:
+    from orchestrator.chat_client import control
+
+    return await control(args.api, args.workflow_id, args.action, sys.stdout,
+                         step=getattr(args, "step", None), reason=getattr(args, "reason", ""))
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    from worker.client import connect
+    from worker.replay import fetch, load, replay
+
+    if args.file is not None:
+        history = load(args.file)
+    else:
+        history = await fetch(await connect(Settings(), wait_s=5), args.workflow_id)
+    report = await replay(history)
+    print(report.describe())
+    return 0 if report.ok else 1
+
+
+async def _history(args: argparse.Namespace) -> int:
+    from worker.client import connect
+    from worker.replay import fetch
+
+    history = await fetch(await connect(Settings(), wait_s=5), args.workflow_id)
+    args.out.write_text(history.to_json())
+    print(f"saved {args.workflow_id} ({len(list(history.events))} events) to {args.out}")
+    return 0
 
 
 async def _demo(args: argparse.Namespace) -> int:

@@ -19,6 +19,10 @@ class TransientFailure(OrchestratorError):
     retryable = True
 
 
+class GraphStoreUnavailable(OrchestratorError):
+    """The graph store cannot be opened: misconfigured, unreachable, or refusing us."""
+
+
 class CannotPlan(OrchestratorError):
     """The request could not be turned into a plan; says what was understood."""
 

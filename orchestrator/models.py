@@ -43,17 +43,29 @@ class RunStatus(StrEnum):
 
 class StepStatus(StrEnum):
     PENDING = "pending"
+    AWAITING_APPROVAL = "awaiting_approval"
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
     SKIPPED = "skipped"
+    # Stopped before it finished: cancelled, rejected, or left when the run stopped.
+    CANCELLED = "cancelled"
+    COMPENSATING = "compensating"
     COMPENSATED = "compensated"
+    COMPENSATION_FAILED = "compensation_failed"
 
 
 class AgentKind(StrEnum):
     BUILTIN = "builtin"
     MCP = "mcp"
     FRAMEWORK = "framework"
+
+
+class ToolSource(Model):
+    """The MCP server tool behind a capability, under its own (unsanitised) names."""
+
+    server: str
+    tool: str
 
 
 class Capability(Model):
@@ -68,6 +80,12 @@ class Capability(Model):
     ensures: bool = False
     sensitive: bool = False
     compensation: str | None = None
+    # Changes nothing: may run alongside anything and needs no compensation.
+    read_only: bool = False
+    # Repeating a call with the same arguments has no further effect.
+    idempotent: bool = False
+    # Set when an MCP server's tool provides the capability.
+    source: ToolSource | None = None
 
 
 class RetrySpec(Model):
@@ -131,11 +149,64 @@ class OrchestrationRequest(Model):
     message: str
     tenant: str = "default"
     limits: Limits = Limits()
+    # Plan, validate and predict; run nothing.
+    dry_run: bool = False
+    # The whole plan waits for an approval before any step runs.
+    require_approval: bool = False
+    # An approval not given within this time counts as a rejection.
+    approval_timeout_s: int = Field(default=3600, ge=1)
 
 
 class PlanInput(Model):
     workflow_id: str
     message: str
+    dry_run: bool = False
+
+
+class Decision(Model):
+    """An answer to a pending approval: of one step, or of the plan when `step_id`
+    is omitted (or of the only step waiting)."""
+
+    step_id: str | None = None
+    reason: str = Field(default="", max_length=1000)
+    by: str = Field(default="", max_length=200)
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    TIMED_OUT = "timed_out"
+    WITHDRAWN = "withdrawn"
+
+
+class Approval(Model):
+    # "plan", or the id of the step that waits.
+    target: str
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    requested_at: datetime
+    answered_at: datetime | None = None
+    by: str = ""
+    reason: str = ""
+
+
+class Preview(Model):
+    """What a dry run tells: the order of the steps and what to expect."""
+
+    stages: list[list[str]]
+    predicted_duration_ms: int
+    predicted_success: float
+    # Where the predictions come from: observed history, or stated defaults.
+    basis: str
+    mermaid: str
+
+
+class AgentStats(Model):
+    """Observed outcomes of one agent on one capability."""
+
+    runs: int = 0
+    successes: int = 0
+    total_ms: int = 0
 
 
 class PlanOutput(Model):
@@ -144,11 +215,15 @@ class PlanOutput(Model):
     plan: Plan
     capabilities: dict[str, Capability]
     agents: dict[str, Agent]
+    # What history says of the plan's agents, by "<agent>/<capability>".
+    stats: dict[str, AgentStats] = {}
 
 
 class StepInput(Model):
     workflow_id: str
     step: Step
+    # This runs the compensation of the step (same id) instead of the step.
+    undo: bool = False
 
 
 class StepOutput(Model):
@@ -175,6 +250,9 @@ class ProblemKind(StrEnum):
     CANNOT_PLAN = "cannot_plan"
     INVALID_PLAN = "invalid_plan"
     STEP_FAILED = "step_failed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    COMPENSATION_FAILED = "compensation_failed"
 
 
 class Problem(Model):
@@ -193,11 +271,16 @@ class RunResult(Model):
     request: str
     plan: Plan | None = None
     steps: dict[str, StepResult] = {}
+    # The undo of each step that was rolled back, by the id of the step undone.
+    compensations: dict[str, StepResult] = {}
+    approvals: dict[str, Approval] = {}
+    dry_run: bool = False
+    preview: Preview | None = None
     problem: Problem | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
 
-    @field_validator("steps")
+    @field_validator("steps", "compensations")
     @classmethod
     def _sorted(cls, steps: dict[str, StepResult]) -> dict[str, StepResult]:
         return dict(sorted(steps.items()))
@@ -215,6 +298,8 @@ class StepRecord(Model):
     output: dict[str, Any] | None = None
     operates_on: list[EntityRef] = []
     error: str | None = None
+    # The record of the step's compensation, not of the step.
+    undo: bool = False
 
 
 class RunRecord(Model):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.agents.faults import Fault
@@ -26,7 +26,12 @@ class Settings(BaseSettings):
     task_queue: str = "orchestrator"
 
     data_dir: Path = Path(".orchestrator")
-    graph_backend: Literal["embedded"] = "embedded"
+    graph_backend: Literal["embedded", "neo4j"] = "embedded"
+    # Used when graph_backend is "neo4j"; the password has no default.
+    neo4j_uri: str = "neo4j://localhost:7687"
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr | None = None
+    neo4j_database: str = "neo4j"
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -36,6 +41,18 @@ class Settings(BaseSettings):
 
     # Failures and delays injected into built-in agents, by capability.
     agent_faults: dict[str, Fault] = {}
+
+    # Capabilities whose steps always wait for an approval (besides those
+    # sensitive by definition), and how long an approval may take: no answer
+    # within it counts as a rejection.
+    sensitive_capabilities: list[str] = []
+    approval_timeout_s: int = Field(default=3600, ge=1)
+
+    # The MCP servers to use, in the `mcpServers` JSON format desktop MCP clients read.
+    mcp_config: Path | None = None
+    # Tool results larger than this are stored under `data_dir/blobs` and the run
+    # carries a reference, so workflow histories stay small.
+    mcp_inline_max_bytes: int = Field(default=64 * 1024, ge=1024)
 
     @property
     def address(self) -> str:
@@ -48,6 +65,15 @@ class Settings(BaseSettings):
     @property
     def graph_path(self) -> Path:
         return self.data_dir / "graph.lbug"
+
+    @property
+    def mcp_dir(self) -> Path:
+        """Pinned tool fingerprints and MCP server logs."""
+        return self.data_dir / "mcp"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "blobs"
 
     @property
     def limits(self) -> Limits:

@@ -1,7 +1,9 @@
-"""Shared fixtures: one real Temporal dev server per test session."""
+"""Shared fixtures: one real Temporal dev server and one real Neo4j per test session."""
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,13 +12,16 @@ from temporalio.client import Client
 
 from orchestrator.devserver import DevServer, free_port
 from orchestrator.graph.embedded import EmbeddedGraphStore
+from orchestrator.graph.neo4j_server import Neo4jServer
 from orchestrator.settings import Settings
+from tests.neo4j_access import Neo4jAccess
 from worker.client import connect
+from workflows import search_attributes as sa
 
 
 @pytest.fixture(scope="session")
 async def temporal_server() -> AsyncIterator[DevServer]:
-    server = DevServer(free_port())
+    server = DevServer(free_port(), search_attributes=sa.DEFINITIONS)
     await server.start()
     yield server
     await server.stop()
@@ -33,3 +38,20 @@ async def store(tmp_path: Path) -> AsyncIterator[EmbeddedGraphStore]:
     await graph.setup()
     yield graph
     await graph.close()
+
+
+@pytest.fixture(scope="session")
+async def neo4j(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Neo4jAccess]:
+    """The Neo4j at NEO4J_URI if given (the tests empty its database), else one started
+    from the project's launcher. A Neo4j that cannot start fails the tests: never skipped."""
+    if uri := os.environ.get("NEO4J_URI"):
+        password = os.environ.get("NEO4J_PASSWORD")
+        if not password:
+            pytest.fail("NEO4J_URI is set but NEO4J_PASSWORD is not")
+        yield Neo4jAccess(uri, os.environ.get("NEO4J_USER", "neo4j"), password,
+                          os.environ.get("NEO4J_DATABASE", "neo4j"))
+        return
+    server = Neo4jServer(free_port(), tmp_path_factory.mktemp("neo4j"), secrets.token_urlsafe(16))
+    await server.start()
+    yield Neo4jAccess(server.uri, server.user, server.password)
+    await server.stop()

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from orchestrator.settings import Settings
+from workflows import search_attributes as sa
 
 
 async def connect(settings: Settings, wait_s: float = 30.0) -> Client:
@@ -24,3 +30,30 @@ async def connect(settings: Settings, wait_s: float = 30.0) -> Client:
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Register the runs' search attributes unless the namespace has them; a
+    server that refuses gets one clear error instead of failing every run."""
+    namespace = client.namespace
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = sorted(set(sa.DEFINITIONS) - set(listed.custom_attributes))
+    if not missing:
+        return
+    try:
+        await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={n: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for n in missing},
+        ))
+    except RPCError as err:
+        commands = "; ".join(
+            f"temporal operator search-attribute create --namespace {namespace} "
+            f"--name {n} --type Keyword" for n in missing
+        )
+        raise RuntimeError(
+            f"the Temporal namespace {namespace!r} lacks the search attributes "
+            f"{', '.join(missing)} and refused to add them ({err.message}); "
+            f"an administrator can run: {commands}"
+        ) from err

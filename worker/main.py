@@ -17,8 +17,9 @@ from temporalio.client import Client
 from api.app import create_app
 from orchestrator.devserver import DevServer
 from orchestrator.settings import Settings
-from worker.client import connect
+from worker.client import connect, ensure_search_attributes
 from worker.runtime import build_runtime, build_worker
+from workflows import search_attributes as sa
 
 log = logging.getLogger("orchestrator")
 
@@ -31,7 +32,7 @@ async def temporal(settings: Settings) -> AsyncIterator[Settings]:
         return
     server = DevServer(
         settings.temporal_port, ui_port=settings.temporal_ui_port,
-        db_file=settings.data_dir / "temporal.db",
+        db_file=settings.data_dir / "temporal.db", search_attributes=sa.DEFINITIONS,
     )
     await server.start()
     log.info("Temporal dev server on %s, Web UI on %s", server.address, settings.ui_url)
@@ -45,6 +46,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     """The worker alone (more of these scale out on a shared task queue)."""
     async with temporal(settings) as settings:
         client = await connect(settings)
+        await ensure_search_attributes(client)
         runtime = await build_runtime(settings)
         try:
             async with build_worker(client, runtime):
@@ -61,6 +63,7 @@ async def serve(
     """Worker and API in one process; `ready` runs once both are up."""
     async with temporal(settings) as settings:
         client = await connect(settings)
+        await ensure_search_attributes(client)
         runtime = await build_runtime(settings)
         config = uvicorn.Config(
             create_app(settings, client), host=settings.api_host, port=settings.api_port,

@@ -14,7 +14,7 @@ from orchestrator.agents.base import AgentRunner
 from orchestrator.agents.catalogue import PLATFORM_AGENTS, PLATFORM_CAPABILITIES
 from orchestrator.agents.platform import PlatformAgents
 from orchestrator.agents.registry import AgentRegistry
-from orchestrator.graph.embedded import EmbeddedGraphStore
+from orchestrator.graph.factory import open_store
 from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.graph.store import GraphStore
 from orchestrator.planning.offline import OfflinePlanner
@@ -36,9 +36,9 @@ class Runtime:
 
 
 async def build_runtime(settings: Settings) -> Runtime:
-    store = EmbeddedGraphStore(settings.graph_path)
-    await store.setup()
+    store = await open_store(settings)
     registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS)
+    registry.mark_sensitive(settings.sensitive_capabilities)
     await store.register_catalogue(registry.capabilities, registry.agents)
     agents = PlatformAgents(store, settings.agent_faults)
     return Runtime(

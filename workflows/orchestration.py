@@ -1,8 +1,12 @@
-"""`OrchestrationWorkflow`: plan, validate, then run the plan's steps as a DAG.
+"""`OrchestrationWorkflow`: plan, validate, approve, run the plan's steps as a DAG,
+and roll back what was done when the run cannot finish.
 
 Deterministic by construction: no I/O, clocks or randomness here; every side
 effect is an activity. Steps whose dependencies are done start at once, up to
 the parallelism budget, and earlier outputs are resolved into later parameters.
+When a required step fails for good, an approval is refused or the run is
+cancelled, scheduling stops and completed steps are compensated in reverse
+dependency order (saga). The pure parts live in `workflows/` modules beside it.
 """
 
 from __future__ import annotations
@@ -13,16 +17,20 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.graph import GraphActivities
     from activities.planning import PlanningActivities
     from activities.steps import StepActivities
     from orchestrator.models import (
+        ApprovalStatus,
+        Decision,
         OrchestrationRequest,
         PlanInput,
         PlanOutput,
+        Preview,
         Problem,
         ProblemKind,
         RunRecord,
@@ -30,11 +38,16 @@ with workflow.unsafe.imports_passed_through():
         RunStatus,
         Step,
         StepInput,
+        StepOutput,
         StepRecord,
         StepResult,
         StepStatus,
     )
+    from workflows import search_attributes as sa
+    from workflows.approvals import PLAN, ApprovalRefused, Approvals
     from workflows.dag import PlanProblem, resolve, stages
+    from workflows.preview import preview
+    from workflows.rollback import ready, to_undo, undo_step
     from workflows.validation import parameter_problems, validate_plan
 
 PLAN_TIMEOUT = timedelta(minutes=2)
@@ -44,6 +57,8 @@ QUICK_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_
 MIRROR_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
 )
+# Runs recorded before the workflow set search attributes replay without them.
+SEARCH_ATTRIBUTES_PATCH = "search-attributes"
 
 
 @workflow.defn
@@ -53,21 +68,48 @@ class OrchestrationWorkflow:
         self._status = RunStatus.PLANNING
         self._planned: PlanOutput | None = None
         self._results: dict[str, StepResult] = {}
+        self._undos: dict[str, Step] = {}
+        self._compensations: dict[str, StepResult] = {}
+        self._approvals = Approvals()
+        self._preview: Preview | None = None
+        # Why scheduling stopped (a failure, a rejection, a cancellation); None while
+        # the run may still complete.
+        self._stop: Problem | None = None
         self._problem: Problem | None = None
         self._finished_at: datetime | None = None
+        self._search_attributes = False
 
     @workflow.run
     async def run(self, request: OrchestrationRequest) -> RunResult:
         self._request = request
-        self._planned = await self._plan(request)
+        # Asked once, before the first await: a patch marker must sit at the same
+        # point of the history on every replay.
+        self._search_attributes = workflow.patched(SEARCH_ATTRIBUTES_PATCH)
+        try:
+            self._planned = await self._plan(request)
+        except asyncio.CancelledError:
+            self._stop_with(ProblemKind.CANCELLED, "the run was cancelled while planning")
+            return await self._finish(RunStatus.CANCELLED)
         if self._planned is None:
             return await self._finish(RunStatus.FAILED)
         plan = self._planned.plan
         self._results = {s.id: StepResult(step_id=s.id) for s in plan.steps}
-        self._status = RunStatus.RUNNING
-        await self._execute(plan.steps, request.limits.max_parallel)
-        failed = [s for s in self._results.values() if s.status == StepStatus.FAILED]
-        return await self._finish(RunStatus.FAILED if failed else RunStatus.COMPLETED)
+        if request.dry_run:
+            self._preview = preview(plan, self._planned.stats)
+            return await self._finish(RunStatus.COMPLETED)
+        self._set_status(RunStatus.RUNNING)
+        try:
+            if not request.require_approval or await self._approved(PLAN):
+                await self._execute(plan.steps, request.limits.max_parallel)
+        except asyncio.CancelledError:
+            self._stop_with(ProblemKind.CANCELLED, "the run was cancelled")
+        if self._stop is None:
+            return await self._finish(RunStatus.COMPLETED)
+        undone = await self._rollback()
+        if not undone:
+            return await self._finish(RunStatus.ROLLBACK_FAILED)
+        cancelled = self._stop.kind == ProblemKind.CANCELLED
+        return await self._finish(RunStatus.CANCELLED if cancelled else RunStatus.ROLLED_BACK)
 
     @workflow.query
     def status(self) -> RunResult:
@@ -77,7 +119,11 @@ class OrchestrationWorkflow:
             request=self._request.message if self._request else "",
             plan=self._planned.plan if self._planned else None,
             steps=self._results,
-            problem=self._problem,
+            compensations=self._compensations,
+            approvals=self._approvals.by_target,
+            dry_run=self._request.dry_run if self._request else False,
+            preview=self._preview,
+            problem=self._problem or self._stop,
             started_at=workflow.info().start_time,
             finished_at=self._finished_at,
         )
@@ -88,13 +134,44 @@ class OrchestrationWorkflow:
         await workflow.wait_condition(lambda: self._status != RunStatus.PLANNING)
         return self.status()
 
+    @workflow.update
+    async def approve(self, decision: Decision) -> RunResult:
+        return self._answer(decision, ApprovalStatus.APPROVED)
+
+    @workflow.update
+    async def reject(self, decision: Decision) -> RunResult:
+        return self._answer(decision, ApprovalStatus.REJECTED)
+
+    @approve.validator
+    def _check_approve(self, decision: Decision) -> None:
+        self._check_answer(decision)
+
+    @reject.validator
+    def _check_reject(self, decision: Decision) -> None:
+        self._check_answer(decision)
+
+    def _check_answer(self, decision: Decision) -> None:
+        """Refuses (before it reaches the history) an answer to nothing pending,
+        to an unknown step, or to an approval already answered."""
+        try:
+            self._approvals.target_of(decision)
+        except ApprovalRefused as refused:
+            raise ApplicationError(str(refused), type="ApprovalRefused",
+                                   non_retryable=True) from None
+
+    def _answer(self, decision: Decision, status: ApprovalStatus) -> RunResult:
+        target = self._approvals.target_of(decision)
+        self._approvals.answer(target, status, workflow.now(), decision.by, decision.reason)
+        return self.status()
+
     async def _plan(self, request: OrchestrationRequest) -> PlanOutput | None:
         try:
             # Local: planning runs inside this workflow task, saving a round trip
             # through the server before the first step can start.
             planned = await workflow.execute_local_activity_method(
                 PlanningActivities.plan_request,
-                PlanInput(workflow_id=workflow.info().workflow_id, message=request.message),
+                PlanInput(workflow_id=workflow.info().workflow_id, message=request.message,
+                          dry_run=request.dry_run),
                 start_to_close_timeout=PLAN_TIMEOUT, retry_policy=QUICK_RETRY,
                 summary="plan the request",
             )
@@ -110,97 +187,218 @@ class OrchestrationWorkflow:
             return None
         return planned
 
+    async def _approved(self, target: str) -> bool:
+        """Wait for the answer to one approval; a timeout counts as a rejection."""
+        assert self._request is not None
+        self._approvals.request(target, workflow.now())
+        self._refresh_status()
+        try:
+            await workflow.wait_condition(
+                lambda: self._approvals.answered(target) or self._stop is not None,
+                timeout=timedelta(seconds=self._request.approval_timeout_s),
+                timeout_summary=f"approval of {target}",
+            )
+        except TimeoutError:
+            self._approvals.answer(
+                target, ApprovalStatus.TIMED_OUT, workflow.now(),
+                reason=f"no answer within {self._request.approval_timeout_s} s",
+            )
+        if not self._approvals.answered(target):  # the run stopped while it waited
+            self._approvals.answer(target, ApprovalStatus.WITHDRAWN, workflow.now(),
+                                   reason="the run stopped")
+        self._refresh_status()
+        approval = self._approvals.by_target[target]
+        if approval.status in (ApprovalStatus.REJECTED, ApprovalStatus.TIMED_OUT):
+            why = f": {approval.reason}" if approval.reason else ""
+            self._stop_with(ProblemKind.REJECTED, f"{target} was {approval.status.value}{why}")
+        return approval.status == ApprovalStatus.APPROVED
+
     async def _execute(self, steps: list[Step], max_parallel: int) -> None:
         """Ready-set scheduling: start every step whose dependencies are done."""
         by_id = {s.id: s for s in steps}
-        order = [i for stage in stages(steps) for i in stage]
-        pending = list(order)
+        pending = [i for stage in stages(steps) for i in stage]
         running: dict[str, asyncio.Task[None]] = {}
-        while pending or running:
-            if not self._stopping():
-                for step_id in list(pending):
-                    if len(running) >= max_parallel:
-                        break
-                    if self._ready(by_id[step_id]):
-                        pending.remove(step_id)
-                        running[step_id] = asyncio.create_task(self._run_step(by_id[step_id]))
-            if not running:
-                break
-            await workflow.wait(list(running.values()), return_when=asyncio.FIRST_COMPLETED)
-            for step_id in [i for i, task in running.items() if task.done()]:
-                running.pop(step_id).result()
+        try:
+            while pending or running:
+                if self._stop is None:
+                    for step_id in list(pending):
+                        if len(running) >= max_parallel:
+                            break
+                        if self._ready(by_id[step_id]):
+                            pending.remove(step_id)
+                            running[step_id] = asyncio.create_task(
+                                self._run_step(by_id[step_id])
+                            )
+                if not running:
+                    break
+                await workflow.wait(list(running.values()), return_when=asyncio.FIRST_COMPLETED)
+                for step_id in [i for i, task in running.items() if task.done()]:
+                    running.pop(step_id).result()
+        except asyncio.CancelledError:
+            # Running steps get the cancellation; the run waits to learn which of
+            # them finished anyway (those are compensated with the rest).
+            self._stop_with(ProblemKind.CANCELLED, "the run was cancelled")
+            for task in running.values():
+                task.cancel()
+            await asyncio.gather(*running.values(), return_exceptions=True)
+            raise
 
     def _ready(self, step: Step) -> bool:
         done = (StepStatus.COMPLETED, StepStatus.SKIPPED)
         return all(self._results[d].status in done for d in step.depends_on)
 
-    def _stopping(self) -> bool:
-        return any(r.status == StepStatus.FAILED for r in self._results.values())
+    def _needs_approval(self, step: Step) -> bool:
+        assert self._planned is not None
+        # The workflow decides, not the planner: a sensitive capability always asks.
+        return step.requires_approval or self._planned.capabilities[step.capability].sensitive
 
     async def _run_step(self, step: Step) -> None:
-        assert self._planned is not None
         result = self._results[step.id]
-        result.status = StepStatus.RUNNING
-        result.started_at = workflow.now()
         try:
+            if self._needs_approval(step):
+                result.status = StepStatus.AWAITING_APPROVAL
+                if not await self._approved(step.id):
+                    result.status = StepStatus.CANCELLED
+                    answer = self._approvals.by_target[step.id]
+                    result.error = f"not approved ({answer.status.value}): {answer.reason}"
+                    return
+            result.status = StepStatus.RUNNING
+            result.started_at = workflow.now()
             params = self._resolve(step)
             result.parameters = params
-            agent = self._planned.agents[step.agent]
-            retry = agent.retry
-            output = await workflow.execute_activity_method(
-                StepActivities.run_agent_step,
-                StepInput(
-                    workflow_id=workflow.info().workflow_id,
-                    step=step.model_copy(update={"parameters": params}),
-                ),
-                start_to_close_timeout=timedelta(milliseconds=agent.start_to_close_ms),
-                heartbeat_timeout=(
-                    timedelta(milliseconds=agent.heartbeat_ms) if agent.heartbeat_ms else None
-                ),
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(milliseconds=retry.initial_interval_ms),
-                    backoff_coefficient=retry.backoff,
-                    maximum_interval=timedelta(milliseconds=retry.max_interval_ms),
-                    maximum_attempts=retry.max_attempts,
-                ),
-                summary=f"{step.id} · {step.capability} · {step.agent}",
-            )
+            output = await self._call(step.model_copy(update={"parameters": params}))
+        except asyncio.CancelledError:
+            result.status, result.error = StepStatus.CANCELLED, "cancelled"
+            result.finished_at = workflow.now()
+            return
         except (ActivityError, PlanProblem) as err:
+            if isinstance(err, ActivityError) and isinstance(err.cause, CancelledError):
+                result.status, result.error = StepStatus.CANCELLED, "cancelled"
+                result.finished_at = workflow.now()
+                return
             result.status = StepStatus.SKIPPED if step.optional else StepStatus.FAILED
             result.error, result.attempts = _failure(err)
             result.finished_at = workflow.now()
+            if not step.optional:
+                self._stop_with(ProblemKind.STEP_FAILED, f"step {step.id} failed: {result.error}")
             return
-        result.status = StepStatus.COMPLETED
-        result.output = output.output
-        result.operates_on = output.operates_on
-        result.attempts = output.attempt
-        result.started_at, result.finished_at = output.started_at, output.finished_at
+        _record_output(result, StepStatus.COMPLETED, output)
+
+    async def _call(self, step: Step, undo: bool = False) -> StepOutput:
+        """One agent call as an activity, with the agent's retries and timeouts."""
+        assert self._planned is not None
+        agent = self._planned.agents[step.agent]
+        retry = agent.retry
+        what = f"undo {step.id}" if undo else step.id
+        return await workflow.execute_activity_method(
+            StepActivities.run_agent_step,
+            StepInput(workflow_id=workflow.info().workflow_id, step=step, undo=undo),
+            start_to_close_timeout=timedelta(milliseconds=agent.start_to_close_ms),
+            heartbeat_timeout=(
+                timedelta(milliseconds=agent.heartbeat_ms) if agent.heartbeat_ms else None
+            ),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(milliseconds=retry.initial_interval_ms),
+                backoff_coefficient=retry.backoff,
+                maximum_interval=timedelta(milliseconds=retry.max_interval_ms),
+                maximum_attempts=retry.max_attempts,
+            ),
+            # A cancelled step reports whether it stopped or finished anyway.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary=f"{what} · {step.capability} · {step.agent}",
+        )
 
     def _resolve(self, step: Step) -> dict[str, Any]:
         """Resolve references to earlier outputs, then check the values against the schema."""
         assert self._planned is not None
-        outputs = {i: r.output for i, r in self._results.items() if r.output is not None}
-        params: dict[str, Any] = resolve(step.parameters, outputs)
+        params: dict[str, Any] = resolve(step.parameters, self._outputs())
         schema = self._planned.capabilities[step.capability].input_schema
         problems = parameter_problems(schema, params, partial=False)
         if problems:
             raise PlanProblem(f"step {step.id}: {'; '.join(problems)}")
         return params
 
+    def _outputs(self) -> dict[str, dict[str, Any]]:
+        return {i: r.output for i, r in self._results.items() if r.output is not None}
+
+    async def _rollback(self) -> bool:
+        """Undo every completed step, dependents first; True if every undo worked."""
+        assert self._planned is not None
+        steps = self._planned.plan.steps
+        by_id = {s.id: s for s in steps}
+        completed = {i for i, r in self._results.items() if r.status == StepStatus.COMPLETED}
+        waiting = set(to_undo(steps, completed))
+        if waiting:
+            self._set_status(RunStatus.ROLLING_BACK)
+        running: dict[str, asyncio.Task[None]] = {}
+        while waiting or running:
+            for step_id in ready(steps, waiting | set(running)):
+                if step_id in waiting:
+                    waiting.remove(step_id)
+                    running[step_id] = asyncio.create_task(self._undo(by_id[step_id]))
+            await workflow.wait(list(running.values()), return_when=asyncio.FIRST_COMPLETED)
+            for step_id in [i for i, task in running.items() if task.done()]:
+                running.pop(step_id).result()
+        return all(r.status == StepStatus.COMPLETED for r in self._compensations.values())
+
+    async def _undo(self, step: Step) -> None:
+        assert self._planned is not None
+        undone = self._results[step.id]
+        undone.status = StepStatus.COMPENSATING
+        result = self._compensations[step.id] = StepResult(
+            step_id=step.id, status=StepStatus.RUNNING, started_at=workflow.now()
+        )
+        try:
+            undo = undo_step(step, self._outputs(), self._planned.agents)
+            self._undos[step.id] = undo
+            result.parameters = undo.parameters
+            output = await self._call(undo, undo=True)
+        except (ActivityError, PlanProblem, LookupError) as err:
+            result.status = StepStatus.FAILED
+            result.error, result.attempts = _failure(err)
+            result.finished_at = workflow.now()
+            undone.status = StepStatus.COMPENSATION_FAILED
+            return
+        _record_output(result, StepStatus.COMPLETED, output)
+        undone.status = StepStatus.COMPENSATED
+
+    def _stop_with(self, kind: ProblemKind, message: str) -> None:
+        """Stop scheduling and close pending approvals; the first reason is the one
+        reported."""
+        if self._stop is None:
+            self._stop = Problem(kind=kind, message=message)
+        self._approvals.withdraw_all(workflow.now(), reason=f"the run stopped: {message}")
+
+    def _refresh_status(self) -> None:
+        if self._status in (RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL):
+            waiting = bool(self._approvals.pending())
+            self._set_status(RunStatus.AWAITING_APPROVAL if waiting else RunStatus.RUNNING)
+
+    def _set_status(self, status: RunStatus) -> None:
+        if status == self._status:
+            return
+        self._status = status
+        if not self._search_attributes:
+            return
+        assert self._request is not None
+        updates = [sa.STATUS.value_set(status.value), sa.TENANT.value_set(self._request.tenant)]
+        if self._planned is not None:
+            updates.append(sa.INTENT.value_set(self._planned.plan.intent))
+        workflow.upsert_search_attributes(updates)
+
     def _record(self) -> RunRecord:
-        """The run's final state for the graph: its plan and every step's state (the
-        plan's early mirror is write-behind, so this one carries the plan again)."""
+        """The run's final state for the graph: its plan, every step's state and
+        every undo's (the plan's early mirror is write-behind, so this one carries
+        the plan again)."""
         assert self._request is not None
         wf = workflow.info().workflow_id
         plan = self._planned.plan if self._planned else None
         steps = [] if plan is None else [
-            StepRecord(
-                workflow_id=wf, step_id=s.id, capability=s.capability, agent=s.agent,
-                status=self._results[s.id].status, attempt=self._results[s.id].attempts,
-                output=self._results[s.id].output, error=self._results[s.id].error,
-                operates_on=self._results[s.id].operates_on,
-            )
-            for s in plan.steps
+            _step_record(wf, s, self._results[s.id]) for s in plan.steps
+        ]
+        steps += [
+            _step_record(wf, self._undos[i], r, undo=True)
+            for i, r in sorted(self._compensations.items()) if i in self._undos
         ]
         return RunRecord(
             workflow_id=wf, request=self._request.message, status=self._status,
@@ -208,23 +406,54 @@ class OrchestrationWorkflow:
         )
 
     async def _finish(self, status: RunStatus) -> RunResult:
-        failed = sorted(i for i, r in self._results.items() if r.status == StepStatus.FAILED)
-        if failed and self._problem is None:
-            self._problem = Problem(
-                kind=ProblemKind.STEP_FAILED,
-                message=f"step(s) failed: {', '.join(failed)}",
-                details=[f"{i}: {self._results[i].error}" for i in failed],
-            )
-        self._status = status
+        self._problem = self._problem or self._final_problem(status)
+        self._set_status(status)
         self._finished_at = workflow.now()
-        # Local: the final mirror and the completion share one workflow task.
-        await workflow.execute_local_activity_method(
-            GraphActivities.record_run, self._record(), start_to_close_timeout=MIRROR_TIMEOUT,
-            retry_policy=MIRROR_RETRY, summary=f"mirror {status.value} run",
-        )
+        assert self._request is not None
+        if not self._request.dry_run:
+            # Local: the final mirror and the completion share one workflow task.
+            await workflow.execute_local_activity_method(
+                GraphActivities.record_run, self._record(),
+                start_to_close_timeout=MIRROR_TIMEOUT, retry_policy=MIRROR_RETRY,
+                summary=f"mirror {status.value} run",
+            )
         # A caller waiting on `planned` gets its answer before the run closes.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()
+
+    def _final_problem(self, status: RunStatus) -> Problem | None:
+        """What the caller needs to know: the reason the run stopped, with the
+        failed steps and, if any, the undos that failed."""
+        if self._stop is None:
+            return None
+        failed = sorted(i for i, r in self._results.items() if r.status == StepStatus.FAILED)
+        details = [f"{i}: {self._results[i].error}" for i in failed]
+        if status != RunStatus.ROLLBACK_FAILED:
+            return self._stop.model_copy(update={"details": details})
+        broken = sorted(i for i, r in self._compensations.items()
+                        if r.status != StepStatus.COMPLETED)
+        return Problem(
+            kind=ProblemKind.COMPENSATION_FAILED,
+            message=f"{self._stop.message}; rollback incomplete: undo failed for "
+                    f"{', '.join(broken)}",
+            details=details + [f"undo {i}: {self._compensations[i].error}" for i in broken],
+        )
+
+
+def _record_output(result: StepResult, status: StepStatus, output: StepOutput) -> None:
+    result.status = status
+    result.output = output.output
+    result.operates_on = output.operates_on
+    result.attempts = output.attempt
+    result.started_at, result.finished_at = output.started_at, output.finished_at
+
+
+def _step_record(wf: str, step: Step, result: StepResult, undo: bool = False) -> StepRecord:
+    return StepRecord(
+        workflow_id=wf, step_id=step.id, capability=step.capability, agent=step.agent,
+        status=result.status, attempt=result.attempts, output=result.output,
+        error=result.error, operates_on=result.operates_on, undo=undo,
+    )
 
 
 def _planning_problem(err: ActivityError | ApplicationError) -> Problem:

@@ -36,7 +36,11 @@ async def chat(
     workflow_id = f"run-{idempotency_key or uuid.uuid4().hex}"
     start = WithStartWorkflowOperation(
         OrchestrationWorkflow.run,
-        OrchestrationRequest(message=body.message, limits=settings.limits),
+        OrchestrationRequest(
+            message=body.message, tenant=body.tenant, limits=settings.limits,
+            dry_run=body.dry_run, require_approval=body.require_approval,
+            approval_timeout_s=settings.approval_timeout_s,
+        ),
         id=workflow_id,
         task_queue=settings.task_queue,
         # A repeated key joins the run it started; it never starts a second one.
@@ -61,5 +65,6 @@ async def chat(
     result = await handle.result() if body.wait else None
     return ChatResponse(
         workflow_id=workflow_id, run_id=run_id, status=(result or state).status,
-        plan=state.plan, web_ui_url=settings.run_url(workflow_id, run_id), result=result,
+        plan=state.plan, web_ui_url=settings.run_url(workflow_id, run_id),
+        preview=state.preview, result=result,
     )

@@ -1,24 +1,91 @@
-"""`GET /v1/workflows/{id}`: a run's status, plan and steps, from its query."""
+"""`/v1/workflows/{id}`: a run's state from its query, and the controls a person
+has over it: approve, reject, cancel."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import TemporalClientDep
-from orchestrator.models import RunResult
+from orchestrator.models import Decision, RunResult
 from workflows.orchestration import OrchestrationWorkflow
 
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
+Handle = WorkflowHandle[OrchestrationWorkflow, RunResult]
 
 
 @router.get("/{workflow_id}", response_model=RunResult, responses={404: {}})
 async def get_workflow(workflow_id: str, client: TemporalClientDep) -> RunResult:
-    """The run's status, its plan and each step's state."""
+    """The run's status, its plan, each step's state, approvals and rollback."""
     handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id)
     try:
         return await handle.query(OrchestrationWorkflow.status)
     except RPCError as err:
-        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-            raise HTTPException(404, f"no workflow {workflow_id!r}") from err
-        raise
+        raise _not_found(err, workflow_id) from err
+
+
+@router.post("/{workflow_id}/approve", response_model=RunResult, responses={404: {}, 409: {}})
+async def approve(
+    workflow_id: str, client: TemporalClientDep, decision: Decision | None = None
+) -> RunResult:
+    """Approve the pending approval (the plan's, or the step named by `step_id`)."""
+    handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id)
+    return await _answer(handle, decision or Decision(), approve=True)
+
+
+@router.post("/{workflow_id}/reject", response_model=RunResult, responses={404: {}, 409: {}})
+async def reject(
+    workflow_id: str, client: TemporalClientDep, decision: Decision | None = None
+) -> RunResult:
+    """Reject the pending approval: the run stops and what it did is rolled back."""
+    handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id)
+    return await _answer(handle, decision or Decision(), approve=False)
+
+
+@router.post("/{workflow_id}/cancel", response_model=RunResult, responses={404: {}, 409: {}})
+async def cancel(workflow_id: str, client: TemporalClientDep) -> RunResult:
+    """Ask the run to stop: running steps are cancelled, completed ones compensated."""
+    handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id)
+    try:
+        state = await handle.query(OrchestrationWorkflow.status)
+        if state.finished_at is not None:
+            raise HTTPException(409, f"run {workflow_id} has already ended: {state.status}")
+        await handle.cancel()
+        return await handle.query(OrchestrationWorkflow.status)
+    except RPCError as err:
+        raise _not_found(err, workflow_id) from err
+
+
+async def _answer(handle: Handle, decision: Decision, approve: bool) -> RunResult:
+    try:
+        if approve:
+            return await handle.execute_update(OrchestrationWorkflow.approve, decision)
+        return await handle.execute_update(OrchestrationWorkflow.reject, decision)
+    except WorkflowUpdateFailedError as err:
+        # The workflow's validator refused the answer; its message says why.
+        cause = err.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+        raise HTTPException(409, message) from err
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND and await _exists(handle):
+            raise HTTPException(409, f"run {handle.id} has ended: nothing waits for "
+                                     "an answer") from err
+        raise _not_found(err, handle.id) from err
+
+
+async def _exists(handle: Handle) -> bool:
+    try:
+        await handle.describe()
+    except RPCError:
+        return False
+    return True
+
+
+def _not_found(err: RPCError, workflow_id: str) -> Exception:
+    if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+        return HTTPException(404, f"no workflow {workflow_id!r}")
+    if err.status == RPCStatusCode.FAILED_PRECONDITION:
+        return HTTPException(409, f"run {workflow_id} cannot take this: {err.message}")
+    return err

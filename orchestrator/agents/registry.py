@@ -37,6 +37,17 @@ class AgentRegistry:
         except KeyError:
             raise InvalidInput(f"unknown agent {agent_id!r}") from None
 
+    def mark_sensitive(self, names: Iterable[str]) -> None:
+        """Make these capabilities ask for approval before every step that uses them."""
+        for name in names:
+            if name not in self._capabilities:
+                known = ", ".join(sorted(self._capabilities))
+                raise InvalidInput(f"sensitive_capabilities: unknown capability {name!r} "
+                                   f"(known: {known})")
+            self._capabilities[name] = self._capabilities[name].model_copy(
+                update={"sensitive": True}
+            )
+
     def providers(self, capability: str) -> list[Agent]:
         return [a for a in self.agents if capability in a.capabilities]
 

@@ -19,7 +19,13 @@ import ladybug
 
 from orchestrator.graph import queries as q
 from orchestrator.graph.batching import GroupCommit, RecentIds
-from orchestrator.graph.rows import mirror_writes
+from orchestrator.graph.results import (
+    counts_from_rows,
+    entity_from_row,
+    read_run_graph,
+    relation_from_row,
+)
+from orchestrator.graph.rows import mirror_writes, relation_rows
 from orchestrator.graph.store import EntityRecord, Relation, RunGraph
 from orchestrator.models import Agent, Capability, EntityRef, RunRecord, StepRecord
 
@@ -137,38 +143,31 @@ class EmbeddedGraphStore:
             q.CLAIM_ENTITY, id=ref.key, kind=ref.kind, name=ref.name, owner=owner,
             attrs=json.dumps(attrs, sort_keys=True),
         )
-        return _entity(rows[0])
+        return entity_from_row(rows[0])
 
     async def get_entity(self, ref: EntityRef) -> EntityRecord | None:
         rows = await self._run(q.GET_ENTITY, id=ref.key)
-        return _entity(rows[0]) if rows else None
+        return entity_from_row(rows[0]) if rows else None
 
     async def find_entities(self, kind: str | None = None) -> list[EntityRecord]:
         rows = await (
             self._run(q.FIND_ENTITIES) if kind is None
             else self._run(q.FIND_ENTITIES_OF_KIND, kind=kind)
         )
-        return [_entity(row) for row in rows]
+        return [entity_from_row(row) for row in rows]
 
     async def delete_entity(self, ref: EntityRef, owner: str) -> bool:
         rows = await self._run(q.DELETE_ENTITY, id=ref.key, owner=owner)
         return bool(rows and rows[0][0])
 
     async def relate(self, relations: list[Relation]) -> None:
-        await self._batch([(q.MERGE_RELATIONS, {"rows": _relation_rows(relations)})])
+        await self._batch([(q.MERGE_RELATIONS, {"rows": relation_rows(relations)})])
 
     async def unrelate(self, relations: list[Relation]) -> None:
-        await self._batch([(q.DELETE_RELATIONS, {"rows": _relation_rows(relations)})])
+        await self._batch([(q.DELETE_RELATIONS, {"rows": relation_rows(relations)})])
 
     async def relations(self, ref: EntityRef) -> list[Relation]:
-        rows = await self._run(q.ENTITY_RELATIONS, id=ref.key)
-        return [
-            Relation(
-                source=EntityRef(kind=r[0], name=r[1]), type=r[2],
-                target=EntityRef(kind=r[3], name=r[4]),
-            )
-            for r in rows
-        ]
+        return [relation_from_row(r) for r in await self._run(q.ENTITY_RELATIONS, id=ref.key)]
 
     async def record_run(self, record: RunRecord) -> None:
         await self._writes.write(record)
@@ -183,31 +182,10 @@ class EmbeddedGraphStore:
         self._planned.update(r.workflow_id for r in runs if r.plan is not None)
 
     async def run_graph(self, workflow_id: str) -> RunGraph:
-        status = await self._run(q.RUN_WORKFLOW, id=workflow_id)
-        steps = await self._run(q.RUN_STEPS, id=workflow_id)
-        return RunGraph(
-            workflow_id=workflow_id,
-            status=status[0][0] if status else None,
-            steps={
-                r[0]: {"capability": r[1], "agent": r[2], "status": r[3], "attempt": r[4],
-                       "output": json.loads(r[5]) if r[5] else None}
-                for r in steps
-            },
-            depends_on=[(r[0], r[1]) for r in await self._run(q.RUN_DEPENDS_ON, id=workflow_id)],
-            executed_by=[
-                (r[0], r[1]) for r in await self._run(q.RUN_EXECUTED_BY, id=workflow_id)
-            ],
-            operates_on=[
-                (r[0], r[1]) for r in await self._run(q.RUN_OPERATES_ON, id=workflow_id)
-            ],
+        return await read_run_graph(self._run, workflow_id)
+
+    async def counts(self) -> dict[str, int]:
+        return counts_from_rows(
+            await self._run(q.EMBEDDED_COUNT_NODES)
+            + await self._run(q.EMBEDDED_COUNT_RELATIONSHIPS)
         )
-
-
-def _entity(row: list[Any]) -> EntityRecord:
-    return EntityRecord(
-        kind=row[0], name=row[1], created_by=row[2] or "", attrs=json.loads(row[3] or "{}")
-    )
-
-
-def _relation_rows(relations: list[Relation]) -> list[dict[str, str]]:
-    return [{"source": r.source.key, "type": r.type, "target": r.target.key} for r in relations]

@@ -27,7 +27,7 @@ LINGER_S = 0.02
 class WriteBehindMirror:
     def __init__(self, store: GraphStore) -> None:
         self._store = store
-        self._pending: dict[tuple[str, str], StepRecord] = {}
+        self._pending: dict[tuple[str, str, bool], StepRecord] = {}
         self._plans: list[RunRecord] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -36,7 +36,7 @@ class WriteBehindMirror:
 
     def submit(self, record: StepRecord) -> None:
         """Queue a record; a later record of the same step replaces an unwritten one."""
-        self._pending[(record.workflow_id, record.step_id)] = record
+        self._pending[(record.workflow_id, record.step_id, record.undo)] = record
         self._wake_writer()
 
     def submit_plan(self, record: RunRecord) -> None:

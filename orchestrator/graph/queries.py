@@ -29,6 +29,26 @@ EMBEDDED_SCHEMA = [
     "CREATE REL TABLE IF NOT EXISTS COMPENSATED_BY(FROM Step TO Step)",
 ]
 
+# -- schema of Neo4j: uniqueness under every id a MERGE keys on, so concurrent
+# MERGEs of one id make one node --
+
+NEO4J_SCHEMA = [
+    "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (n:Entity) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT workflow_id IF NOT EXISTS FOR (n:Workflow) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT plan_id IF NOT EXISTS FOR (n:Plan) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT step_id IF NOT EXISTS FOR (n:Step) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT agent_id IF NOT EXISTS FOR (n:Agent) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT capability_id IF NOT EXISTS FOR (n:Capability) REQUIRE n.id IS UNIQUE",
+    "CREATE INDEX entity_kind IF NOT EXISTS FOR (n:Entity) ON (n.kind)",
+]
+
+# -- counts, for checks: nodes by label and relationships by type --
+
+EMBEDDED_COUNT_NODES = "MATCH (n) RETURN label(n), count(*)"
+EMBEDDED_COUNT_RELATIONSHIPS = "MATCH ()-[r]->() RETURN label(r), count(*)"
+NEO4J_COUNT_NODES = "MATCH (n) UNWIND labels(n) AS label RETURN label, count(*)"
+NEO4J_COUNT_RELATIONSHIPS = "MATCH ()-[r]->() RETURN type(r), count(*)"
+
 # -- catalogue --
 
 MERGE_CAPABILITIES = """
@@ -165,6 +185,25 @@ SET_STEP_STATES = """
 UNWIND $rows AS r
 MATCH (s:Step {id: r.id})
 SET s.status = r.status, s.attempt = r.attempt, s.output = r.output, s.error = r.error
+"""
+
+# An undo is a step of its own, made when the rollback runs it.
+MERGE_UNDO_STEPS = """
+UNWIND $rows AS r
+MATCH (w:Workflow {id: r.workflow_id}), (done:Step {id: r.undoes})
+MERGE (s:Step {id: r.id})
+SET s.workflow_id = r.workflow_id, s.step_id = r.step_id, s.capability = r.capability,
+    s.agent = r.agent, s.status = r.status, s.attempt = r.attempt, s.output = r.output,
+    s.error = r.error
+MERGE (w)-[:CONTAINS]->(s)
+MERGE (done)-[:COMPENSATED_BY]->(s)
+MERGE (a:Agent {id: r.agent})
+MERGE (s)-[:EXECUTED_BY]->(a)
+"""
+
+RUN_COMPENSATED_BY = """
+MATCH (w:Workflow {id: $id})-[:CONTAINS]->(a:Step)-[:COMPENSATED_BY]->(b:Step)
+RETURN a.step_id, b.step_id ORDER BY a.step_id
 """
 
 MERGE_OPERATES_ON = """

@@ -11,6 +11,7 @@ from collections.abc import Container
 from typing import Any
 
 from orchestrator.graph import queries as q
+from orchestrator.graph.store import Relation
 from orchestrator.models import RunRecord, StepRecord
 
 Write = tuple[str, dict[str, Any]]
@@ -65,15 +66,37 @@ def run_writes(records: list[RunRecord], workflow_query: str, with_plan: bool = 
 
 
 def step_writes(records: list[StepRecord]) -> list[Write]:
-    """Steps' states and the entities they operate on."""
+    """Steps' states, the undos of rolled-back steps, and the entities they touch."""
     states = [
-        {"id": f"{r.workflow_id}/{r.step_id}", "status": r.status.value, "attempt": r.attempt,
+        {"id": _step_key(r), "status": r.status.value, "attempt": r.attempt,
          "output": None if r.output is None else json.dumps(r.output, sort_keys=True),
          "error": r.error}
-        for r in records
+        for r in records if not r.undo
+    ]
+    undos = [
+        {"id": _step_key(r), "undoes": f"{r.workflow_id}/{r.step_id}",
+         "workflow_id": r.workflow_id, "step_id": f"undo-{r.step_id}",
+         "capability": r.capability, "agent": r.agent, "status": r.status.value,
+         "attempt": r.attempt,
+         "output": None if r.output is None else json.dumps(r.output, sort_keys=True),
+         "error": r.error}
+        for r in records if r.undo
     ]
     touched = [
-        {"step": f"{r.workflow_id}/{r.step_id}", "entity": e.key}
-        for r in records for e in r.operates_on
+        {"step": _step_key(r), "entity": e.key} for r in records for e in r.operates_on
     ]
-    return [(q.SET_STEP_STATES, {"rows": states}), (q.MERGE_OPERATES_ON, {"rows": touched})]
+    return [
+        (q.SET_STEP_STATES, {"rows": states}),
+        (q.MERGE_UNDO_STEPS, {"rows": undos}),
+        (q.MERGE_OPERATES_ON, {"rows": touched}),
+    ]
+
+
+def _step_key(record: StepRecord) -> str:
+    """A step's node id; its undo is a node of its own beside it."""
+    key = f"{record.workflow_id}/{record.step_id}"
+    return f"{key}/undo" if record.undo else key
+
+
+def relation_rows(relations: list[Relation]) -> list[dict[str, str]]:
+    return [{"source": r.source.key, "type": r.type, "target": r.target.key} for r in relations]

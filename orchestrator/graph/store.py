@@ -38,6 +38,8 @@ class RunGraph(Model):
     depends_on: list[tuple[str, str]]
     executed_by: list[tuple[str, str]]
     operates_on: list[tuple[str, str]]
+    # (step, its undo), for the steps a rollback compensated.
+    compensated_by: list[tuple[str, str]] = []
 
 
 class GraphStore(Protocol):
@@ -77,3 +79,6 @@ class GraphStore(Protocol):
         """Mirror steps' states and the entities they operate on, in one batch."""
 
     async def run_graph(self, workflow_id: str) -> RunGraph: ...
+
+    async def counts(self) -> dict[str, int]:
+        """Nodes by label and relationships by type (a full scan: for checks, not hot paths)."""

@@ -1,47 +1,88 @@
 """Records golden histories: `python -m tests.histories.record` after a deliberate,
-patched change to the workflow (old histories must still replay)."""
+patched change to the workflow (old histories must still replay, so keep them).
+
+S1 runs through; S5 fails its deployment for good and rolls back; S7 waits for
+two approvals (policies made sensitive) and gets them one by one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+from temporalio.client import Client, WorkflowHandle
+
+from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer, free_port
-from orchestrator.models import OrchestrationRequest
+from orchestrator.models import ApprovalStatus, Decision, OrchestrationRequest
 from orchestrator.settings import Settings
 from tests.integration.stack import S1
 from worker.client import connect
 from worker.runtime import build_runtime, build_worker
+from workflows import search_attributes as sa
 from workflows.orchestration import OrchestrationWorkflow
 
 HERE = Path(__file__).parent
-SCENARIOS = {"s1": S1}
+Answer = Callable[[WorkflowHandle[Any, Any]], Awaitable[None]]
+
+
+async def _nothing(_handle: WorkflowHandle[Any, Any]) -> None:
+    return None
+
+
+async def _approve_each(handle: WorkflowHandle[Any, Any]) -> None:
+    answered: set[str] = set()
+    while len(answered) < 2:
+        state = await handle.query(OrchestrationWorkflow.status)
+        for target, approval in sorted(state.approvals.items()):
+            if approval.status == ApprovalStatus.PENDING and target not in answered:
+                await handle.execute_update(
+                    OrchestrationWorkflow.approve, Decision(step_id=target, by="golden")
+                )
+                answered.add(target)
+        await asyncio.sleep(0.1)
+
+
+SCENARIOS: dict[str, tuple[dict[str, Any], Answer]] = {
+    "s1": ({}, _nothing),
+    "s5": ({"agent_faults": {"deployment.create": Fault(fail_attempts=1, non_retryable=True)}},
+           _nothing),
+    "s7": ({"sensitive_capabilities": ["policy.apply"]}, _approve_each),
+}
+
+
+async def _record(client: Client, address: str, name: str) -> None:
+    overrides, answer = SCENARIOS[name]
+    settings = Settings(
+        temporal_address=address, data_dir=Path(tempfile.mkdtemp()),
+        task_queue=f"record-{uuid.uuid4()}", **overrides,
+    )
+    runtime = await build_runtime(settings)
+    try:
+        async with build_worker(client, runtime):
+            handle = await client.start_workflow(
+                OrchestrationWorkflow.run, OrchestrationRequest(message=S1),
+                id=f"golden-{name}", task_queue=settings.task_queue,
+            )
+            await answer(handle)
+            await handle.result()
+            history = await handle.fetch_history()
+            (HERE / f"{name}.json").write_text(history.to_json())
+    finally:
+        await runtime.close()
 
 
 async def record() -> None:
-    server = DevServer(free_port())
+    server = DevServer(free_port(), search_attributes=sa.DEFINITIONS)
     await server.start()
     try:
-        settings = Settings(
-            temporal_address=server.address, data_dir=Path(tempfile.mkdtemp()),
-            task_queue=f"record-{uuid.uuid4()}",
-        )
-        client = await connect(settings)
-        runtime = await build_runtime(settings)
-        try:
-            async with build_worker(client, runtime):
-                for name, message in SCENARIOS.items():
-                    handle = await client.start_workflow(
-                        OrchestrationWorkflow.run, OrchestrationRequest(message=message),
-                        id=f"golden-{name}", task_queue=settings.task_queue,
-                    )
-                    await handle.result()
-                    history = await handle.fetch_history()
-                    (HERE / f"{name}.json").write_text(history.to_json())
-        finally:
-            await runtime.close()
+        client = await connect(Settings(temporal_address=server.address))
+        for name in SCENARIOS:
+            await _record(client, server.address, name)
     finally:
         await server.stop()
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import httpx
 from temporalio.client import Client
 
 from api.app import create_app
+from orchestrator.models import RunResult
 from orchestrator.settings import Settings
 from worker.runtime import Runtime, build_runtime, build_worker
 
@@ -50,3 +52,35 @@ async def running_stack(
             yield Stack(settings, client, runtime, http)
     finally:
         await runtime.close()
+
+
+async def state_of(http: httpx.AsyncClient, workflow_id: str) -> RunResult:
+    reply = await http.get(f"/v1/workflows/{workflow_id}")
+    assert reply.status_code == 200, reply.text
+    return RunResult.model_validate(reply.json())
+
+
+async def wait_until(
+    http: httpx.AsyncClient, workflow_id: str, check: Callable[[RunResult], bool],
+    timeout_s: float = 30.0,
+) -> RunResult:
+    """Poll the run's status query until `check` holds."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            state = await state_of(http, workflow_id)
+            if check(state):
+                return state
+            await asyncio.sleep(0.1)
+
+
+async def start(http: httpx.AsyncClient, message: str, **options: Any) -> str:
+    reply = await http.post("/v3/ai/chat", json={"message": message, **options})
+    assert reply.status_code == 200, reply.text
+    workflow_id: str = reply.json()["workflow_id"]
+    return workflow_id
+
+
+async def result_of(client: Client, workflow_id: str) -> RunResult:
+    handle = client.get_workflow_handle(workflow_id, result_type=RunResult)
+    result: RunResult = await handle.result()
+    return result

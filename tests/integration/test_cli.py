@@ -8,10 +8,12 @@ import signal
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from orchestrator.devserver import DevServer, free_port
+from tests.integration.stack import S1
 
 
 async def _cli(*args: str, env: dict[str, str]) -> tuple[int, str]:
@@ -24,6 +26,18 @@ async def _cli(*args: str, env: dict[str, str]) -> tuple[int, str]:
     return process.returncode or 0, out.decode()
 
 
+MONITORING = "apply-policy-monitoring"
+
+
+async def _until_ended(api: str, workflow_id: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=api) as http, asyncio.timeout(30):
+        while True:
+            state: dict[str, Any] = (await http.get(f"/v1/workflows/{workflow_id}")).json()
+            if state["finished_at"]:
+                return state
+            await asyncio.sleep(0.2)
+
+
 async def test_up_serves_and_chat_follows_a_run(
     temporal_server: DevServer, tmp_path: Path
 ) -> None:
@@ -33,6 +47,7 @@ async def test_up_serves_and_chat_follows_a_run(
         "ORCHESTRATOR_TEMPORAL_ADDRESS": temporal_server.address,
         "ORCHESTRATOR_TASK_QUEUE": f"cli-{uuid.uuid4()}",
         "ORCHESTRATOR_DATA_DIR": str(tmp_path),
+        "ORCHESTRATOR_SENSITIVE_CAPABILITIES": '["policy.apply"]',
     }
     up = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "orchestrator.cli", "up", "--api-port", str(port), env=env,
@@ -62,6 +77,43 @@ async def test_up_serves_and_chat_follows_a_run(
         code, out = await _cli("chat", "make me a sandwich", "--api", api, env=env)
         assert code == 2
         assert "Refused: cannot plan" in out and "sandwich" in out
+
+        code, out = await _cli("plan", S1, "--api", api, env=env)
+        assert code == 0, out
+        assert "1. create-application-ecommerce, ensure-environment-production" in out
+        assert "Nothing was run" in out and "flowchart TD" in out
+
+        async with httpx.AsyncClient(base_url=api) as http:
+            started = await http.post("/v3/ai/chat", json={"message": S1})
+            wf = started.json()["workflow_id"]
+            async with asyncio.timeout(30):
+                while True:  # polling a remote run: there is no local event to wait on
+                    if len((await http.get(f"/v1/workflows/{wf}")).json()["approvals"]) == 2:
+                        break
+                    await asyncio.sleep(0.2)
+        code, out = await _cli("approve", wf, "--step", MONITORING, "--api", api, env=env)
+        assert code == 0 and "approve: run" in out, out
+        code, out = await _cli("approve", wf, "--step", MONITORING, "--api", api, env=env)
+        assert code == 2 and "already answered" in out, out
+        code, out = await _cli("reject", wf, "--reason", "no", "--api", api, env=env)
+        assert code == 0, out
+        await _until_ended(api, wf)
+
+        code, out = await _cli("history", wf, "--out", str(tmp_path / "h.json"), env=env)
+        assert code == 0 and "saved" in out, out
+        code, out = await _cli("replay", "--file", str(tmp_path / "h.json"), env=env)
+        assert code == 0 and out.strip().endswith("events)"), out
+        code, out = await _cli("replay", wf, env=env)
+        assert code == 0 and out.startswith("OK"), out
+
+        async with httpx.AsyncClient(base_url=api) as http:
+            started = await http.post(
+                "/v3/ai/chat", json={"message": S1, "require_approval": True}
+            )
+            wf = started.json()["workflow_id"]
+        code, out = await _cli("cancel", wf, "--api", api, env=env)
+        assert code == 0, out
+        assert (await _until_ended(api, wf))["status"] == "cancelled"
     finally:
         up.send_signal(signal.SIGINT)
         await asyncio.wait_for(up.wait(), timeout=20)

@@ -1,28 +1,62 @@
-"""Golden histories replay against the current workflow code."""
+"""Golden histories replay against the current workflow code, and a change made
+without `workflow.patched` is caught, at the event where it diverges."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
 
+from orchestrator.models import OrchestrationRequest, RunResult, RunStatus
+from worker.replay import replay
+from workflows import search_attributes as sa
 from workflows.orchestration import OrchestrationWorkflow
 
 HISTORIES = {
     path.stem: path.read_text()
     for path in sorted((Path(__file__).parents[1] / "histories").glob("*.json"))
 }
+# Recorded before the workflow set search attributes (the change it patched).
+BEFORE_PATCH = "s1-before-search-attributes"
+
+
+def _history(name: str) -> WorkflowHistory:
+    return WorkflowHistory.from_json(f"golden-{name}", HISTORIES[name])
+
+
+@workflow.defn(name="OrchestrationWorkflow", sandboxed=False)
+class UnpatchedWorkflow(OrchestrationWorkflow):
+    """The search-attribute change as it would be written without `workflow.patched`."""
+
+    @workflow.run
+    async def run(self, request: OrchestrationRequest) -> RunResult:
+        return await super().run(request)
+
+    def _set_status(self, status: RunStatus) -> None:
+        if status == self._status:
+            return
+        self._status = status
+        assert self._request is not None
+        workflow.upsert_search_attributes([sa.STATUS.value_set(status.value),
+                                           sa.TENANT.value_set(self._request.tenant)])
 
 
 def test_golden_histories_exist() -> None:
-    assert set(HISTORIES) >= {"s1"}
+    assert set(HISTORIES) >= {"s1", "s5", "s7", BEFORE_PATCH}
 
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))
 async def test_golden_history_replays(name: str) -> None:
-    history = WorkflowHistory.from_json(name, HISTORIES[name])
-    replayer = Replayer(workflows=[OrchestrationWorkflow], data_converter=pydantic_data_converter)
-    await replayer.replay_workflow(history)
+    report = await replay(_history(name))
+    assert report.ok, report.describe()
+
+
+async def test_a_change_without_patched_is_caught_at_its_event() -> None:
+    report = await replay(_history(BEFORE_PATCH), UnpatchedWorkflow)
+    assert not report.ok
+    assert report.event_id is not None, report.error
+    assert report.describe().startswith(f"MISMATCH at event {report.event_id}")
+    # The patched code replays the same history.
+    assert (await replay(_history(BEFORE_PATCH))).ok

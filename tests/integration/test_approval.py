@@ -1,0 +1,123 @@
+"""S7: steps and plans that wait for a person, answered through the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from temporalio.client import Client
+
+from orchestrator.devserver import DevServer
+from orchestrator.models import ApprovalStatus, RunResult, RunStatus, StepStatus
+from tests.integration.stack import (
+    S1,
+    result_of,
+    running_stack,
+    start,
+    state_of,
+    wait_until,
+)
+
+MONITORING = "apply-policy-monitoring"
+SECURITY = "apply-policy-security"
+SENSITIVE = {"sensitive_capabilities": ["policy.apply"]}
+
+
+def _waiting(*targets: str) -> Callable[[RunResult], bool]:
+    def check(state: RunResult) -> bool:
+        return sorted(state.approvals) == sorted(targets) and all(
+            a.status == ApprovalStatus.PENDING for a in state.approvals.values()
+        )
+    return check
+
+
+async def test_two_pending_approvals_are_answered_separately(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path, **SENSITIVE) as s:
+        wf = await start(s.http, S1)
+        state = await wait_until(s.http, wf, _waiting(MONITORING, SECURITY))
+        assert state.status == RunStatus.AWAITING_APPROVAL
+        assert state.steps[MONITORING].status == StepStatus.AWAITING_APPROVAL
+        # Two are waiting: an answer must say which.
+        vague = await s.http.post(f"/v1/workflows/{wf}/approve", json={})
+        assert vague.status_code == 409 and "name the step" in vague.json()["detail"]
+        unknown = await s.http.post(f"/v1/workflows/{wf}/approve", json={"step_id": "nope"})
+        assert unknown.status_code == 409 and "not waiting" in unknown.json()["detail"]
+
+        first = await s.http.post(f"/v1/workflows/{wf}/approve",
+                                  json={"step_id": MONITORING, "by": "ana", "reason": "ok"})
+        assert first.status_code == 200, first.text
+        again = await s.http.post(f"/v1/workflows/{wf}/reject", json={"step_id": MONITORING})
+        assert again.status_code == 409 and "already answered" in again.json()["detail"]
+        state = await wait_until(
+            s.http, wf, lambda r: r.steps[MONITORING].status == StepStatus.COMPLETED
+        )
+        assert state.steps[SECURITY].status == StepStatus.AWAITING_APPROVAL
+        assert state.status == RunStatus.AWAITING_APPROVAL
+        # With one left, an answer without a step is for that one.
+        last = await s.http.post(f"/v1/workflows/{wf}/approve", json={"by": "bo"})
+        assert last.status_code == 200, last.text
+        result = await result_of(client, wf)
+
+    assert result.status == RunStatus.COMPLETED
+    assert result.approvals[MONITORING].by == "ana"
+    assert result.approvals[SECURITY].by == "bo"
+    assert all(a.status == ApprovalStatus.APPROVED for a in result.approvals.values())
+
+
+async def test_rejecting_a_step_rolls_back_what_was_done(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path, **SENSITIVE) as s:
+        wf = await start(s.http, S1)
+        await wait_until(s.http, wf, _waiting(MONITORING, SECURITY))
+        reply = await s.http.post(f"/v1/workflows/{wf}/reject",
+                                  json={"step_id": SECURITY, "reason": "not in prod"})
+        assert reply.status_code == 200, reply.text
+        result = await result_of(client, wf)
+        left = await s.runtime.store.find_entities()
+
+    assert result.status == RunStatus.ROLLED_BACK
+    assert result.problem is not None and "not in prod" in result.problem.message
+    assert result.approvals[SECURITY].status == ApprovalStatus.REJECTED
+    # The other approval was withdrawn when the run stopped, not left pending.
+    assert result.approvals[MONITORING].status == ApprovalStatus.WITHDRAWN
+    assert result.steps[SECURITY].status == StepStatus.CANCELLED
+    assert len(result.compensations) == 4
+    assert left == []
+
+
+async def test_a_whole_plan_waits_for_approval_and_times_out_as_a_rejection(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    # A real timer on the dev server, kept short.
+    async with running_stack(
+        client, temporal_server.address, tmp_path, approval_timeout_s=1
+    ) as s:
+        reply = await s.http.post(
+            "/v3/ai/chat", json={"message": S1, "require_approval": True}
+        )
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["status"] == "awaiting_approval"
+        wf = reply.json()["workflow_id"]
+        result = await result_of(client, wf)
+
+    assert result.status == RunStatus.ROLLED_BACK
+    assert result.approvals["plan"].status == ApprovalStatus.TIMED_OUT
+    assert all(r.status == StepStatus.PENDING for r in result.steps.values())
+    assert result.compensations == {}
+
+
+async def test_an_approved_plan_runs(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        wf = await start(s.http, "create application shop", require_approval=True)
+        assert (await state_of(s.http, wf)).status == RunStatus.AWAITING_APPROVAL
+        reply = await s.http.post(f"/v1/workflows/{wf}/approve")
+        assert reply.status_code == 200, reply.text
+        result = await result_of(client, wf)
+        late = await s.http.post(f"/v1/workflows/{wf}/approve")
+    assert result.status == RunStatus.COMPLETED
+    assert late.status_code == 409

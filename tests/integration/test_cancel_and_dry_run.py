@@ -1,0 +1,72 @@
+"""Cancellation in the middle of a parallel stage, and dry runs that change nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from temporalio.client import Client
+
+from orchestrator.agents.faults import Fault
+from orchestrator.devserver import DevServer
+from orchestrator.models import ProblemKind, RunStatus, StepStatus
+from tests.integration.stack import S1, result_of, running_stack, start, wait_until
+
+APP, ENV = "create-application-ecommerce", "ensure-environment-production"
+SVC = "create-service-payment"
+
+
+async def test_cancel_mid_stage_stops_running_steps_and_undoes_completed_ones(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    # The application and the environment start together; the environment is
+    # slow on purpose, so the cancel lands while it runs.
+    faults = {"environment.ensure": Fault(delay_ms=60_000)}
+    async with running_stack(client, temporal_server.address, tmp_path, agent_faults=faults) as s:
+        wf = await start(s.http, S1)
+        await wait_until(s.http, wf, lambda r: r.steps[SVC].status == StepStatus.COMPLETED
+                         and r.steps[ENV].status == StepStatus.RUNNING)
+        reply = await s.http.post(f"/v1/workflows/{wf}/cancel")
+        assert reply.status_code == 200, reply.text
+        result = await result_of(client, wf)
+        left = await s.runtime.store.find_entities()
+        again = await s.http.post(f"/v1/workflows/{wf}/cancel")
+
+    assert result.status == RunStatus.CANCELLED
+    assert result.problem is not None and result.problem.kind == ProblemKind.CANCELLED
+    assert result.steps[ENV].status == StepStatus.CANCELLED
+    # The service needed only the application, so it ran (and is undone) too.
+    assert result.steps[APP].status == result.steps[SVC].status == StepStatus.COMPENSATED
+    assert sorted(result.compensations) == [APP, SVC]
+    assert left == []
+    # The activity heard the cancellation: the run did not wait out its 60 s.
+    assert result.finished_at and result.started_at
+    assert (result.finished_at - result.started_at).total_seconds() < 20
+    assert again.status_code == 409
+
+
+async def test_dry_run_plans_predicts_and_changes_nothing(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        reply = await s.http.post("/v3/ai/chat", json={"message": S1, "dry_run": True})
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        result = await result_of(client, body["workflow_id"])
+        await s.runtime.mirror.flush()
+        entities = await s.runtime.store.find_entities()
+        graph = await s.runtime.store.run_graph(body["workflow_id"])
+
+    preview = body["preview"]
+    assert preview["stages"] == [
+        [APP, ENV], [SVC], ["deploy-deployment-ecommerce-production"],
+        ["apply-policy-monitoring", "apply-policy-security"],
+    ]
+    # No history yet: stated defaults, 4 stages of 1 s, 0.95 a step over 6 steps.
+    assert preview["predicted_duration_ms"] == 4000
+    assert abs(preview["predicted_success"] - 0.95**6) < 1e-3
+    assert "defaults" in preview["basis"]
+    assert preview["mermaid"].startswith("flowchart TD")
+    assert preview["mermaid"].count("-->") == 6  # one per dependency
+    assert result.dry_run and result.status == RunStatus.COMPLETED
+    assert all(r.status == StepStatus.PENDING for r in result.steps.values())
+    assert entities == [] and graph.status is None and graph.steps == {}

@@ -1,0 +1,85 @@
+"""S5: a required step fails for good and the completed steps are compensated,
+dependents first, on the real dev server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from temporalio.client import Client
+
+from orchestrator.agents.faults import Fault
+from orchestrator.devserver import DevServer
+from orchestrator.models import EntityRef, ProblemKind, RunResult, RunStatus, StepStatus
+from tests.integration.stack import S1, running_stack
+
+APP, SVC = "create-application-ecommerce", "create-service-payment"
+ENV, DEPLOY = "ensure-environment-production", "deploy-deployment-ecommerce-production"
+# Fails on its first attempt with an error no retry can fix.
+BROKEN = Fault(fail_attempts=1, non_retryable=True)
+
+
+async def test_s5_rolls_back_in_reverse_order_and_spares_what_existed(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    faults = {"deployment.create": BROKEN}
+    async with running_stack(client, temporal_server.address, tmp_path, agent_faults=faults) as s:
+        store = s.runtime.store
+        # The environment existed before the run: its rollback must leave it alone.
+        production = EntityRef(kind="environment", name="production")
+        await store.claim_entity(production, "", {})
+        reply = await s.http.post("/v3/ai/chat", json={"message": S1, "wait": True})
+        assert reply.status_code == 200, reply.text
+        result = RunResult.model_validate(reply.json()["result"])
+        await s.runtime.mirror.flush()
+        entities = await store.find_entities()
+        graph = await store.run_graph(result.workflow_id)
+
+    assert result.status == RunStatus.ROLLED_BACK
+    assert result.problem is not None and result.problem.kind == ProblemKind.STEP_FAILED
+    assert DEPLOY in result.problem.message
+    steps = result.steps
+    assert steps[DEPLOY].status == StepStatus.FAILED and steps[DEPLOY].attempts == 1
+    assert {i for i, r in steps.items() if r.status == StepStatus.PENDING} == {
+        i for i in steps if i.startswith("apply-policy")
+    }
+    assert {steps[i].status for i in (APP, SVC, ENV)} == {StepStatus.COMPENSATED}
+    undo = result.compensations
+    assert sorted(undo) == sorted([APP, SVC, ENV])
+    assert all(u.status == StepStatus.COMPLETED for u in undo.values())
+    # The service is removed before the application that owns it.
+    svc_done, app_start = undo[SVC].finished_at, undo[APP].started_at
+    assert svc_done is not None and app_start is not None and svc_done <= app_start
+    assert undo[APP].output == {"application": "ecommerce", "deleted": True}
+    assert undo[SVC].output == {"service": "payment", "deleted": True}
+    assert undo[ENV].output == {"environment": "production", "deleted": False}
+    # Nothing the run made is left; what existed before is.
+    assert [(e.kind, e.name, e.created_by) for e in entities] == [
+        ("environment", "production", "")
+    ]
+    assert graph.status == "rolled_back"
+    assert sorted(graph.compensated_by) == sorted(
+        (i, f"undo-{i}") for i in (APP, SVC, ENV)
+    )
+    assert graph.steps[f"undo-{SVC}"]["status"] == "completed"
+
+
+async def test_a_failed_compensation_is_reported_and_the_rest_still_run(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    faults = {"deployment.create": BROKEN, "service.delete": BROKEN}
+    async with running_stack(client, temporal_server.address, tmp_path, agent_faults=faults) as s:
+        reply = await s.http.post("/v3/ai/chat", json={"message": S1, "wait": True})
+        result = RunResult.model_validate(reply.json()["result"])
+        left = {(e.kind, e.name) for e in await s.runtime.store.find_entities()}
+
+    assert result.status == RunStatus.ROLLBACK_FAILED
+    assert result.problem is not None
+    assert result.problem.kind == ProblemKind.COMPENSATION_FAILED
+    assert SVC in result.problem.message
+    assert any(d.startswith(f"undo {SVC}: injected failure") for d in result.problem.details)
+    assert result.steps[SVC].status == StepStatus.COMPENSATION_FAILED
+    assert result.compensations[SVC].status == StepStatus.FAILED
+    # The others were still undone.
+    assert result.steps[APP].status == StepStatus.COMPENSATED
+    assert result.steps[ENV].status == StepStatus.COMPENSATED
+    assert left == {("service", "payment")}

@@ -1,0 +1,78 @@
+"""Replay debugging: run a recorded history against the current workflow code.
+
+The answer is OK, or the first event where the code and the history disagree,
+which is where a change to the workflow needs `workflow.patched`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from orchestrator.models import Model
+from workflows.orchestration import OrchestrationWorkflow
+
+_EVENT_ID = re.compile(r"(?:event[_ ]id|HistoryEvent\(id|id)[:=]\s*(\d+)", re.IGNORECASE)
+
+
+_CORE_MESSAGE = re.compile(r'message: "([^"]+)"')
+
+
+class ReplayReport(Model):
+    workflow_id: str
+    ok: bool
+    events: int
+    # The first event that disagrees (id and type), when one is named.
+    event_id: int | None = None
+    event_type: str | None = None
+    error: str | None = None
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"OK: {self.workflow_id} replays ({self.events} events)"
+        where = (f" at event {self.event_id} ({self.event_type})"
+                 if self.event_id is not None else "")
+        return f"MISMATCH{where}: {self.workflow_id}: {self.error}"
+
+
+async def replay(
+    history: WorkflowHistory, workflow: type = OrchestrationWorkflow
+) -> ReplayReport:
+    replayer = Replayer(workflows=[workflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    events = list(history.events)
+    report = ReplayReport(workflow_id=history.workflow_id, ok=result.replay_failure is None,
+                          events=len(events))
+    if result.replay_failure is None:
+        return report
+    error = str(result.replay_failure)
+    # The core's own sentence is the useful part of a long failure dump.
+    core = _CORE_MESSAGE.search(error)
+    error = core.group(1) if core else error
+    found = _EVENT_ID.search(error)
+    event_id = int(found.group(1)) if found else None
+    types = {e.event_id: e.event_type for e in events}
+    event_type = None
+    if event_id in types:
+        # "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" reads better as "ActivityTaskScheduled".
+        raw = _event_type_name(types[event_id])
+        event_type = "".join(part.capitalize() for part in raw.split("_"))
+    return report.model_copy(update={"error": error, "event_id": event_id,
+                                     "event_type": event_type})
+
+
+async def fetch(client: Client, workflow_id: str) -> WorkflowHistory:
+    return await client.get_workflow_handle(workflow_id).fetch_history()
+
+
+def load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(path.stem, path.read_text())
+
+
+def _event_type_name(value: int) -> str:
+    return EventType.Name(value).removeprefix("EVENT_TYPE_")  # type: ignore[arg-type]

@@ -1,0 +1,69 @@
+"""A dry run's answer: stages, predictions and a Mermaid drawing of the plan.
+
+Pure: runs in workflow code. Predictions come from the agents' observed
+statistics when there are any, and from stated defaults until then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from orchestrator.models import AgentStats, Plan, Preview, Step
+from workflows.dag import stages
+
+# Until history exists: what a step is assumed to take and how often it succeeds.
+DEFAULT_STEP_MS = 1_000
+DEFAULT_SUCCESS = 0.95
+
+
+def preview(plan: Plan, stats: Mapping[str, AgentStats]) -> Preview:
+    durations: dict[str, int] = {}
+    success = 1.0
+    observed = 0
+    for step in plan.steps:
+        seen = stats.get(f"{step.agent}/{step.capability}")
+        if seen is not None and seen.runs > 0:
+            observed += 1
+            durations[step.id] = seen.total_ms // seen.runs
+            # Laplace smoothing: a few runs do not make a certainty.
+            p = (seen.successes + 1) / (seen.runs + 2)
+        else:
+            durations[step.id] = DEFAULT_STEP_MS
+            p = DEFAULT_SUCCESS
+        if not step.optional:
+            success *= p
+    if observed == len(plan.steps):
+        basis = "history of every step's agent"
+    elif observed:
+        basis = (f"history for {observed} of {len(plan.steps)} steps; defaults for the rest "
+                 f"({DEFAULT_STEP_MS} ms, {DEFAULT_SUCCESS:.0%} success a step)")
+    else:
+        basis = (f"defaults, no history yet: {DEFAULT_STEP_MS} ms and "
+                 f"{DEFAULT_SUCCESS:.0%} success a step")
+    return Preview(
+        stages=stages(plan.steps),
+        predicted_duration_ms=critical_path_ms(plan.steps, durations),
+        predicted_success=round(success, 4),
+        basis=basis,
+        mermaid=mermaid(plan.steps),
+    )
+
+
+def critical_path_ms(steps: list[Step], durations: Mapping[str, int]) -> int:
+    """The longest chain of dependent steps: parallel steps overlap."""
+    finish: dict[str, int] = {}
+    for stage in stages(steps):
+        for step_id in stage:
+            step = next(s for s in steps if s.id == step_id)
+            start = max((finish[d] for d in step.depends_on), default=0)
+            finish[step_id] = start + durations[step_id]
+    return max(finish.values(), default=0)
+
+
+def mermaid(steps: list[Step]) -> str:
+    """`flowchart TD`, one node per step (id and capability), edges in run order."""
+    node = {s.id: f"s{i}" for i, s in enumerate(steps)}
+    lines = ["flowchart TD"]
+    lines += [f'    {node[s.id]}["{s.id}<br/>{s.capability}"]' for s in steps]
+    lines += [f"    {node[d]} --> {node[s.id]}" for s in steps for d in s.depends_on]
+    return "\n".join(lines)
