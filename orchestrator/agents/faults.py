@@ -6,6 +6,8 @@ editing code: a fault is set per capability in settings (`agent_faults`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from orchestrator.models import Model
 
 
@@ -18,6 +20,11 @@ class Fault(Model):
     non_retryable: bool = False
     # Sleep this long before acting: a slow step, on purpose.
     delay_ms: int = 0
+    # Only steps whose parameters have these values (e.g. {"policy": "security"}).
+    when: dict[str, Any] = {}
+
+    def applies(self, params: dict[str, Any]) -> bool:
+        return all(params.get(k) == v for k, v in self.when.items())
 
     def fails(self, attempt: int) -> bool:
         return attempt <= self.fail_attempts

@@ -51,6 +51,8 @@ class PlatformAgents:
         if handler is None:
             raise InvalidInput(f"no built-in agent handles {capability!r}")
         fault = self._faults.get(capability, Fault())
+        if not fault.applies(params):
+            fault = Fault()
         if fault.delay_ms:
             await asyncio.sleep(fault.delay_ms / 1000)
         if fault.fails(ctx.attempt) and not fault.after_write:

@@ -3,14 +3,18 @@ dependents first, on the real dev server."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer
 from orchestrator.models import EntityRef, ProblemKind, RunResult, RunStatus, StepStatus
 from tests.integration.stack import S1, running_stack
+from workflows import search_attributes as sa
 
 APP, SVC = "create-application-ecommerce", "create-service-payment"
 ENV, DEPLOY = "ensure-environment-production", "deploy-deployment-ecommerce-production"
@@ -83,3 +87,38 @@ async def test_a_failed_compensation_is_reported_and_the_rest_still_run(
     assert result.steps[APP].status == StepStatus.COMPENSATED
     assert result.steps[ENV].status == StepStatus.COMPENSATED
     assert left == {("service", "payment")}
+
+
+async def test_runs_are_findable_by_search_attributes(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    faults = {"deployment.create": BROKEN}
+    async with running_stack(client, temporal_server.address, tmp_path, agent_faults=faults) as s:
+        reply = await s.http.post("/v3/ai/chat", json={"message": S1, "wait": True,
+                                                      "tenant": "acme"})
+        workflow_id = reply.json()["workflow_id"]
+    query = ("OrchestratorStatus = 'rolled_back' AND OrchestratorTenant = 'acme' "
+             f"AND WorkflowId = '{workflow_id}'")
+    async with asyncio.timeout(15):  # visibility is eventually consistent
+        while True:
+            found = [w async for w in client.list_workflows(query)]
+            if found:
+                break
+            await asyncio.sleep(0.2)
+    attrs = found[0].typed_search_attributes
+    assert attrs.get(sa.INTENT) and attrs.get(sa.STATUS) == "rolled_back"
+    # Every step and undo reads well in the Web UI: step id, capability, agent.
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    summaries = sorted(
+        _summary(e) for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    )
+    assert f"undo {SVC} · service.delete · service-agent" in summaries
+    assert f"{DEPLOY} · deployment.create · deployment-agent" in summaries
+
+
+def _summary(event: HistoryEvent) -> str:
+    text: str = pydantic_data_converter.payload_converter.from_payload(
+        event.user_metadata.summary, str
+    )
+    return text

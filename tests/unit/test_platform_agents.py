@@ -59,3 +59,12 @@ async def test_service_of_a_missing_application_fails_for_good(
         await PlatformAgents(store).run(
             "service.create", {"application": "ghost", "name": "pay"}, _ctx("svc")
         )
+
+
+async def test_a_fault_can_target_steps_by_parameter(store: EmbeddedGraphStore) -> None:
+    fault = Fault(fail_attempts=1, non_retryable=True, when={"name": "broken"})
+    agents = PlatformAgents(store, {"application.create": fault})
+    with pytest.raises(InvalidInput, match="injected failure"):
+        await agents.run("application.create", {"name": "broken"}, _ctx("a"))
+    fine = await agents.run("application.create", {"name": "shop"}, _ctx("b"))
+    assert fine.output["created"] is True
