@@ -79,6 +79,8 @@ class Capability(Model):
     # Validate-or-create: an existing entity is checked rather than made again.
     ensures: bool = False
     sensitive: bool = False
+    # Best effort: a step that fails for good is skipped and the run goes on.
+    optional: bool = False
     compensation: str | None = None
     # Changes nothing: may run alongside anything and needs no compensation.
     read_only: bool = False

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     # sensitive by definition), and how long an approval may take: no answer
     # within it counts as a rejection.
     sensitive_capabilities: list[str] = []
+    # Capabilities whose steps are best effort: failing for good skips them.
+    optional_capabilities: list[str] = []
     approval_timeout_s: int = Field(default=3600, ge=1)
 
     # The MCP servers to use, in the `mcpServers` JSON format desktop MCP clients read.

@@ -38,7 +38,8 @@ class Runtime:
 async def build_runtime(settings: Settings) -> Runtime:
     store = await open_store(settings)
     registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS)
-    registry.mark_sensitive(settings.sensitive_capabilities)
+    registry.mark("sensitive", settings.sensitive_capabilities)
+    registry.mark("optional", settings.optional_capabilities)
     await store.register_catalogue(registry.capabilities, registry.agents)
     agents = PlatformAgents(store, settings.agent_faults)
     return Runtime(

@@ -37,15 +37,16 @@ class AgentRegistry:
         except KeyError:
             raise InvalidInput(f"unknown agent {agent_id!r}") from None
 
-    def mark_sensitive(self, names: Iterable[str]) -> None:
-        """Make these capabilities ask for approval before every step that uses them."""
+    def mark(self, flag: str, names: Iterable[str]) -> None:
+        """Set a flag (`sensitive`: ask for approval first; `optional`: best effort)
+        on these capabilities, from settings."""
         for name in names:
             if name not in self._capabilities:
                 known = ", ".join(sorted(self._capabilities))
-                raise InvalidInput(f"sensitive_capabilities: unknown capability {name!r} "
+                raise InvalidInput(f"{flag}_capabilities: unknown capability {name!r} "
                                    f"(known: {known})")
             self._capabilities[name] = self._capabilities[name].model_copy(
-                update={"sensitive": True}
+                update={flag: True}
             )
 
     def providers(self, capability: str) -> list[Agent]:

@@ -148,6 +148,8 @@ class Synthesiser:
             agent=self._registry.choose(draft.capability.name).id,
             parameters=params,
             depends_on=sorted(draft.depends_on),
+            optional=draft.capability.optional,
+            requires_approval=draft.capability.sensitive,
             compensation=compensation,
             operates_on=[operates_on[k] for k in sorted(operates_on)],
         )

@@ -122,3 +122,18 @@ def _summary(event: HistoryEvent) -> str:
         event.user_metadata.summary, str
     )
     return text
+
+
+async def test_an_optional_step_that_fails_is_skipped_and_the_run_goes_on(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    faults = {"policy.apply": Fault(fail_attempts=1, non_retryable=True,
+                                    when={"policy": "security"})}
+    async with running_stack(client, temporal_server.address, tmp_path, agent_faults=faults,
+                             optional_capabilities=["policy.apply"]) as s:
+        reply = await s.http.post("/v3/ai/chat", json={"message": S1, "wait": True})
+        result = RunResult.model_validate(reply.json()["result"])
+    assert result.status == RunStatus.COMPLETED
+    assert result.steps["apply-policy-security"].status == StepStatus.SKIPPED
+    assert result.steps["apply-policy-monitoring"].status == StepStatus.COMPLETED
+    assert result.compensations == {}
