@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -135,10 +136,11 @@ class Neo4jServer:
                 str(self.port), str(self.data_dir)]
 
     async def start(self, wait_s: float = 120.0) -> None:
+        if _listening(self.port):
+            raise Neo4jServerError(f"port {self.port} is taken: is a Neo4j already running?")
         classpath = await asyncio.to_thread(build_launcher)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_file.write_bytes(b"")
-        with self.log_file.open("ab") as output:
+        with self.log_file.open("wb") as output:
             # stdin stays open: the launcher stops when it closes, even if we die.
             self._process = await asyncio.create_subprocess_exec(
                 *self.command(classpath), stdin=asyncio.subprocess.PIPE, stdout=output,
@@ -188,6 +190,12 @@ class Neo4jServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 async def _serve(args: argparse.Namespace) -> None:
