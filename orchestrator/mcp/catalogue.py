@@ -1,0 +1,184 @@
+"""The tools of every configured server, kept current and checked against their pins.
+
+A server says when its tools change (`notifications/tools/list_changed`); the
+catalogue then lists them again in the background, so capabilities stay current
+and a changed tool is caught before the next call to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from dataclasses import dataclass
+
+import mcp.types as types
+
+from orchestrator.errors import OrchestratorError
+from orchestrator.mcp.discovery import list_tools, selected, to_agent, to_capabilities
+from orchestrator.mcp.errors import McpToolChanged, McpUnknownTool
+from orchestrator.mcp.names import server_segment
+from orchestrator.mcp.pinning import PinStore, ToolChange, fingerprint
+from orchestrator.mcp.sessions import SessionPool
+from orchestrator.models import Agent, Capability
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ListedTool:
+    """One tool as last listed, with the capability it is published as."""
+
+    server: str
+    definition: types.Tool
+    capability: Capability
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class ServerTools:
+    tools: dict[str, ListedTool]
+    agent: Agent
+
+
+class ToolCatalogue:
+    def __init__(self, pool: SessionPool, pins: PinStore) -> None:
+        self._pool = pool
+        self._pins = pins
+        self._servers: dict[str, ServerTools] = {}
+        self._stale: set[str] = set()
+        self._changes: dict[str, list[ToolChange]] = {}
+        self._refreshing: dict[str, asyncio.Task[ServerTools]] = {}
+        # Servers that announced a change while being listed: list them once more.
+        self._again: set[str] = set()
+
+    def tools_changed(self, server: str) -> None:
+        """The server announced a new tool list: list it again in the background."""
+        self.mark_stale(server)
+        if server in self._refreshing:
+            self._again.add(server)
+        else:
+            self._start_refresh(server)
+
+    def mark_stale(self, server: str) -> None:
+        """List the server's tools again before the next call to one of them."""
+        self._stale.add(server)
+
+    async def discover(self, servers: list[str] | None = None) -> dict[str, OrchestratorError]:
+        """List every (or the given) server's tools; a server that cannot be reached
+        does not stop the others, and its failure is returned by name."""
+        failures: dict[str, OrchestratorError] = {}
+        for server in servers if servers is not None else sorted(self._pool.servers):
+            try:
+                await self.refresh(server)
+            except OrchestratorError as error:
+                log.warning("MCP server %s: discovery failed: %s", server, error)
+                failures[server] = error
+        return failures
+
+    async def refresh(self, server: str) -> ServerTools:
+        if server not in self._pool.servers:
+            raise McpUnknownTool(f"no MCP server named {server!r} is configured")
+        task = self._refreshing.get(server) or self._start_refresh(server)
+        # Shielded: the listing serves every waiter, not only the one that started it.
+        return await asyncio.shield(task)
+
+    async def tool(self, server: str, name: str) -> ListedTool:
+        """The tool to call: listed afresh if the server changed since, refused if its
+        definition no longer matches its pin."""
+        # Waits for a listing under way too: the tool may be the one that changed.
+        if server in self._stale or server in self._refreshing or server not in self._servers:
+            await self.refresh(server)
+        tool = self._servers[server].tools.get(name)
+        if tool is None:
+            raise McpUnknownTool(
+                f"MCP server {server!r} offers no tool {name!r} (or the configuration excludes it)"
+            )
+        if any(c.tool == name for c in self._changes.get(server, [])):
+            raise McpToolChanged(server, name)
+        return tool
+
+    async def resolve(self, capability: str) -> ListedTool:
+        """The tool behind an `mcp.<server>.<tool>` capability; its server is listed
+        first if this process has not listed it yet (a fresh worker, say)."""
+        found = self._find(capability)
+        if found is None:
+            prefix = capability.split(".")[1] if capability.count(".") >= 2 else ""
+            for server in self._pool.servers:
+                if server_segment(server) == prefix and server not in self._servers:
+                    await self.refresh(server)
+            found = self._find(capability)
+        if found is None:
+            raise McpUnknownTool(f"no MCP tool provides capability {capability!r}")
+        return await self.tool(found.server, found.definition.name)
+
+    def _find(self, capability: str) -> ListedTool | None:
+        for entry in self._servers.values():
+            for tool in entry.tools.values():
+                if tool.capability.name == capability:
+                    return tool
+        return None
+
+    def capabilities(self) -> list[Capability]:
+        found = [t.capability for s in self._servers.values() for t in s.tools.values()]
+        return sorted(found, key=lambda c: c.name)
+
+    def agents(self) -> list[Agent]:
+        return [self._servers[name].agent for name in sorted(self._servers)]
+
+    def changed_tools(self) -> list[ToolChange]:
+        """Tools refused until approved, because they differ from their pins."""
+        return [change for name in sorted(self._changes) for change in self._changes[name]]
+
+    def approve(self, server: str, name: str) -> None:
+        """Accept the tool's current definition: pin it and allow calls again."""
+        entry = self._servers.get(server)
+        tool = entry.tools.get(name) if entry else None
+        if tool is None:
+            raise McpUnknownTool(f"MCP server {server!r} has no listed tool {name!r} to approve")
+        self._pins.approve(server, name, tool.fingerprint)
+        self._changes[server] = [c for c in self._changes.get(server, []) if c.tool != name]
+
+    async def close(self) -> None:
+        """Wait for listings under way; close the pool first, so that they end at once
+        (their callers get a failure rather than a cancellation they did not ask for)."""
+        await asyncio.gather(*self._refreshing.values(), return_exceptions=True)
+
+    def _start_refresh(self, server: str) -> asyncio.Task[ServerTools]:
+        task = asyncio.create_task(self._list(server), name=f"mcp-tools:{server}")
+        self._refreshing[server] = task
+        task.add_done_callback(functools.partial(self._refreshed, server))
+        return task
+
+    def _refreshed(self, server: str, task: asyncio.Task[ServerTools]) -> None:
+        self._refreshing.pop(server, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("MCP server %s: listing tools failed: %s", server, task.exception())
+        if server in self._again:
+            self._again.discard(server)
+            self._start_refresh(server)
+
+    async def _list(self, server: str) -> ServerTools:
+        options = self._pool.servers[server].orchestrator
+        # Cleared before listing: a change announced meanwhile is listed again.
+        self._stale.discard(server)
+        async with self._pool.session(server) as client:
+            listed = selected(await list_tools(client, server), options)
+        capabilities = to_capabilities(server, listed, options)
+        tools = {
+            t.name: ListedTool(server, t, capabilities[t.name], fingerprint(t)) for t in listed
+        }
+        known = {c.tool for c in self._changes.get(server, [])}
+        self._changes[server] = self._pins.check(
+            server, {name: t.fingerprint for name, t in tools.items()}
+        )
+        for change in self._changes[server]:
+            if change.tool not in known:
+                log.warning("MCP server %s changed tool %s; calls refused until approved",
+                            server, change.tool)
+        entry = ServerTools(
+            tools=tools, agent=to_agent(server, [c.name for c in capabilities.values()], options)
+        )
+        self._servers[server] = entry
+        return entry
+

@@ -1,0 +1,193 @@
+"""The `mcpServers` file: the JSON format desktop MCP clients read, plus our options.
+
+    {"mcpServers": {
+        "github": {"command": "python", "args": ["github_server.py"], "env": {"TOKEN": "..."}},
+        "cloud":  {"url": "http://127.0.0.1:9000/mcp", "headers": {"Authorization": "..."},
+                   "orchestrator": {"timeout_ms": 60000,
+                                    "tools": {"deploy": {"produces": ["deployment"]}}}}
+    }}
+
+A command is one executable and an argv list; nothing is ever run through a shell.
+Keys of other clients at the top level are kept when the file is saved.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from orchestrator.mcp.errors import McpConfigError
+from orchestrator.mcp.files import write_atomic
+from orchestrator.mcp.names import server_segment
+from orchestrator.models import NAME_PATTERN, Model, RetrySpec
+
+# What a shell would interpret; a command holding any of these was meant for a shell.
+_SHELL_CHARS = re.compile(r"[;&|$`<>(){}*?!~\n\r\x00]")
+_EntityKind = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class ToolOptions(Model):
+    """What the planner needs to know about one tool that MCP does not say."""
+
+    consumes: list[_EntityKind] = []
+    produces: list[_EntityKind] = []
+    # A tool of the same server that undoes this one.
+    compensation: str | None = None
+    # Overrides the tool's annotations: whether a call needs approval.
+    sensitive: bool | None = None
+
+
+class ServerOptions(Model):
+    """Our options for one server, under the key "orchestrator"."""
+
+    retry: RetrySpec = RetrySpec()
+    timeout_ms: int = Field(default=30_000, ge=1)
+    connect_timeout_ms: int = Field(default=30_000, ge=1)
+    # Shell-style patterns (`git_*`); unset means every tool.
+    include_tools: list[str] | None = None
+    exclude_tools: list[str] = []
+    tools: dict[str, ToolOptions] = {}
+    # Overrides every tool's annotations: whether calls need approval.
+    sensitive: bool | None = None
+    # Whether a call whose result says `isError` is tried again by Temporal.
+    retry_tool_errors: bool = True
+    # "auto": the newest protocol the server speaks; "legacy": the initialize handshake.
+    protocol: Literal["auto", "legacy"] = "auto"
+
+
+class StdioServer(Model):
+    type: Literal["stdio"] | None = None
+    command: str = Field(min_length=1)
+    args: list[str] = []
+    # Added to a minimal inherited environment (PATH, HOME, ...); may hold secrets.
+    env: dict[str, str] = Field(default={}, repr=False)
+    cwd: str | None = None
+    disabled: bool = False
+    orchestrator: ServerOptions = ServerOptions()
+
+    @field_validator("command")
+    @classmethod
+    def _one_executable(cls, command: str) -> str:
+        if _SHELL_CHARS.search(command):
+            raise ValueError("must be one executable, not a shell command line")
+        if any(c.isspace() for c in command) and not Path(command).is_absolute():
+            raise ValueError("must be one executable; put its arguments in 'args'")
+        return command
+
+
+class HttpServer(Model):
+    type: Literal["http", "streamable-http", "streamableHttp"] | None = None
+    url: str
+    # Sent with every request; may hold secrets.
+    headers: dict[str, str] = Field(default={}, repr=False)
+    disabled: bool = False
+    orchestrator: ServerOptions = ServerOptions()
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL of a streamable HTTP endpoint")
+        return url
+
+
+def _server_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return "stdio" if isinstance(value, StdioServer) else "http"
+    if not isinstance(value, dict):
+        return None
+    has_command, has_url = "command" in value, "url" in value
+    if has_command == has_url:
+        return None
+    return "stdio" if has_command else "http"
+
+
+ServerConfig = Annotated[
+    Annotated[StdioServer, Tag("stdio")] | Annotated[HttpServer, Tag("http")],
+    Discriminator(
+        _server_kind,
+        custom_error_type="server_kind",
+        custom_error_message="needs exactly one of 'command' (stdio) or 'url' (streamable HTTP)",
+    ),
+]
+
+
+class McpConfig(BaseModel):
+    # Other clients keep their own settings in the same file; they survive a save.
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    servers: dict[str, ServerConfig] = Field(default={}, alias="mcpServers")
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> McpConfig:
+        seen: dict[str, str] = {}
+        for name in self.servers:
+            if not name.strip():
+                raise ValueError("mcpServers: a server name is empty")
+            segment = server_segment(name)
+            if segment in seen:
+                raise ValueError(
+                    f"mcpServers: {seen[segment]!r} and {name!r} both become capability "
+                    f"prefix 'mcp.{segment}'; rename one"
+                )
+            seen[segment] = name
+        return self
+
+    def enabled(self) -> dict[str, StdioServer | HttpServer]:
+        return {name: s for name, s in sorted(self.servers.items()) if not s.disabled}
+
+
+def parse_config(data: Any, source: str = "mcp config") -> McpConfig:
+    """Validate decoded JSON; every bad field is named in the error, e.g.
+    `mcpServers.github.args: Input should be a valid list`."""
+    try:
+        return McpConfig.model_validate(data)
+    except ValidationError as error:
+        raise McpConfigError(f"{source}: {_describe(error)}") from None
+
+
+def load_config(path: Path) -> McpConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise McpConfigError(f"cannot read MCP config {path}: {error.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise McpConfigError(
+            f"{path}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from None
+    return parse_config(data, str(path))
+
+
+def save_config(config: McpConfig, path: Path) -> None:
+    """Write the file atomically, with only the fields that were set (defaults stay implicit)."""
+    data = config.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        loc = [str(part) for part in item["loc"]]
+        # The union's tag ("stdio" or "http") after the server name is ours, not the file's.
+        if len(loc) > 2 and loc[0] == "mcpServers" and loc[2] in ("stdio", "http"):
+            del loc[2]
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{'.'.join(loc)}: {message}" if loc else message)
+    return "; ".join(problems)

@@ -1,0 +1,110 @@
+"""What a server offers, in the orchestrator's terms: each tool a `Capability`
+named `mcp.<server>.<tool>`, each server one `Agent` providing them."""
+
+from __future__ import annotations
+
+import logging
+from fnmatch import fnmatchcase
+
+import mcp.types as types
+from mcp import Client
+
+from orchestrator.mcp import names
+from orchestrator.mcp.config import ServerOptions
+from orchestrator.mcp.errors import McpProtocolError
+from orchestrator.models import Agent, AgentKind, Capability, ToolSource
+
+log = logging.getLogger(__name__)
+
+# A server that keeps handing out cursors is broken; stop rather than loop forever.
+MAX_PAGES = 100
+# Tool calls report progress, which the step activity turns into heartbeats.
+HEARTBEAT_MS = 10_000
+
+
+async def list_tools(client: Client, server: str) -> list[types.Tool]:
+    """Every tool the server lists, following `nextCursor` page by page."""
+    tools: list[types.Tool] = []
+    cursor: str | None = None
+    seen: set[str] = set()
+    for _ in range(MAX_PAGES):
+        page = await client.list_tools(cursor=cursor)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if cursor is None:
+            return tools
+        if cursor in seen:
+            raise McpProtocolError(
+                f"MCP server {server!r} repeated tools/list cursor {cursor!r}", retryable=False
+            )
+        seen.add(cursor)
+    raise McpProtocolError(
+        f"MCP server {server!r} listed tools over more than {MAX_PAGES} pages", retryable=False
+    )
+
+
+def selected(tools: list[types.Tool], options: ServerOptions) -> list[types.Tool]:
+    """The tools `include_tools` lets through and `exclude_tools` does not stop."""
+
+    def matches(name: str, patterns: list[str]) -> bool:
+        return any(fnmatchcase(name, p) for p in patterns)
+
+    return [
+        t for t in tools
+        if (options.include_tools is None or matches(t.name, options.include_tools))
+        and not matches(t.name, options.exclude_tools)
+    ]
+
+
+def to_capabilities(
+    server: str, tools: list[types.Tool], options: ServerOptions
+) -> dict[str, Capability]:
+    """Capabilities by tool name."""
+    segments = names.tool_segments([t.name for t in tools])
+    by_tool = {t.name: names.capability_name(server, segments[t.name]) for t in tools}
+    for configured in sorted(set(options.tools) - set(by_tool)):
+        log.warning("MCP server %s: options for tool %r, which it does not offer",
+                    server, configured)
+    return {t.name: _capability(server, t, by_tool, options) for t in tools}
+
+
+def to_agent(server: str, capabilities: list[str], options: ServerOptions) -> Agent:
+    return Agent(
+        id=names.agent_id(server), kind=AgentKind.MCP, capabilities=sorted(capabilities),
+        retry=options.retry, start_to_close_ms=options.timeout_ms, heartbeat_ms=HEARTBEAT_MS,
+    )
+
+
+def _capability(
+    server: str, tool: types.Tool, by_tool: dict[str, str], options: ServerOptions
+) -> Capability:
+    extra = options.tools.get(tool.name)
+    notes = tool.annotations or types.ToolAnnotations()
+    read_only = bool(notes.read_only_hint)
+    # The specification's default: a tool that writes may destroy, unless it says not.
+    destructive = not read_only and notes.destructive_hint is not False
+    sensitive = destructive
+    if options.sensitive is not None:
+        sensitive = options.sensitive
+    if extra is not None and extra.sensitive is not None:
+        sensitive = extra.sensitive
+    compensation = None
+    if extra is not None and extra.compensation is not None:
+        compensation = by_tool.get(extra.compensation)
+        if compensation is None:
+            log.warning(
+                "MCP server %s: compensation %r of tool %r is not one of its tools",
+                server, extra.compensation, tool.name,
+            )
+    return Capability(
+        name=by_tool[tool.name],
+        description=tool.description or tool.title or f"Tool {tool.name} of MCP server {server}",
+        input_schema=dict(tool.input_schema),
+        consumes=list(extra.consumes) if extra else [],
+        produces=list(extra.produces) if extra else [],
+        sensitive=sensitive,
+        compensation=compensation,
+        read_only=read_only,
+        idempotent=bool(notes.idempotent_hint),
+        source=ToolSource(server=server, tool=tool.name),
+    )

@@ -1,0 +1,99 @@
+"""MCP servers as agents: one object that the worker builds once and closes at exit.
+
+It discovers the configured servers' tools as capabilities (one agent per
+server), runs capabilities as tool calls over pooled sessions, and refuses
+tools that changed since they were pinned.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from orchestrator.agents.base import AgentResult, StepContext
+from orchestrator.errors import OrchestratorError
+from orchestrator.mcp.blobs import BlobStore
+from orchestrator.mcp.calls import ProgressFn, ToolCaller
+from orchestrator.mcp.catalogue import ToolCatalogue
+from orchestrator.mcp.config import McpConfig, load_config
+from orchestrator.mcp.pinning import PinStore, ToolChange
+from orchestrator.mcp.sessions import SessionPool
+from orchestrator.models import Agent, Capability
+from orchestrator.settings import Settings
+
+
+class McpHub:
+    def __init__(
+        self, config: McpConfig, *, data_dir: Path, blobs_dir: Path | None = None,
+        inline_max_bytes: int = 64 * 1024, progress: ProgressFn | None = None,
+    ) -> None:
+        """`data_dir` holds the tool pins and the stdio servers' logs. `progress` is
+        called for each progress notification of a call made through `run` (the
+        worker passes one that heartbeats the step's activity). Sessions belong to
+        the event loop the hub is used on: one hub per process and loop."""
+        self._progress = progress
+        self.pool = SessionPool(
+            config.enabled(), log_dir=data_dir / "logs",
+            on_tools_changed=self._tools_changed, on_reconnect=self._reconnected,
+        )
+        self.pins = PinStore(data_dir / "pins.json")
+        self.catalogue = ToolCatalogue(self.pool, self.pins)
+        self.blobs = BlobStore(blobs_dir or data_dir / "blobs")
+        self._caller = ToolCaller(self.pool, self.catalogue, self.blobs, inline_max_bytes)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, progress: ProgressFn | None = None) -> McpHub:
+        config = load_config(settings.mcp_config) if settings.mcp_config else McpConfig()
+        return cls(
+            config, data_dir=settings.mcp_dir, blobs_dir=settings.blobs_dir,
+            inline_max_bytes=settings.mcp_inline_max_bytes, progress=progress,
+        )
+
+    async def discover(self, servers: list[str] | None = None) -> dict[str, OrchestratorError]:
+        """List the servers' tools (all when `servers` is None); returns the failures by server."""
+        return await self.catalogue.discover(servers)
+
+    @property
+    def capabilities(self) -> list[Capability]:
+        return self.catalogue.capabilities()
+
+    @property
+    def agents(self) -> list[Agent]:
+        return self.catalogue.agents()
+
+    def changed_tools(self) -> list[ToolChange]:
+        return self.catalogue.changed_tools()
+
+    def approve(self, server: str, tool: str) -> None:
+        self.catalogue.approve(server, tool)
+
+    async def call_tool(
+        self, server: str, tool: str, arguments: dict[str, Any],
+        *, progress: ProgressFn | None = None,
+    ) -> dict[str, Any]:
+        return await self._caller.call_tool(server, tool, arguments, progress=progress)
+
+    async def run(
+        self, capability: str, params: dict[str, Any], ctx: StepContext
+    ) -> AgentResult:
+        """The `AgentRunner` entry: run an `mcp.<server>.<tool>` capability."""
+        tool = await self.catalogue.resolve(capability)
+        output = await self.call_tool(tool.server, tool.definition.name, params,
+                                      progress=self._progress)
+        return AgentResult(output=output)
+
+    async def close(self) -> None:
+        await self.pool.close()
+        await self.catalogue.close()
+
+    async def __aenter__(self) -> McpHub:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def _tools_changed(self, server: str) -> None:
+        self.catalogue.tools_changed(server)
+
+    def _reconnected(self, server: str) -> None:
+        self.catalogue.mark_stale(server)

@@ -1,0 +1,156 @@
+"""One live MCP session per server, shared by every call in the process.
+
+Starting a server process (or an HTTP session) per call would make a workflow of
+many steps pay that price at every step, so a session is opened on first use and
+reused until it dies or the pool closes. Each session belongs to its own owner
+task (`Connection`); callers only send requests over it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp.types import CONNECTION_CLOSED, INVALID_REQUEST
+
+from orchestrator.mcp.config import HttpServer, StdioServer
+from orchestrator.mcp.connection import Connection, ServerEvent
+from orchestrator.mcp.errors import McpServerUnavailable, McpUnknownTool, describe
+
+# Faults that mean the connection itself is gone, whatever the request was.
+TRANSPORT_FAULTS: tuple[type[BaseException], ...] = (
+    OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, httpx2.TransportError,
+)
+
+
+class SessionPool:
+    """Sessions by server name: opened on first use, reused, reopened after they die."""
+
+    def __init__(
+        self, servers: Mapping[str, StdioServer | HttpServer], *, log_dir: Path | None = None,
+        on_tools_changed: ServerEvent | None = None, on_reconnect: ServerEvent | None = None,
+    ) -> None:
+        """`on_tools_changed` runs when a server announces a new tool list, and
+        `on_reconnect` when a session is opened again (a restarted server may offer
+        other tools); `log_dir` receives each stdio server's stderr."""
+        self._servers = dict(servers)
+        self._log_dir = log_dir
+        self._on_tools_changed = on_tools_changed or _ignore
+        self._on_reconnect = on_reconnect or _ignore
+        self._live: dict[str, Connection] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self._opened: dict[str, int] = {}
+        self._closed = False
+
+    @property
+    def servers(self) -> Mapping[str, StdioServer | HttpServer]:
+        return self._servers
+
+    def is_alive(self, server: str) -> bool:
+        conn = self._live.get(server)
+        return conn is not None and conn.usable and conn.ready.done()
+
+    def opened(self, server: str) -> int:
+        """How many sessions have been opened to the server so far."""
+        return self._opened.get(server, 0)
+
+    async def client(self, server: str) -> Client:
+        """The server's live session, opening (or reopening) it when needed."""
+        if self._closed:
+            raise McpServerUnavailable("the MCP session pool is closed")
+        if server not in self._servers:
+            raise McpUnknownTool(f"no MCP server named {server!r} is configured")
+        conn = self._live.get(server)
+        if conn is None or not conn.usable:
+            if conn is not None:
+                self._retire(conn)
+            conn = self._open(server)
+        try:
+            # Shielded: one caller giving up must not cancel the connect for the others.
+            return await asyncio.shield(conn.ready)
+        except McpServerUnavailable:
+            self._retire(conn)
+            raise
+
+    @contextlib.asynccontextmanager
+    async def session(self, server: str) -> AsyncIterator[Client]:
+        """The server's session for one exchange; a fault of the connection itself
+        retires the session (the next use opens a new one) and is raised as the
+        retryable `McpServerUnavailable`."""
+        client = await self.client(server)
+        try:
+            yield client
+        except TRANSPORT_FAULTS as error:
+            self.discard(server, client)
+            raise McpServerUnavailable(f"MCP server {server!r}: {describe(error)}") from error
+        except MCPError as error:
+            if not _session_gone(error):
+                raise
+            self.discard(server, client)
+            raise McpServerUnavailable(
+                f"MCP server {server!r} lost the session: {error.message}"
+            ) from error
+
+    def discard(self, server: str, client: Client) -> None:
+        """Retire the server's session if it is still the one `client` belongs to."""
+        conn = self._live.get(server)
+        if conn is not None and _connected_to(conn, client):
+            self._retire(conn)
+
+    async def close(self) -> None:
+        self._closed = True
+        for conn in list(self._live.values()):
+            self._retire(conn)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+    async def __aenter__(self) -> SessionPool:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def _open(self, server: str) -> Connection:
+        count = self._opened[server] = self._opened.get(server, 0) + 1
+        if count > 1:
+            self._on_reconnect(server)
+        conn = Connection(server, self._servers[server], self._log_dir, self._on_tools_changed)
+        self._live[server] = conn
+        return conn
+
+    def _retire(self, conn: Connection) -> None:
+        if self._live.get(conn.name) is conn:
+            del self._live[conn.name]
+        conn.end()
+        if not conn.task.done():
+            self._closing.add(conn.task)
+            conn.task.add_done_callback(self._closing.discard)
+
+
+def _ignore(server: str) -> None:
+    pass
+
+
+def _connected_to(conn: Connection, client: Client) -> bool:
+    done = conn.ready.done() and conn.ready.exception() is None
+    return done and conn.ready.result() is client
+
+
+def _session_gone(error: MCPError) -> bool:
+    """Whether the connection closed, or the server no longer knows its session.
+
+    A streamable HTTP server that restarted answers a stale session id with 404,
+    which reaches us as an error response ("Session not found" from the Python
+    SDK, "Session terminated" from the SDK client's own fallback, -32001 from the
+    TypeScript SDK's servers); a new session is the cure.
+    """
+    if error.code == CONNECTION_CLOSED:
+        return True
+    return error.code in (INVALID_REQUEST, -32001) and "session" in error.message.lower()

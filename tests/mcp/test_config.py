@@ -1,0 +1,127 @@
+"""The `mcpServers` file: what is accepted, what is refused (naming the field), and saving."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.mcp import (
+    HttpServer,
+    McpConfigError,
+    StdioServer,
+    load_config,
+    parse_config,
+    save_config,
+)
+from orchestrator.models import RetrySpec
+
+DESKTOP_FILE = {
+    "globalShortcut": "Ctrl+Space",
+    "mcpServers": {
+        "git": {"command": "uvx", "args": ["mcp-server-git", "--repository", "."]},
+        "GitHub Cloud": {
+            "url": "https://mcp.example.com/mcp",
+            "headers": {"Authorization": "Bearer secret-token"},
+            "orchestrator": {
+                "retry": {"max_attempts": 5},
+                "timeout_ms": 60_000,
+                "exclude_tools": ["delete_*"],
+                "tools": {"create_repository": {
+                    "produces": ["repository"], "compensation": "delete_repository",
+                }},
+            },
+        },
+        "off": {"command": "node", "args": ["server.js"], "disabled": True},
+    },
+}
+
+
+def _error(data: Any) -> str:
+    with pytest.raises(McpConfigError) as raised:
+        parse_config(data)
+    return str(raised.value)
+
+
+def test_parse_reads_desktop_client_format_with_our_options() -> None:
+    config = parse_config(DESKTOP_FILE)
+    git, cloud = config.servers["git"], config.servers["GitHub Cloud"]
+    assert isinstance(git, StdioServer) and git.args == ["mcp-server-git", "--repository", "."]
+    assert isinstance(cloud, HttpServer) and cloud.headers["Authorization"] == "Bearer secret-token"
+    assert cloud.orchestrator.retry == RetrySpec(max_attempts=5)
+    assert cloud.orchestrator.tools["create_repository"].produces == ["repository"]
+    assert git.orchestrator.timeout_ms == 30_000
+    assert sorted(config.enabled()) == ["GitHub Cloud", "git"]
+
+
+def test_parse_keeps_secrets_out_of_repr() -> None:
+    config = parse_config(DESKTOP_FILE)
+    assert "secret-token" not in repr(config.servers["GitHub Cloud"])
+
+
+@pytest.mark.parametrize(("server", "field", "reason"), [
+    ({"command": "python", "args": "server.py"}, "mcpServers.s.args", "valid list"),
+    ({"command": "npx -y some-server"}, "mcpServers.s.command", "put its arguments in 'args'"),
+    ({"command": "python; rm -rf /"}, "mcpServers.s.command", "not a shell command line"),
+    ({"command": "python", "url": "http://x/mcp"}, "mcpServers.s", "exactly one of 'command'"),
+    ({"args": ["x"]}, "mcpServers.s", "exactly one of 'command'"),
+    ({"url": "ftp://files.example.com"}, "mcpServers.s.url", "http:// or https://"),
+    ({"command": "python", "envv": {}}, "mcpServers.s.envv", "Extra inputs"),
+    ({"command": "python", "orchestrator": {"timeout_ms": 0}},
+     "mcpServers.s.orchestrator.timeout_ms", "greater than or equal to 1"),
+    ({"command": "python", "orchestrator": {"tools": {"t": {"produces": ["Repo Kind"]}}}},
+     "mcpServers.s.orchestrator.tools.t.produces.0", "should match pattern"),
+    ({"command": "python", "orchestrator": {"retry": {"max_attempts": "many"}}},
+     "mcpServers.s.orchestrator.retry.max_attempts", "valid integer"),
+])
+def test_parse_rejects_bad_field_naming_it(server: dict[str, Any], field: str, reason: str) -> None:
+    message = _error({"mcpServers": {"s": server}})
+    assert f"{field}: " in message and reason in message
+
+
+def test_parse_rejects_names_that_collide_as_capabilities() -> None:
+    message = _error({"mcpServers": {"Git Hub": {"command": "a"}, "git_hub": {"command": "b"}}})
+    assert "'Git Hub'" in message and "'git_hub'" in message and "'mcp.git_hub'" in message
+
+
+def test_load_names_file_line_and_column_of_bad_json(tmp_path: Path) -> None:
+    path = tmp_path / "mcp.json"
+    path.write_text('{"mcpServers": {\n  "git": {"command": "uvx",}\n}}')
+    with pytest.raises(McpConfigError, match=r"mcp\.json: not valid JSON at line 2, column 28"):
+        load_config(path)
+
+
+def test_load_reports_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(McpConfigError, match=r"cannot read MCP config .*missing\.json"):
+        load_config(tmp_path / "missing.json")
+
+
+def test_load_names_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": {"git": {"command": 42}}}))
+    with pytest.raises(McpConfigError, match=r"mcp\.json: mcpServers\.git\.command: "):
+        load_config(path)
+
+
+def test_save_round_trips_and_keeps_other_clients_keys(tmp_path: Path) -> None:
+    path = tmp_path / "claude_desktop_config.json"
+    config = parse_config(DESKTOP_FILE)
+    save_config(config, path)
+    # Exactly what was written: other clients' keys kept, defaults left implicit.
+    assert json.loads(path.read_text()) == DESKTOP_FILE
+    assert load_config(path) == config
+    # Tokens live in this file: only its owner may read it.
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_save_replaces_file_atomically(tmp_path: Path) -> None:
+    path = tmp_path / "mcp.json"
+    save_config(parse_config(DESKTOP_FILE), path)
+    config = load_config(path)
+    del config.servers["git"]
+    save_config(config, path)
+    assert sorted(load_config(path).servers) == ["GitHub Cloud", "off"]
+    assert [p.name for p in tmp_path.iterdir()] == ["mcp.json"]

@@ -1,0 +1,141 @@
+"""Pooled sessions: reused across calls, reopened after a crash, closed at shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.mcp import McpHub, McpServerUnavailable, parse_config
+from tests.mcp.conftest import HubFactory
+from tests.mcp.support import (
+    HttpServerProcess,
+    eventually,
+    kill,
+    process_gone,
+    python_server,
+)
+
+# Never answers, and exits when its stdin closes (as MCP stdio servers should).
+SILENT = {"command": sys.executable, "args": ["-c", "import sys; sys.stdin.read()"]}
+
+
+async def _pid(hub: McpHub, server: str = "github") -> int:
+    output = await hub.call_tool(server, "server_status", {})
+    pid: int = output["structured_content"]["pid"]
+    return pid
+
+
+async def test_session_is_reused_across_calls(make_hub: HubFactory, tmp_path: Path) -> None:
+    hub = make_hub({"github": python_server("github_server", "--state", str(tmp_path / "gh.json"))})
+    pids = {await _pid(hub) for _ in range(20)}
+    # Concurrent first-time and later calls share the one session too.
+    pids |= set(await asyncio.gather(*(_pid(hub) for _ in range(20))))
+    assert len(pids) == 1
+    assert hub.pool.opened("github") == 1
+
+
+async def test_concurrent_first_calls_start_one_process(
+    make_hub: HubFactory, tmp_path: Path
+) -> None:
+    hub = make_hub({"github": python_server("github_server", "--state", str(tmp_path / "gh.json"))})
+    pids = await asyncio.gather(*(_pid(hub) for _ in range(10)))
+    assert len(set(pids)) == 1 and hub.pool.opened("github") == 1
+
+
+async def test_crashed_stdio_server_is_restarted_by_next_call(
+    make_hub: HubFactory, tmp_path: Path
+) -> None:
+    hub = make_hub({"github": python_server("github_server", "--state", str(tmp_path / "gh.json"))})
+    first = await _pid(hub)
+    kill(first)
+    # The pool notices the dead process by itself, before anyone calls.
+    await eventually(lambda: not hub.pool.is_alive("github"))
+    second = await _pid(hub)
+    assert second != first
+    assert hub.pool.opened("github") == 2
+
+
+async def test_server_dying_during_call_is_retryable_then_restarted(
+    make_hub: HubFactory, tmp_path: Path
+) -> None:
+    hub = make_hub({"cloud": python_server("cloud_server", "--state", str(tmp_path / "c.json"))})
+    pid = await _pid(hub, "cloud")
+    # 50 nodes take about a second to provision: long enough to die in the middle.
+    call = asyncio.create_task(hub.call_tool(
+        "cloud", "provision_cluster", {"name": "doomed", "region": "eu-west-1", "nodes": 50}
+    ))
+    await asyncio.sleep(0.3)
+    kill(pid)
+    with pytest.raises(McpServerUnavailable) as raised:
+        await call
+    assert raised.value.retryable
+    assert await _pid(hub, "cloud") != pid
+
+
+async def test_restarted_http_server_gets_a_new_session(
+    make_hub: HubFactory, tmp_path: Path
+) -> None:
+    server = HttpServerProcess("chat_server", tmp_path / "chat.json")
+    server.start()
+    try:
+        # The legacy protocol keeps a server-side session, which the restart forgets.
+        hub = make_hub({"chat": server.entry(protocol="legacy")})
+        before = await _pid(hub, "chat")
+        server.kill()
+        server.start()
+        # The stale session is refused once (retryable), then replaced.
+        with pytest.raises(McpServerUnavailable):
+            await _pid(hub, "chat")
+        assert await _pid(hub, "chat") != before
+        assert hub.pool.opened("chat") == 2
+    finally:
+        server.kill()
+
+
+async def test_unreachable_http_server_is_retryable(make_hub: HubFactory, tmp_path: Path) -> None:
+    server = HttpServerProcess("chat_server", tmp_path / "chat.json")  # never started
+    hub = make_hub({"chat": server.entry()})
+    with pytest.raises(McpServerUnavailable, match="cannot connect to MCP server 'chat'") as raised:
+        await hub.call_tool("chat", "post_message", {"channel": "ops", "text": "hi"})
+    assert raised.value.retryable
+
+
+async def test_missing_command_is_reported(make_hub: HubFactory) -> None:
+    hub = make_hub({"ghost": {"command": "/nonexistent/mcp-server"}})
+    failures = await hub.discover()
+    assert isinstance(failures["ghost"], McpServerUnavailable)
+    assert "cannot connect to MCP server 'ghost'" in str(failures["ghost"])
+
+
+async def test_server_that_never_answers_times_out(make_hub: HubFactory) -> None:
+    silent = {**SILENT, "orchestrator": {"connect_timeout_ms": 300}}
+    hub = make_hub({"silent": silent})
+    started = asyncio.get_running_loop().time()
+    failures = await hub.discover()
+    assert "no answer within 300 ms" in str(failures["silent"])
+    assert asyncio.get_running_loop().time() - started < 5
+
+
+async def test_close_does_not_wait_for_a_connect(make_hub: HubFactory) -> None:
+    hub = make_hub({"silent": SILENT})  # the default connect timeout: 30 s
+    discovery = asyncio.create_task(hub.discover())
+    await asyncio.sleep(0.3)
+    started = asyncio.get_running_loop().time()
+    await hub.close()
+    assert asyncio.get_running_loop().time() - started < 10
+    assert "closed while connecting" in str((await discovery)["silent"])
+
+
+async def test_close_stops_server_processes(tmp_path: Path) -> None:
+    config = parse_config({"mcpServers": {
+        "github": python_server("github_server", "--state", str(tmp_path / "gh.json")),
+    }})
+    hub = McpHub(config, data_dir=tmp_path / "mcp")
+    pid = await _pid(hub)
+    await hub.close()
+    assert process_gone(pid)
+    with pytest.raises(McpServerUnavailable, match="closed"):
+        await _pid(hub)

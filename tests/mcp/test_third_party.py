@@ -1,0 +1,113 @@
+"""The reference servers other people wrote: `mcp-server-git` (PyPI) and the npm
+`filesystem` and `everything` servers, at the versions pinned in tests/mcp_servers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.mcp import McpInvalidArguments, McpToolFailed, ToolProgress
+from tests.mcp.conftest import HubFactory
+from tests.mcp.support import node_server
+
+pytestmark = pytest.mark.usefixtures("npm_servers")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("config", "user.email", "dev@example.com")
+    git("config", "user.name", "Dev")
+    (path / "README.md").write_text("# shop\n")
+    git("add", "README.md")
+    git("commit", "-q", "-m", "Initial commit")
+    (path / "README.md").write_text("# shop\n\nNow with payments.\n")
+    return path
+
+
+def _git(repo: Path) -> dict[str, Any]:
+    return {"command": sys.executable, "args": ["-m", "mcp_server_git", "--repository", str(repo)]}
+
+
+async def test_git_server_reads_and_branches(make_hub: HubFactory, repo: Path) -> None:
+    hub = make_hub({"git": _git(repo)})
+    assert await hub.discover() == {}
+    caps = {c.name: c for c in hub.capabilities}
+    assert caps["mcp.git.git_status"].read_only and not caps["mcp.git.git_status"].sensitive
+    assert caps["mcp.git.git_reset"].sensitive
+
+    status = await hub.call_tool("git", "git_status", {"repo_path": str(repo)})
+    assert "README.md" in status["text"]
+    log = await hub.call_tool("git", "git_log", {"repo_path": str(repo), "max_count": 5})
+    assert "Initial commit" in log["text"]
+    await hub.call_tool("git", "git_create_branch", {"repo_path": str(repo), "branch_name": "pay"})
+    assert (repo / ".git" / "refs" / "heads" / "pay").exists()
+
+
+async def test_git_server_errors_are_tool_failures(make_hub: HubFactory, repo: Path) -> None:
+    hub = make_hub({"git": _git(repo)})
+    with pytest.raises(McpToolFailed, match="nope"):
+        await hub.call_tool("git", "git_show", {"repo_path": str(repo), "revision": "nope"})
+
+
+async def test_filesystem_server_writes_and_reads(make_hub: HubFactory, tmp_path: Path) -> None:
+    root = tmp_path / "files"
+    root.mkdir()
+    hub = make_hub({"fs": node_server("server-filesystem", str(root))})
+    target = str(root / "notes.txt")
+    await hub.call_tool("fs", "write_file", {"path": target, "content": "hello\nworld\n"})
+    assert (root / "notes.txt").read_text() == "hello\nworld\n"
+    read = await hub.call_tool("fs", "read_text_file", {"path": target})
+    assert read["structured_content"] == {"content": "hello\nworld\n"}
+    listing = await hub.call_tool("fs", "list_directory", {"path": str(root)})
+    assert "[FILE] notes.txt" in listing["text"]
+
+
+async def test_filesystem_server_refusals(make_hub: HubFactory, tmp_path: Path) -> None:
+    root = tmp_path / "files"
+    root.mkdir()
+    hub = make_hub({"fs": node_server("server-filesystem", str(root))})
+    with pytest.raises(McpToolFailed, match=r"(?i)access denied"):
+        await hub.call_tool("fs", "read_text_file", {"path": str(tmp_path / "outside.txt")})
+    # A nested violation is named by its path into the arguments.
+    with pytest.raises(McpInvalidArguments) as raised:
+        await hub.call_tool("fs", "edit_file", {
+            "path": str(root / "x.txt"), "edits": [{"oldText": "a"}],
+        })
+    assert raised.value.field == "edits.0.newText"
+
+
+async def test_everything_server_progress_structure_and_errors(make_hub: HubFactory) -> None:
+    hub = make_hub({"everything": node_server("server-everything")})
+    seen: list[ToolProgress] = []
+    done = await hub.call_tool(
+        "everything", "trigger-long-running-operation", {"duration": 0.3, "steps": 3},
+        progress=seen.append,
+    )
+    assert "completed" in done["text"]
+    assert [(p.progress, p.total) for p in seen] == [(1, 3), (2, 3), (3, 3)]
+
+    weather = await hub.call_tool("everything", "get-structured-content", {"location": "Chicago"})
+    assert set(weather["structured_content"]) >= {"temperature", "conditions", "humidity"}
+
+    image = await hub.call_tool("everything", "get-tiny-image", {})
+    assert [block["type"] for block in image["content"]] == ["image"]
+
+    with pytest.raises(McpInvalidArguments, match="field 'a'"):
+        await hub.call_tool("everything", "get-sum", {"a": "one", "b": 2})
+    with pytest.raises(McpToolFailed, match="Unsupported URL protocol"):
+        await hub.call_tool("everything", "gzip-file-as-resource",
+                            {"name": "x", "data": "ftp://example.com/x"})
+    assert {c.name for c in hub.capabilities} >= {
+        "mcp.everything.get-sum", "mcp.everything.trigger-long-running-operation",
+    }
