@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.approvals import PLAN, ApprovalRefused, Approvals
-    from workflows.dag import PlanProblem, resolve, stages
+    from workflows.dag import PlanProblem, references, resolve, stages
     from workflows.preview import preview
     from workflows.rollback import ready, to_undo, undo_step
     from workflows.validation import parameter_problems, validate_plan
@@ -78,6 +78,7 @@ class OrchestrationWorkflow:
         self._problem: Problem | None = None
         self._finished_at: datetime | None = None
         self._search_attributes = False
+        self._labelled = False
 
     @workflow.run
     async def run(self, request: OrchestrationRequest) -> RunResult:
@@ -309,8 +310,11 @@ class OrchestrationWorkflow:
         )
 
     def _resolve(self, step: Step) -> dict[str, Any]:
-        """Resolve references to earlier outputs, then check the values against the schema."""
+        """Resolve references to earlier outputs, then check the values against the
+        schema (values without references were checked with the plan)."""
         assert self._planned is not None
+        if not references(step.parameters):
+            return step.parameters
         params: dict[str, Any] = resolve(step.parameters, self._outputs())
         schema = self._planned.capabilities[step.capability].input_schema
         problems = parameter_problems(schema, params, partial=False)
@@ -381,9 +385,12 @@ class OrchestrationWorkflow:
         if not self._search_attributes:
             return
         assert self._request is not None
-        updates = [sa.STATUS.value_set(status.value), sa.TENANT.value_set(self._request.tenant)]
-        if self._planned is not None:
-            updates.append(sa.INTENT.value_set(self._planned.plan.intent))
+        updates = [sa.STATUS.value_set(status.value)]
+        if not self._labelled:  # tenant and intent do not change: set them once
+            self._labelled = True
+            updates.append(sa.TENANT.value_set(self._request.tenant))
+            if self._planned is not None:
+                updates.append(sa.INTENT.value_set(self._planned.plan.intent))
         workflow.upsert_search_attributes(updates)
 
     def _record(self) -> RunRecord:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -45,6 +47,13 @@ def validate_plan(planned: PlanOutput, limits: Limits) -> list[str]:
     return problems
 
 
+@functools.lru_cache(maxsize=512)
+def _validator(schema: str) -> Draft202012Validator:
+    """Validators by schema text: building one costs more than using it, and the
+    same few schemas come back in every run. Pure, so safe in workflow code."""
+    return Draft202012Validator(json.loads(schema))
+
+
 def parameter_problems(
     schema: dict[str, Any], params: dict[str, Any], partial: bool = True
 ) -> list[str]:
@@ -59,7 +68,7 @@ def parameter_problems(
         required = [r for r in schema.get("required", []) if r not in pending]
         schema = {**schema, "required": required}
     found = []
-    for error in Draft202012Validator(schema).iter_errors(params):
+    for error in _validator(json.dumps(schema, sort_keys=True)).iter_errors(params):
         field = ".".join(str(p) for p in error.absolute_path) or "(parameters)"
         found.append(f"parameter {field}: {error.message}")
     return sorted(found)
