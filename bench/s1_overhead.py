@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -52,7 +53,7 @@ from orchestrator.graph.embedded import EmbeddedGraphStore
 from orchestrator.models import OrchestrationRequest, RunResult, RunStatus, StepStatus
 from orchestrator.settings import Settings
 from worker.client import connect
-from worker.runtime import build_runtime, build_worker
+from worker.runtime import build_runtime, build_worker, workflow_runner
 from workflows import search_attributes as sa
 from workflows.orchestration import OrchestrationWorkflow
 
@@ -394,6 +395,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mirror", choices=("on", "off"), default="on",
                    help="off: the run-level and step mirror writes do nothing, to isolate their "
                         "cost\n(the planner still reads the graph)")
+    p.add_argument("--sandbox", choices=("on", "off"), default="on",
+                   help="run both variants' workflows in Temporal's sandbox (the default) or not")
     args = p.parse_args(argv)
     if args.sequential < 1 or args.concurrent < 1 or args.warmup < 0 or args.timeout <= 0:
         p.error("-n and -m must be >= 1, --warmup >= 0, --timeout > 0")
@@ -416,7 +419,8 @@ async def wait_for_namespace(client: Client, wait_s: float = 30.0) -> None:
 
 async def bench(address: str, args: argparse.Namespace, data_dir: Path) -> None:
     settings = Settings(temporal_address=address, data_dir=data_dir,
-                        task_queue=f"bench-orch-{uuid.uuid4().hex[:8]}")
+                        task_queue=f"bench-orch-{uuid.uuid4().hex[:8]}",
+                        workflow_sandbox=args.sandbox == "on")
     client = await connect(settings)
     await wait_for_namespace(client)
     runtime = await build_runtime(settings)
@@ -436,7 +440,7 @@ async def bench(address: str, args: argparse.Namespace, data_dir: Path) -> None:
     try:
         async with (
             Worker(client, task_queue=bare.task_queue, workflows=[S1Workflow],
-                   activities=[noop]),
+                   activities=[noop], workflow_runner=workflow_runner(args.sandbox == "on")),
             build_worker(client, runtime),
         ):
             warm = Phase()
@@ -496,6 +500,12 @@ async def amain(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The sandbox imports each workflow's module afresh for every run; where the
+    # environment turns bytecode caching off (PYTHONDONTWRITEBYTECODE), every one
+    # of those imports compiles the source again (~2-5 ms a run, more for the
+    # larger module). That is the machine's setting, not either variant's cost:
+    # cache bytecode as Python does by default.
+    sys.dont_write_bytecode = False
     return asyncio.run(amain(parse_args(argv)))
 
 

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # Run workflows in Temporal's sandbox (import isolation and run-time checks of
+    # determinism), at a cost of a few ms a run; off trades that net for speed.
+    workflow_sandbox: bool = True
+
     max_steps: int = Field(default=20, ge=1)
     max_parallel: int = Field(default=8, ge=1)
 
@@ -50,11 +54,33 @@ class Settings(BaseSettings):
     optional_capabilities: list[str] = []
     approval_timeout_s: int = Field(default=3600, ge=1)
 
-    # The MCP servers to use, in the `mcpServers` JSON format desktop MCP clients read.
+    # The MCP servers to use, in the `mcpServers` JSON format desktop MCP clients read;
+    # unset means `data_dir/mcp.json`. A missing file is an empty configuration.
     mcp_config: Path | None = None
     # Tool results larger than this are stored under `data_dir/blobs` and the run
     # carries a reference, so workflow histories stay small.
     mcp_inline_max_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    # The LLM planner, used when a key or a base URL is set (any server speaking the
+    # OpenAI chat completions API with structured output); otherwise the offline one.
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    # Per request to the model; the plan activity's own timeout bounds the whole plan.
+    openai_timeout_s: float = Field(default=20.0, gt=0)
+    # Unreadable answers (not JSON of the expected shape) one question tolerates.
+    openai_max_unreadable: int = Field(default=2, ge=1)
+    # Capabilities shown to the model: the most relevant to the request, at most this many.
+    openai_max_capabilities: int = Field(default=12, ge=1)
+    # Callers of the API presenting it (`Authorization: Bearer <token>`) are MCP
+    # admins: only they may register a stdio server (a command this host will run),
+    # remove servers or approve changed tools. Unset: nobody may, over HTTP.
+    mcp_admin_token: SecretStr | None = None
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.openai_api_key is not None or self.openai_base_url is not None
 
     @property
     def address(self) -> str:
@@ -67,6 +93,10 @@ class Settings(BaseSettings):
     @property
     def graph_path(self) -> Path:
         return self.data_dir / "graph.lbug"
+
+    @property
+    def mcp_config_path(self) -> Path:
+        return self.mcp_config or self.data_dir / "mcp.json"
 
     @property
     def mcp_dir(self) -> Path:

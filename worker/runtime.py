@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.graph import GraphActivities
 from activities.planning import PlanningActivities
@@ -17,7 +18,9 @@ from orchestrator.agents.registry import AgentRegistry
 from orchestrator.graph.factory import open_store
 from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.graph.store import GraphStore
-from orchestrator.planning.offline import OfflinePlanner
+from orchestrator.mcp import McpHub
+from orchestrator.planning.llm.planner import LlmPlanner
+from orchestrator.planning.offline import OfflinePlanner, Planner
 from orchestrator.settings import Settings
 from workflows.orchestration import OrchestrationWorkflow
 
@@ -29,13 +32,18 @@ class Runtime:
     registry: AgentRegistry
     agents: AgentRunner
     mirror: WriteBehindMirror
+    # The MCP servers (from settings.mcp_config_path), shared with the API.
+    hub: McpHub
 
     async def close(self) -> None:
+        await self.hub.close()
         await self.mirror.close()
         await self.store.close()
 
 
 async def build_runtime(settings: Settings) -> Runtime:
+    # First: a bad MCP config fails the start before anything is opened.
+    hub = McpHub.from_settings(settings)
     store = await open_store(settings)
     registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS)
     registry.mark("sensitive", settings.sensitive_capabilities)
@@ -44,13 +52,20 @@ async def build_runtime(settings: Settings) -> Runtime:
     agents = PlatformAgents(store, settings.agent_faults)
     return Runtime(
         settings=settings, store=store, registry=registry, agents=agents,
-        mirror=WriteBehindMirror(store),
+        mirror=WriteBehindMirror(store), hub=hub,
     )
 
 
+def build_planner(runtime: Runtime) -> Planner:
+    """The LLM planner when a model is configured (a key or a base URL), else the
+    offline one."""
+    if runtime.settings.llm_configured:
+        return LlmPlanner.from_settings(runtime.settings, runtime.registry, runtime.store)
+    return OfflinePlanner(runtime.registry, runtime.store)
+
+
 def build_worker(client: Client, runtime: Runtime, task_queue: str | None = None) -> Worker:
-    planner = OfflinePlanner(runtime.registry, runtime.store)
-    planning = PlanningActivities(planner, runtime.registry, runtime.mirror)
+    planning = PlanningActivities(build_planner(runtime), runtime.registry, runtime.mirror)
     steps = StepActivities(runtime.agents, runtime.mirror)
     graph = GraphActivities(runtime.store)
     return Worker(
@@ -58,4 +73,12 @@ def build_worker(client: Client, runtime: Runtime, task_queue: str | None = None
         task_queue=task_queue or runtime.settings.task_queue,
         workflows=[OrchestrationWorkflow],
         activities=[planning.plan_request, steps.run_agent_step, graph.record_run],
+        workflow_runner=workflow_runner(runtime.settings.workflow_sandbox),
     )
+
+
+def workflow_runner(sandbox: bool) -> WorkflowRunner:
+    """Temporal's sandbox re-imports the workflow module for every run and checks
+    each call at run time: a safety net worth a few ms a run. Without it, replay
+    tests (golden histories in CI) remain the guard of determinism."""
+    return SandboxedWorkflowRunner() if sandbox else UnsandboxedWorkflowRunner()

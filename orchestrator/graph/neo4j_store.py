@@ -17,17 +17,38 @@ from neo4j.exceptions import AuthError, ClientError, ConfigurationError, Service
 
 from orchestrator.errors import GraphStoreUnavailable
 from orchestrator.graph import queries as q
-from orchestrator.graph.batching import GroupCommit, RecentIds
+from orchestrator.graph.batching import GroupCommit
+from orchestrator.graph.memory import WriteMemory
+from orchestrator.graph.references import resolve
 from orchestrator.graph.results import (
     Rows,
     counts_from_rows,
     entity_from_row,
+    read_agent_stats,
+    read_agents,
+    read_impact,
     read_run_graph,
+    read_step_context,
     relation_from_row,
 )
-from orchestrator.graph.rows import Write, mirror_writes, relation_rows
-from orchestrator.graph.store import EntityRecord, Relation, RunGraph
-from orchestrator.models import Agent, Capability, EntityRef, RunRecord, StepRecord
+from orchestrator.graph.rows import Write, relation_rows
+from orchestrator.graph.store import (
+    IMPACT_DEPTH,
+    AgentRecord,
+    EntityRecord,
+    Impact,
+    Relation,
+    RunGraph,
+    StepGraphContext,
+)
+from orchestrator.models import (
+    Agent,
+    AgentStats,
+    Capability,
+    EntityRef,
+    RunRecord,
+    StepRecord,
+)
 
 BOLT_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 
@@ -48,7 +69,7 @@ class Neo4jGraphStore:
         self._bookmarks = AsyncGraphDatabase.bookmark_manager()
         # As in the embedded store: whatever queued meanwhile goes out in one transaction.
         self._writes: GroupCommit[RunRecord | list[StepRecord]] = GroupCommit(self._write)
-        self._planned = RecentIds()
+        self._memory = WriteMemory()
 
     async def setup(self) -> None:
         """Connect, check the credentials and the database, create the constraints."""
@@ -191,10 +212,9 @@ class Neo4jGraphStore:
         await self._writes.write(records)
 
     async def _write(self, items: list[RunRecord | list[StepRecord]]) -> None:
-        steps = [s for item in items if isinstance(item, list) for s in item]
-        runs = [item for item in items if isinstance(item, RunRecord)]
-        await self._batch(mirror_writes(runs, steps, self._planned))
-        self._planned.update(r.workflow_id for r in runs if r.plan is not None)
+        writes = self._memory.writes(items)
+        await self._batch(writes)
+        self._memory.written(items, writes)
 
     async def run_graph(self, workflow_id: str) -> RunGraph:
         return await read_run_graph(self._read, workflow_id)
@@ -203,6 +223,30 @@ class Neo4jGraphStore:
         return counts_from_rows(
             await self._read(q.NEO4J_COUNT_NODES) + await self._read(q.NEO4J_COUNT_RELATIONSHIPS)
         )
+
+    async def list_entities(
+        self, kind: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[EntityRecord]:
+        rows = await (
+            self._read(q.LIST_ENTITIES, limit=limit, offset=offset) if kind is None
+            else self._read(q.LIST_ENTITIES_OF_KIND, kind=kind, limit=limit, offset=offset)
+        )
+        return [entity_from_row(row) for row in rows]
+
+    async def step_context(self, workflow_id: str, step_id: str) -> StepGraphContext:
+        return await read_step_context(self._read, workflow_id, step_id)
+
+    async def impact(self, ref: EntityRef, depth: int = IMPACT_DEPTH) -> Impact:
+        return await read_impact(self._read, ref, depth)
+
+    async def resolve_reference(self, text: str, kind: str | None = None) -> list[EntityRecord]:
+        return await resolve(self._read, text, kind)
+
+    async def agent_stats(self) -> dict[str, AgentStats]:
+        return await read_agent_stats(self._read)
+
+    async def list_agents(self) -> list[AgentRecord]:
+        return await read_agents(self._read)
 
 
 async def _rows(tx: AsyncManagedTransaction, query: str, params: dict[str, Any]) -> Rows:

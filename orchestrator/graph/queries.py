@@ -40,6 +40,8 @@ NEO4J_SCHEMA = [
     "CREATE CONSTRAINT agent_id IF NOT EXISTS FOR (n:Agent) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT capability_id IF NOT EXISTS FOR (n:Capability) REQUIRE n.id IS UNIQUE",
     "CREATE INDEX entity_kind IF NOT EXISTS FOR (n:Entity) ON (n.kind)",
+    # References are resolved by name.
+    "CREATE INDEX entity_name IF NOT EXISTS FOR (n:Entity) ON (n.name)",
 ]
 
 # -- counts, for checks: nodes by label and relationships by type --
@@ -155,7 +157,8 @@ MERGE (w)-[:HAS_PLAN]->(p)
 """
 
 # Status is only set on creation: the step activities own it after that, and
-# this write may land after theirs.
+# this write may land after theirs. Steps and their agents in one statement: a
+# statement's cost here is mostly compiling it.
 MERGE_PLANNED_STEPS = """
 UNWIND $rows AS r
 MATCH (w:Workflow {id: r.workflow_id})
@@ -164,11 +167,6 @@ ON CREATE SET s.status = 'pending', s.attempt = 0
 SET s.workflow_id = r.workflow_id, s.step_id = r.step_id, s.capability = r.capability,
     s.agent = r.agent
 MERGE (w)-[:CONTAINS]->(s)
-"""
-
-MERGE_EXECUTED_BY = """
-UNWIND $rows AS r
-MATCH (s:Step {id: r.id})
 MERGE (a:Agent {id: r.agent})
 MERGE (s)-[:EXECUTED_BY]->(a)
 """
@@ -233,4 +231,110 @@ RETURN s.step_id, a.id ORDER BY s.step_id
 RUN_OPERATES_ON = """
 MATCH (w:Workflow {id: $id})-[:CONTAINS]->(s:Step)-[:OPERATES_ON]->(e:Entity)
 RETURN s.step_id, e.id ORDER BY s.step_id, e.id
+"""
+
+# -- reads over relationships: pages of entities, a step's context, impact,
+# references, agents --
+
+LIST_ENTITIES = """
+MATCH (e:Entity)
+RETURN e.kind, e.name, e.created_by, e.attrs
+ORDER BY e.kind, e.name
+SKIP $offset LIMIT $limit
+"""
+
+LIST_ENTITIES_OF_KIND = """
+MATCH (e:Entity)
+WHERE e.kind = $kind
+RETURN e.kind, e.name, e.created_by, e.attrs
+ORDER BY e.kind, e.name
+SKIP $offset LIMIT $limit
+"""
+
+# LadybugDB refuses variable-length bounds above 30, and a plan deeper than
+# that would exceed any step budget; Neo4j would take a larger one.
+STEP_DEPENDENCIES = """
+MATCH (:Step {id: $id})-[:DEPENDS_ON*1..30]->(d:Step)
+RETURN DISTINCT d.step_id, d.capability, d.agent, d.status, d.output
+ORDER BY d.step_id
+"""
+
+STEP_ENTITIES = """
+MATCH (:Step {id: $id})-[:OPERATES_ON]->(e:Entity)
+RETURN e.kind, e.name, e.created_by, e.attrs
+ORDER BY e.kind, e.name
+"""
+
+# Both directions, each with its true source and target; UNION drops the
+# relationship seen from both ends when the step touched both.
+STEP_ENTITY_RELATIONS = """
+MATCH (:Step {id: $id})-[:OPERATES_ON]->(a:Entity)-[r:RELATED_TO]->(b:Entity)
+RETURN a.kind, a.name, r.type, b.kind, b.name
+UNION
+MATCH (:Step {id: $id})-[:OPERATES_ON]->(b:Entity)<-[r:RELATED_TO]-(a:Entity)
+RETURN a.kind, a.name, r.type, b.kind, b.name
+"""
+
+# Impact follows each relationship in the direction a change spreads:
+# - containment (owns, has_policy) from the container to what it holds: an
+#   application's change reaches its services, a deployment's its policies;
+# - every other type (deploys, runs_in, deployed_to, uses, ...) says its source
+#   relies on its target, so from the target back to the source: an application's
+#   change reaches the deployments that deploy it, an environment's the
+#   applications deployed to it and the deployments running in it.
+# So an application's impact is its services, its deployments and their policies,
+# and never the environment it is deployed to. One hop per call, from a frontier
+# of entity ids: the walk (bounded, each entity once) is the store's loop, the
+# same on both backends, as mixed directions fit no variable-length pattern.
+IMPACT_CONTAINMENT = ["owns", "has_policy"]
+
+IMPACT_NEXT = """
+UNWIND $ids AS id
+MATCH (a:Entity {id: id})-[r:RELATED_TO]->(b:Entity)
+WHERE r.type IN $containment
+RETURN a.kind AS source_kind, a.name AS source_name, r.type AS type,
+       b.kind AS target_kind, b.name AS target_name, b.id AS reached
+UNION ALL
+UNWIND $ids AS id
+MATCH (a:Entity)-[r:RELATED_TO]->(b:Entity {id: id})
+WHERE NOT r.type IN $containment
+RETURN a.kind AS source_kind, a.name AS source_name, r.type AS type,
+       b.kind AS target_kind, b.name AS target_name, a.id AS reached
+"""
+
+ENTITY_STEPS = """
+MATCH (s:Step)-[:OPERATES_ON]->(:Entity {id: $id})
+RETURN s.workflow_id, s.step_id, s.capability, s.status
+ORDER BY s.workflow_id, s.step_id
+"""
+
+ENTITY_KINDS = "MATCH (e:Entity) RETURN DISTINCT e.kind ORDER BY e.kind"
+
+ENTITIES_NAMED = """
+MATCH (e:Entity)
+WHERE e.name IN $names
+RETURN e.kind, e.name, e.created_by, e.attrs
+ORDER BY e.name, e.kind
+"""
+
+# What is deployed to, or runs in, the environments `$ids`.
+PLACED_IN = """
+MATCH (e:Entity)-[r:RELATED_TO]->(env:Entity)
+WHERE env.id IN $ids AND r.type IN ['deployed_to', 'runs_in']
+RETURN DISTINCT e.kind, e.name, e.created_by, e.attrs
+ORDER BY e.name, e.kind
+"""
+
+AGENT_STATS = """
+MATCH (a:Agent)-[p:PROVIDES]->(c:Capability)
+RETURN a.id, c.id, p.runs, p.successes, p.total_ms
+ORDER BY a.id, c.id
+"""
+
+# Agents seen only as a step's executor have no kind and provide nothing known.
+AGENTS = """
+MATCH (a:Agent)
+OPTIONAL MATCH (a)-[p:PROVIDES]->(c:Capability)
+RETURN a.id, a.kind, c.id, p.runs, p.successes, p.total_ms
+ORDER BY a.id, c.id
 """

@@ -59,7 +59,6 @@ def run_writes(records: list[RunRecord], workflow_query: str, with_plan: bool = 
         (workflow_query, {"rows": workflows}),
         (q.MERGE_PLANS, {"rows": plans}),
         (q.MERGE_PLANNED_STEPS, {"rows": steps}),
-        (q.MERGE_EXECUTED_BY, {"rows": steps}),
         (q.MERGE_DEPENDS_ON, {"rows": deps}),
     ]
     return writes + step_writes([s for r in records for s in r.steps])
