@@ -29,8 +29,12 @@ class PlanningActivities:
             planned = with_definitions(plan, self._registry)
         except OrchestratorError as error:
             raise to_application_error(error) from error
-        if request.dry_run:  # a dry run leaves no trace in the graph
-            return planned
+        if request.dry_run:  # a dry run leaves no trace in the graph; it predicts
+            stats = await self._mirror.store.agent_stats()
+            return planned.model_copy(update={"stats": {
+                key: value for key, value in stats.items()
+                if key.split("/", 1)[0] in planned.agents
+            }})
         self._mirror.submit_plan(RunRecord(
             workflow_id=request.workflow_id, request=request.message,
             status=RunStatus.RUNNING, plan=plan,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -124,6 +124,9 @@ class Step(Model):
     id: str = Field(pattern=NAME_PATTERN)
     capability: str
     agent: str
+    # Other providers of the capability, best first: when the agent fails for
+    # good, the step moves to the next before anything is rolled back.
+    fallbacks: list[str] = []
     parameters: dict[str, Any] = {}
     depends_on: list[str] = []
     optional: bool = False
@@ -138,6 +141,10 @@ class Plan(Model):
     steps: list[Step]
     predicted_duration_ms: int | None = None
     predicted_success: float | None = None
+    # Who read the request: the rules, or a language model.
+    planner: Literal["offline", "llm"] = "offline"
+    # Why the language model's plan was not used, when the rules stood in for it.
+    fallback_reason: str | None = None
 
 
 class Limits(Model):
@@ -236,9 +243,22 @@ class StepOutput(Model):
     operates_on: list[EntityRef] = []
 
 
+class AgentTry(Model):
+    """One agent's go at a step: its outcome after its retries."""
+
+    agent: str
+    ok: bool
+    attempts: int
+    duration_ms: int
+    error: str | None = None
+
+
 class StepResult(Model):
     step_id: str
     status: StepStatus = StepStatus.PENDING
+    # Which agent ran the step (it differs from the plan's after a fallback).
+    agent: str | None = None
+    tries: list[AgentTry] = []
     parameters: dict[str, Any] | None = None
     output: dict[str, Any] | None = None
     operates_on: list[EntityRef] = []
@@ -304,6 +324,14 @@ class StepRecord(Model):
     undo: bool = False
 
 
+class Outcome(Model):
+    step_id: str
+    agent: str
+    capability: str
+    ok: bool
+    duration_ms: int
+
+
 class RunRecord(Model):
     """What the graph keeps of a run at the workflow level; at the end of a run
     it carries every step's final state, so the graph converges whatever the
@@ -315,3 +343,5 @@ class RunRecord(Model):
     plan: Plan | None = None
     error: str | None = None
     steps: list[StepRecord] = []
+    # Every agent's go at a step of the run, for the agents' statistics.
+    outcomes: list[Outcome] = []

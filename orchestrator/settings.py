@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.agents.faults import Fault
-from orchestrator.models import Limits
+from orchestrator.models import Agent, Limits
 
 
 class Settings(BaseSettings):
@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     sensitive_capabilities: list[str] = []
     # Capabilities whose steps are best effort: failing for good skips them.
     optional_capabilities: list[str] = []
+    # More built-in agents, e.g. a second one providing deployments: selection
+    # then learns which does better, and a step moves to the other on failure.
+    extra_agents: list[Agent] = []
     approval_timeout_s: int = Field(default=3600, ge=1)
 
     # The MCP servers to use, in the `mcpServers` JSON format desktop MCP clients read;

@@ -45,7 +45,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     # First: a bad MCP config fails the start before anything is opened.
     hub = McpHub.from_settings(settings)
     store = await open_store(settings)
-    registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS)
+    registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS + settings.extra_agents)
     registry.mark("sensitive", settings.sensitive_capabilities)
     registry.mark("optional", settings.optional_capabilities)
     await store.register_catalogue(registry.capabilities, registry.agents)

@@ -25,9 +25,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.planning import PlanningActivities
     from activities.steps import StepActivities
     from orchestrator.models import (
+        AgentTry,
         ApprovalStatus,
         Decision,
         OrchestrationRequest,
+        Outcome,
         PlanInput,
         PlanOutput,
         Preview,
@@ -267,7 +269,7 @@ class OrchestrationWorkflow:
             result.started_at = workflow.now()
             params = self._resolve(step)
             result.parameters = params
-            output = await self._call(step.model_copy(update={"parameters": params}))
+            output = await self._on_agents(step.model_copy(update={"parameters": params}), result)
         except asyncio.CancelledError:
             result.status, result.error = StepStatus.CANCELLED, "cancelled"
             result.finished_at = workflow.now()
@@ -284,6 +286,33 @@ class OrchestrationWorkflow:
                 self._stop_with(ProblemKind.STEP_FAILED, f"step {step.id} failed: {result.error}")
             return
         _record_output(result, StepStatus.COMPLETED, output)
+
+    async def _on_agents(self, step: Step, result: StepResult) -> StepOutput:
+        """Run the step on its agent; when that one fails for good and another
+        provides the capability, move the step to it, before any rollback."""
+        agents = [step.agent, *step.fallbacks]
+        for i, agent in enumerate(agents):
+            started = workflow.now()
+            result.agent = agent
+            try:
+                output = await self._call(step.model_copy(update={"agent": agent}))
+            except ActivityError as err:
+                if isinstance(err.cause, CancelledError):
+                    raise
+                message, attempts = _failure(err)
+                result.tries.append(AgentTry(
+                    agent=agent, ok=False, attempts=attempts, error=message,
+                    duration_ms=_ms(started, workflow.now()),
+                ))
+                if i == len(agents) - 1:
+                    raise
+                continue
+            result.tries.append(AgentTry(
+                agent=agent, ok=True, attempts=output.attempt,
+                duration_ms=_ms(output.started_at, output.finished_at),
+            ))
+            return output
+        raise AssertionError("unreachable: a step has at least one agent")
 
     async def _call(self, step: Step, undo: bool = False) -> StepOutput:
         """One agent call as an activity, with the agent's retries and timeouts."""
@@ -353,7 +382,7 @@ class OrchestrationWorkflow:
             step_id=step.id, status=StepStatus.RUNNING, started_at=workflow.now()
         )
         try:
-            undo = undo_step(step, self._outputs(), self._planned.agents)
+            undo = undo_step(step, self._outputs(), self._planned.agents, undone.agent)
             self._undos[step.id] = undo
             result.parameters = undo.parameters
             output = await self._call(undo, undo=True)
@@ -407,9 +436,15 @@ class OrchestrationWorkflow:
             _step_record(wf, self._undos[i], r, undo=True)
             for i, r in sorted(self._compensations.items()) if i in self._undos
         ]
+        outcomes = [] if plan is None else [
+            Outcome(step_id=s.id, agent=t.agent, capability=s.capability, ok=t.ok,
+                    duration_ms=t.duration_ms)
+            for s in plan.steps for t in self._results[s.id].tries
+        ]
         return RunRecord(
             workflow_id=wf, request=self._request.message, status=self._status,
             error=self._problem.message if self._problem else None, plan=plan, steps=steps,
+            outcomes=outcomes,
         )
 
     async def _finish(self, status: RunStatus) -> RunResult:
@@ -457,10 +492,15 @@ def _record_output(result: StepResult, status: StepStatus, output: StepOutput) -
 
 def _step_record(wf: str, step: Step, result: StepResult, undo: bool = False) -> StepRecord:
     return StepRecord(
-        workflow_id=wf, step_id=step.id, capability=step.capability, agent=step.agent,
+        workflow_id=wf, step_id=step.id, capability=step.capability,
+        agent=result.agent or step.agent,
         status=result.status, attempt=result.attempts, output=result.output,
         error=result.error, operates_on=result.operates_on, undo=undo,
     )
+
+
+def _ms(start: datetime, end: datetime) -> int:
+    return max(0, round((end - start).total_seconds() * 1000))
 
 
 def _planning_problem(err: ActivityError | ApplicationError) -> Problem:

@@ -26,7 +26,8 @@ def ready(steps: Sequence[Step], waiting: set[str]) -> list[str]:
 
 
 def undo_step(
-    step: Step, outputs: Mapping[str, dict[str, Any]], agents: Mapping[str, Agent]
+    step: Step, outputs: Mapping[str, dict[str, Any]], agents: Mapping[str, Agent],
+    ran_on: str | None = None,
 ) -> Step:
     """The compensating step of a completed step, its parameters resolved. It
     keeps the step's id: the activity is told it runs an undo."""
@@ -35,6 +36,9 @@ def undo_step(
     providers = sorted(i for i, a in agents.items() if capability in a.capabilities)
     if not providers:
         raise LookupError(f"no agent in the plan provides {capability}")
+    # The agent that did the work undoes it, when it can.
+    if ran_on in providers:
+        providers.insert(0, ran_on)
     return Step(
         id=step.id, capability=capability, agent=providers[0],
         parameters=resolve(step.compensation.parameters, outputs),

@@ -35,9 +35,10 @@ def validate_plan(planned: PlanOutput, limits: Limits) -> list[str]:
         if capability is None:
             problems.append(f"{where}: unknown capability {step.capability!r}")
             continue
-        agent = planned.agents.get(step.agent)
-        if agent is None or step.capability not in agent.capabilities:
-            problems.append(f"{where}: agent {step.agent!r} does not provide {step.capability}")
+        for agent_id in (step.agent, *step.fallbacks):
+            agent = planned.agents.get(agent_id)
+            if agent is None or step.capability not in agent.capabilities:
+                problems.append(f"{where}: agent {agent_id!r} does not provide {step.capability}")
         upstream = ancestors(steps, step.id)
         for ref in sorted(references(step.parameters) - upstream):
             problems.append(f"{where}: refers to the output of {ref!r}, not a dependency")

@@ -11,6 +11,8 @@ class StepContext(Model):
     workflow_id: str
     step_id: str
     attempt: int
+    # The agent the step runs on (several may provide one capability).
+    agent: str = ""
 
     @property
     def owner(self) -> str:

@@ -22,8 +22,12 @@ class Fault(Model):
     delay_ms: int = 0
     # Only steps whose parameters have these values (e.g. {"policy": "security"}).
     when: dict[str, Any] = {}
+    # Only steps run by this agent (when several provide the capability).
+    agent: str | None = None
 
-    def applies(self, params: dict[str, Any]) -> bool:
+    def applies(self, params: dict[str, Any], agent: str = "") -> bool:
+        if self.agent is not None and self.agent != agent:
+            return False
         return all(params.get(k) == v for k, v in self.when.items())
 
     def fails(self, attempt: int) -> bool:

@@ -51,7 +51,7 @@ class PlatformAgents:
         if handler is None:
             raise InvalidInput(f"no built-in agent handles {capability!r}")
         fault = self._faults.get(capability, Fault())
-        if not fault.applies(params):
+        if not fault.applies(params, ctx.agent):
             fault = Fault()
         if fault.delay_ms:
             await asyncio.sleep(fault.delay_ms / 1000)

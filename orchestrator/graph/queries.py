@@ -27,6 +27,11 @@ EMBEDDED_SCHEMA = [
     "CREATE REL TABLE IF NOT EXISTS OPERATES_ON(FROM Step TO Entity)",
     "CREATE REL TABLE IF NOT EXISTS RELATED_TO(FROM Entity TO Entity, type STRING)",
     "CREATE REL TABLE IF NOT EXISTS COMPENSATED_BY(FROM Step TO Step)",
+    # One agent's go at one step: counted into PROVIDES exactly once.
+    "CREATE NODE TABLE IF NOT EXISTS Outcome(id STRING PRIMARY KEY, workflow_id STRING,"
+    " step_id STRING, agent STRING, capability STRING, ok INT64, ms INT64, fresh BOOLEAN)",
+    # Added after the first release: databases made before get the column here.
+    "ALTER TABLE PROVIDES ADD IF NOT EXISTS recent_ms DOUBLE DEFAULT 0.0",
 ]
 
 # -- schema of Neo4j: uniqueness under every id a MERGE keys on, so concurrent
@@ -42,6 +47,7 @@ NEO4J_SCHEMA = [
     "CREATE INDEX entity_kind IF NOT EXISTS FOR (n:Entity) ON (n.kind)",
     # References are resolved by name.
     "CREATE INDEX entity_name IF NOT EXISTS FOR (n:Entity) ON (n.name)",
+    "CREATE CONSTRAINT outcome_id IF NOT EXISTS FOR (n:Outcome) REQUIRE n.id IS UNIQUE",
 ]
 
 # -- counts, for checks: nodes by label and relationships by type --
@@ -208,6 +214,43 @@ MERGE_OPERATES_ON = """
 UNWIND $rows AS r
 MATCH (s:Step {id: r.step}), (e:Entity {id: r.entity})
 MERGE (s)-[:OPERATES_ON]->(e)
+"""
+
+# Agents' statistics, idempotently: an outcome is a node keyed by run, step and
+# agent; only outcomes this write created ("fresh") are added to PROVIDES, so a
+# mirror written twice counts once. Aggregated per agent and capability first,
+# as several outcomes of one batch may update the same relationship.
+MERGE_OUTCOMES = """
+UNWIND $rows AS r
+MERGE (o:Outcome {id: r.id})
+ON CREATE SET o.workflow_id = r.workflow_id, o.step_id = r.step_id, o.agent = r.agent,
+    o.capability = r.capability, o.ok = r.ok, o.ms = r.ms, o.fresh = true
+"""
+
+COUNT_FRESH_OUTCOMES = """
+UNWIND $rows AS r
+MATCH (o:Outcome {id: r.id})
+WHERE o.fresh = true
+WITH o.agent AS agent, o.capability AS capability, count(*) AS n, sum(o.ok) AS ok,
+    sum(o.ms) AS ms
+MATCH (a:Agent {id: agent})-[p:PROVIDES]->(c:Capability {id: capability})
+SET p.recent_ms = CASE WHEN p.runs = 0 THEN 1.0 * ms / n
+                       ELSE 0.8 * p.recent_ms + 0.2 * ms / n END,
+    p.runs = p.runs + n, p.successes = p.successes + ok, p.total_ms = p.total_ms + ms
+"""
+
+SETTLE_OUTCOMES = """
+UNWIND $rows AS r
+MATCH (o:Outcome {id: r.id})
+SET o.fresh = false
+"""
+
+# Every agent that had a go at a step (a fallback adds the second).
+MERGE_TRIED_BY = """
+UNWIND $rows AS r
+MATCH (s:Step {id: r.step})
+MERGE (a:Agent {id: r.agent})
+MERGE (s)-[:EXECUTED_BY]->(a)
 """
 
 RUN_WORKFLOW = "MATCH (w:Workflow {id: $id}) RETURN w.status"

@@ -32,7 +32,26 @@ def mirror_writes(
         + run_writes([r for r in closing if r.workflow_id in planned], q.SET_WORKFLOWS,
                      with_plan=False)
         + run_writes([r for r in closing if r.workflow_id not in planned], q.MERGE_WORKFLOWS)
+        + outcome_writes(closing)
     )
+
+
+def outcome_writes(records: list[RunRecord]) -> list[Write]:
+    """Agents' outcomes into their statistics, and the agents each step tried."""
+    rows = [
+        {"id": f"{r.workflow_id}/{o.step_id}/{o.agent}", "workflow_id": r.workflow_id,
+         "step_id": o.step_id, "agent": o.agent, "capability": o.capability,
+         "ok": int(o.ok), "ms": o.duration_ms}
+        for r in records for o in r.outcomes
+    ]
+    tried = [{"step": f"{r.workflow_id}/{o.step_id}", "agent": o.agent}
+             for r in records for o in r.outcomes]
+    return [
+        (q.MERGE_OUTCOMES, {"rows": rows}),
+        (q.COUNT_FRESH_OUTCOMES, {"rows": rows}),
+        (q.SETTLE_OUTCOMES, {"rows": rows}),
+        (q.MERGE_TRIED_BY, {"rows": tried}),
+    ]
 
 
 def _opening(record: RunRecord) -> bool:

@@ -37,8 +37,9 @@ def with_definitions(plan: Plan, registry: AgentRegistry) -> PlanOutput:
     names = {s.capability for s in plan.steps}
     names |= {s.compensation.capability for s in plan.steps if s.compensation}
     capabilities = {n: registry.capability(n) for n in sorted(names)}
-    agent_ids = {s.agent for s in plan.steps}
-    agent_ids |= {registry.choose(s.compensation.capability).id
-                  for s in plan.steps if s.compensation}
+    agent_ids = {a for s in plan.steps for a in (s.agent, *s.fallbacks)}
+    # Every provider of an undo: a step that moved to another agent is undone by it.
+    agent_ids |= {a.id for s in plan.steps if s.compensation
+                  for a in registry.providers(s.compensation.capability)}
     agents = {i: registry.agent(i) for i in sorted(agent_ids)}
     return PlanOutput(plan=plan, capabilities=capabilities, agents=agents)

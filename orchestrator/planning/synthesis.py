@@ -9,12 +9,14 @@ environment is checked rather than trusted. Independent branches stay parallel.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from orchestrator.agents.registry import AgentRegistry
+from orchestrator.agents.selection import rank
 from orchestrator.errors import CannotPlan
 from orchestrator.graph.store import GraphStore
-from orchestrator.models import Capability, Compensation, EntityRef, Plan, Step
+from orchestrator.models import AgentStats, Capability, Compensation, EntityRef, Plan, Step
 from orchestrator.planning.parser import Action
 
 MAX_ID = 63
@@ -40,6 +42,8 @@ class Synthesiser:
         self._store = store
 
     async def synthesise(self, request: str, actions: list[Action]) -> Plan:
+        # What the graph has seen of the agents decides who runs each step.
+        stats = await self._store.agent_stats()
         drafts: list[_Draft] = []
         for action in actions:
             draft = self._draft(action, drafts)
@@ -52,7 +56,7 @@ class Synthesiser:
         return Plan(
             intent="; ".join(f"{a.verb} {a.kind} {a.name}" for a in actions),
             request=request,
-            steps=[self._step(d, drafts) for d in drafts],
+            steps=[self._step(d, drafts, stats) for d in drafts],
         )
 
     def _draft(self, action: Action, existing: list[_Draft]) -> _Draft:
@@ -123,7 +127,9 @@ class Synthesiser:
         step_id = _unique_id(f"{verb}-{ref.kind}-{ref.name}", drafts)
         return _Draft(step_id, capability, {p: ref.name for p in params}, ref)
 
-    def _step(self, draft: _Draft, drafts: list[_Draft]) -> Step:
+    def _step(
+        self, draft: _Draft, drafts: list[_Draft], stats: Mapping[str, AgentStats]
+    ) -> Step:
         by_ref = {d.produces.key: d for d in drafts}
         params: dict[str, str] = {}
         for param, value in draft.bindings.items():
@@ -139,13 +145,18 @@ class Synthesiser:
                 capability=draft.capability.compensation,
                 parameters={**params, "owner": f"${{steps.{draft.id}.output.owner}}"},
             )
+        agents = rank(self._registry.providers(draft.capability.name), draft.capability.name,
+                      stats)
+        if not agents:
+            raise CannotPlan(f"no agent provides {draft.capability.name}", [], [])
         operates_on = {draft.produces.key: draft.produces}
         for kind, name in draft.entity_bindings():
             operates_on.setdefault(f"{kind}:{name}", EntityRef(kind=kind, name=name))
         return Step(
             id=draft.id,
             capability=draft.capability.name,
-            agent=self._registry.choose(draft.capability.name).id,
+            agent=agents[0].id,
+            fallbacks=[a.id for a in agents[1:]],
             parameters=params,
             depends_on=sorted(draft.depends_on),
             optional=draft.capability.optional,

@@ -1,0 +1,47 @@
+"""Which provider of a capability runs a step, from what the graph has observed.
+
+Deterministic, so a plan can be explained and tested: new agents are tried
+first (each until it has a small record), then the best smoothed success rate
+wins, faster recent latency breaking ties; one selection in ten goes to the
+runner-up, so a recovering agent gets another chance. The ranking after the
+first is the order of fallbacks when the chosen agent fails for good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from orchestrator.models import Agent, AgentStats
+
+# Runs an agent gets before its record decides anything.
+MIN_TRIES = 2
+# One selection in this many explores: the runner-up goes first.
+EXPLORE_EVERY = 10
+
+
+def rank(
+    providers: Sequence[Agent], capability: str, stats: Mapping[str, AgentStats]
+) -> list[Agent]:
+    """Providers best first."""
+    def seen(agent: Agent) -> AgentStats:
+        return stats.get(f"{agent.id}/{capability}", AgentStats())
+
+    def mean_ms(agent: Agent) -> float:
+        s = seen(agent)
+        return s.total_ms / s.runs if s.runs else 0.0
+
+    untried = sorted((a for a in providers if seen(a).runs < MIN_TRIES),
+                     key=lambda a: (seen(a).runs, a.id))
+    proven = sorted((a for a in providers if seen(a).runs >= MIN_TRIES),
+                    key=lambda a: (-success_rate(seen(a)), mean_ms(a), a.id))
+    if untried:
+        return untried + proven
+    total = sum(seen(a).runs for a in providers)
+    if len(proven) > 1 and total % EXPLORE_EVERY == EXPLORE_EVERY - 1:
+        proven[0], proven[1] = proven[1], proven[0]
+    return proven
+
+
+def success_rate(stats: AgentStats) -> float:
+    """Laplace-smoothed: a few runs do not make a certainty either way."""
+    return (stats.successes + 1) / (stats.runs + 2)
