@@ -46,6 +46,13 @@ async def test_a_failing_agent_is_replaced_and_then_avoided(
             if i == 0:
                 first = await s.runtime.store.run_graph(result.workflow_id)
         stats = await s.runtime.store.agent_stats()
+        dry = await s.http.post("/v3/ai/chat", json={
+            "message": "create application shopx and deploy it to production", "dry_run": True,
+        })
+    # Predictions now come from what was observed, not from the defaults.
+    preview = dry.json()["preview"]
+    assert preview["basis"] == "history of every step's agent", preview
+    assert 0.5 < preview["predicted_success"] < 1.0
 
     # Both agents had a go at the first run's deployment, and the graph says so.
     assert sorted(a for step, a in first.executed_by if step == DEPLOY.format(i=0)) == [
