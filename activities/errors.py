@@ -7,12 +7,13 @@ from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
-from orchestrator.errors import CannotPlan, OrchestratorError
+from orchestrator.errors import CannotPlan, OrchestratorError, RetryLater
 
 
 def to_application_error(error: OrchestratorError, *details: Any) -> ApplicationError:
     if isinstance(error, CannotPlan):
         details = ({"understood": error.understood, "not_understood": error.not_understood},)
     return ApplicationError(
-        str(error), *details, type=type(error).__name__, non_retryable=not error.retryable
+        str(error), *details, type=type(error).__name__, non_retryable=not error.retryable,
+        next_retry_delay=error.delay if isinstance(error, RetryLater) else None,
     )

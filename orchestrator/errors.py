@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 class OrchestratorError(Exception):
     """Base class; `retryable` tells whether trying again may help."""
@@ -17,6 +19,15 @@ class TransientFailure(OrchestratorError):
     """A fault that may pass: trying again is worthwhile."""
 
     retryable = True
+
+
+class RetryLater(TransientFailure):
+    """A transient fault whose source said how long to wait before trying again
+    (an HTTP Retry-After): the next attempt waits that long instead of backing off."""
+
+    def __init__(self, message: str, delay: timedelta) -> None:
+        super().__init__(message)
+        self.delay = delay
 
 
 class GraphStoreUnavailable(OrchestratorError):

@@ -58,9 +58,20 @@ public final class Launcher {
 
         // Embedded code runs with full rights, so it can set the password a server
         // would otherwise ask for on first login.
-        dbms.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME).executeTransactionally(
-                "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED",
-                Map.of("password", password));
+        try {
+            dbms.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME).executeTransactionally(
+                    "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED",
+                    Map.of("password", password));
+        } catch (RuntimeException e) {
+            // A restart on the same data directory: the password is already this one.
+            // Anything else is fatal, and must end the JVM: Neo4j's own threads would
+            // otherwise keep it alive without a Bolt server anyone can log in to.
+            String message = String.valueOf(e.getMessage());
+            if (!message.contains("cannot be the same")) {
+                e.printStackTrace();
+                System.exit(1);
+            }
+        }
 
         System.out.println("ready bolt://127.0.0.1:" + port);
         System.out.flush();

@@ -1,0 +1,54 @@
+"""Checks of the model's answer before the synthesiser sees it.
+
+The model proposes; the registry and the graph decide. A problem found here is told
+to the model in one repair round, so each says what is wrong and what would be right.
+"""
+
+from __future__ import annotations
+
+from orchestrator.agents.registry import AgentRegistry
+from orchestrator.graph.store import GraphStore
+from orchestrator.models import EntityRef, is_valid_name
+from orchestrator.planning.llm.answer import PlanningAnswer, RequestedAction
+
+# Alternatives named in a problem: enough to correct it, not the whole catalogue.
+MAX_LISTED = 5
+
+
+async def answer_problems(
+    answer: PlanningAnswer, registry: AgentRegistry, store: GraphStore
+) -> list[str]:
+    """Everything that keeps the answer from being planned; empty when it can be."""
+    if not answer.actions:
+        return ["the answer lists no actions"]
+    problems: list[str] = []
+    for i, action in enumerate(answer.actions, start=1):
+        problems += [f"action {i} ({action.describe()}): {p}" for p in _action_problems(
+            action, registry)]
+    for mention in answer.references:
+        if not (is_valid_name(mention.kind) and is_valid_name(mention.name)):
+            problems.append(f"reference {mention.kind} {mention.name!r} is not a valid name")
+        elif await store.get_entity(EntityRef(kind=mention.kind, name=mention.name)) is None:
+            problems.append(f"reference {mention.kind} {mention.name} does not exist")
+    return problems
+
+
+def _action_problems(action: RequestedAction, registry: AgentRegistry) -> list[str]:
+    problems = [
+        f"{what} {value!r} is not a valid name (lowercase letters, digits, '-', '_')"
+        for what, value in (("kind", action.kind), ("name", action.name),
+                            *((f"qualifier {q.key}", q.value) for q in action.qualifiers))
+        if not is_valid_name(value)
+    ]
+    keys = [q.key for q in action.qualifiers]
+    problems += [f"qualifier {k} is given twice" for k in sorted(set(keys)) if keys.count(k) > 1]
+    producers = registry.producers_of(action.kind)
+    if not producers:
+        return [*problems, f"no capability produces a {action.kind!r}"]
+    # Strict on the verb: the synthesiser would fall back to any producer of the kind,
+    # which would turn "delete application shop" into creating it.
+    if not any(c.name.split(".")[-1] == action.verb for c in producers):
+        known = ", ".join(c.name for c in producers[:MAX_LISTED])
+        problems.append(f"no capability {action.verb!r} produces a {action.kind}; "
+                        f"those that do: {known}")
+    return problems

@@ -1,0 +1,115 @@
+"""The LLM planner: the model reads the request; the synthesiser and the graph decide
+the order, exactly as for the offline planner.
+
+An answer that cannot be planned (an unknown capability or kind, a name that is not
+one, a synthesiser refusal) gets one repair round with the problems spelled out.
+If that fails too, or the model keeps answering unreadably, the offline planner
+stands in and the plan says why. Failures of the service itself (rate limits,
+outages, timeouts, a rejected request) are raised for Temporal to retry or not.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from orchestrator.agents.registry import AgentRegistry
+from orchestrator.errors import CannotPlan, InvalidInput, OrchestratorError
+from orchestrator.graph.store import GraphStore
+from orchestrator.models import Plan
+from orchestrator.planning.llm.answer import PlanningAnswer
+from orchestrator.planning.llm.checks import answer_problems
+from orchestrator.planning.llm.context import ContextBuilder
+from orchestrator.planning.llm.errors import UnreadableAnswer
+from orchestrator.planning.llm.prompt import first_messages, repair_messages
+from orchestrator.planning.llm.provider import OpenAiPlanningModel, PlanningModel
+from orchestrator.planning.offline import OfflinePlanner, Planner
+from orchestrator.planning.synthesis import Synthesiser
+from orchestrator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class _Refused(Exception):
+    """No plan could be built from the model's answers."""
+
+
+class LlmPlanner:
+    def __init__(
+        self, model: PlanningModel, registry: AgentRegistry, store: GraphStore,
+        context: ContextBuilder, fallback: Planner,
+    ) -> None:
+        self._model = model
+        self._registry = registry
+        self._store = store
+        self._context = context
+        self._fallback = fallback
+        self._synthesiser = Synthesiser(registry, store)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, registry: AgentRegistry, store: GraphStore
+    ) -> LlmPlanner:
+        return cls(
+            OpenAiPlanningModel.from_settings(settings), registry, store,
+            ContextBuilder(registry, store, settings.openai_max_capabilities),
+            fallback=OfflinePlanner(registry, store),
+        )
+
+    async def close(self) -> None:
+        await self._model.close()
+
+    async def plan(self, message: str) -> Plan:
+        try:
+            return await self._plan_with_model(message)
+        except _Refused as refused:
+            return await self._fall_back(message, str(refused))
+        except UnreadableAnswer as error:
+            return await self._fall_back(message, str(error), transient=error)
+
+    async def _plan_with_model(self, message: str) -> Plan:
+        messages = first_messages(message, await self._context.gather(message))
+        answer = await self._model.ask(messages)
+        outcome = await self._build(message, answer)
+        if isinstance(outcome, Plan):
+            return outcome
+        log.info("the model's answer cannot be planned; one repair round: %s", outcome)
+        messages += repair_messages(answer.model_dump_json(), outcome)
+        outcome = await self._build(message, await self._model.ask(messages))
+        if isinstance(outcome, Plan):
+            return outcome
+        raise _Refused("the model's answer could not be planned, even after a repair round: "
+                       + "; ".join(outcome))
+
+    async def _build(self, message: str, answer: PlanningAnswer) -> Plan | list[str]:
+        """The plan, or the problems that keep the answer from being one."""
+        if answer.not_understood:
+            # The model says part of the request is beyond every capability: refuse,
+            # as the offline planner does, rather than plan half of it.
+            raise CannotPlan("part of the request was not understood",
+                             [a.describe() for a in answer.actions], answer.not_understood)
+        problems = await answer_problems(answer, self._registry, self._store)
+        if problems:
+            return problems
+        try:
+            plan = await self._synthesiser.synthesise(
+                message, [a.to_action() for a in answer.actions]
+            )
+        except CannotPlan as error:
+            return [error.reason]
+        except InvalidInput as error:
+            return [str(error)]
+        return plan.model_copy(update={"planner": "llm"})
+
+    async def _fall_back(
+        self, message: str, reason: str, transient: OrchestratorError | None = None
+    ) -> Plan:
+        log.warning("planning without the model: %s", reason)
+        try:
+            plan = await self._fallback.plan(message)
+        except CannotPlan as error:
+            if transient is not None:
+                # The rules cannot plan it either; the model may read better later.
+                raise transient from error
+            raise CannotPlan(f"{error.reason} (and {reason})", error.understood,
+                             error.not_understood) from error
+        return plan.model_copy(update={"planner": "offline", "fallback_reason": reason})
