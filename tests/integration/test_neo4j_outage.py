@@ -1,0 +1,119 @@
+"""Neo4j stopped in the middle of a run: the steps go on, the run completes, and
+once Neo4j is back the graph holds the same run as one that saw no outage.
+
+The agents here keep no world of their own (they answer at once, one of them
+slowly), so the only thing the outage can touch is the mirroring itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from orchestrator.agents.base import AgentResult, StepContext
+from orchestrator.devserver import DevServer, free_port
+from orchestrator.graph.neo4j_server import Neo4jServer
+from orchestrator.graph.store import RunGraph
+from orchestrator.models import OrchestrationRequest, RunResult, RunStatus, StepStatus
+from orchestrator.settings import Settings
+from tests.integration.stack import S1
+from worker.runtime import build_runtime, build_worker
+from workflows.orchestration import OrchestrationWorkflow
+
+SLOW = "service.create"
+SERVICE = "create-service-payment"
+
+
+class WorldlessAgents:
+    """Agents that touch nothing; the service step takes a while when asked to."""
+
+    def __init__(self) -> None:
+        self.slow_s = 0.0
+
+    async def run(self, capability: str, params: dict[str, Any], ctx: StepContext
+                  ) -> AgentResult:
+        if capability == SLOW:
+            await asyncio.sleep(self.slow_s)
+        # What later steps refer to: the entity made, named like the platform's.
+        kind = capability.split(".")[0]
+        name = params.get("name") or "-".join(str(params[k]) for k in sorted(params))
+        return AgentResult(output={**params, kind: name, "owner": ctx.owner})
+
+
+def _shape(graph: RunGraph) -> dict[str, Any]:
+    """A run's graph without its workflow id: what two runs of one plan share."""
+    return {
+        "status": graph.status,
+        "steps": {i: (s["capability"], s["agent"], s["status"]) for i, s in graph.steps.items()},
+        "depends_on": graph.depends_on, "executed_by": graph.executed_by,
+    }
+
+
+async def _until(
+    client: Client, workflow_id: str, check: Callable[[RunResult], bool], timeout_s: float
+) -> RunResult:
+    """Poll the run's status query until `check` holds."""
+    handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id)
+    async with asyncio.timeout(timeout_s):
+        while True:
+            state = await handle.query(OrchestrationWorkflow.status)
+            if check(state):
+                return state
+            await asyncio.sleep(0.05)
+
+
+async def test_a_run_outlives_a_neo4j_outage_and_the_graph_converges(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    neo4j = Neo4jServer(free_port(), tmp_path / "neo4j", secrets.token_urlsafe(16))
+    await neo4j.start()
+    settings = Settings(
+        temporal_address=temporal_server.address, data_dir=tmp_path,
+        task_queue=f"outage-{uuid.uuid4()}", graph_backend="neo4j", neo4j_uri=neo4j.uri,
+        neo4j_password=SecretStr(neo4j.password),
+    )
+    runtime = await build_runtime(settings)
+    agents = WorldlessAgents()
+    runtime.agents = agents
+    try:
+        async with build_worker(client, runtime):
+            calm = await client.execute_workflow(
+                OrchestrationWorkflow.run, OrchestrationRequest(message=S1),
+                id=f"calm-{uuid.uuid4()}", task_queue=settings.task_queue,
+            )
+            agents.slow_s = 3.0
+            handle = await client.start_workflow(
+                OrchestrationWorkflow.run, OrchestrationRequest(message=S1),
+                id=f"outage-{uuid.uuid4()}", task_queue=settings.task_queue,
+            )
+            await _until(client, handle.id,
+                         lambda r: SERVICE in r.steps
+                         and r.steps[SERVICE].status == StepStatus.RUNNING, 30)
+            await neo4j.stop()
+            # Down while the service finishes and every later step runs: they go on.
+            state = await _until(client, handle.id, lambda r: all(
+                s.status == StepStatus.COMPLETED for s in r.steps.values()), 60)
+            # Decided, but not closed: its final mirror waits for the graph.
+            assert state.status == RunStatus.COMPLETED
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+            await neo4j.start()
+            async with asyncio.timeout(60):
+                result = await handle.result()
+            await runtime.mirror.flush()
+            calm_graph = await runtime.store.run_graph(calm.workflow_id)
+            outage_graph = await runtime.store.run_graph(result.workflow_id)
+    finally:
+        await runtime.close()
+        await neo4j.stop()
+
+    assert calm.status == result.status == RunStatus.COMPLETED
+    assert all(s.attempts == 1 for s in result.steps.values())  # no step failed
+    assert _shape(outage_graph) == _shape(calm_graph)
+    assert outage_graph.status == "completed"
