@@ -1,4 +1,4 @@
-"""The FastAPI application; the Temporal client lives in its lifespan."""
+"""The FastAPI application; the Temporal client and the graph store live in its lifespan."""
 
 from __future__ import annotations
 
@@ -8,21 +8,39 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api.routers import chat, health, workflows
+from api.routers import agents, chat, graph, health, mcp, workflows
+from orchestrator.graph.factory import open_store
+from orchestrator.graph.store import GraphStore
+from orchestrator.mcp import McpHub
+from orchestrator.mcp.admin import McpAdmin
 from orchestrator.settings import Settings
 from worker.client import connect
 
 
-def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
-    """Build the app; pass `client` to share one that already exists."""
+def create_app(
+    settings: Settings, client: Client | None = None, store: GraphStore | None = None,
+    hub: McpHub | None = None,
+) -> FastAPI:
+    """Build the app; pass `client` and `store` to share ones that already exist (the
+    embedded graph allows one process, so the API must share the worker's store)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.temporal = client or await connect(settings)
-        yield
+        app.state.store = store or await open_store(settings)
+        # The worker's hub when given, so servers added here serve its steps at once.
+        app.state.mcp_hub = hub or McpHub.from_settings(settings)
+        app.state.mcp_admin = McpAdmin(app.state.mcp_hub, settings.mcp_config_path)
+        try:
+            yield
+        finally:
+            if store is None:
+                await app.state.store.close()
+            if hub is None:
+                await app.state.mcp_hub.close()
 
     app = FastAPI(title="Orchestrator", version="0.1.0", lifespan=lifespan)
-    for module in (chat, workflows, health):
+    for module in (chat, workflows, graph, agents, mcp, health):
         app.include_router(module.router)
     return app

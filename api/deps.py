@@ -7,6 +7,9 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from temporalio.client import Client
 
+from orchestrator.graph.store import GraphStore
+from orchestrator.mcp import McpHub
+from orchestrator.mcp.admin import McpAdmin
 from orchestrator.settings import Settings
 
 
@@ -18,5 +21,21 @@ def _settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
+def _store(request: Request) -> GraphStore:
+    return cast(GraphStore, request.app.state.store)
+
+
+def _mcp_hub(request: Request) -> McpHub:
+    return cast(McpHub, request.app.state.mcp_hub)
+
+
+def _mcp_admin(request: Request) -> McpAdmin:
+    return cast(McpAdmin, request.app.state.mcp_admin)
+
+
 TemporalClientDep = Annotated[Client, Depends(_client)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+StoreDep = Annotated[GraphStore, Depends(_store)]
+McpHubDep = Annotated[McpHub, Depends(_mcp_hub)]
+# Changes to the MCP servers, made to the config file and to the hub together.
+McpAdminDep = Annotated[McpAdmin, Depends(_mcp_admin)]

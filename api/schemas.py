@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
+from orchestrator.graph.store import EntityRecord, Relation
 from orchestrator.models import Plan, Preview, RunResult, RunStatus
 
 
@@ -35,3 +38,48 @@ class ChatResponse(BaseModel):
     # A dry run's stages, predictions and drawing of the plan.
     preview: Preview | None = None
     result: RunResult | None = None
+
+
+class EntityPage(BaseModel):
+    """Entities in kind and name order, from `offset`."""
+
+    entities: list[EntityRecord]
+    limit: int
+    offset: int
+
+
+class EntityDetail(BaseModel):
+    entity: EntityRecord
+    # Relationships leaving or entering the entity.
+    relations: list[Relation]
+
+
+class Resolution(BaseModel):
+    """The entities a phrase refers to, sorted by name: none, one, or several to choose from."""
+
+    query: str
+    kind: str | None
+    candidates: list[EntityRecord]
+
+
+class GraphNode(BaseModel):
+    # "<label>:<id in the graph>", unique across labels.
+    id: str
+    label: str
+    properties: dict[str, Any] = {}
+
+
+class GraphEdge(BaseModel):
+    source: str
+    type: str
+    target: str
+
+
+class RunGraphView(BaseModel):
+    """A run as the graph holds it, for drawing: its workflow, steps, agents and the
+    entities its steps operated on, and the edges between them."""
+
+    workflow_id: str
+    status: str | None
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]

@@ -66,8 +66,8 @@ async def serve(
         await ensure_search_attributes(client)
         runtime = await build_runtime(settings)
         config = uvicorn.Config(
-            create_app(settings, client), host=settings.api_host, port=settings.api_port,
-            log_level="warning", lifespan="on",
+            create_app(settings, client, runtime.store, runtime.hub), host=settings.api_host,
+            port=settings.api_port, log_level="warning", lifespan="on",
         )
         server = uvicorn.Server(config)
         try:

@@ -11,8 +11,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from orchestrator.graph import queries as q
-from orchestrator.graph.store import EntityRecord, Relation, RunGraph
-from orchestrator.models import EntityRef
+from orchestrator.graph.store import (
+    AgentRecord,
+    EntityContext,
+    EntityRecord,
+    Impact,
+    Impacted,
+    OperatingStep,
+    Relation,
+    RunGraph,
+    StepGraphContext,
+    StepOutcome,
+)
+from orchestrator.models import AgentStats, EntityRef
 
 Rows = list[list[Any]]
 
@@ -57,3 +68,70 @@ async def read_run_graph(read: Read, workflow_id: str) -> RunGraph:
             (r[0], r[1]) for r in await read(q.RUN_COMPENSATED_BY, id=workflow_id)
         ],
     )
+
+
+async def read_step_context(read: Read, workflow_id: str, step_id: str) -> StepGraphContext:
+    """The step's transitive dependencies and its entities with their neighbours."""
+    key = f"{workflow_id}/{step_id}"
+    relations = [relation_from_row(r) for r in await read(q.STEP_ENTITY_RELATIONS, id=key)]
+    relations.sort(key=lambda r: (r.type, r.source.key, r.target.key))
+    entities = [entity_from_row(r) for r in await read(q.STEP_ENTITIES, id=key)]
+    return StepGraphContext(
+        workflow_id=workflow_id, step_id=step_id,
+        dependencies={
+            r[0]: StepOutcome(step_id=r[0], capability=r[1], agent=r[2], status=r[3],
+                              output=json.loads(r[4]) if r[4] else None)
+            for r in await read(q.STEP_DEPENDENCIES, id=key)
+        },
+        entities=[
+            EntityContext(entity=e, relations=[
+                r for r in relations if e.ref in (r.source, r.target)
+            ])
+            for e in entities
+        ],
+    )
+
+
+async def read_impact(read: Read, ref: EntityRef, depth: int) -> Impact:
+    """A breadth-first walk along `IMPACT_NEXT`: each entity once, at its nearest depth."""
+    seen, frontier, impacted = {ref.key}, [ref.key], []
+    for level in range(1, depth + 1):
+        if not frontier:
+            break
+        rows = await read(q.IMPACT_NEXT, ids=frontier, containment=q.IMPACT_CONTAINMENT)
+        frontier = []
+        # Sorted, so that of two ways to reach an entity the same one is kept each time.
+        for row in sorted(rows):
+            via, reached = relation_from_row(row), row[5]
+            if reached in seen:
+                continue
+            seen.add(reached)
+            frontier.append(reached)
+            entity = via.target if via.target.key == reached else via.source
+            impacted.append(Impacted(entity=entity, depth=level, via=via))
+    steps = [
+        OperatingStep(workflow_id=r[0], step_id=r[1], capability=r[2], status=r[3])
+        for r in await read(q.ENTITY_STEPS, id=ref.key)
+    ]
+    return Impact(
+        entity=ref,
+        entities=sorted(impacted, key=lambda i: (i.depth, i.entity.kind, i.entity.name)),
+        steps=steps, runs=sorted({s.workflow_id for s in steps}),
+    )
+
+
+def _stats(runs: int | None, successes: int | None, total_ms: int | None) -> AgentStats:
+    return AgentStats(runs=runs or 0, successes=successes or 0, total_ms=total_ms or 0)
+
+
+async def read_agent_stats(read: Read) -> dict[str, AgentStats]:
+    return {f"{r[0]}/{r[1]}": _stats(*r[2:5]) for r in await read(q.AGENT_STATS)}
+
+
+async def read_agents(read: Read) -> list[AgentRecord]:
+    agents: dict[str, AgentRecord] = {}
+    for agent, kind, capability, *stats in await read(q.AGENTS):
+        record = agents.setdefault(agent, AgentRecord(id=agent, kind=kind, capabilities={}))
+        if capability is not None:
+            record.capabilities[capability] = _stats(*stats)
+    return list(agents.values())

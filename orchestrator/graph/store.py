@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from orchestrator.models import Agent, Capability, EntityRef, Model, RunRecord, StepRecord
+from orchestrator.models import (
+    Agent,
+    AgentStats,
+    Capability,
+    EntityRef,
+    Model,
+    RunRecord,
+    StepRecord,
+)
 
 
 class EntityRecord(Model):
@@ -40,6 +48,68 @@ class RunGraph(Model):
     operates_on: list[tuple[str, str]]
     # (step, its undo), for the steps a rollback compensated.
     compensated_by: list[tuple[str, str]] = []
+
+
+class StepOutcome(Model):
+    """A step as the graph last saw it: what it did and how it ended."""
+
+    step_id: str
+    capability: str | None
+    agent: str | None
+    status: str | None
+    output: dict[str, Any] | None
+
+
+class EntityContext(Model):
+    entity: EntityRecord
+    # Every relationship leaving or entering the entity.
+    relations: list[Relation]
+
+
+class StepGraphContext(Model):
+    """What the graph knows around a step: the steps it depends on, transitively,
+    and the entities it operates on with their neighbours."""
+
+    workflow_id: str
+    step_id: str
+    dependencies: dict[str, StepOutcome]
+    entities: list[EntityContext]
+
+
+class Impacted(Model):
+    entity: EntityRef
+    # Hops from the entity whose impact this is.
+    depth: int
+    # The relationship through which the impact reached it.
+    via: Relation
+
+
+class OperatingStep(Model):
+    workflow_id: str
+    step_id: str
+    capability: str | None
+    status: str | None
+
+
+class Impact(Model):
+    """What depends on an entity: the entities a change to it reaches, nearest first,
+    and the steps (of any run) that operated on it."""
+
+    entity: EntityRef
+    entities: list[Impacted]
+    steps: list[OperatingStep]
+    runs: list[str]
+
+
+class AgentRecord(Model):
+    id: str
+    # None for an agent seen only as a step's executor, never registered.
+    kind: str | None
+    # Statistics by the name of each capability the agent provides.
+    capabilities: dict[str, AgentStats]
+
+
+IMPACT_DEPTH = 5
 
 
 class GraphStore(Protocol):
@@ -82,3 +152,24 @@ class GraphStore(Protocol):
 
     async def counts(self) -> dict[str, int]:
         """Nodes by label and relationships by type (a full scan: for checks, not hot paths)."""
+
+    async def list_entities(
+        self, kind: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[EntityRecord]:
+        """One page of `find_entities`, in the same order."""
+
+    async def step_context(self, workflow_id: str, step_id: str) -> StepGraphContext:
+        """The outcomes of the steps it depends on and the entities it operates on."""
+
+    async def impact(self, ref: EntityRef, depth: int = IMPACT_DEPTH) -> Impact:
+        """What a change to the entity reaches, up to `depth` hops, and who touched it."""
+
+    async def resolve_reference(self, text: str, kind: str | None = None) -> list[EntityRecord]:
+        """The entities a phrase such as "the payment service" or "what is deployed to
+        staging" refers to, by name."""
+
+    async def agent_stats(self) -> dict[str, AgentStats]:
+        """Observed outcomes by "<agent>/<capability>"."""
+
+    async def list_agents(self) -> list[AgentRecord]:
+        """Every agent with the capabilities it provides and their statistics, by id."""

@@ -41,7 +41,7 @@ async def running_stack(
         **overrides,
     )
     runtime = await build_runtime(settings)
-    app = create_app(settings, client)
+    app = create_app(settings, client, runtime.store, runtime.hub)
     transport = httpx.ASGITransport(app=app)
     try:
         async with (

@@ -1,0 +1,89 @@
+"""`/v1/graph`: read-only views of the graph: entities with their relationships and
+impact, what a phrase refers to, and a run as nodes and edges. Callers pass names,
+never Cypher: each call is one of the store's named reads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from api.deps import StoreDep
+from api.graph_view import run_graph_view
+from api.schemas import EntityDetail, EntityPage, Resolution, RunGraphView
+from orchestrator.graph.store import IMPACT_DEPTH, GraphStore, Impact, StepGraphContext
+from orchestrator.models import NAME_PATTERN, EntityRef
+
+router = APIRouter(prefix="/v1/graph", tags=["graph"])
+
+Name = Annotated[str, Path(pattern=NAME_PATTERN)]
+WorkflowId = Annotated[str, Path(max_length=200)]
+KindFilter = Annotated[str | None, Query(pattern=NAME_PATTERN)]
+
+
+@router.get("/entities", response_model=EntityPage, responses={422: {}})
+async def list_entities(
+    store: StoreDep, kind: KindFilter = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> EntityPage:
+    """Entities in kind and name order, a page at a time, of one kind if given."""
+    entities = await store.list_entities(kind, limit=limit, offset=offset)
+    return EntityPage(entities=entities, limit=limit, offset=offset)
+
+
+@router.get("/entities/{kind}/{name}", response_model=EntityDetail,
+            responses={404: {}, 422: {}})
+async def get_entity(kind: Name, name: Name, store: StoreDep) -> EntityDetail:
+    """The entity and every relationship leaving or entering it."""
+    entity = await store.get_entity(EntityRef(kind=kind, name=name))
+    if entity is None:
+        raise HTTPException(404, f"no {kind} {name!r}")
+    return EntityDetail(entity=entity, relations=await store.relations(entity.ref))
+
+
+@router.get("/entities/{kind}/{name}/impact", response_model=Impact,
+            responses={404: {}, 422: {}})
+async def get_impact(
+    kind: Name, name: Name, store: StoreDep,
+    depth: Annotated[int, Query(ge=1, le=IMPACT_DEPTH)] = IMPACT_DEPTH,
+) -> Impact:
+    """What a change to the entity reaches, nearest first, and the steps that touched it."""
+    return await store.impact(await _known(store, kind, name), depth)
+
+
+@router.get("/resolve", response_model=Resolution, responses={422: {}})
+async def resolve(
+    store: StoreDep, q: Annotated[str, Query(min_length=1, max_length=500)],
+    kind: KindFilter = None,
+) -> Resolution:
+    """The entities a phrase such as "the payment service" refers to, sorted by name."""
+    return Resolution(query=q, kind=kind, candidates=await store.resolve_reference(q, kind))
+
+
+@router.get("/workflows/{workflow_id}", response_model=RunGraphView, responses={404: {}})
+async def get_run_graph(workflow_id: WorkflowId, store: StoreDep) -> RunGraphView:
+    """The run's workflow, steps, agents and entities, with the edges between them."""
+    run = await store.run_graph(workflow_id)
+    if run.status is None:
+        raise HTTPException(404, f"no workflow {workflow_id!r} in the graph")
+    return run_graph_view(run)
+
+
+@router.get("/workflows/{workflow_id}/steps/{step_id}/context",
+            response_model=StepGraphContext, responses={404: {}, 422: {}})
+async def get_step_context(
+    workflow_id: WorkflowId, step_id: Name, store: StoreDep
+) -> StepGraphContext:
+    """What the step's dependencies produced and the entities it operates on."""
+    run = await store.run_graph(workflow_id)
+    if step_id not in run.steps:
+        raise HTTPException(404, f"no step {step_id!r} in workflow {workflow_id!r}")
+    return await store.step_context(workflow_id, step_id)
+
+
+async def _known(store: GraphStore, kind: str, name: str) -> EntityRef:
+    ref = EntityRef(kind=kind, name=name)
+    if await store.get_entity(ref) is None:
+        raise HTTPException(404, f"no {kind} {name!r}")
+    return ref
