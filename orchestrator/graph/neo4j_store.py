@@ -8,7 +8,6 @@ cluster changing leader) by itself.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,47 +16,23 @@ from neo4j.exceptions import AuthError, ClientError, ConfigurationError, Service
 
 from orchestrator.errors import GraphStoreUnavailable
 from orchestrator.graph import queries as q
-from orchestrator.graph.batching import GroupCommit
-from orchestrator.graph.memory import WriteMemory
-from orchestrator.graph.references import resolve
+from orchestrator.graph.cypher_store import CypherStore
 from orchestrator.graph.results import (
     Rows,
-    counts_from_rows,
-    entity_from_row,
-    read_agent_stats,
-    read_agents,
-    read_impact,
-    read_run_graph,
-    read_step_context,
-    relation_from_row,
 )
-from orchestrator.graph.rows import Write, relation_rows
-from orchestrator.graph.store import (
-    IMPACT_DEPTH,
-    AgentRecord,
-    EntityRecord,
-    Impact,
-    Relation,
-    RunGraph,
-    StepGraphContext,
-)
-from orchestrator.models import (
-    Agent,
-    AgentStats,
-    Capability,
-    EntityRef,
-    RunRecord,
-    StepRecord,
-)
+from orchestrator.graph.rows import Write
 
 BOLT_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 
 
-class Neo4jGraphStore:
+class Neo4jGraphStore(CypherStore):
+    _count_queries = (q.NEO4J_COUNT_NODES, q.NEO4J_COUNT_RELATIONSHIPS)
+
     def __init__(
         self, uri: str, user: str, password: str, database: str = "neo4j",
         connection_timeout_s: float = 10.0,
     ) -> None:
+        super().__init__()
         self._uri = uri
         self._user = user
         self._password = password
@@ -67,9 +42,6 @@ class Neo4jGraphStore:
         # Every session shares one bookmark manager, so a read sees this process's
         # earlier writes even when a cluster routes it to another member.
         self._bookmarks = AsyncGraphDatabase.bookmark_manager()
-        # As in the embedded store: whatever queued meanwhile goes out in one transaction.
-        self._writes: GroupCommit[RunRecord | list[StepRecord]] = GroupCommit(self._write)
-        self._memory = WriteMemory()
 
     async def setup(self) -> None:
         """Connect, check the credentials and the database, create the constraints."""
@@ -156,97 +128,6 @@ class Neo4jGraphStore:
         if writes:
             async with self._session() as session:
                 await session.execute_write(_run_all, writes)
-
-    async def register_catalogue(
-        self, capabilities: list[Capability], agents: list[Agent]
-    ) -> None:
-        caps = [
-            {"id": c.name, "description": c.description, "consumes": c.consumes,
-             "produces": c.produces}
-            for c in capabilities
-        ]
-        provides = [{"agent": a.id, "capability": c} for a in agents for c in a.capabilities]
-        await self._batch([
-            (q.MERGE_CAPABILITIES, {"rows": caps}),
-            (q.MERGE_AGENTS, {"rows": [{"id": a.id, "kind": a.kind.value} for a in agents]}),
-            (q.MERGE_PROVIDES, {"rows": provides}),
-        ])
-
-    async def claim_entity(
-        self, ref: EntityRef, owner: str, attrs: dict[str, Any]
-    ) -> EntityRecord:
-        rows = await self._write_rows(
-            q.CLAIM_ENTITY, id=ref.key, kind=ref.kind, name=ref.name, owner=owner,
-            attrs=json.dumps(attrs, sort_keys=True),
-        )
-        return entity_from_row(rows[0])
-
-    async def get_entity(self, ref: EntityRef) -> EntityRecord | None:
-        rows = await self._read(q.GET_ENTITY, id=ref.key)
-        return entity_from_row(rows[0]) if rows else None
-
-    async def find_entities(self, kind: str | None = None) -> list[EntityRecord]:
-        rows = await (
-            self._read(q.FIND_ENTITIES) if kind is None
-            else self._read(q.FIND_ENTITIES_OF_KIND, kind=kind)
-        )
-        return [entity_from_row(row) for row in rows]
-
-    async def delete_entity(self, ref: EntityRef, owner: str) -> bool:
-        rows = await self._write_rows(q.DELETE_ENTITY, id=ref.key, owner=owner)
-        return bool(rows and rows[0][0])
-
-    async def relate(self, relations: list[Relation]) -> None:
-        await self._batch([(q.MERGE_RELATIONS, {"rows": relation_rows(relations)})])
-
-    async def unrelate(self, relations: list[Relation]) -> None:
-        await self._batch([(q.DELETE_RELATIONS, {"rows": relation_rows(relations)})])
-
-    async def relations(self, ref: EntityRef) -> list[Relation]:
-        return [relation_from_row(r) for r in await self._read(q.ENTITY_RELATIONS, id=ref.key)]
-
-    async def record_run(self, record: RunRecord) -> None:
-        await self._writes.write(record)
-
-    async def record_steps(self, records: list[StepRecord]) -> None:
-        await self._writes.write(records)
-
-    async def _write(self, items: list[RunRecord | list[StepRecord]]) -> None:
-        writes = self._memory.writes(items)
-        await self._batch(writes)
-        self._memory.written(items, writes)
-
-    async def run_graph(self, workflow_id: str) -> RunGraph:
-        return await read_run_graph(self._read, workflow_id)
-
-    async def counts(self) -> dict[str, int]:
-        return counts_from_rows(
-            await self._read(q.NEO4J_COUNT_NODES) + await self._read(q.NEO4J_COUNT_RELATIONSHIPS)
-        )
-
-    async def list_entities(
-        self, kind: str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[EntityRecord]:
-        rows = await (
-            self._read(q.LIST_ENTITIES, limit=limit, offset=offset) if kind is None
-            else self._read(q.LIST_ENTITIES_OF_KIND, kind=kind, limit=limit, offset=offset)
-        )
-        return [entity_from_row(row) for row in rows]
-
-    async def step_context(self, workflow_id: str, step_id: str) -> StepGraphContext:
-        return await read_step_context(self._read, workflow_id, step_id)
-
-    async def impact(self, ref: EntityRef, depth: int = IMPACT_DEPTH) -> Impact:
-        return await read_impact(self._read, ref, depth)
-
-    async def resolve_reference(self, text: str, kind: str | None = None) -> list[EntityRecord]:
-        return await resolve(self._read, text, kind)
-
-    async def agent_stats(self) -> dict[str, AgentStats]:
-        return await read_agent_stats(self._read)
-
-    async def list_agents(self) -> list[AgentRecord]:
-        return await read_agents(self._read)
 
 
 async def _rows(tx: AsyncManagedTransaction, query: str, params: dict[str, Any]) -> Rows:
