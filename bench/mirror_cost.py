@@ -69,7 +69,8 @@ from bench.s1_overhead import (
     timed,
     wait_for_namespace,
 )
-from orchestrator.devserver import DevServer, free_port
+from bench.server import temporal_at
+from orchestrator.devserver import free_port
 from orchestrator.graph.embedded import EmbeddedGraphStore
 from orchestrator.graph.neo4j_server import Neo4jServer
 from orchestrator.graph.neo4j_store import Neo4jGraphStore
@@ -87,7 +88,6 @@ from orchestrator.models import (
 from orchestrator.settings import Settings
 from worker.client import connect
 from worker.runtime import Runtime, build_runtime, build_worker
-from workflows import search_attributes as sa
 
 TARGET_RATIO = 1.2
 BATCH_SIZES = (1, 100, 1000)
@@ -476,19 +476,9 @@ async def amain(args: argparse.Namespace) -> int:
     print(f"mirror cost: S1 warm-up {args.warmup}, runs {args.sequential} per variant; writes "
           f"{args.single_rows} rows at batch size 1, {args.rows} at 100 and 1000; "
           f"{os.cpu_count()} CPUs, load average {load()}")
-    server: DevServer | None = None
-    address = args.address
-    if address is None:
-        server = DevServer(free_port(), search_attributes=sa.DEFINITIONS)
-        await server.start()
-        address = server.address
-        print(f"dev server at {address}")
-    try:
+    async with temporal_at(args.address) as address:
         with tempfile.TemporaryDirectory(prefix="mirror-bench-") as tmp:
             await bench(address, args, Path(tmp))
-    finally:
-        if server is not None:
-            await server.stop()
     print(f"\ndone in {time.perf_counter() - started:.1f} s; load average {load()}")
     return 0
 

@@ -26,13 +26,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.bare_latency import pct
+from bench.server import temporal_at
 from orchestrator.agents.faults import Fault
-from orchestrator.devserver import DevServer, free_port
 from orchestrator.models import OrchestrationRequest, RunResult, RunStatus, StepStatus
 from orchestrator.settings import Settings
 from worker.client import connect
 from worker.runtime import build_runtime, build_worker
-from workflows import search_attributes as sa
 from workflows.orchestration import OrchestrationWorkflow
 
 S1 = (
@@ -94,15 +93,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 async def amain(args: argparse.Namespace) -> None:
-    if args.address:
-        await bench(args.address, args.runs, args.warmup)
-        return
-    server = DevServer(free_port(), search_attributes=sa.DEFINITIONS)
-    await server.start()
-    try:
-        await bench(server.address, args.runs, args.warmup)
-    finally:
-        await server.stop()
+    async with temporal_at(args.address) as address:
+        await bench(address, args.runs, args.warmup)
 
 
 if __name__ == "__main__":

@@ -46,15 +46,14 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Worker
 
 from bench.bare_latency import S1Workflow, noop, pct
+from bench.server import temporal_at
 from orchestrator.agents.base import AgentResult, StepContext
-from orchestrator.devserver import DevServer, free_port
 from orchestrator.graph import queries
 from orchestrator.graph.embedded import EmbeddedGraphStore
 from orchestrator.models import OrchestrationRequest, RunResult, RunStatus, StepStatus
 from orchestrator.settings import Settings
 from worker.client import connect
 from worker.runtime import build_runtime, build_worker, workflow_runner
-from workflows import search_attributes as sa
 from workflows.orchestration import OrchestrationWorkflow
 
 S1 = (
@@ -483,19 +482,9 @@ async def bench(address: str, args: argparse.Namespace, data_dir: Path) -> None:
 async def amain(args: argparse.Namespace) -> int:
     print(f"S1 overhead: warmup {args.warmup}, sequential {args.sequential}, "
           f"concurrent {args.concurrent}; workers in-process")
-    server: DevServer | None = None
-    address = args.address
-    if address is None:
-        server = DevServer(free_port(), search_attributes=sa.DEFINITIONS)
-        await server.start()
-        address = server.address
-        print(f"dev server at {address}")
-    try:
+    async with temporal_at(args.address) as address:
         with tempfile.TemporaryDirectory(prefix="s1-bench-") as tmp:
             await bench(address, args, Path(tmp))
-    finally:
-        if server is not None:
-            await server.stop()
     return 0
 
 
