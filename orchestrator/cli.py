@@ -11,7 +11,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from orchestrator.errors import GraphStoreUnavailable
+from orchestrator.errors import GraphStoreUnavailable, InvalidInput
+from orchestrator.mcp_cli import add_commands as add_mcp_commands
 from orchestrator.settings import Settings
 
 API = "http://127.0.0.1:8000"
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(asyncio.run(args.func(args)) or 0)
     except KeyboardInterrupt:
         return 130
-    except GraphStoreUnavailable as err:
+    except (GraphStoreUnavailable, InvalidInput) as err:
         # Bad configuration: one line saying what to fix, not a traceback.
         print(f"orchestrator: {err}", file=sys.stderr)
         return 1
@@ -88,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--exit", action="store_true", help="stop once the run is over")
     demo.add_argument("--message", default=S1, help="the request to run")
     demo.set_defaults(func=_demo)
+
+    add_mcp_commands(sub)
     return parser
 
 

@@ -16,7 +16,7 @@ import mcp.types as types
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.mcp.discovery import list_tools, selected, to_agent, to_capabilities
-from orchestrator.mcp.errors import McpToolChanged, McpUnknownTool
+from orchestrator.mcp.errors import McpToolChanged, McpUnknownServer, McpUnknownTool, describe
 from orchestrator.mcp.names import server_segment
 from orchestrator.mcp.pinning import PinStore, ToolChange, fingerprint
 from orchestrator.mcp.sessions import SessionPool
@@ -51,6 +51,8 @@ class ToolCatalogue:
         self._refreshing: dict[str, asyncio.Task[ServerTools]] = {}
         # Servers that announced a change while being listed: list them once more.
         self._again: set[str] = set()
+        # Why the last listing of a server failed, until one succeeds.
+        self._errors: dict[str, str] = {}
 
     def tools_changed(self, server: str) -> None:
         """The server announced a new tool list: list it again in the background."""
@@ -95,7 +97,10 @@ class ToolCatalogue:
                 f"MCP server {server!r} offers no tool {name!r} (or the configuration excludes it)"
             )
         if any(c.tool == name for c in self._changes.get(server, [])):
-            raise McpToolChanged(server, name)
+            # Another process (the CLI, another worker) may have approved it since.
+            if self._pins.pinned(server, name) != tool.fingerprint:
+                raise McpToolChanged(server, name)
+            self._changes[server] = [c for c in self._changes[server] if c.tool != name]
         return tool
 
     async def resolve(self, capability: str) -> ListedTool:
@@ -125,6 +130,21 @@ class ToolCatalogue:
 
     def agents(self) -> list[Agent]:
         return [self._servers[name].agent for name in sorted(self._servers)]
+
+    def listed(self, server: str) -> dict[str, ListedTool] | None:
+        """The server's tools as last listed, by name; None if never listed."""
+        entry = self._servers.get(server)
+        return dict(entry.tools) if entry else None
+
+    def last_error(self, server: str) -> str | None:
+        return self._errors.get(server)
+
+    def forget(self, server: str) -> None:
+        """The server is no longer configured: drop its tools and what is known of it."""
+        for known in (self._servers, self._changes, self._errors):
+            known.pop(server, None)
+        self._stale.discard(server)
+        self._again.discard(server)
 
     def changed_tools(self) -> list[ToolChange]:
         """Tools refused until approved, because they differ from their pins."""
@@ -159,11 +179,27 @@ class ToolCatalogue:
             self._start_refresh(server)
 
     async def _list(self, server: str) -> ServerTools:
-        options = self._pool.servers[server].orchestrator
+        try:
+            entry = await self._list_tools(server)
+        except Exception as error:
+            if server in self._pool.servers:
+                self._errors[server] = describe(error)
+            raise
+        self._errors.pop(server, None)
+        return entry
+
+    async def _list_tools(self, server: str) -> ServerTools:
+        config = self._pool.servers.get(server)
+        if config is None:
+            raise McpUnknownServer(f"no MCP server named {server!r} is configured")
+        options = config.orchestrator
         # Cleared before listing: a change announced meanwhile is listed again.
         self._stale.discard(server)
         async with self._pool.session(server) as client:
             listed = selected(await list_tools(client, server), options)
+        if server not in self._pool.servers:
+            # Removed while it was being listed: its tools must not come back.
+            raise McpUnknownServer(f"MCP server {server!r} was removed")
         capabilities = to_capabilities(server, listed, options)
         tools = {
             t.name: ListedTool(server, t, capabilities[t.name], fingerprint(t)) for t in listed

@@ -25,6 +25,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -161,6 +162,18 @@ def parse_config(data: Any, source: str = "mcp config") -> McpConfig:
         raise McpConfigError(f"{source}: {_describe(error)}") from None
 
 
+_SERVER: TypeAdapter[StdioServer | HttpServer] = TypeAdapter(ServerConfig)
+
+
+def parse_server(data: Any) -> StdioServer | HttpServer:
+    """Validate one server entry; errors name the field within it, e.g.
+    `command: must be one executable, not a shell command line`."""
+    try:
+        return _SERVER.validate_python(data)
+    except ValidationError as error:
+        raise McpConfigError(_describe(error, tag_at=0)) from None
+
+
 def load_config(path: Path) -> McpConfig:
     try:
         text = path.read_text(encoding="utf-8")
@@ -175,19 +188,26 @@ def load_config(path: Path) -> McpConfig:
     return parse_config(data, str(path))
 
 
+def read_config(path: Path) -> McpConfig:
+    """Like `load_config`, but a file not written yet is an empty configuration."""
+    return load_config(path) if path.exists() else McpConfig()
+
+
 def save_config(config: McpConfig, path: Path) -> None:
     """Write the file atomically, with only the fields that were set (defaults stay implicit)."""
     data = config.model_dump(mode="json", by_alias=True, exclude_unset=True)
     write_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
-def _describe(error: ValidationError) -> str:
+def _describe(error: ValidationError, tag_at: int = 2) -> str:
     problems = []
     for item in error.errors():
         loc = [str(part) for part in item["loc"]]
         # The union's tag ("stdio" or "http") after the server name is ours, not the file's.
-        if len(loc) > 2 and loc[0] == "mcpServers" and loc[2] in ("stdio", "http"):
-            del loc[2]
+        if len(loc) > tag_at and loc[tag_at] in ("stdio", "http") and (
+            tag_at == 0 or loc[0] == "mcpServers"
+        ):
+            del loc[tag_at]
         message = item["msg"].removeprefix("Value error, ")
         problems.append(f"{'.'.join(loc)}: {message}" if loc else message)
     return "; ".join(problems)

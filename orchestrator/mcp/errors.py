@@ -18,6 +18,19 @@ class McpUnknownTool(InvalidInput):
     """No configured server, or no tool on the server, has this name."""
 
 
+class McpUnknownServer(McpUnknownTool):
+    """No server of this name is configured."""
+
+
+class McpServerExists(InvalidInput):
+    """A server of this name (or one published under the same capability prefix)
+    is configured already."""
+
+
+class McpApprovalConflict(InvalidInput):
+    """Nothing to approve: the tool matches its pin, or changed again since it was shown."""
+
+
 class McpInvalidArguments(InvalidInput):
     """The arguments violate the tool's input schema; `field` says where."""
 

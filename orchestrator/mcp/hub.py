@@ -14,8 +14,8 @@ from orchestrator.agents.base import AgentResult, StepContext
 from orchestrator.errors import OrchestratorError
 from orchestrator.mcp.blobs import BlobStore
 from orchestrator.mcp.calls import ProgressFn, ToolCaller
-from orchestrator.mcp.catalogue import ToolCatalogue
-from orchestrator.mcp.config import McpConfig, load_config
+from orchestrator.mcp.catalogue import ListedTool, ToolCatalogue
+from orchestrator.mcp.config import HttpServer, McpConfig, StdioServer, read_config
 from orchestrator.mcp.pinning import PinStore, ToolChange
 from orchestrator.mcp.sessions import SessionPool
 from orchestrator.models import Agent, Capability
@@ -32,6 +32,8 @@ class McpHub:
         worker passes one that heartbeats the step's activity). Sessions belong to
         the event loop the hub is used on: one hub per process and loop."""
         self._progress = progress
+        # A copy: servers are added and removed while the hub runs.
+        self._config = config.model_copy(update={"servers": dict(config.servers)})
         self.pool = SessionPool(
             config.enabled(), log_dir=data_dir / "logs",
             on_tools_changed=self._tools_changed, on_reconnect=self._reconnected,
@@ -43,11 +45,39 @@ class McpHub:
 
     @classmethod
     def from_settings(cls, settings: Settings, progress: ProgressFn | None = None) -> McpHub:
-        config = load_config(settings.mcp_config) if settings.mcp_config else McpConfig()
+        config = read_config(settings.mcp_config_path)
         return cls(
             config, data_dir=settings.mcp_dir, blobs_dir=settings.blobs_dir,
             inline_max_bytes=settings.mcp_inline_max_bytes, progress=progress,
         )
+
+    @property
+    def config(self) -> McpConfig:
+        """Every server this hub serves, disabled ones included."""
+        return self._config
+
+    def add_server(self, name: str, server: StdioServer | HttpServer) -> None:
+        """Serve one more server (it connects on first use); saving it is the caller's part."""
+        self._config.servers[name] = server
+        if not server.disabled:
+            self.pool.add(name, server)
+
+    def remove_server(self, name: str, *, forget_pins: bool = True) -> None:
+        """Stop serving a server: its session closes, its tools leave the catalogue and,
+        unless told otherwise, its pins are dropped."""
+        self._config.servers.pop(name, None)
+        self.pool.remove(name)
+        self.catalogue.forget(name)
+        if forget_pins:
+            self.pins.forget(name)
+
+    def tools(self, server: str) -> dict[str, ListedTool] | None:
+        """The server's tools as last listed; None if they never were."""
+        return self.catalogue.listed(server)
+
+    def last_error(self, server: str) -> str | None:
+        """Why the server's last listing failed, if it did."""
+        return self.catalogue.last_error(server)
 
     async def discover(self, servers: list[str] | None = None) -> dict[str, OrchestratorError]:
         """List the servers' tools (all when `servers` is None); returns the failures by server."""

@@ -96,6 +96,12 @@ class PinStore:
         data.servers.setdefault(server, {})[tool] = Pin(sha256=current, pinned_at=datetime.now(UTC))
         self._write(data)
 
+    def forget(self, server: str) -> None:
+        """Drop the server's pins: a server added again later is trusted afresh."""
+        data = self._read()
+        if data.servers.pop(server, None) is not None:
+            self._write(data)
+
     def _read(self) -> _PinFile:
         # Read each time: other worker processes may share the file.
         try:

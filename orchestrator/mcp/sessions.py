@@ -53,6 +53,18 @@ class SessionPool:
     def servers(self) -> Mapping[str, StdioServer | HttpServer]:
         return self._servers
 
+    def add(self, name: str, server: StdioServer | HttpServer) -> None:
+        """Serve one more server from now on; it connects on first use."""
+        self._servers[name] = server
+
+    def remove(self, name: str) -> None:
+        """Stop serving a server: its session is closed (in the background)."""
+        self._servers.pop(name, None)
+        self._opened.pop(name, None)
+        conn = self._live.get(name)
+        if conn is not None:
+            self._retire(conn)
+
     def is_alive(self, server: str) -> bool:
         conn = self._live.get(server)
         return conn is not None and conn.usable and conn.ready.done()

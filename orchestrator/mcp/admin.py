@@ -1,0 +1,150 @@
+"""Adding, removing and re-approving MCP servers.
+
+The config file and a live hub change together, one change at a time, and the
+file is written (atomically) only once every check has passed: a server whose
+tools cannot be listed is not added, so nothing is ever half-done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+from orchestrator.mcp.catalogue import ListedTool
+from orchestrator.mcp.config import (
+    HttpServer,
+    McpConfig,
+    StdioServer,
+    parse_config,
+    read_config,
+    save_config,
+)
+from orchestrator.mcp.errors import (
+    McpApprovalConflict,
+    McpConfigError,
+    McpServerExists,
+    McpServerUnavailable,
+    McpUnknownServer,
+    McpUnknownTool,
+    describe,
+)
+from orchestrator.mcp.hub import McpHub
+from orchestrator.mcp.names import server_segment
+
+# Names end up in URLs, log file names and capability prefixes: keep them plain.
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,39}$")
+
+
+def check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise McpConfigError(
+            "name: use 1-40 letters, digits, '.', '_' or '-', starting with a letter"
+        )
+
+
+def weakened_approvals(server: StdioServer | HttpServer) -> list[str]:
+    """The fields of an entry that switch approvals off (`sensitive: false`)."""
+    options = server.orchestrator
+    fields = ["orchestrator.sensitive"] if options.sensitive is False else []
+    fields += [
+        f"orchestrator.tools.{tool}.sensitive"
+        for tool, extra in sorted(options.tools.items()) if extra.sensitive is False
+    ]
+    return fields
+
+
+class McpAdmin:
+    """Changes to the servers of `hub`, saved in the config file at `path`."""
+
+    def __init__(self, hub: McpHub, path: Path) -> None:
+        self.hub = hub
+        self.path = path
+        # Each change reads, edits and writes the whole file.
+        self._lock = asyncio.Lock()
+
+    async def add(
+        self, name: str, server: StdioServer | HttpServer, *, connect: bool = True
+    ) -> None:
+        """Add a server. Unless `connect` is false (or the entry is disabled), its tools
+        are listed first, and a server that cannot be listed is not added."""
+        check_name(name)
+        async with self._lock:
+            config = await asyncio.to_thread(read_config, self.path)
+            self._check_free(name, config)
+            updated = self._with(config, name, server)
+            self.hub.add_server(name, server)
+            try:
+                if connect and not server.disabled:
+                    await self._list(name, f"MCP server {name!r} was not added")
+                await asyncio.to_thread(save_config, updated, self.path)
+            except BaseException:
+                self.hub.remove_server(name, forget_pins=False)
+                raise
+
+    async def remove(self, name: str) -> None:
+        """Remove a server from the file and the hub, and drop its pins."""
+        async with self._lock:
+            config = await asyncio.to_thread(read_config, self.path)
+            if name not in config.servers and name not in self.hub.config.servers:
+                raise McpUnknownServer(f"no MCP server named {name!r} is configured")
+            if config.servers.pop(name, None) is not None:
+                await asyncio.to_thread(save_config, config, self.path)
+            self.hub.remove_server(name)
+
+    async def approve(
+        self, server: str, tool: str, fingerprint: str | None = None
+    ) -> ListedTool:
+        """Accept a changed tool's current definition (only the one with `fingerprint`,
+        when given, so that what is approved is what was shown)."""
+        async with self._lock:
+            entry = self.hub.config.servers.get(server)
+            if entry is None:
+                raise McpUnknownServer(f"no MCP server named {server!r} is configured")
+            if entry.disabled:
+                raise McpApprovalConflict(f"MCP server {server!r} is disabled")
+            tools = self.hub.tools(server)
+            if tools is None:
+                await self._list(server, f"cannot list the tools of MCP server {server!r}")
+                tools = self.hub.tools(server) or {}
+            listed = tools.get(tool)
+            if listed is None:
+                raise McpUnknownTool(f"MCP server {server!r} offers no tool {tool!r}")
+            if not any(c.server == server and c.tool == tool for c in self.hub.changed_tools()):
+                raise McpApprovalConflict(
+                    f"tool {tool!r} of MCP server {server!r} matches its approved "
+                    "definition: nothing to approve"
+                )
+            if fingerprint is not None and fingerprint != listed.fingerprint:
+                raise McpApprovalConflict(
+                    f"tool {tool!r} of MCP server {server!r} is now {listed.fingerprint}, "
+                    f"not {fingerprint}: look at it again before approving"
+                )
+            self.hub.approve(server, tool)
+            return listed
+
+    async def _list(self, name: str, failed: str) -> None:
+        try:
+            await self.hub.catalogue.refresh(name)
+        except Exception as error:
+            # Whatever broke (connection, protocol, a bad answer), the server is at fault.
+            raise McpServerUnavailable(f"{failed}: {describe(error)}") from error
+
+    def _check_free(self, name: str, config: McpConfig) -> None:
+        taken = {*config.servers, *self.hub.config.servers}
+        if name in taken:
+            raise McpServerExists(f"an MCP server named {name!r} exists already")
+        prefix = server_segment(name)
+        for other in sorted(taken):
+            if server_segment(other) == prefix:
+                raise McpServerExists(
+                    f"MCP server {other!r} already publishes its tools as 'mcp.{prefix}.*'; "
+                    f"choose a name other than {name!r}"
+                )
+
+    def _with(self, config: McpConfig, name: str, server: StdioServer | HttpServer) -> McpConfig:
+        # Only the fields that were given are written: defaults stay implicit in the file.
+        data = config.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        entry = server.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        data.setdefault("mcpServers", {})[name] = entry
+        return parse_config(data, str(self.path))

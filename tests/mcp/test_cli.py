@@ -1,0 +1,137 @@
+"""`orchestrator mcp ...` as a user runs it: subprocesses on a temporary data directory,
+against the project's own MCP servers over stdio and streamable HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.devserver import free_port
+from tests.mcp.support import ROOT, HttpServerProcess
+
+
+class Cli:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.config = data_dir / "mcp.json"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")}
+        self.env["ORCHESTRATOR_DATA_DIR"] = str(data_dir)
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestrator.cli", "mcp", *args], cwd=ROOT, env=self.env,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False,
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    def saved(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.config.read_text())["mcpServers"]
+        return data
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path / "data")
+
+
+def _stdio(name: str, module: str, *args: str) -> list[str]:
+    argv = ["-m", f"tests.mcp_servers.{module}", *args]
+    return ["add", name, "--command", sys.executable, *(f"--arg={a}" for a in argv)]
+
+
+def test_add_list_tools_remove_round_trip(
+    cli: Cli, tmp_path: Path, cloud_http: HttpServerProcess
+) -> None:
+    code, out, err = cli(*_stdio("github", "github_server", "--state", str(tmp_path / "gh.json")),
+                         "--env", "GITHUB_TOKEN=ghp-secret")
+    assert code == 0, err
+    assert f"added MCP server 'github' to {cli.config} (10 tools)" in out
+    code, out, err = cli("add", "cloud", "--url", cloud_http.url, "--header", "X-Key=k-secret")
+    assert code == 0, err
+    assert cli.saved()["github"]["env"] == {"GITHUB_TOKEN": "ghp-secret"}
+    assert cli.saved()["cloud"] == {"url": cloud_http.url, "headers": {"X-Key": "k-secret"}}
+
+    code, out, err = cli("list")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "TRANSPORT", "TARGET", "TOOLS", "STATUS"]
+    assert lines[1].split()[:2] == ["cloud", "http"] and lines[1].split()[-1] == "ready"
+    assert lines[2].split()[:2] == ["github", "stdio"] and lines[2].split()[-2:] == ["10", "ready"]
+    assert "secret" not in out
+
+    code, out, err = cli("list", "--json")
+    listed = {s["name"]: s for s in json.loads(out)}
+    assert listed["github"]["env_keys"] == ["GITHUB_TOKEN"] and "secret" not in out
+
+    code, out, err = cli("tools", "github")
+    assert code == 0, err
+    assert out.startswith("github (stdio, ready): 10 tools")
+    [delete] = [line.split() for line in out.splitlines() if "delete_repository " in line]
+    assert delete[:3] == ["mcp.github.delete_repository", "delete_repository", "sensitive"]
+
+    code, out, err = cli("remove", "github")
+    assert code == 0 and "removed MCP server 'github'" in out, err
+    assert sorted(cli.saved()) == ["cloud"]
+    code, out, err = cli("remove", "github")
+    assert code == 2 and "no MCP server named 'github'" in err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["add", "x", "--command", "python; rm -rf ~"], "command: must be one executable"),
+    (["add", "x", "--command", "npx some-server"], "put its arguments in 'args'"),
+    (["add", "x y", "--url", "http://127.0.0.1:1/mcp"], "name: use 1-40 letters"),
+    (["add", "x", "--url", "http://127.0.0.1:1/mcp", "--env", "A=1"], "go with --command"),
+    (["add", "x", "--command", "python", "--env", "NOVALUE"], "--env 'NOVALUE': use KEY=VALUE"),
+    (["tools", "nope"], "no MCP server named 'nope'"),
+    (["approve", "nope", "tool"], "no MCP server named 'nope'"),
+])
+def test_bad_input_exits_2_naming_it_and_writes_nothing(
+    cli: Cli, args: list[str], message: str
+) -> None:
+    code, out, err = cli(*args)
+    assert code == 2 and message in err, (out, err)
+    assert not cli.config.exists()
+
+
+def test_add_unreachable_server_exits_1_and_saves_nothing(
+    cli: Cli, cloud_http: HttpServerProcess
+) -> None:
+    assert cli("add", "cloud", "--url", cloud_http.url)[0] == 0
+    saved = cli.config.read_bytes()
+    code, _, err = cli("add", "down", "--url", f"http://127.0.0.1:{free_port()}/mcp")
+    assert code == 1 and "MCP server 'down' was not added: cannot connect" in err
+    assert cli.config.read_bytes() == saved
+    # Unless asked not to connect: then it is saved as given.
+    down = f"http://127.0.0.1:{free_port()}/mcp"
+    code, out, err = cli("add", "later", "--url", down, "--no-connect")
+    assert code == 0 and "(not connected)" in out, err
+    assert cli.saved()["later"] == {"url": down}
+    code, out, _ = cli("list")
+    assert "later: cannot connect to MCP server 'later'" in out
+
+
+def test_approve_tool_changed_between_runs(cli: Cli) -> None:
+    assert cli(*_stdio("dynamic", "dynamic_server", "--tools", "3"))[0] == 0
+    # The server is upgraded: item_002 now says something else than what was pinned.
+    data = json.loads(cli.config.read_text())
+    data["mcpServers"]["dynamic"]["args"] += ["--describe", "item_002=Now deletes things."]
+    cli.config.write_text(json.dumps(data))
+
+    code, out, err = cli("tools", "dynamic")
+    assert code == 0, err
+    [line] = [line for line in out.splitlines() if " item_002 " in line]
+    assert "CHANGED" in line and "Now deletes things." in line
+    assert "orchestrator mcp approve dynamic item_002" in out
+    assert "changed since approved, calls refused: item_002" in cli("list")[1]
+
+    code, out, err = cli("approve", "dynamic", "item_002")
+    assert code == 0 and "approved tool 'item_002' of MCP server 'dynamic'" in out, err
+    assert "CHANGED" not in cli("tools", "dynamic")[1]
+    code, _, err = cli("approve", "dynamic", "item_002")
+    assert code == 2 and "nothing to approve" in err
