@@ -81,7 +81,11 @@ class FakeOpenAi:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        # `shutdown` waits for the serving loop to notice; with no loop running it
+        # would wait forever.
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
         self._server.server_close()
 
     def _next(self, recorded: Recorded) -> Reply:
