@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
+from orchestrator.models import RunResult
 from orchestrator.settings import Settings
 from workflows import search_attributes as sa
 
@@ -57,3 +59,8 @@ async def ensure_search_attributes(client: Client) -> None:
             f"{', '.join(missing)} and refused to add them ({err.message}); "
             f"an administrator can run: {commands}"
         ) from err
+
+
+def run_handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, RunResult]:
+    """A handle on one orchestration run, its result typed."""
+    return client.get_workflow_handle(workflow_id, result_type=RunResult)

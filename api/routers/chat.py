@@ -15,6 +15,7 @@ from temporalio.service import RPCError
 from api.deps import SettingsDep, TemporalClientDep
 from api.schemas import ChatRequest, ChatResponse
 from orchestrator.models import OrchestrationRequest, ProblemKind, RunResult
+from worker.client import run_handle
 from workflows.orchestration import OrchestrationWorkflow
 
 router = APIRouter(prefix="/v3/ai", tags=["chat"])
@@ -47,7 +48,7 @@ async def chat(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
-    handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id)
+    handle = run_handle(client, workflow_id)
     try:
         state: RunResult = await client.execute_update_with_start_workflow(
             OrchestrationWorkflow.planned, start_workflow_operation=start

@@ -3,6 +3,8 @@ has over it: approve, reject, cancel."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -10,16 +12,17 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import TemporalClientDep
 from orchestrator.models import Decision, RunResult
+from worker.client import run_handle
 from workflows.orchestration import OrchestrationWorkflow
 
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
-Handle = WorkflowHandle[OrchestrationWorkflow, RunResult]
+Handle = WorkflowHandle[Any, RunResult]
 
 
 @router.get("/{workflow_id}", response_model=RunResult, responses={404: {}})
 async def get_workflow(workflow_id: str, client: TemporalClientDep) -> RunResult:
     """The run's status, its plan, each step's state, approvals and rollback."""
-    handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id)
+    handle = run_handle(client, workflow_id)
     try:
         return await handle.query(OrchestrationWorkflow.status)
     except RPCError as err:
@@ -31,7 +34,7 @@ async def approve(
     workflow_id: str, client: TemporalClientDep, decision: Decision | None = None
 ) -> RunResult:
     """Approve the pending approval (the plan's, or the step named by `step_id`)."""
-    handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id)
+    handle = run_handle(client, workflow_id)
     return await _answer(handle, decision or Decision(), approve=True)
 
 
@@ -40,14 +43,14 @@ async def reject(
     workflow_id: str, client: TemporalClientDep, decision: Decision | None = None
 ) -> RunResult:
     """Reject the pending approval: the run stops and what it did is rolled back."""
-    handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id)
+    handle = run_handle(client, workflow_id)
     return await _answer(handle, decision or Decision(), approve=False)
 
 
 @router.post("/{workflow_id}/cancel", response_model=RunResult, responses={404: {}, 409: {}})
 async def cancel(workflow_id: str, client: TemporalClientDep) -> RunResult:
     """Ask the run to stop: running steps are cancelled, completed ones compensated."""
-    handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id)
+    handle = run_handle(client, workflow_id)
     try:
         state = await handle.query(OrchestrationWorkflow.status)
         if state.finished_at is not None:

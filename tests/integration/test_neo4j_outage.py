@@ -24,6 +24,7 @@ from orchestrator.graph.store import RunGraph
 from orchestrator.models import OrchestrationRequest, RunResult, RunStatus, StepStatus
 from orchestrator.settings import Settings
 from tests.integration.stack import S1
+from worker.client import run_handle
 from worker.runtime import build_runtime, build_worker
 from workflows.orchestration import OrchestrationWorkflow
 
@@ -60,7 +61,7 @@ async def _until(
     client: Client, workflow_id: str, check: Callable[[RunResult], bool], timeout_s: float
 ) -> RunResult:
     """Poll the run's status query until `check` holds."""
-    handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id)
+    handle = run_handle(client, workflow_id)
     async with asyncio.timeout(timeout_s):
         while True:
             state = await handle.query(OrchestrationWorkflow.status)
