@@ -148,6 +148,9 @@ class CypherStore(ABC):
     async def resolve_reference(self, text: str, kind: str | None = None) -> list[EntityRecord]:
         return await resolve(self._read, text, kind)
 
+    async def completed_plans(self, limit: int = 500) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in await self._read(q.COMPLETED_PLANS, limit=limit)]
+
     async def agent_stats(self) -> dict[str, AgentStats]:
         return await read_agent_stats(self._read)
 

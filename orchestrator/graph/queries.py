@@ -253,6 +253,15 @@ MERGE (a:Agent {id: r.agent})
 MERGE (s)-[:EXECUTED_BY]->(a)
 """
 
+# The plan memory: requests of runs that completed, newest ids first.
+COMPLETED_PLANS = """
+MATCH (w:Workflow)-[:HAS_PLAN]->(p:Plan)
+WHERE w.status = 'completed'
+RETURN p.request, p.intent
+ORDER BY w.id DESC
+LIMIT $limit
+"""
+
 RUN_WORKFLOW = "MATCH (w:Workflow {id: $id}) RETURN w.status"
 
 RUN_STEPS = """

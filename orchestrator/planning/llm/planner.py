@@ -22,6 +22,7 @@ from orchestrator.planning.llm.context import ContextBuilder
 from orchestrator.planning.llm.errors import UnreadableAnswer
 from orchestrator.planning.llm.prompt import first_messages, repair_messages
 from orchestrator.planning.llm.provider import OpenAiPlanningModel, PlanningModel
+from orchestrator.planning.memory import GraphPlanMemory
 from orchestrator.planning.offline import OfflinePlanner, Planner
 from orchestrator.planning.synthesis import Synthesiser
 from orchestrator.settings import Settings
@@ -51,7 +52,8 @@ class LlmPlanner:
     ) -> LlmPlanner:
         return cls(
             OpenAiPlanningModel.from_settings(settings), registry, store,
-            ContextBuilder(registry, store, settings.openai_max_capabilities),
+            ContextBuilder(registry, store, settings.openai_max_capabilities,
+                           memory=GraphPlanMemory(store)),
             fallback=OfflinePlanner(registry, store),
         )
 
