@@ -8,17 +8,20 @@ from activities.errors import to_application_error
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.errors import OrchestratorError
 from orchestrator.graph.mirror import WriteBehindMirror
+from orchestrator.graph.store import GraphStore
 from orchestrator.models import PlanInput, PlanOutput, RunRecord, RunStatus
 from orchestrator.planning.offline import Planner, with_definitions
 
 
 class PlanningActivities:
     def __init__(
-        self, planner: Planner, registry: AgentRegistry, mirror: WriteBehindMirror
+        self, planner: Planner, registry: AgentRegistry, mirror: WriteBehindMirror,
+        store: GraphStore,
     ) -> None:
         self._planner = planner
         self._registry = registry
         self._mirror = mirror
+        self._store = store
 
     @activity.defn(name="plan_request")
     async def plan_request(self, request: PlanInput) -> PlanOutput:
@@ -30,7 +33,7 @@ class PlanningActivities:
         except OrchestratorError as error:
             raise to_application_error(error) from error
         if request.dry_run:  # a dry run leaves no trace in the graph; it predicts
-            stats = await self._mirror.store.agent_stats()
+            stats = await self._store.agent_stats()
             return planned.model_copy(update={"stats": {
                 key: value for key, value in stats.items()
                 if key.split("/", 1)[0] in planned.agents

@@ -65,7 +65,9 @@ def build_planner(runtime: Runtime) -> Planner:
 
 
 def build_worker(client: Client, runtime: Runtime, task_queue: str | None = None) -> Worker:
-    planning = PlanningActivities(build_planner(runtime), runtime.registry, runtime.mirror)
+    planning = PlanningActivities(
+        build_planner(runtime), runtime.registry, runtime.mirror, runtime.store
+    )
     steps = StepActivities(runtime.agents, runtime.mirror)
     graph = GraphActivities(runtime.store)
     return Worker(

@@ -52,13 +52,6 @@ class AgentRegistry:
     def providers(self, capability: str) -> list[Agent]:
         return [a for a in self.agents if capability in a.capabilities]
 
-    def choose(self, capability: str) -> Agent:
-        """The agent to run a capability; the first provider by id for now."""
-        providers = self.providers(capability)
-        if not providers:
-            raise InvalidInput(f"no agent provides {capability!r}")
-        return providers[0]
-
     def producers_of(self, kind: str) -> list[Capability]:
         """Capabilities that make an entity of this kind, validate-or-create first."""
         found = [c for c in self.capabilities if kind in c.produces]

@@ -60,9 +60,16 @@ class CypherStore(ABC):
     @abstractmethod
     async def _write_rows(self, query: str, **params: Any) -> Rows: ...
 
-    @abstractmethod
     async def _batch(self, writes: list[Write]) -> None:
         """Run several statements in one transaction: stored whole or not at all."""
+        # An empty UNWIND has nothing to write (and, embedded, no type to bind to).
+        writes = [(query, params) for query, params in writes if params.get("rows") != []]
+        if writes:
+            await self._transaction(writes)
+
+    @abstractmethod
+    async def _transaction(self, writes: list[Write]) -> None:
+        """Run these statements in one transaction."""
 
     async def register_catalogue(
         self, capabilities: list[Capability], agents: list[Agent]

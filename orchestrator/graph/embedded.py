@@ -84,12 +84,7 @@ class EmbeddedGraphStore(CypherStore):
     async def _run(self, query: str, **params: Any) -> Rows:
         return await self._call(lambda: self._exec(query, **params))
 
-    async def _batch(self, steps: list[tuple[str, dict[str, Any]]]) -> None:
-        """Run several statements in one transaction: mirrored whole or not at all."""
-        # An empty UNWIND has no type to bind to, and nothing to write.
-        steps = [(query, params) for query, params in steps if params.get("rows") != []]
-        if not steps:
-            return
+    async def _transaction(self, steps: list[tuple[str, dict[str, Any]]]) -> None:
         if len(steps) == 1:
             await self._run(steps[0][0], **steps[0][1])
             return

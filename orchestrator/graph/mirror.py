@@ -34,10 +34,6 @@ class WriteBehindMirror:
         self._idle.set()
         self._writer: asyncio.Task[None] | None = None
 
-    @property
-    def store(self) -> GraphStore:
-        return self._store
-
     def submit(self, record: StepRecord) -> None:
         """Queue a record; a later record of the same step replaces an unwritten one."""
         self._pending[(record.workflow_id, record.step_id, record.undo)] = record

@@ -122,12 +122,9 @@ class Neo4jGraphStore(CypherStore):
         async with self._session() as session:
             return await session.execute_write(_rows, query, params)
 
-    async def _batch(self, writes: list[Write]) -> None:
-        """Run several statements in one transaction: stored whole or not at all."""
-        writes = [(query, params) for query, params in writes if params.get("rows") != []]
-        if writes:
-            async with self._session() as session:
-                await session.execute_write(_run_all, writes)
+    async def _transaction(self, writes: list[Write]) -> None:
+        async with self._session() as session:
+            await session.execute_write(_run_all, writes)
 
 
 async def _rows(tx: AsyncManagedTransaction, query: str, params: dict[str, Any]) -> Rows:

@@ -87,17 +87,14 @@ def step_writes(records: list[StepRecord]) -> list[Write]:
     """Steps' states, the undos of rolled-back steps, and the entities they touch."""
     states = [
         {"id": _step_key(r), "status": r.status.value, "attempt": r.attempt,
-         "output": None if r.output is None else json.dumps(r.output, sort_keys=True),
-         "error": r.error}
+         "output": _output_text(r), "error": r.error}
         for r in records if not r.undo
     ]
     undos = [
         {"id": _step_key(r), "undoes": f"{r.workflow_id}/{r.step_id}",
          "workflow_id": r.workflow_id, "step_id": f"undo-{r.step_id}",
          "capability": r.capability, "agent": r.agent, "status": r.status.value,
-         "attempt": r.attempt,
-         "output": None if r.output is None else json.dumps(r.output, sort_keys=True),
-         "error": r.error}
+         "attempt": r.attempt, "output": _output_text(r), "error": r.error}
         for r in records if r.undo
     ]
     touched = [
@@ -108,6 +105,10 @@ def step_writes(records: list[StepRecord]) -> list[Write]:
         (q.MERGE_UNDO_STEPS, {"rows": undos}),
         (q.MERGE_OPERATES_ON, {"rows": touched}),
     ]
+
+
+def _output_text(record: StepRecord) -> str | None:
+    return None if record.output is None else json.dumps(record.output, sort_keys=True)
 
 
 def _step_key(record: StepRecord) -> str:
