@@ -1,0 +1,263 @@
+"""MCP tool call cost: through the orchestrator against the same call made directly.
+
+For each transport (stdio, streamable HTTP) the project's test chat server is
+called ``-n`` times one after another with the same read-only call
+(``list_messages``), three ways, in one run:
+
+- direct: one `mcp.Client` session, the call awaited in a loop;
+- hub: the orchestrator's `McpHub` (pooled session, argument validation against
+  the tool's schema, pin check, output shaping) without Temporal;
+- step: a workflow that runs the orchestrator's real step activity
+  (`run_agent_step`: heartbeats, write-behind graph mirror, the hub as the agent)
+  once per call, in a chain; the cost of a call is the time between the workflow
+  seeing one call finish and the next.
+
+The Temporal cost of a step is measured in the same run by a chain of no-op
+activities of the same length on the same worker, so the target reads
+``step p50 <= 1.5 x direct p50 + no-op step p50``.
+
+    python -m bench.mcp_call_cost            # own dev server on a free port
+    python -m bench.mcp_call_cost -n 300 --address localhost:7233
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from temporalio import activity, workflow
+from temporalio.client import Client as TemporalClient
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from activities.steps import StepActivities
+from bench.bare_latency import pct
+from bench.mirror_cost import mirror_off
+from bench.server import temporal_at
+from orchestrator.agents.base import AgentResult, StepContext
+from orchestrator.graph.embedded import EmbeddedGraphStore
+from orchestrator.graph.mirror import WriteBehindMirror
+from orchestrator.mcp import McpHub
+from orchestrator.mcp.config import parse_config
+from orchestrator.models import Step, StepInput
+from orchestrator.settings import Settings
+from tests.mcp.support import ROOT, HttpServerProcess
+from worker.client import connect
+
+TOOL = "list_messages"
+CAPABILITY = f"mcp.chat.{TOOL}"
+ARGS = {"channel": "general"}
+SEED = {"channels": {"general": [{"id": "m1", "channel": "general", "text": "hello"}]},
+        "next_id": 1}
+
+
+@activity.defn
+async def noop(i: int) -> int:
+    return i
+
+
+class ZeroWork:
+    """An agent that does nothing: what the step activity costs without the call."""
+
+    async def run(self, capability: str, params: dict[str, Any], ctx: StepContext
+                  ) -> AgentResult:
+        return AgentResult(output={})
+
+
+@dataclass
+class ChainInput:
+    calls: int
+    # Empty: no-op activities; else the capability each step runs.
+    capability: str = ""
+    agent: str = ""
+
+
+@workflow.defn
+class CallChain:
+    """Calls one after another; returns the gap (ms) between consecutive finishes."""
+
+    @workflow.run
+    async def run(self, request: ChainInput) -> list[float]:
+        timeout = timedelta(seconds=30)
+        seen = [workflow.time()]
+        for i in range(request.calls):
+            if request.capability:
+                step = Step(id=f"call-{i}", capability=request.capability,
+                            agent=request.agent, parameters=dict(ARGS))
+                await workflow.execute_activity_method(
+                    StepActivities.run_agent_step,
+                    StepInput(workflow_id=workflow.info().workflow_id, step=step),
+                    start_to_close_timeout=timeout, heartbeat_timeout=timeout,
+                )
+            else:
+                await workflow.execute_activity(noop, i, start_to_close_timeout=timeout)
+            seen.append(workflow.time())
+        return [(b - a) * 1000 for a, b in itertools.pairwise(seen)]
+
+
+@dataclass
+class Figures:
+    label: str
+    samples: list[float]
+
+    def line(self) -> str:
+        return (f"{self.label:<28} p50 {statistics.median(self.samples):7.2f} ms   "
+                f"p95 {pct(self.samples, 0.95):7.2f} ms   n={len(self.samples)}")
+
+
+def seeded_state(directory: Path, name: str) -> Path:
+    path = directory / f"{name}.json"
+    path.write_text(json.dumps(SEED))
+    return path
+
+
+@contextlib.asynccontextmanager
+async def direct_client(entry: dict[str, Any]) -> AsyncIterator[Client]:
+    if "url" in entry:
+        transport: Any = streamable_http_client(entry["url"])
+    else:
+        transport = stdio_client(StdioServerParameters(
+            command=entry["command"], args=entry["args"], cwd=entry.get("cwd")
+        ))
+    async with Client(transport) as client:
+        yield client
+
+
+async def time_calls(call: Any, calls: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        await call()
+    samples = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+async def chain(client: TemporalClient, queue: str, request: ChainInput) -> list[float]:
+    gaps: list[float] = await client.execute_workflow(
+        CallChain.run, request, id=f"bench-mcp-{uuid.uuid4()}", task_queue=queue
+    )
+    return gaps
+
+
+async def chain_on(
+    client: TemporalClient, steps: StepActivities | None, args: argparse.Namespace, agent: str
+) -> list[float]:
+    """Warm-up, then the measured chain: of step activities if given, else of no-ops."""
+    queue = f"bench-mcp-{uuid.uuid4()}"
+    async with Worker(
+        client, task_queue=queue, workflows=[CallChain],
+        activities=[steps.run_agent_step if steps else noop],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        capability = CAPABILITY if steps else ""
+        await chain(client, queue, ChainInput(args.warmup, capability, agent))
+        return await chain(client, queue, ChainInput(args.calls, capability, agent))
+
+
+async def one_transport(
+    name: str, entry: dict[str, Any], client: TemporalClient, args: argparse.Namespace,
+    work: Path,
+) -> list[Figures]:
+    async with direct_client(entry) as direct:
+        async def direct_call() -> None:
+            result = await direct.call_tool(TOOL, ARGS)
+            assert not result.is_error, result
+
+        direct_ms = await time_calls(direct_call, args.calls, args.warmup)
+
+    config = parse_config({"mcpServers": {"chat": entry}})
+    store = EmbeddedGraphStore(work / f"graph-{name}.lbug")
+    await store.setup()
+    if args.mirror == "off":
+        mirror_off(store)
+    mirror = WriteBehindMirror(store)
+    hub = McpHub(config, data_dir=work / f"mcp-{name}")
+    try:
+        await hub.discover()
+
+        async def hub_call() -> None:
+            await hub.call_tool("chat", TOOL, ARGS)
+
+        hub_ms = await time_calls(hub_call, args.calls, args.warmup)
+        agent = hub.agents[0].id
+        step_ms = await chain_on(client, StepActivities(hub, mirror), args, agent)
+        empty_ms = await chain_on(client, StepActivities(ZeroWork(), mirror), args, agent)
+        noop_ms = await chain_on(client, None, args, agent)
+    finally:
+        await hub.close()
+        await mirror.close()
+        await store.close()
+    return [
+        Figures(f"{name}: direct", direct_ms),
+        Figures(f"{name}: hub (no Temporal)", hub_ms),
+        Figures(f"{name}: step activity", step_ms),
+        Figures(f"{name}: no-op step", noop_ms),
+        Figures(f"{name}: step, zero-work agent", empty_ms),
+    ]
+
+
+def verdict(figures: list[Figures]) -> str:
+    direct, hub, step, noop_step = (statistics.median(f.samples) for f in figures[:4])
+    bar = 1.5 * direct + noop_step
+    return (f"  hub/direct x{hub / direct:.2f}; step - no-op step = {step - noop_step:.2f} ms "
+            f"= x{(step - noop_step) / direct:.2f} direct; target step <= 1.5 x direct + "
+            f"no-op step = {bar:.2f} ms: {'met' if step <= bar else 'NOT met'}")
+
+
+async def bench(address: str, args: argparse.Namespace) -> None:
+    client = await connect(Settings(temporal_address=address))
+    work = Path(tempfile.mkdtemp(prefix="bench-mcp-"))
+    stdio = {"command": sys.executable, "args": [
+        "-m", "tests.mcp_servers.chat_server", "--state", str(seeded_state(work, "stdio"))],
+        "cwd": str(ROOT)}
+    http = HttpServerProcess("chat_server", seeded_state(work, "http"))
+    http.start()
+    try:
+        for name, entry in (("stdio", stdio), ("http", http.entry())):
+            figures = await one_transport(name, entry, client, args, work)
+            for f in figures:
+                print(f.line())
+            print(verdict(figures))
+    finally:
+        http.kill()
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("-n", "--calls", type=int, default=200, help="calls measured per way")
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--mirror", choices=("on", "off"), default="on",
+                   help="off: the step activity's graph writes do nothing, to isolate them")
+    p.add_argument("--address", help="an existing Temporal server (default: start a dev server)")
+    return p.parse_args(argv)
+
+
+async def amain(args: argparse.Namespace) -> None:
+    async with temporal_at(args.address) as address:
+        await bench(address, args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    asyncio.run(amain(parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
