@@ -28,10 +28,12 @@ class PlanningActivities:
         """Plan the request; the plan is mirrored write-behind, off the path to the
         first step (the run's final mirror carries it again, so it is never lost)."""
         try:
-            plan = await self._planner.plan(request.message)
+            plan = await self._planner.plan(request.message, request.context, request.making)
             planned = with_definitions(plan, self._registry)
         except OrchestratorError as error:
             raise to_application_error(error) from error
+        if request.extension:  # the run's final mirror carries the steps it adds
+            return planned
         if request.dry_run:  # a dry run leaves no trace in the graph; it predicts
             stats = await self._store.agent_stats()
             return planned.model_copy(update={"stats": {

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from orchestrator.graph.store import EntityRecord, Relation
-from orchestrator.models import Plan, Preview, RunResult, RunStatus
+from orchestrator.models import Plan, Preview, RunResult, RunStatus, Step
 
 
 class ChatRequest(BaseModel):
@@ -20,6 +20,12 @@ class ChatRequest(BaseModel):
     # The whole plan waits for `POST /v1/workflows/{id}/approve` before it runs.
     require_approval: StrictBool = False
     tenant: StrictStr = Field(default="default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # Continue a conversation: the `conversation_id` of an earlier answer (a run's
+    # workflow id). A run still going takes the message's steps; a finished one is
+    # followed by a new run that refers to it.
+    conversation_id: StrictStr | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.:-]{1,120}$"
+    )
 
     @field_validator("message")
     @classmethod
@@ -38,6 +44,12 @@ class ChatResponse(BaseModel):
     # A dry run's stages, predictions and drawing of the plan.
     preview: Preview | None = None
     result: RunResult | None = None
+    # Send it back as `conversation_id` to follow up on this answer.
+    conversation_id: str
+    # The earlier run a new run follows up on.
+    follows: str | None = None
+    # The steps a follow-up added to a run that was still going.
+    added_steps: list[Step] = []
 
 
 class EntityPage(BaseModel):

@@ -26,16 +26,23 @@ MARKS = {StepStatus.PENDING: " ", StepStatus.AWAITING_APPROVAL: "?", StepStatus.
          StepStatus.COMPENSATION_FAILED: "‼"}
 
 
-async def follow(api: str, message: str, out: TextIO) -> int:
-    """Start a run, print its plan and each step as it changes; 0 if it completed."""
+async def follow(
+    api: str, message: str, out: TextIO, conversation_id: str | None = None
+) -> int:
+    """Start a run (or, with `conversation_id`, follow up on one), print its plan
+    and each step as it changes; 0 if it completed."""
+    body: dict[str, Any] = {"message": message}
+    if conversation_id is not None:
+        body["conversation_id"] = conversation_id
     async with httpx.AsyncClient(base_url=api, timeout=30) as http:
-        reply = await http.post("/v3/ai/chat", json={"message": message})
+        reply = await http.post("/v3/ai/chat", json=body)
         if reply.status_code != 200:
             _refused(reply, out)
             return 2
         started: dict[str, Any] = reply.json()
         workflow_id = started["workflow_id"]
         out.write(f"Run {workflow_id}\n")
+        _show_followup(started, out)
         if started.get("plan"):
             _show_plan(Plan.model_validate(started["plan"]), out)
         seen: dict[str, StepStatus] = {}
@@ -68,7 +75,18 @@ async def follow(api: str, message: str, out: TextIO) -> int:
         took = (state.finished_at - state.started_at).total_seconds() * 1000
         out.write(f"Took {took:.0f} ms\n")
     out.write(f"Temporal Web UI: {started['web_ui_url']}\n")
+    out.write(f"Follow up: orchestrator chat --continue {started['conversation_id']} "
+              '"..."\n')
     return 0 if state.status == RunStatus.COMPLETED else 1
+
+
+def _show_followup(answer: dict[str, Any], out: TextIO) -> None:
+    """Where a follow-up went: into the running run, or a new run after the old."""
+    if answer.get("added_steps"):
+        ids = ", ".join(step["id"] for step in answer["added_steps"])
+        out.write(f"Added to the running run: {ids}\n")
+    elif answer.get("follows"):
+        out.write(f"Follows run {answer['follows']}, which had ended\n")
 
 
 def _pending(state: RunResult) -> list[str]:

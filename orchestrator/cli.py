@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="send a request to a running API and follow it")
     chat.add_argument("message")
     chat.add_argument("--api", default=API, help="API base address")
+    chat.add_argument("--continue", dest="conversation", metavar="WORKFLOW_ID",
+                      help="follow up on this run: add to it while it runs, else start "
+                           "a run that follows it")
     chat.set_defaults(func=_chat)
 
     plan = sub.add_parser("plan", help="dry run: show the plan, its stages and predictions")
@@ -117,7 +120,7 @@ async def _worker(args: argparse.Namespace) -> int:
 async def _chat(args: argparse.Namespace) -> int:
     from orchestrator.chat_client import follow
 
-    return await follow(args.api, args.message, sys.stdout)
+    return await follow(args.api, args.message, sys.stdout, args.conversation)
 
 
 async def _plan(args: argparse.Namespace) -> int:

@@ -88,6 +88,12 @@ class Capability(Model):
     idempotent: bool = False
     # Set when an MCP server's tool provides the capability.
     source: ToolSource | None = None
+    # What the tool's structured result holds, when it says: later steps' inputs
+    # may be taken from it.
+    output_schema: dict[str, Any] | None = None
+    # Values for parameters a request leaves unset (configured per MCP tool, e.g.
+    # the channel notifications go to).
+    defaults: dict[str, Any] = {}
 
 
 class RetrySpec(Model):
@@ -145,6 +151,9 @@ class Plan(Model):
     planner: Literal["offline", "llm"] = "offline"
     # Why the language model's plan was not used, when the rules stood in for it.
     fallback_reason: str | None = None
+    # The completed run whose plan this one renames, and how close its request was.
+    reused_from: str | None = None
+    reuse_similarity: float | None = None
 
 
 class Limits(Model):
@@ -164,12 +173,36 @@ class OrchestrationRequest(Model):
     require_approval: bool = False
     # An approval not given within this time counts as a rejection.
     approval_timeout_s: int = Field(default=3600, ge=1)
+    # A follow-up in a conversation: the workflow id of the run it continues, and
+    # the entities that conversation worked on (they fill what the message leaves out).
+    follows: str | None = None
+    context: list[EntityRef] = []
 
 
 class PlanInput(Model):
     workflow_id: str
     message: str
     dry_run: bool = False
+    # Entities of the conversation, for qualifiers the message leaves out, and
+    # those the run being extended is making (planned as if they existed).
+    context: list[EntityRef] = []
+    making: list[EntityRef] = []
+    # Steps to add to a running run: its final mirror records them, not the planner.
+    extension: bool = False
+
+
+class Followup(Model):
+    """A follow-up message on a run that is still going: plan it and add its steps."""
+
+    message: str = Field(max_length=4000)
+
+
+class Extension(Model):
+    """The steps one follow-up added to a running run."""
+
+    message: str
+    steps: list[Step]
+    added_at: datetime
 
 
 class Decision(Model):
@@ -301,6 +334,11 @@ class RunResult(Model):
     problem: Problem | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # The run this one follows up on, and the conversation's entities it was given.
+    follows: str | None = None
+    context: list[EntityRef] = []
+    # Follow-ups that added steps to this run while it ran.
+    extensions: list[Extension] = []
 
     @field_validator("steps", "compensations")
     @classmethod
@@ -342,6 +380,8 @@ class RunRecord(Model):
     status: RunStatus
     plan: Plan | None = None
     error: str | None = None
+    # The earlier run of the same conversation this one follows up on.
+    follows: str | None = None
     steps: list[StepRecord] = []
     # Every agent's go at a step of the run, for the agents' statistics.
     outcomes: list[Outcome] = []

@@ -10,15 +10,18 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.graph import GraphActivities
 from activities.planning import PlanningActivities
+from activities.progress import heartbeat_progress
 from activities.steps import StepActivities
 from orchestrator.agents.base import AgentRunner
 from orchestrator.agents.catalogue import PLATFORM_AGENTS, PLATFORM_CAPABILITIES
-from orchestrator.agents.platform import PlatformAgents
+from orchestrator.agents.dispatch import builtin_agents
 from orchestrator.agents.registry import AgentRegistry
+from orchestrator.agents.router import AgentRouter
 from orchestrator.graph.factory import open_store
 from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.graph.store import GraphStore
 from orchestrator.mcp import McpHub
+from orchestrator.mcp.sync import CatalogueSync
 from orchestrator.planning.llm.planner import LlmPlanner
 from orchestrator.planning.offline import OfflinePlanner, Planner
 from orchestrator.settings import Settings
@@ -34,8 +37,12 @@ class Runtime:
     mirror: WriteBehindMirror
     # The MCP servers (from settings.mcp_config_path), shared with the API.
     hub: McpHub
+    # Keeps the registry and the graph in step with the servers' tools.
+    mcp_sync: CatalogueSync | None = None
 
     async def close(self) -> None:
+        if self.mcp_sync is not None:
+            await self.mcp_sync.close()
         await self.hub.close()
         await self.mirror.close()
         await self.store.close()
@@ -43,16 +50,20 @@ class Runtime:
 
 async def build_runtime(settings: Settings) -> Runtime:
     # First: a bad MCP config fails the start before anything is opened.
-    hub = McpHub.from_settings(settings)
+    hub = McpHub.from_settings(settings, progress=heartbeat_progress)
     store = await open_store(settings)
     registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS + settings.extra_agents)
     registry.mark("sensitive", settings.sensitive_capabilities)
     registry.mark("optional", settings.optional_capabilities)
     await store.register_catalogue(registry.capabilities, registry.agents)
-    agents = PlatformAgents(store, settings.agent_faults)
+    # MCP tools join the catalogue as their servers answer; steps on a server's
+    # agent go to the hub.
+    mcp_sync = CatalogueSync(hub, registry, store)
+    await mcp_sync.start()
+    agents = AgentRouter(builtin_agents(store, settings.agent_faults), hub, hub.serves)
     return Runtime(
         settings=settings, store=store, registry=registry, agents=agents,
-        mirror=WriteBehindMirror(store), hub=hub,
+        mirror=WriteBehindMirror(store), hub=hub, mcp_sync=mcp_sync,
     )
 
 

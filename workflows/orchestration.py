@@ -28,6 +28,8 @@ with workflow.unsafe.imports_passed_through():
         AgentTry,
         ApprovalStatus,
         Decision,
+        Extension,
+        Followup,
         OrchestrationRequest,
         Outcome,
         PlanInput,
@@ -45,9 +47,11 @@ with workflow.unsafe.imports_passed_through():
         StepResult,
         StepStatus,
     )
+    from orchestrator.planning.conversation import conversation_entities
     from workflows import search_attributes as sa
     from workflows.approvals import PLAN, ApprovalRefused, Approvals
     from workflows.dag import PlanProblem, references, resolve, stages
+    from workflows.extension import made_by, merge
     from workflows.preview import preview
     from workflows.rollback import ready, to_undo, undo_step
     from workflows.validation import parameter_problems, validate_plan
@@ -81,6 +85,14 @@ class OrchestrationWorkflow:
         self._finished_at: datetime | None = None
         self._search_attributes = False
         self._labelled = False
+        # Follow-ups: those that added steps, steps the executor has yet to take,
+        # how many are still being planned, and whether the executor has finished
+        # (then nothing more can be added).
+        self._extensions: list[Extension] = []
+        self._added: list[Step] = []
+        self._extending = 0
+        self._closed = False
+        self._wake: asyncio.Future[None] | None = None
 
     @workflow.run
     async def run(self, request: OrchestrationRequest) -> RunResult:
@@ -129,6 +141,9 @@ class OrchestrationWorkflow:
             problem=self._problem or self._stop,
             started_at=workflow.info().start_time,
             finished_at=self._finished_at,
+            follows=self._request.follows if self._request else None,
+            context=self._request.context if self._request else [],
+            extensions=self._extensions,
         )
 
     @workflow.update
@@ -167,6 +182,97 @@ class OrchestrationWorkflow:
         self._approvals.answer(target, status, workflow.now(), decision.by, decision.reason)
         return self.status()
 
+    @workflow.update
+    async def extend(self, followup: Followup) -> Extension:
+        """Plan a follow-up message with the run's entities as its context and add
+        its steps to the run; returns the steps added."""
+        # Counted from acceptance: while a follow-up is being planned, the executor
+        # waits for it rather than finishing (see `_execute`).
+        self._extending += 1
+        try:
+            return await self._extend(followup.message.strip())
+        finally:
+            self._extending -= 1
+
+    @extend.validator
+    def _check_extend(self, followup: Followup) -> None:
+        """Refuses a follow-up the run cannot take: the caller starts a new run."""
+        refusal = self._extend_refusal(followup.message)
+        if refusal is not None:
+            raise ApplicationError(refusal, type="ExtendRefused", non_retryable=True)
+
+    def _extend_refusal(self, message: str) -> str | None:
+        if not message.strip():
+            return "the follow-up message is empty"
+        if self._request is not None and self._request.dry_run:
+            return "a dry run runs nothing: there is nothing to add steps to"
+        if self._stop is not None:
+            return f"the run is stopping: {self._stop.message}"
+        if self._closed or self._status not in (
+            RunStatus.PLANNING, RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL
+        ):
+            return f"the run has finished ({self._status.value}): nothing more can be added"
+        return None
+
+    async def _extend(self, message: str) -> Extension:
+        await workflow.wait_condition(lambda: self._status != RunStatus.PLANNING)
+        assert self._request is not None
+        refusal = self._extend_refusal(message)
+        if refusal is not None or self._planned is None:
+            raise ApplicationError(refusal or "the run has no plan to add to",
+                                   type="ExtendRefused", non_retryable=True)
+        context = conversation_entities(
+            self._planned.plan, self._results.values(), self._request.context
+        )
+        try:
+            planned = await workflow.execute_local_activity_method(
+                PlanningActivities.plan_request,
+                PlanInput(workflow_id=workflow.info().workflow_id, message=message,
+                          context=context, making=made_by(self._planned), extension=True),
+                start_to_close_timeout=PLAN_TIMEOUT, retry_policy=QUICK_RETRY,
+                summary="plan a follow-up",
+            )
+        except (ActivityError, ApplicationError) as err:
+            problem = _planning_problem(err)
+            raise ApplicationError(
+                problem.message,
+                {"understood": problem.understood, "not_understood": problem.not_understood},
+                type="CannotPlan", non_retryable=True,
+            ) from None
+        # The run may have moved on while the follow-up was planned.
+        refusal = self._extend_refusal(message)
+        if refusal is not None:
+            raise ApplicationError(refusal, type="ExtendRefused", non_retryable=True)
+        try:
+            merged, added = merge(self._planned, planned)
+        except PlanProblem as problem:
+            raise ApplicationError(str(problem), type="InvalidPlan", non_retryable=True) from None
+        problems = validate_plan(merged, self._request.limits)
+        if problems:
+            raise ApplicationError(
+                f"the follow-up's steps cannot be added: {'; '.join(problems)}", problems,
+                type="InvalidPlan", non_retryable=True,
+            )
+        if not added:
+            raise ApplicationError("the run already does everything the follow-up asks",
+                                   type="NothingToAdd", non_retryable=True)
+        self._planned = merged
+        self._results.update((s.id, StepResult(step_id=s.id)) for s in added)
+        extension = Extension(message=message, steps=added, added_at=workflow.now())
+        self._extensions.append(extension)
+        # The added steps' nodes exist before the steps mirror their own states.
+        await workflow.execute_local_activity_method(
+            GraphActivities.record_run,
+            RunRecord(workflow_id=workflow.info().workflow_id, request=self._request.message,
+                      status=self._status, plan=merged.plan),
+            start_to_close_timeout=MIRROR_TIMEOUT, retry_policy=MIRROR_RETRY,
+            summary="mirror the follow-up's steps",
+        )
+        self._added += added
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+        return extension
+
     async def _plan(self, request: OrchestrationRequest) -> PlanOutput | None:
         try:
             # Local: planning runs inside this workflow task, saving a round trip
@@ -174,7 +280,7 @@ class OrchestrationWorkflow:
             planned = await workflow.execute_local_activity_method(
                 PlanningActivities.plan_request,
                 PlanInput(workflow_id=workflow.info().workflow_id, message=request.message,
-                          dry_run=request.dry_run),
+                          dry_run=request.dry_run, context=request.context),
                 start_to_close_timeout=PLAN_TIMEOUT, retry_policy=QUICK_RETRY,
                 summary="plan the request",
             )
@@ -222,7 +328,8 @@ class OrchestrationWorkflow:
         pending = [i for stage in stages(steps) for i in stage]
         running: dict[str, asyncio.Task[None]] = {}
         try:
-            while pending or running:
+            while pending or running or self._extending:
+                self._admit(by_id, pending)
                 if self._stop is None:
                     for step_id in list(pending):
                         if len(running) >= max_parallel:
@@ -233,8 +340,12 @@ class OrchestrationWorkflow:
                                 self._run_step(by_id[step_id])
                             )
                 if not running:
+                    if self._stop is None and self._extending:
+                        await self._follow_up_planned()
+                        continue
                     break
-                await workflow.wait(list(running.values()), return_when=asyncio.FIRST_COMPLETED)
+                await workflow.wait([*running.values(), self._wakeup()],
+                                    return_when=asyncio.FIRST_COMPLETED)
                 for step_id in [i for i, task in running.items() if task.done()]:
                     running.pop(step_id).result()
         except asyncio.CancelledError:
@@ -245,6 +356,26 @@ class OrchestrationWorkflow:
                 task.cancel()
             await asyncio.gather(*running.values(), return_exceptions=True)
             raise
+        finally:
+            self._closed = True
+
+    def _admit(self, by_id: dict[str, Step], pending: list[str]) -> None:
+        """Take the steps follow-ups added into the ready set."""
+        for step in self._added:
+            by_id[step.id] = step
+            pending.append(step.id)
+        self._added = []
+
+    def _wakeup(self) -> asyncio.Future[None]:
+        """Resolved when a follow-up adds steps, so the executor looks again."""
+        if self._wake is None or self._wake.done():
+            self._wake = asyncio.get_running_loop().create_future()
+        return self._wake
+
+    async def _follow_up_planned(self) -> None:
+        """Nothing is left to run but a follow-up is being planned: its steps, when
+        accepted, still run in this run (the run only closes after)."""
+        await workflow.wait_condition(lambda: bool(self._added) or not self._extending)
 
     def _ready(self, step: Step) -> bool:
         done = (StepStatus.COMPLETED, StepStatus.SKIPPED)
@@ -444,7 +575,7 @@ class OrchestrationWorkflow:
         return RunRecord(
             workflow_id=wf, request=self._request.message, status=self._status,
             error=self._problem.message if self._problem else None, plan=plan, steps=steps,
-            outcomes=outcomes,
+            outcomes=outcomes, follows=self._request.follows,
         )
 
     async def _finish(self, status: RunStatus) -> RunResult:

@@ -1,4 +1,5 @@
-"""`POST /v3/ai/chat`: one request in plain language starts one run."""
+"""`POST /v3/ai/chat`: one request in plain language starts one run; a follow-up
+on a conversation extends its run while it goes, or starts a run that follows it."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.deps import SettingsDep, TemporalClientDep
+from api.followup import earlier_run, extend_run
 from api.schemas import ChatRequest, ChatResponse
-from orchestrator.models import OrchestrationRequest, ProblemKind, RunResult
+from orchestrator.models import EntityRef, OrchestrationRequest, ProblemKind, RunResult
+from orchestrator.planning.conversation import context_of
+from orchestrator.settings import Settings
 from worker.client import run_handle
 from workflows.orchestration import OrchestrationWorkflow
 
@@ -24,7 +28,7 @@ _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 _REFUSED = (ProblemKind.CANNOT_PLAN, ProblemKind.INVALID_PLAN)
 
 
-@router.post("/chat", response_model=ChatResponse, responses={422: {}})
+@router.post("/chat", response_model=ChatResponse, responses={404: {}, 409: {}, 422: {}})
 async def chat(
     body: ChatRequest,
     client: TemporalClientDep,
@@ -34,6 +38,19 @@ async def chat(
     """Plan the request and start running it; with `wait`, return the final result."""
     if idempotency_key is not None and not _KEY.match(idempotency_key):
         raise HTTPException(422, "Idempotency-Key: use 1-100 letters, digits or . _ : -")
+    context: list[EntityRef] = []
+    if body.conversation_id is not None:
+        earlier = await earlier_run(client, body.conversation_id)
+        if earlier.finished_at is None and not body.dry_run:
+            extended = await _extend(body, client, settings, idempotency_key)
+            if extended is not None:
+                return extended
+            earlier = await earlier_run(client, body.conversation_id)
+            if earlier.finished_at is None:  # refused while it stops: not yet followable
+                why = earlier.problem.message if earlier.problem else earlier.status.value
+                raise HTTPException(409, f"run {body.conversation_id} is stopping ({why}); "
+                                         "follow up once it has ended")
+        context = context_of(earlier)
     workflow_id = f"run-{idempotency_key or uuid.uuid4().hex}"
     start = WithStartWorkflowOperation(
         OrchestrationWorkflow.run,
@@ -41,6 +58,7 @@ async def chat(
             message=body.message, tenant=body.tenant, limits=settings.limits,
             dry_run=body.dry_run, require_approval=body.require_approval,
             approval_timeout_s=settings.approval_timeout_s,
+            follows=body.conversation_id, context=context,
         ),
         id=workflow_id,
         task_queue=settings.task_queue,
@@ -67,5 +85,34 @@ async def chat(
     return ChatResponse(
         workflow_id=workflow_id, run_id=run_id, status=(result or state).status,
         plan=state.plan, web_ui_url=settings.run_url(workflow_id, run_id),
-        preview=state.preview, result=result,
+        preview=state.preview, result=result, conversation_id=workflow_id,
+        follows=state.follows,
+    )
+
+
+async def _extend(
+    body: ChatRequest, client: TemporalClientDep, settings: Settings, key: str | None
+) -> ChatResponse | None:
+    """Add the follow-up's steps to the conversation's running run; None when the
+    run finished before it could take them."""
+    assert body.conversation_id is not None
+    workflow_id = body.conversation_id
+    if body.require_approval:
+        raise HTTPException(422, "require_approval applies to a new run; "
+                                 f"run {workflow_id} is still going")
+    # The same key sends the same follow-up once: Temporal keeps one update per id.
+    added = await extend_run(client, workflow_id, body.message,
+                             f"followup-{key}" if key else None)
+    if added is None:
+        return None
+    handle = run_handle(client, workflow_id)
+    run_id = (await handle.describe()).run_id
+    result = await handle.result() if body.wait else None
+    state: RunResult = (
+        result if result is not None else await handle.query(OrchestrationWorkflow.status)
+    )
+    return ChatResponse(
+        workflow_id=workflow_id, run_id=run_id, status=state.status, plan=state.plan,
+        web_ui_url=settings.run_url(workflow_id, run_id), result=result,
+        conversation_id=workflow_id, follows=state.follows, added_steps=added.steps,
     )

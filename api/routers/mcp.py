@@ -15,7 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Response
 from pydantic import BaseModel, ConfigDict
 
-from api.deps import McpAdminDep, SettingsDep
+from api.deps import McpAdminDep, SettingsDep, StoreDep
+from orchestrator.graph.store import McpServerRecord
 from orchestrator.mcp import (
     McpApprovalConflict,
     McpConfigError,
@@ -97,6 +98,16 @@ async def get_server(name: str, admin: McpAdminDep, refresh: bool = False) -> Se
     _known(admin, name)
     await list_unlisted(admin.hub, [name], again=refresh)
     return server_detail(admin.hub, name)
+
+
+@router.get("/{name}/graph", response_model=McpServerRecord, responses={404: {}})
+async def get_server_graph(name: str, store: StoreDep) -> McpServerRecord:
+    """The server as the graph holds it: its agent and the tools it exposes, each
+    with the capability it implements."""
+    for server in await store.mcp_servers():
+        if server.name == name:
+            return server
+    raise HTTPException(404, f"no MCP server named {name!r} in the graph")
 
 
 @router.post("", response_model=ServerDetail, status_code=201,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.agents.troubleshooting import TROUBLESHOOTING_CAPABILITIES
 from orchestrator.models import NAME_PATTERN, Agent, AgentKind, Capability
 
 _NAME = {"type": "string", "pattern": NAME_PATTERN}
@@ -64,6 +65,7 @@ PLATFORM_CAPABILITIES: list[Capability] = [
         "Apply a policy (monitoring, security, ...) to a deployment.",
         consumes=("deployment",),
     ),
+    *TROUBLESHOOTING_CAPABILITIES,
 ]
 
 
@@ -76,5 +78,6 @@ def _agent(kind: str) -> Agent:
 
 
 PLATFORM_AGENTS: list[Agent] = [
-    _agent(kind) for kind in ("application", "service", "environment", "deployment", "policy")
+    _agent(kind) for kind in ("application", "service", "environment", "deployment", "policy",
+                              "diagnosis", "remediation")
 ]

@@ -6,9 +6,15 @@ editing code: a fault is set per capability in settings (`agent_faults`).
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
+from orchestrator.agents.base import StepContext
+from orchestrator.errors import InvalidInput, TransientFailure
 from orchestrator.models import Model
+
+T = TypeVar("T")
 
 
 class Fault(Model):
@@ -32,3 +38,28 @@ class Fault(Model):
 
     def fails(self, attempt: int) -> bool:
         return attempt <= self.fail_attempts
+
+
+async def with_fault(
+    faults: Mapping[str, Fault], capability: str, params: dict[str, Any], ctx: StepContext,
+    act: Callable[[], Awaitable[T]],
+) -> T:
+    """Perform `act` with the fault configured for the capability, if it applies."""
+    fault = faults.get(capability, Fault())
+    if not fault.applies(params, ctx.agent):
+        fault = Fault()
+    if fault.delay_ms:
+        await asyncio.sleep(fault.delay_ms / 1000)
+    if fault.fails(ctx.attempt) and not fault.after_write:
+        _raise_injected(capability, ctx, fault)
+    result = await act()
+    if fault.fails(ctx.attempt):
+        _raise_injected(capability, ctx, fault)
+    return result
+
+
+def _raise_injected(capability: str, ctx: StepContext, fault: Fault) -> None:
+    message = f"injected failure in {capability} (attempt {ctx.attempt})"
+    if fault.non_retryable:
+        raise InvalidInput(message)
+    raise TransientFailure(message)

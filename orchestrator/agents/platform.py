@@ -8,17 +8,21 @@ instead of making a second one, and an undo removes only what that step made.
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from orchestrator.agents import health
 from orchestrator.agents.base import AgentResult, StepContext
-from orchestrator.agents.faults import Fault
-from orchestrator.errors import InvalidInput, TransientFailure
+from orchestrator.agents.faults import Fault, with_fault
+from orchestrator.errors import InvalidInput, OrchestratorError
 from orchestrator.graph.store import GraphStore, Relation
 from orchestrator.models import EntityRef
 
 Handler = Callable[[dict[str, Any], StepContext], Awaitable[AgentResult]]
+log = logging.getLogger(__name__)
+# Steps whose failure leaves their deployment failing.
+DEPLOYING = ("deployment.create", "deployment.redeploy")
 
 
 def _ref(kind: str, name: str) -> EntityRef:
@@ -38,9 +42,11 @@ class PlatformAgents:
             "environment.release": self._delete("environment", lambda p: p["name"]),
             "deployment.create": self._create_deployment,
             "deployment.delete": self._delete_deployment,
+            "deployment.redeploy": self._redeploy,
+            "deployment.restore": self._restore_deployment,
             "policy.apply": self._apply_policy,
             "policy.remove": self._delete(
-                "policy", lambda p: _policy_name(p["policy"], p["deployment"])
+                "policy", lambda p: policy_name(p["policy"], p["deployment"])
             ),
         }
 
@@ -50,17 +56,25 @@ class PlatformAgents:
         handler = self._handlers.get(capability)
         if handler is None:
             raise InvalidInput(f"no built-in agent handles {capability!r}")
-        fault = self._faults.get(capability, Fault())
-        if not fault.applies(params, ctx.agent):
-            fault = Fault()
-        if fault.delay_ms:
-            await asyncio.sleep(fault.delay_ms / 1000)
-        if fault.fails(ctx.attempt) and not fault.after_write:
-            _raise_injected(capability, ctx, fault)
-        result = await handler(params, ctx)
-        if fault.fails(ctx.attempt):
-            _raise_injected(capability, ctx, fault)
-        return result
+        try:
+            return await with_fault(
+                self._faults, capability, params, ctx, lambda: handler(params, ctx)
+            )
+        except OrchestratorError as error:
+            if capability in DEPLOYING:
+                await self._note_failure(capability, params, ctx, error)
+            raise
+
+    async def _note_failure(
+        self, capability: str, p: dict[str, Any], ctx: StepContext, error: OrchestratorError
+    ) -> None:
+        """Mark the deployment failing; the step's own error is what the caller gets,
+        even if the graph cannot take the mark."""
+        ref = health.deployment_ref(p["application"], p["environment"])
+        try:
+            await health.mark_failing(self._store, ref, capability, ctx, str(error))
+        except Exception as err:  # the step's own failure is the one to report
+            log.warning("could not mark %s failing: %s", ref.name, err)
 
     async def _claim(self, ref: EntityRef, ctx: StepContext) -> dict[str, Any]:
         record = await self._store.claim_entity(ref, ctx.owner, {})
@@ -93,21 +107,61 @@ class PlatformAgents:
         env = await self._require("environment", p["environment"])
         dep = _ref("deployment", _deployment_name(app.name, env.name))
         output = await self._claim(dep, ctx)
+        services = await self._deploy(app, env, dep)
+        await health.mark_healthy(self._store, dep, ctx, services)
+        output |= {"application": app.name, "environment": env.name, "services": services}
+        return AgentResult(output=output, operates_on=[app, env, dep])
+
+    async def _deploy(self, app: EntityRef, env: EntityRef, dep: EntityRef) -> list[str]:
+        """Relate the deployment to what it deploys and where; the services it ships."""
         await self._store.relate([
             Relation(source=app, type="deployed_to", target=env),
             Relation(source=dep, type="deploys", target=app),
             Relation(source=dep, type="runs_in", target=env),
         ])
-        services = sorted(
+        return sorted(
             r.target.name for r in await self._store.relations(app)
             if r.type == "owns" and r.source == app
         )
-        output |= {"application": app.name, "environment": env.name, "services": services}
+
+    async def _redeploy(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
+        """Deploy again what is deployed (with the application's services as they are
+        now) and mark it healthy; the health it had is kept for the undo."""
+        app = await self._require("application", p["application"])
+        env = await self._require("environment", p["environment"])
+        dep = _ref("deployment", _deployment_name(app.name, env.name))
+        before = await self._store.get_entity(dep)
+        previous: dict[str, Any] = {}
+        if before is not None:
+            # A retried attempt finds its own mark: what it replaced was saved with it.
+            mine = before.attrs.get("deployed_by") == ctx.owner
+            previous = before.attrs.get("redeployed_over", {}) if mine else (
+                health.health_of(before))
+        output = await self._claim(dep, ctx)
+        services = await self._deploy(app, env, dep)
+        await health.mark_healthy(self._store, dep, ctx, services, replaced=previous)
+        output |= {"application": app.name, "environment": env.name, "services": services,
+                   "previous": previous, "reason": p["reason"]}
         return AgentResult(output=output, operates_on=[app, env, dep])
+
+    async def _restore_deployment(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
+        """Undo a redeploy: remove the deployment if it made it, else put back the
+        health it replaced."""
+        app, env = _ref("application", p["application"]), _ref("environment", p["environment"])
+        dep = _ref("deployment", _deployment_name(app.name, env.name))
+        if await self._store.delete_entity(dep, p["owner"]):
+            await self._store.unrelate([Relation(source=app, type="deployed_to", target=env)])
+            return AgentResult(output={"deployment": dep.name, "deleted": True})
+        restored = await health.restore_health(self._store, dep, p["previous"])
+        return AgentResult(
+            output={"deployment": dep.name, "deleted": False,
+                    "health": restored.attrs.get(health.HEALTH) if restored else None},
+            operates_on=[dep] if restored else [],
+        )
 
     async def _apply_policy(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
         dep = await self._require("deployment", p["deployment"])
-        pol = _ref("policy", _policy_name(p["policy"], dep.name))
+        pol = _ref("policy", policy_name(p["policy"], dep.name))
         output = await self._claim(pol, ctx)
         await self._store.relate([Relation(source=dep, type="has_policy", target=pol)])
         return AgentResult(
@@ -139,12 +193,6 @@ def _deployment_name(application: str, environment: str) -> str:
     return f"{application}-{environment}"
 
 
-def _policy_name(policy: str, deployment: str) -> str:
+def policy_name(policy: str, deployment: str) -> str:
     return f"{policy}-{deployment}"
 
-
-def _raise_injected(capability: str, ctx: StepContext, fault: Fault) -> None:
-    message = f"injected failure in {capability} (attempt {ctx.attempt})"
-    if fault.non_retryable:
-        raise InvalidInput(message)
-    raise TransientFailure(message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from orchestrator.errors import InvalidInput
-from orchestrator.models import Agent, Capability
+from orchestrator.models import Agent, AgentKind, Capability
 
 
 class AgentRegistry:
@@ -48,6 +48,28 @@ class AgentRegistry:
             self._capabilities[name] = self._capabilities[name].model_copy(
                 update={flag: True}
             )
+
+    def replace_kind(
+        self, kind: AgentKind, capabilities: Iterable[Capability], agents: Iterable[Agent]
+    ) -> list[str]:
+        """Swap every agent of `kind` (and the capabilities only they provided) for
+        these, as when MCP servers come, go or change their tools. A capability
+        whose name another kind of agent already provides is left out; the names
+        left out are returned."""
+        kept_agents = {i: a for i, a in self._agents.items() if a.kind != kind}
+        leaving = {n for a in self._agents.values() if a.kind == kind for n in a.capabilities}
+        leaving -= {n for a in kept_agents.values() for n in a.capabilities}
+        kept = set(self._capabilities) - leaving
+        new = {c.name: c for c in capabilities}
+        clashes = sorted(set(new) & kept)
+        kept_caps = {n: c for n, c in self._capabilities.items() if n in kept}
+        self._capabilities = {**kept_caps, **{n: c for n, c in new.items() if n not in kept}}
+        for agent in agents:
+            provided = [n for n in agent.capabilities if n in new and n not in kept]
+            if provided:
+                kept_agents[agent.id] = agent.model_copy(update={"capabilities": provided})
+        self._agents = kept_agents
+        return clashes
 
     def providers(self, capability: str) -> list[Agent]:
         return [a for a in self.agents if capability in a.capabilities]

@@ -24,6 +24,10 @@ class GroupCommit(Generic[T]):
             self._writer = asyncio.create_task(self._drain())
         await done
 
+    def queued(self) -> list[T]:
+        """What waits for the next batch."""
+        return [item for item, _ in self._queue]
+
     async def _drain(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []

@@ -11,6 +11,8 @@ from typing import Any
 from orchestrator.graph import queries as q
 from orchestrator.graph.batching import GroupCommit
 from orchestrator.graph.memory import WriteMemory
+from orchestrator.graph.overtaking import may_overtake
+from orchestrator.graph.recent_runs import RecentRuns
 from orchestrator.graph.references import resolve
 from orchestrator.graph.results import (
     Rows,
@@ -19,16 +21,20 @@ from orchestrator.graph.results import (
     read_agent_stats,
     read_agents,
     read_impact,
+    read_mcp_servers,
     read_run_graph,
     read_step_context,
     relation_from_row,
 )
 from orchestrator.graph.rows import Write, relation_rows
+from orchestrator.graph.stats_cache import StatsCache
 from orchestrator.graph.store import (
     IMPACT_DEPTH,
     AgentRecord,
+    CompletedRun,
     EntityRecord,
     Impact,
+    McpServerRecord,
     Relation,
     RunGraph,
     StepGraphContext,
@@ -51,8 +57,16 @@ class CypherStore(ABC):
         # Runs and step batches share one writer: whatever queued meanwhile goes
         # out in one transaction.
         self._writes: GroupCommit[RunRecord | list[StepRecord]] = GroupCommit(self._write)
+        # Runs' final mirrors that commute with everything unwritten go out beside
+        # that writer rather than behind it (overtaking.py).
+        self._finals: GroupCommit[RunRecord | list[StepRecord]] = GroupCommit(self._write)
+        self._writing: list[list[RunRecord | list[StepRecord]]] = []
         # What this process wrote: a run's final mirror need not write it again.
         self._memory = WriteMemory()
+        # Read by every plan, changed only by counted outcomes.
+        self._stats = StatsCache(lambda: read_agent_stats(self._read))
+        # Read by every plan (the plan memory), changed by runs' final mirrors.
+        self._recent = RecentRuns(self._read_completed_runs)
 
     @abstractmethod
     async def _read(self, query: str, **params: Any) -> Rows: ...
@@ -60,12 +74,15 @@ class CypherStore(ABC):
     @abstractmethod
     async def _write_rows(self, query: str, **params: Any) -> Rows: ...
 
-    async def _batch(self, writes: list[Write]) -> None:
+    async def _batch(self, writes: list[Write], mirroring: bool = False) -> None:
         """Run several statements in one transaction: stored whole or not at all."""
         # An empty UNWIND has nothing to write (and, embedded, no type to bind to).
         writes = [(query, params) for query, params in writes if params.get("rows") != []]
         if writes:
-            await self._transaction(writes)
+            try:
+                await self._transaction(writes)
+            finally:
+                self._wrote([query for query, _ in writes], mirroring)
 
     @abstractmethod
     async def _transaction(self, writes: list[Write]) -> None:
@@ -110,6 +127,21 @@ class CypherStore(ABC):
         rows = await self._write_rows(q.DELETE_ENTITY, id=ref.key, owner=owner)
         return bool(rows and rows[0][0])
 
+    async def update_entity_attrs(
+        self, ref: EntityRef, changes: dict[str, Any]
+    ) -> EntityRecord | None:
+        # Read, merge, write: two writers changing one entity's attributes at once
+        # could lose one's change. The agents that write them (a deployment's
+        # health) act on one entity from one step at a time.
+        current = await self.get_entity(ref)
+        if current is None:
+            return None
+        attrs = {k: v for k, v in {**current.attrs, **changes}.items() if v is not None}
+        rows = await self._write_rows(
+            q.SET_ENTITY_ATTRS, id=ref.key, attrs=json.dumps(attrs, sort_keys=True)
+        )
+        return entity_from_row(rows[0]) if rows else None
+
     async def relate(self, relations: list[Relation]) -> None:
         await self._batch([(q.MERGE_RELATIONS, {"rows": relation_rows(relations)})])
 
@@ -120,15 +152,25 @@ class CypherStore(ABC):
         return [relation_from_row(r) for r in await self._read(q.ENTITY_RELATIONS, id=ref.key)]
 
     async def record_run(self, record: RunRecord) -> None:
-        await self._writes.write(record)
+        unwritten = [*self._writes.queued(), *(item for batch in self._writing for item in batch)]
+        writer = self._finals if may_overtake(record, unwritten) else self._writes
+        await writer.write(record)
 
     async def record_steps(self, records: list[StepRecord]) -> None:
         await self._writes.write(records)
 
     async def _write(self, items: list[RunRecord | list[StepRecord]]) -> None:
         writes = self._memory.writes(items)
-        await self._batch(writes)
+        self._writing.append(items)
+        try:
+            await self._batch(writes, mirroring=True)
+        except BaseException:
+            self._recent.forget()  # perhaps committed, perhaps not
+            raise
+        finally:
+            self._writing.remove(items)
         self._memory.written(items, writes)
+        self._recent.mirrored(item for item in items if isinstance(item, RunRecord))
 
     async def run_graph(self, workflow_id: str) -> RunGraph:
         return await read_run_graph(self._read, workflow_id)
@@ -156,11 +198,51 @@ class CypherStore(ABC):
         return await resolve(self._read, text, kind)
 
     async def completed_plans(self, limit: int = 500) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in await self._read(q.COMPLETED_PLANS, limit=limit)]
+        return [(r.request, r.intent) for r in await self.completed_runs(limit)]
+
+    async def completed_runs(self, limit: int = 500) -> list[CompletedRun]:
+        return await self._recent.get(limit)
+
+    async def _read_completed_runs(self, limit: int) -> list[CompletedRun]:
+        rows = await self._read(q.COMPLETED_PLANS, limit=limit)
+        return [CompletedRun(request=r[0], intent=r[1], workflow_id=r[2]) for r in rows]
 
     async def agent_stats(self) -> dict[str, AgentStats]:
-        return await read_agent_stats(self._read)
+        return await self._stats.get()
+
+    def _wrote(self, queries: list[str], mirroring: bool = False) -> None:
+        """Called once statements were run (committed or not): what is cached is
+        dropped if they may have changed it (set PROVIDES, touched workflows or
+        plans, deleted nodes); mirroring keeps the completed runs up to date itself."""
+        if any("PROVIDES" in query or "DELETE" in query for query in queries):
+            self._stats.invalidate()
+        if not mirroring and any(
+            word in query for query in queries for word in ("Workflow", "Plan", "DELETE")
+        ):
+            self._recent.forget()
 
     async def list_agents(self) -> list[AgentRecord]:
         return await read_agents(self._read)
+
+    async def register_mcp_servers(self, servers: list[McpServerRecord]) -> None:
+        tools = [
+            {"id": f"{s.name}/{t.name}", "server": s.name, "name": t.name,
+             "capability": t.capability, "description": t.description,
+             "read_only": t.read_only, "sensitive": t.sensitive}
+            for s in servers for t in s.tools
+        ]
+        keep = [{"id": s.name, "keep": [f"{s.name}/{t.name}" for t in s.tools]}
+                for s in servers]
+        await self._batch([
+            (q.MERGE_MCP_SERVERS, {"rows": [{"id": s.name, "agent": s.agent} for s in servers]}),
+            (q.DELETE_STALE_TOOLS, {"rows": keep}),
+            (q.MERGE_TOOLS, {"rows": tools}),
+            (q.DELETE_STALE_IMPLEMENTS, {"rows": tools}),
+        ])
+
+    async def forget_mcp_server(self, name: str) -> None:
+        await self._write_rows(q.DELETE_MCP_SERVER, id=name)
+
+    async def mcp_servers(self) -> list[McpServerRecord]:
+        return read_mcp_servers(await self._read(q.MCP_SERVER_TOOLS))
 

@@ -68,6 +68,7 @@ class EmbeddedGraphStore(CypherStore):
                 self._db.close()
             self._conn = self._db = None
 
+        await self._stats.close()
         await self._call(_close)
         self._executor.shutdown(wait=True)
 
@@ -82,11 +83,16 @@ class EmbeddedGraphStore(CypherStore):
         return cast(Rows, result.get_all())
 
     async def _run(self, query: str, **params: Any) -> Rows:
-        return await self._call(lambda: self._exec(query, **params))
+        """Run one writing statement."""
+        try:
+            return await self._call(lambda: self._exec(query, **params))
+        finally:
+            self._wrote([query])
 
     async def _transaction(self, steps: list[tuple[str, dict[str, Any]]]) -> None:
         if len(steps) == 1:
-            await self._run(steps[0][0], **steps[0][1])
+            query, params = steps[0]
+            await self._call(lambda: self._exec(query, **params))
             return
 
         def _tx() -> None:
@@ -105,7 +111,7 @@ class EmbeddedGraphStore(CypherStore):
         await self._call(_tx)
 
     async def _read(self, query: str, **params: Any) -> Rows:
-        return await self._run(query, **params)
+        return await self._call(lambda: self._exec(query, **params))
 
     async def _write_rows(self, query: str, **params: Any) -> Rows:
         return await self._run(query, **params)

@@ -20,7 +20,7 @@ from typing import Any
 
 from orchestrator.graph import queries as q
 from orchestrator.graph.batching import RecentIds
-from orchestrator.graph.rows import Write, mirror_writes
+from orchestrator.graph.rows import Write, mirror_writes, plan_key
 from orchestrator.models import RunRecord, StepRecord
 
 # Statements whose rows are whole states keyed by "id" (or "step" + "entity"):
@@ -49,7 +49,7 @@ class WriteMemory:
     def written(self, items: Batch, writes: list[Write]) -> None:
         """Remember a batch once it is committed."""
         self._planned.update(
-            item.workflow_id for item in items
+            plan_key(item) for item in items
             if isinstance(item, RunRecord) and item.plan is not None
         )
         self._rows.update(

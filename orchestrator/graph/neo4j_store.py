@@ -11,12 +11,20 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, AsyncSession
+from neo4j import (
+    AsyncDriver,
+    AsyncGraphDatabase,
+    AsyncManagedTransaction,
+    AsyncResult,
+    AsyncSession,
+    RoutingControl,
+)
 from neo4j.exceptions import AuthError, ClientError, ConfigurationError, ServiceUnavailable
 
 from orchestrator.errors import GraphStoreUnavailable
 from orchestrator.graph import queries as q
 from orchestrator.graph.cypher_store import CypherStore
+from orchestrator.graph.one_statement import one_statement
 from orchestrator.graph.results import (
     Rows,
 )
@@ -50,6 +58,10 @@ class Neo4jGraphStore(CypherStore):
             driver = AsyncGraphDatabase.driver(
                 self._uri, auth=(self._user, self._password),
                 connection_timeout=self._connection_timeout_s,
+                # The statements are fixed and tested: the server's notes on them
+                # (a property no node has yet, in a young graph) would only be
+                # computed, sent and logged with every statement.
+                notifications_min_severity="OFF",
             )
         except (ConfigurationError, ValueError) as err:
             raise GraphStoreUnavailable(f"invalid Neo4j URI {self._uri!r}: {err}") from err
@@ -105,6 +117,7 @@ class Neo4jGraphStore(CypherStore):
                 raise
 
     async def close(self) -> None:
+        await self._stats.close()
         driver, self._driver = self._driver, None
         if driver is not None:
             await driver.close()
@@ -115,21 +128,34 @@ class Neo4jGraphStore(CypherStore):
         return self._driver.session(database=self._database, bookmark_manager=self._bookmarks)
 
     async def _read(self, query: str, **params: Any) -> Rows:
-        async with self._session() as session:
-            return await session.execute_read(_rows, query, params)
+        return await self._query(query, params, RoutingControl.READ)
 
     async def _write_rows(self, query: str, **params: Any) -> Rows:
-        async with self._session() as session:
-            return await session.execute_write(_rows, query, params)
+        try:
+            return await self._query(query, params, RoutingControl.WRITE)
+        finally:
+            self._wrote([query])
 
     async def _transaction(self, writes: list[Write]) -> None:
+        statements = one_statement(writes)
+        if len(statements) == 1:
+            query, params = statements[0]
+            await self._query(query, params, RoutingControl.WRITE)
+            return
         async with self._session() as session:
-            await session.execute_write(_run_all, writes)
+            await session.execute_write(_run_all, statements)
 
-
-async def _rows(tx: AsyncManagedTransaction, query: str, params: dict[str, Any]) -> Rows:
-    result = await tx.run(query, params)
-    return await result.values()
+    async def _query(self, query: str, params: dict[str, Any], routing: RoutingControl) -> Rows:
+        """One statement in a managed transaction (retried on transient faults), its
+        begin sent with it: one round trip and the commit, where a session's
+        transaction waits for its begin first."""
+        if self._driver is None:
+            raise RuntimeError("graph store is not open: call setup() first")
+        rows: Rows = await self._driver.execute_query(
+            query, params, database_=self._database, routing_=routing,
+            bookmark_manager_=self._bookmarks, result_transformer_=AsyncResult.values,
+        )
+        return rows
 
 
 async def _run_all(tx: AsyncManagedTransaction, writes: list[Write]) -> None:

@@ -27,11 +27,19 @@ EMBEDDED_SCHEMA = [
     "CREATE REL TABLE IF NOT EXISTS OPERATES_ON(FROM Step TO Entity)",
     "CREATE REL TABLE IF NOT EXISTS RELATED_TO(FROM Entity TO Entity, type STRING)",
     "CREATE REL TABLE IF NOT EXISTS COMPENSATED_BY(FROM Step TO Step)",
+    # A run started by a follow-up on an earlier, finished run of the conversation.
+    "CREATE REL TABLE IF NOT EXISTS FOLLOWS(FROM Workflow TO Workflow)",
     # One agent's go at one step: counted into PROVIDES exactly once.
     "CREATE NODE TABLE IF NOT EXISTS Outcome(id STRING PRIMARY KEY, workflow_id STRING,"
     " step_id STRING, agent STRING, capability STRING, ok INT64, ms INT64, fresh BOOLEAN)",
     # Added after the first release: databases made before get the column here.
     "ALTER TABLE PROVIDES ADD IF NOT EXISTS recent_ms DOUBLE DEFAULT 0.0",
+    # MCP servers and the tools they expose, each implementing its capability.
+    "CREATE NODE TABLE IF NOT EXISTS McpServer(id STRING PRIMARY KEY, agent STRING)",
+    "CREATE NODE TABLE IF NOT EXISTS Tool(id STRING PRIMARY KEY, server STRING, name STRING,"
+    " description STRING, read_only BOOLEAN, sensitive BOOLEAN)",
+    "CREATE REL TABLE IF NOT EXISTS EXPOSES(FROM McpServer TO Tool)",
+    "CREATE REL TABLE IF NOT EXISTS IMPLEMENTS(FROM Tool TO Capability)",
 ]
 
 # -- schema of Neo4j: uniqueness under every id a MERGE keys on, so concurrent
@@ -48,6 +56,8 @@ NEO4J_SCHEMA = [
     # References are resolved by name.
     "CREATE INDEX entity_name IF NOT EXISTS FOR (n:Entity) ON (n.name)",
     "CREATE CONSTRAINT outcome_id IF NOT EXISTS FOR (n:Outcome) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT mcp_server_id IF NOT EXISTS FOR (n:McpServer) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT tool_id IF NOT EXISTS FOR (n:Tool) REQUIRE n.id IS UNIQUE",
 ]
 
 # -- counts, for checks: nodes by label and relationships by type --
@@ -109,6 +119,13 @@ MATCH (e:Entity {id: $id})
 WHERE e.created_by = $owner
 DETACH DELETE e
 RETURN count(*)
+"""
+
+# An entity's attributes are one JSON text, replaced whole: the store merges.
+SET_ENTITY_ATTRS = """
+MATCH (e:Entity {id: $id})
+SET e.attrs = $attrs
+RETURN e.kind, e.name, e.created_by, e.attrs
 """
 
 MERGE_RELATIONS = """
@@ -183,6 +200,18 @@ MATCH (a:Step {id: r.source}), (b:Step {id: r.target})
 MERGE (a)-[:DEPENDS_ON]->(b)
 """
 
+# A dry run leaves no node: a run following one links to nothing.
+MERGE_FOLLOWS = """
+UNWIND $rows AS r
+MATCH (w:Workflow {id: r.id}), (e:Workflow {id: r.follows})
+MERGE (w)-[:FOLLOWS]->(e)
+"""
+
+FOLLOWED_RUNS = """
+MATCH (:Workflow {id: $id})-[:FOLLOWS]->(e:Workflow)
+RETURN e.id
+"""
+
 # The plan's mirror made every step's node before any step could start, so a
 # state is a MATCH and a SET, three times cheaper than a MERGE setting every field.
 SET_STEP_STATES = """
@@ -217,20 +246,20 @@ MERGE (s)-[:OPERATES_ON]->(e)
 """
 
 # Agents' statistics, idempotently: an outcome is a node keyed by run, step and
-# agent; only outcomes this write created ("fresh") are added to PROVIDES, so a
-# mirror written twice counts once. Aggregated per agent and capability first,
-# as several outcomes of one batch may update the same relationship.
-MERGE_OUTCOMES = """
+# agent; only outcomes this statement creates ("fresh", settled at once) are added
+# to PROVIDES, so a mirror written twice counts once (a concurrent write of the
+# same outcome waits on the uniqueness lock and then finds it settled). Rows are
+# unique by id; aggregated per agent and capability first, as several outcomes
+# of one batch may update the same relationship. One statement, not three: the
+# run's final mirror waits for it.
+COUNT_OUTCOMES = """
 UNWIND $rows AS r
 MERGE (o:Outcome {id: r.id})
 ON CREATE SET o.workflow_id = r.workflow_id, o.step_id = r.step_id, o.agent = r.agent,
     o.capability = r.capability, o.ok = r.ok, o.ms = r.ms, o.fresh = true
-"""
-
-COUNT_FRESH_OUTCOMES = """
-UNWIND $rows AS r
-MATCH (o:Outcome {id: r.id})
+WITH o
 WHERE o.fresh = true
+SET o.fresh = false
 WITH o.agent AS agent, o.capability AS capability, count(*) AS n, sum(o.ok) AS ok,
     sum(o.ms) AS ms
 MATCH (a:Agent {id: agent})-[p:PROVIDES]->(c:Capability {id: capability})
@@ -239,13 +268,8 @@ SET p.recent_ms = CASE WHEN p.runs = 0 THEN 1.0 * ms / n
     p.runs = p.runs + n, p.successes = p.successes + ok, p.total_ms = p.total_ms + ms
 """
 
-SETTLE_OUTCOMES = """
-UNWIND $rows AS r
-MATCH (o:Outcome {id: r.id})
-SET o.fresh = false
-"""
-
-# Every agent that had a go at a step (a fallback adds the second).
+# Every other agent that had a go at a step (a fallback): the planned one is
+# linked with the plan.
 MERGE_TRIED_BY = """
 UNWIND $rows AS r
 MATCH (s:Step {id: r.step})
@@ -257,7 +281,7 @@ MERGE (s)-[:EXECUTED_BY]->(a)
 COMPLETED_PLANS = """
 MATCH (w:Workflow)-[:HAS_PLAN]->(p:Plan)
 WHERE w.status = 'completed'
-RETURN p.request, p.intent
+RETURN p.request, p.intent, w.id
 ORDER BY w.id DESC
 LIMIT $limit
 """
@@ -389,4 +413,51 @@ MATCH (a:Agent)
 OPTIONAL MATCH (a)-[p:PROVIDES]->(c:Capability)
 RETURN a.id, a.kind, c.id, p.runs, p.successes, p.total_ms
 ORDER BY a.id, c.id
+"""
+
+# -- MCP servers: (McpServer)-[:EXPOSES]->(Tool)-[:IMPLEMENTS]->(Capability) --
+
+MERGE_MCP_SERVERS = """
+UNWIND $rows AS r
+MERGE (s:McpServer {id: r.id})
+SET s.agent = r.agent
+"""
+
+# Tools a listed server no longer exposes: gone from the graph with their edges.
+DELETE_STALE_TOOLS = """
+UNWIND $rows AS r
+MATCH (s:McpServer {id: r.id})-[:EXPOSES]->(t:Tool)
+WHERE NOT t.id IN r.keep
+DETACH DELETE t
+"""
+
+MERGE_TOOLS = """
+UNWIND $rows AS r
+MATCH (s:McpServer {id: r.server}), (c:Capability {id: r.capability})
+MERGE (t:Tool {id: r.id})
+SET t.server = r.server, t.name = r.name, t.description = r.description,
+    t.read_only = r.read_only, t.sensitive = r.sensitive
+MERGE (s)-[:EXPOSES]->(t)
+MERGE (t)-[:IMPLEMENTS]->(c)
+"""
+
+# A tool whose capability was renamed (`provides`) implements only the new one.
+DELETE_STALE_IMPLEMENTS = """
+UNWIND $rows AS r
+MATCH (t:Tool {id: r.id})-[x:IMPLEMENTS]->(c:Capability)
+WHERE c.id <> r.capability
+DELETE x
+"""
+
+DELETE_MCP_SERVER = """
+MATCH (s:McpServer {id: $id})
+OPTIONAL MATCH (s)-[:EXPOSES]->(t:Tool)
+DETACH DELETE t, s
+"""
+
+MCP_SERVER_TOOLS = """
+MATCH (s:McpServer)
+OPTIONAL MATCH (s)-[:EXPOSES]->(t:Tool)-[:IMPLEMENTS]->(c:Capability)
+RETURN s.id, s.agent, t.name, c.id, t.description, t.read_only, t.sensitive
+ORDER BY s.id, t.name
 """

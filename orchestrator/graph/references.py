@@ -8,6 +8,10 @@ graph, never guessed. The first rule that applies decides:
    runs in it, of the kind if one is known;
 3. a kind alone ("my application") gives every entity of that kind;
 4. anything else refers to nothing.
+Words saying something is wrong ("failing", "broken", "down") then prefer, among
+the candidates, those part of a failing deployment (one whose `health` attribute
+is "failing": the deployment, what it deploys, where it runs, its policies, its
+application's services); when none is, they narrow nothing.
 Every candidate is returned, sorted by name: choosing among them is the caller's.
 """
 
@@ -16,7 +20,7 @@ from __future__ import annotations
 import re
 
 from orchestrator.graph import queries as q
-from orchestrator.graph.results import Read, entity_from_row
+from orchestrator.graph.results import Read, entity_from_row, relation_from_row
 from orchestrator.graph.store import EntityRecord
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -24,6 +28,10 @@ _PLACEMENT = {"to", "in", "on", "at"}
 # Short forms people use for kinds.
 _ALIASES = {"app": "application", "apps": "application", "env": "environment",
             "envs": "environment", "svc": "service"}
+TROUBLE = frozenset({"failing", "failed", "fails", "broken", "down", "crashing", "unhealthy",
+                     "erroring"})
+# The attribute, and its value, by which an entity is known to be failing.
+HEALTH, FAILING = "health", "failing"
 
 
 def words(text: str) -> list[str]:
@@ -53,6 +61,35 @@ def placements(tokens: list[str], environments: set[str]) -> set[str]:
 
 async def resolve(read: Read, text: str, kind: str | None) -> list[EntityRecord]:
     """The entities `text` refers to, with the store's `read`; `kind` narrows them."""
+    found = await _resolve(read, text, kind)
+    if found and TROUBLE & set(words(text)):
+        involved = await _in_failing_deployments(read)
+        return [e for e in found if e.ref.key in involved] or found
+    return found
+
+
+async def _in_failing_deployments(read: Read) -> set[str]:
+    """Keys of the entities part of a deployment marked failing."""
+    involved: set[str] = set()
+    for row in await read(q.FIND_ENTITIES_OF_KIND, kind="deployment"):
+        deployment = entity_from_row(row)
+        if deployment.attrs.get(HEALTH) != FAILING:
+            continue
+        involved.add(deployment.ref.key)
+        for relation in map(relation_from_row,
+                            await read(q.ENTITY_RELATIONS, id=deployment.ref.key)):
+            involved |= {relation.source.key, relation.target.key}
+            if relation.type == "deploys":
+                app = relation.target
+                involved |= {
+                    r.target.key for r in map(relation_from_row,
+                                              await read(q.ENTITY_RELATIONS, id=app.key))
+                    if r.type == "owns" and r.source == app
+                }
+    return involved
+
+
+async def _resolve(read: Read, text: str, kind: str | None) -> list[EntityRecord]:
     tokens = words(text)
     if not tokens:
         return []

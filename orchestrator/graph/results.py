@@ -17,11 +17,13 @@ from orchestrator.graph.store import (
     EntityRecord,
     Impact,
     Impacted,
+    McpServerRecord,
     OperatingStep,
     Relation,
     RunGraph,
     StepGraphContext,
     StepOutcome,
+    ToolRecord,
 )
 from orchestrator.models import AgentStats, EntityRef
 
@@ -135,3 +137,17 @@ async def read_agents(read: Read) -> list[AgentRecord]:
         if capability is not None:
             record.capabilities[capability] = _stats(*stats)
     return list(agents.values())
+
+
+def read_mcp_servers(rows: Rows) -> list[McpServerRecord]:
+    """Servers from rows of (server, agent, tool, capability, description, read_only,
+    sensitive); a server exposing nothing comes with a row of nulls for its tool."""
+    servers: dict[str, McpServerRecord] = {}
+    for server, agent, tool, capability, description, read_only, sensitive in rows:
+        record = servers.setdefault(server, McpServerRecord(name=server, agent=agent or ""))
+        if tool is not None:
+            record.tools.append(ToolRecord(
+                name=tool, capability=capability, description=description or "",
+                read_only=bool(read_only), sensitive=bool(sensitive),
+            ))
+    return list(servers.values())

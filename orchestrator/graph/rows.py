@@ -24,34 +24,46 @@ def mirror_writes(
     the steps' nodes exist for their states; finished runs last, as they carry the
     states their workflows decided. Runs in `planned` are known to have their plan
     in the graph already, so it is not written again."""
-    opening = [r for r in runs if _opening(r) and r.workflow_id not in planned]
+    opening = [r for r in runs if _opening(r) and plan_key(r) not in planned]
     closing = [r for r in runs if not _opening(r)]
     return (
         run_writes(opening, q.MERGE_OPENING_WORKFLOWS)
         + step_writes(steps)
-        + run_writes([r for r in closing if r.workflow_id in planned], q.SET_WORKFLOWS,
+        + run_writes([r for r in closing if plan_key(r) in planned], q.SET_WORKFLOWS,
                      with_plan=False)
-        + run_writes([r for r in closing if r.workflow_id not in planned], q.MERGE_WORKFLOWS)
+        + run_writes([r for r in closing if plan_key(r) not in planned], q.MERGE_WORKFLOWS)
         + outcome_writes(closing)
     )
 
 
+def plan_key(record: RunRecord) -> str:
+    """A run's plan as mirrored: one that a follow-up grew is another plan."""
+    return f"{record.workflow_id}#{len(record.plan.steps) if record.plan else 0}"
+
+
 def outcome_writes(records: list[RunRecord]) -> list[Write]:
-    """Agents' outcomes into their statistics, and the agents each step tried."""
-    rows = [
-        {"id": f"{r.workflow_id}/{o.step_id}/{o.agent}", "workflow_id": r.workflow_id,
-         "step_id": o.step_id, "agent": o.agent, "capability": o.capability,
-         "ok": int(o.ok), "ms": o.duration_ms}
+    """Agents' outcomes into their statistics, and the agents each step tried
+    besides its planned one."""
+    # By id: one batch may carry the same run's final mirror twice (a retry).
+    rows = list({
+        f"{r.workflow_id}/{o.step_id}/{o.agent}": {
+            "id": f"{r.workflow_id}/{o.step_id}/{o.agent}", "workflow_id": r.workflow_id,
+            "step_id": o.step_id, "agent": o.agent, "capability": o.capability,
+            "ok": int(o.ok), "ms": o.duration_ms}
         for r in records for o in r.outcomes
-    ]
+    }.values())
     tried = [{"step": f"{r.workflow_id}/{o.step_id}", "agent": o.agent}
-             for r in records for o in r.outcomes]
+             for r in records for o in r.outcomes if o.agent != _planned_agent(r, o.step_id)]
     return [
-        (q.MERGE_OUTCOMES, {"rows": rows}),
-        (q.COUNT_FRESH_OUTCOMES, {"rows": rows}),
-        (q.SETTLE_OUTCOMES, {"rows": rows}),
+        (q.COUNT_OUTCOMES, {"rows": rows}),
         (q.MERGE_TRIED_BY, {"rows": tried}),
     ]
+
+
+def _planned_agent(record: RunRecord, step_id: str) -> str | None:
+    """The agent the plan chose for the step: its plan's mirror links it."""
+    steps = record.plan.steps if record.plan else []
+    return next((s.agent for s in steps if s.id == step_id), None)
 
 
 def _opening(record: RunRecord) -> bool:
@@ -63,6 +75,7 @@ def run_writes(records: list[RunRecord], workflow_query: str, with_plan: bool = 
                ) -> list[Write]:
     """The workflow nodes, plans, planned steps with their edges, and step states."""
     workflows, plans, steps, deps = [], [], [], []
+    follows = [{"id": r.workflow_id, "follows": r.follows} for r in records if r.follows]
     for record in records:
         wf = record.workflow_id
         workflows.append({"id": wf, "request": record.request, "status": record.status.value,
@@ -79,6 +92,7 @@ def run_writes(records: list[RunRecord], workflow_query: str, with_plan: bool = 
         (q.MERGE_PLANS, {"rows": plans}),
         (q.MERGE_PLANNED_STEPS, {"rows": steps}),
         (q.MERGE_DEPENDS_ON, {"rows": deps}),
+        (q.MERGE_FOLLOWS, {"rows": follows}),
     ]
     return writes + step_writes([s for r in records for s in r.steps])
 

@@ -76,6 +76,14 @@ class StepGraphContext(Model):
     entities: list[EntityContext]
 
 
+class CompletedRun(Model):
+    """A run that completed, as the plan memory reads it."""
+
+    workflow_id: str
+    request: str
+    intent: str
+
+
 class Impacted(Model):
     entity: EntityRef
     # Hops from the entity whose impact this is.
@@ -109,6 +117,24 @@ class AgentRecord(Model):
     capabilities: dict[str, AgentStats]
 
 
+class ToolRecord(Model):
+    """An MCP tool as the graph holds it: the capability it implements."""
+
+    name: str
+    capability: str
+    description: str = ""
+    read_only: bool = False
+    sensitive: bool = False
+
+
+class McpServerRecord(Model):
+    """An MCP server, its agent, and the tools it exposes (by tool name order)."""
+
+    name: str
+    agent: str
+    tools: list[ToolRecord] = []
+
+
 IMPACT_DEPTH = 5
 
 
@@ -134,6 +160,12 @@ class GraphStore(Protocol):
 
     async def delete_entity(self, ref: EntityRef, owner: str) -> bool:
         """Delete the entity and its relationships if `owner` created it."""
+
+    async def update_entity_attrs(
+        self, ref: EntityRef, changes: dict[str, Any]
+    ) -> EntityRecord | None:
+        """Merge `changes` into the entity's attributes (a None value removes the
+        key); None if the entity does not exist."""
 
     async def relate(self, relations: list[Relation]) -> None: ...
 
@@ -171,8 +203,21 @@ class GraphStore(Protocol):
     async def completed_plans(self, limit: int = 500) -> list[tuple[str, str]]:
         """(request, intent) of plans whose runs completed: the plan memory."""
 
+    async def completed_runs(self, limit: int = 500) -> list[CompletedRun]:
+        """The same plans with the runs they came from, newest first."""
+
     async def agent_stats(self) -> dict[str, AgentStats]:
         """Observed outcomes by "<agent>/<capability>"."""
 
     async def list_agents(self) -> list[AgentRecord]:
         """Every agent with the capabilities it provides and their statistics, by id."""
+
+    async def register_mcp_servers(self, servers: list[McpServerRecord]) -> None:
+        """Mirror these servers and the tools they expose now (tools they no longer
+        expose leave the graph); their capabilities must be registered first."""
+
+    async def forget_mcp_server(self, name: str) -> None:
+        """The server is no longer configured: remove it and its tools."""
+
+    async def mcp_servers(self) -> list[McpServerRecord]:
+        """Every MCP server with the tools it exposes, by name."""

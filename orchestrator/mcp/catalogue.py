@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import mcp.types as types
@@ -17,7 +18,7 @@ import mcp.types as types
 from orchestrator.errors import OrchestratorError
 from orchestrator.mcp.discovery import list_tools, selected, to_agent, to_capabilities
 from orchestrator.mcp.errors import McpToolChanged, McpUnknownServer, McpUnknownTool, describe
-from orchestrator.mcp.names import server_segment
+from orchestrator.mcp.names import agent_id, server_segment
 from orchestrator.mcp.pinning import PinStore, ToolChange, fingerprint
 from orchestrator.mcp.sessions import SessionPool
 from orchestrator.models import Agent, Capability
@@ -53,6 +54,19 @@ class ToolCatalogue:
         self._again: set[str] = set()
         # Why the last listing of a server failed, until one succeeds.
         self._errors: dict[str, str] = {}
+        # Called whenever the published capabilities may have changed.
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after each listing and each removal of a server."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("MCP catalogue listener failed")
 
     def tools_changed(self, server: str) -> None:
         """The server announced a new tool list: list it again in the background."""
@@ -103,30 +117,40 @@ class ToolCatalogue:
             self._changes[server] = [c for c in self._changes[server] if c.tool != name]
         return tool
 
-    async def resolve(self, capability: str) -> ListedTool:
-        """The tool behind an `mcp.<server>.<tool>` capability; its server is listed
-        first if this process has not listed it yet (a fresh worker, say)."""
-        found = self._find(capability)
+    async def resolve(self, capability: str, agent: str = "") -> ListedTool:
+        """The tool behind a capability (on the server of `agent`, when given: several
+        servers may provide one capability); its server is listed first if this
+        process has not listed it yet (a fresh worker, say)."""
+        found = self._find(capability, agent)
         if found is None:
             prefix = capability.split(".")[1] if capability.count(".") >= 2 else ""
-            for server in self._pool.servers:
-                if server_segment(server) == prefix and server not in self._servers:
+            for server in list(self._pool.servers):
+                named = agent_id(server) == agent if agent else server_segment(server) == prefix
+                if named and server not in self._servers:
                     await self.refresh(server)
-            found = self._find(capability)
+            found = self._find(capability, agent)
         if found is None:
             raise McpUnknownTool(f"no MCP tool provides capability {capability!r}")
         return await self.tool(found.server, found.definition.name)
 
-    def _find(self, capability: str) -> ListedTool | None:
-        for entry in self._servers.values():
+    def _find(self, capability: str, agent: str = "") -> ListedTool | None:
+        for name in sorted(self._servers):
+            entry = self._servers[name]
+            if agent and entry.agent.id != agent:
+                continue
             for tool in entry.tools.values():
                 if tool.capability.name == capability:
                     return tool
         return None
 
     def capabilities(self) -> list[Capability]:
-        found = [t.capability for s in self._servers.values() for t in s.tools.values()]
-        return sorted(found, key=lambda c: c.name)
+        """One capability per name: a name several servers provide (`provides`) is
+        defined by the first of them in name order."""
+        found: dict[str, Capability] = {}
+        for name in sorted(self._servers):
+            for tool in self._servers[name].tools.values():
+                found.setdefault(tool.capability.name, tool.capability)
+        return [found[n] for n in sorted(found)]
 
     def agents(self) -> list[Agent]:
         return [self._servers[name].agent for name in sorted(self._servers)]
@@ -145,6 +169,7 @@ class ToolCatalogue:
             known.pop(server, None)
         self._stale.discard(server)
         self._again.discard(server)
+        self._changed()
 
     def changed_tools(self) -> list[ToolChange]:
         """Tools refused until approved, because they differ from their pins."""
@@ -216,5 +241,6 @@ class ToolCatalogue:
             tools=tools, agent=to_agent(server, [c.name for c in capabilities.values()], options)
         )
         self._servers[server] = entry
+        self._changed()
         return entry
 

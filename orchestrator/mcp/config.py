@@ -34,7 +34,7 @@ from pydantic import (
 from orchestrator.mcp.errors import McpConfigError
 from orchestrator.mcp.files import write_atomic
 from orchestrator.mcp.names import server_segment
-from orchestrator.models import NAME_PATTERN, Model, RetrySpec
+from orchestrator.models import CAPABILITY_PATTERN, NAME_PATTERN, Model, RetrySpec
 
 # What a shell would interpret; a command holding any of these was meant for a shell.
 _SHELL_CHARS = re.compile(r"[;&|$`<>(){}*?!~\n\r\x00]")
@@ -50,6 +50,15 @@ class ToolOptions(Model):
     compensation: str | None = None
     # Overrides the tool's annotations: whether a call needs approval.
     sensitive: bool | None = None
+    # Publish the tool under this capability name instead of `mcp.<server>.<tool>`,
+    # so that tools of several servers provide one capability (each server's agent
+    # lists it; selection and fallback then work across servers). Such tools
+    # should take the same arguments.
+    provides: str | None = Field(default=None, pattern=CAPABILITY_PATTERN)
+    # Arguments for parameters a request leaves unset ("notifications go to
+    # #releases": `{"channel": "releases"}`); the planner uses them after what the
+    # request and earlier steps give.
+    defaults: dict[str, Any] = {}
 
 
 class ServerOptions(Model):
@@ -68,6 +77,20 @@ class ServerOptions(Model):
     retry_tool_errors: bool = True
     # "auto": the newest protocol the server speaks; "legacy": the initialize handshake.
     protocol: Literal["auto", "legacy"] = "auto"
+
+    @model_validator(mode="after")
+    def _one_tool_per_capability(self) -> ServerOptions:
+        seen: dict[str, str] = {}
+        for tool, extra in sorted(self.tools.items()):
+            if extra.provides is None:
+                continue
+            if extra.provides in seen:
+                raise ValueError(
+                    f"tools {seen[extra.provides]!r} and {tool!r} both provide "
+                    f"{extra.provides!r}; one tool of a server per capability"
+                )
+            seen[extra.provides] = tool
+        return self
 
 
 class StdioServer(Model):

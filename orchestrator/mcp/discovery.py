@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from fnmatch import fnmatchcase
+from typing import Any
 
 import mcp.types as types
 from mcp import Client
@@ -62,6 +63,10 @@ def to_capabilities(
     """Capabilities by tool name."""
     segments = names.tool_segments([t.name for t in tools])
     by_tool = {t.name: names.capability_name(server, segments[t.name]) for t in tools}
+    for tool in tools:
+        extra = options.tools.get(tool.name)
+        if extra is not None and extra.provides is not None:
+            by_tool[tool.name] = extra.provides
     for configured in sorted(set(options.tools) - set(by_tool)):
         log.warning("MCP server %s: options for tool %r, which it does not offer",
                     server, configured)
@@ -70,7 +75,7 @@ def to_capabilities(
 
 def to_agent(server: str, capabilities: list[str], options: ServerOptions) -> Agent:
     return Agent(
-        id=names.agent_id(server), kind=AgentKind.MCP, capabilities=sorted(capabilities),
+        id=names.agent_id(server), kind=AgentKind.MCP, capabilities=sorted(set(capabilities)),
         retry=options.retry, start_to_close_ms=options.timeout_ms, heartbeat_ms=HEARTBEAT_MS,
     )
 
@@ -107,4 +112,15 @@ def _capability(
         read_only=read_only,
         idempotent=bool(notes.idempotent_hint),
         source=ToolSource(server=server, tool=tool.name),
+        output_schema=dict(tool.output_schema) if tool.output_schema else None,
+        defaults=_defaults(server, tool, extra.defaults if extra else {}),
     )
+
+
+def _defaults(server: str, tool: types.Tool, defaults: dict[str, Any]) -> dict[str, Any]:
+    """The configured defaults of parameters the tool takes; others are reported."""
+    takes = set(tool.input_schema.get("properties", {}))
+    for name in sorted(set(defaults) - takes):
+        log.warning("MCP server %s: default for %r, which tool %r does not take",
+                    server, name, tool.name)
+    return {k: v for k, v in defaults.items() if k in takes}

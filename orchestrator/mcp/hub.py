@@ -16,6 +16,7 @@ from orchestrator.mcp.blobs import BlobStore
 from orchestrator.mcp.calls import ProgressFn, ToolCaller
 from orchestrator.mcp.catalogue import ListedTool, ToolCatalogue
 from orchestrator.mcp.config import HttpServer, McpConfig, StdioServer, read_config
+from orchestrator.mcp.names import agent_id
 from orchestrator.mcp.pinning import PinStore, ToolChange
 from orchestrator.mcp.sessions import SessionPool
 from orchestrator.models import Agent, Capability
@@ -83,6 +84,10 @@ class McpHub:
         """List the servers' tools (all when `servers` is None); returns the failures by server."""
         return await self.catalogue.discover(servers)
 
+    def serves(self, agent: str) -> bool:
+        """Whether `agent` is the agent of one of this hub's servers."""
+        return any(agent_id(name) == agent for name in self._config.servers)
+
     @property
     def capabilities(self) -> list[Capability]:
         return self.catalogue.capabilities()
@@ -106,8 +111,9 @@ class McpHub:
     async def run(
         self, capability: str, params: dict[str, Any], ctx: StepContext
     ) -> AgentResult:
-        """The `AgentRunner` entry: run an `mcp.<server>.<tool>` capability."""
-        tool = await self.catalogue.resolve(capability)
+        """The `AgentRunner` entry: run a capability a server's tool provides, on the
+        server of the step's agent when it names one (several may provide it)."""
+        tool = await self.catalogue.resolve(capability, ctx.agent)
         output = await self.call_tool(tool.server, tool.definition.name, params,
                                       progress=self._progress)
         return AgentResult(output=output)

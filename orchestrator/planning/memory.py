@@ -2,29 +2,48 @@
 
 "Close" is measured on what a request asks for, not on its names: each request
 is read by the offline parser into actions, and two requests are compared by the
-Jaccard index of their (verb, kind) sets; words the parser leaves over break
-ties. "Create application shop with payment service" and "create application
-ecommerce with billing service" are identical in shape (1.0), and a request
-asking for one more thing than a stored one scores lower.
+Jaccard index of their (verb, kind) sets; among equally close runs the newest
+comes first. "Create application shop with payment service" and "create
+application ecommerce with billing service" are identical in shape (1.0), and a
+request asking for one more thing than a stored one scores lower. Plan reuse
+(reuse.py) asks more than closeness before it renames a stored plan.
 """
 
 from __future__ import annotations
 
+import functools
+
 from orchestrator.errors import OrchestratorError
 from orchestrator.graph.store import GraphStore
-from orchestrator.models import Plan
-from orchestrator.planning.parser import parse_request
+from orchestrator.models import Model, Plan
+from orchestrator.planning.parser import ParsedRequest, parse_request
 
 # Below this a stored plan is not close enough to show.
 CLOSE = 0.6
 
 
-def shape(request: str) -> frozenset[tuple[str, str]]:
+class Recalled(Model):
+    """A completed run's request, how close it is, and the run that carried it out."""
+
+    workflow_id: str
+    request: str
+    intent: str
+    similarity: float
+
+
+@functools.lru_cache(maxsize=2048)
+def parsed(request: str) -> ParsedRequest | None:
+    """The parser's reading, kept: the memory reads the same stored requests again
+    for every new one, and reading is a pure function of the text."""
     try:
-        parsed = parse_request(request)
+        return parse_request(request)
     except OrchestratorError:
-        return frozenset()
-    return frozenset((a.verb, a.kind) for a in parsed.actions)
+        return None
+
+
+def shape(request: str) -> frozenset[tuple[str, str]]:
+    reading = parsed(request)
+    return frozenset((a.verb, a.kind) for a in reading.actions) if reading else frozenset()
 
 
 def closeness(a: frozenset[tuple[str, str]], b: frozenset[tuple[str, str]]) -> float:
@@ -37,16 +56,22 @@ class GraphPlanMemory:
         self._most = most
 
     async def recall(self, request: str) -> list[Plan]:
+        return [Plan(intent=r.intent, request=r.request, steps=[])
+                for r in await self.closest(request)]
+
+    async def closest(self, request: str, same: bool = False) -> list[Recalled]:
+        """The closest completed runs of other requests (and of this very request when
+        `same`), closest (then newest) first."""
         wanted = shape(request)
-        scored = []
+        found: list[Recalled] = []
         seen: set[str] = set()
-        for stored, intent in await self._store.completed_plans():
-            if stored in seen or stored == request:
+        for run in await self._store.completed_runs():
+            if run.request in seen or (run.request == request and not same):
                 continue
-            seen.add(stored)
-            score = closeness(wanted, shape(stored))
+            seen.add(run.request)
+            score = closeness(wanted, shape(run.request))
             if score >= CLOSE:
-                scored.append((-score, stored, intent))
-        scored.sort()
-        return [Plan(intent=intent, request=stored, steps=[])
-                for _, stored, intent in scored[: self._most]]
+                found.append(Recalled(**run.model_dump(), similarity=score))
+        # Stable: among equally close runs the store's newest-first order stands.
+        found.sort(key=lambda r: -r.similarity)
+        return found[: self._most]

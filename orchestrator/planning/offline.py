@@ -2,25 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.errors import CannotPlan
 from orchestrator.graph.store import GraphStore
-from orchestrator.models import Plan, PlanOutput
+from orchestrator.models import EntityRef, Plan, PlanOutput
 from orchestrator.planning.parser import parse_request
+from orchestrator.planning.reuse import PlanReuse
 from orchestrator.planning.synthesis import Synthesiser
+from orchestrator.planning.tools import ToolPlanner
+from orchestrator.planning.troubleshoot import TroubleshootPlanner, read_trouble
 
 
 class Planner(Protocol):
-    async def plan(self, message: str) -> Plan: ...
+    # `context`: the entities of the conversation a follow-up message continues;
+    # `making`: those the run it extends is making (planned as if they existed).
+    async def plan(
+        self, message: str, context: Sequence[EntityRef] = (),
+        making: Collection[EntityRef] = (),
+    ) -> Plan: ...
 
 
 class OfflinePlanner:
-    def __init__(self, registry: AgentRegistry, store: GraphStore) -> None:
+    def __init__(
+        self, registry: AgentRegistry, store: GraphStore, reuse_plans: bool = True
+    ) -> None:
         self._synthesiser = Synthesiser(registry, store)
+        # Completed plans of requests shaped like this one, renamed (see reuse.py).
+        self._reuse = PlanReuse(registry, store) if reuse_plans else None
+        self._tools = ToolPlanner(registry, store)
+        self._troubleshooter = TroubleshootPlanner(registry, store)
 
-    async def plan(self, message: str) -> Plan:
+    async def plan(
+        self, message: str, context: Sequence[EntityRef] = (),
+        making: Collection[EntityRef] = (),
+    ) -> Plan:
+        # "X is failing, fix it" asks for no things to make: it has its own reader.
+        if read_trouble(message) is not None:
+            return await self._troubleshooter.plan(message)
+        # Requests that chain links ("A -> B") or name an MCP server may use tools.
+        if self._tools.wants(message):
+            return await self._tools.plan(message)
         parsed = parse_request(message)
         understood = [f"{a.verb} {a.kind} {a.name}" for a in parsed.actions]
         if parsed.not_understood:
@@ -28,7 +52,13 @@ class OfflinePlanner:
                              parsed.not_understood)
         if not parsed.actions:
             raise CannotPlan("the request asks for nothing I can do", [], [])
-        return await self._synthesiser.synthesise(message, parsed.actions)
+        # A follow-up's qualifiers and entities may come from its conversation or the
+        # run it extends: that is synthesis's part.
+        if self._reuse is not None and not context and not making:
+            reused = await self._reuse.plan(message, parsed.actions)
+            if reused is not None:
+                return reused
+        return await self._synthesiser.synthesise(message, parsed.actions, context, making)
 
 
 def with_definitions(plan: Plan, registry: AgentRegistry) -> PlanOutput:

@@ -154,48 +154,83 @@ class _Reader:
                 self.add(KINDS[tok.text], j, range(min(i, j), max(i, j) + 1), group=i)
 
     def bind_deploys(self) -> None:
-        """'deploy [X] to|in|into|on [the] ENV [environment]'; X defaults later."""
+        """'deploy [X [and Y]] to|in|into|on [the] ENV [and ENV2]', or 'deploy X there'
+        after an environment was named; X defaults later."""
         for i, tok in enumerate(self.toks):
             if tok.tainted or tok.text not in DEPLOY_VERBS:
                 continue
-            app: _Mention | int | None = None  # a mention, or the index of a bare name
+            apps: list[_Mention | int] = []  # mentions, or indexes of bare names
             env: _Mention | int | None = None
-            place, j = False, i + 1
+            place, joined, j = False, False, i + 1
             while j < len(self.toks):
                 t, m = self.toks[j], self.toks[j].mention
                 if m is not None and m.kind == "environment" and not m.reference:
                     env = m
                     break
-                if m is not None and m.kind == "application" and app is None and not place:
-                    app = m
+                if t.text == "there" and not t.tainted and not joined:
+                    env = self.nearest_env(i)
+                    t.used = env is not None
+                    break
+                takes_app = not place and (not apps or joined)
+                if m is not None and m.kind == "application" and takes_app:
+                    apps.append(m)
+                    joined = False
                     while j < len(self.toks) and self.toks[j].mention is m:
                         j += 1
                     continue
                 if self.free(j) and (place or t.text in ENVIRONMENTS):
                     env = j
                     break
-                if self.free(j) and app is None:
-                    app = j
+                if self.free(j) and takes_app:
+                    apps.append(j)
+                    joined = False
+                elif joined:
+                    break  # "and" or "," not followed by another name: a new clause
+                elif apps and not place and not t.tainted and t.text in JOINERS:
+                    joined = True  # "deploy shop and blog to ...": one more name
                 elif t.tainted or t.boundary or t.used or t.text not in FILLER:
                     break  # anything else ends the clause without a destination
                 place = place or t.text in PLACES
                 j += 1
             if env is None:
                 continue
-            if isinstance(app, int):
-                app = self.add("application", app, range(app, app + 1))
             if isinstance(env, int):
                 env = self.add("environment", env, range(env, env + 1))
-            for m in (app, env):
-                if m is not None:
-                    m.reference = True
+            envs = [env, *self.more_envs(env)]
+            for e in envs:
+                e.reference = True
+            targets: list[_Mention | None] = []
+            for app in apps:
+                if isinstance(app, int):
+                    app = self.add("application", app, range(app, app + 1))
+                app.reference = True
+                targets.append(app)
             tok.used = True
-            self.deploys.append(_Deploy(i, env.name, app))
+            self.deploys += [_Deploy(i, e.name, app) for app in targets or [None] for e in envs]
+
+    def more_envs(self, first: _Mention) -> list[_Mention]:
+        """'... to staging and production': further known environments, joined on."""
+        k = max(i for i, t in enumerate(self.toks) if t.mention is first) + 1
+        found: list[_Mention] = []
+        while (self.is_word(k, JOINERS) and self.free(k + 1)
+               and self.toks[k + 1].text in ENVIRONMENTS):
+            found.append(self.add("environment", k + 1, range(k, k + 2)))
+            k += 2
+        return found
+
+    def nearest_env(self, pos: int) -> _Mention | None:
+        """What 'there' points back to: the last environment named before it."""
+        before = [m for m in self.mentions if m.kind == "environment" and m.pos < pos]
+        return max(before, key=lambda m: m.pos, default=None)
 
     def bind_for(self) -> None:
-        """'payment service for shop': the application a service or policy belongs to."""
+        """'payment service for shop': the application a service or policy belongs to.
+        A service may also be added 'to' its application: 'add a payment service to
+        shop' (a deploy's 'to' was taken by its clause already)."""
         for i, tok in enumerate(self.toks):
-            if tok.tainted or tok.text != "for":
+            before = self.toks[i - 1].mention if i > 0 else None
+            to_owner = tok.text == "to" and before is not None and before.kind == "service"
+            if tok.tainted or not (tok.text == "for" or to_owner):
                 continue
             j = i + 1
             while self.is_word(j, frozenset({"the", "my"})):
@@ -206,9 +241,8 @@ class _Reader:
             if target is None or target.kind != "application":
                 continue
             target.reference = True
-            owner = self.toks[i - 1].mention if i > 0 else None
             for m in self.mentions:
-                if owner is not None and m.group == owner.group >= 0:
+                if before is not None and m.group == before.group >= 0:
                     m.app = target.name
 
     def nearest_app(self, pos: int) -> str | None:

@@ -9,14 +9,16 @@ environment is checked rather than trusted. Independent branches stay parallel.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.agents.selection import rank
 from orchestrator.errors import CannotPlan
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import AgentStats, Capability, Compensation, EntityRef, Plan, Step
+from orchestrator.planning.conversation import from_context
 from orchestrator.planning.parser import Action
 
 MAX_ID = 63
@@ -41,32 +43,43 @@ class Synthesiser:
         self._registry = registry
         self._store = store
 
-    async def synthesise(self, request: str, actions: list[Action]) -> Plan:
+    async def synthesise(
+        self, request: str, actions: list[Action], context: Sequence[EntityRef] = (),
+        making: Collection[EntityRef] = (),
+    ) -> Plan:
+        """`context`: the conversation's entities, for qualifiers an action lacks;
+        `making`: entities a running run is making, taken as existing (its steps
+        become the dependencies when the plan is added to that run)."""
         # What the graph has seen of the agents decides who runs each step.
         stats = await self._store.agent_stats()
         drafts: list[_Draft] = []
         for action in actions:
-            draft = self._draft(action, drafts)
+            draft = self._draft(action, drafts, context)
             if not any(d.produces == draft.produces and d.capability == draft.capability
                        for d in drafts):
                 drafts.append(draft)
         todo = list(drafts)
         while todo:
-            todo += await self._link(todo.pop(0), drafts)
+            todo += await self._link(todo.pop(0), drafts, making)
         return Plan(
             intent="; ".join(f"{a.verb} {a.kind} {a.name}" for a in actions),
             request=request,
-            steps=[self._step(d, drafts, stats) for d in drafts],
+            steps=[to_step(d, drafts, self._registry, stats) for d in drafts],
         )
 
-    def _draft(self, action: Action, existing: list[_Draft]) -> _Draft:
-        capability = self._capability_for(action.kind, action.verb)
+    def _draft(
+        self, action: Action, existing: list[_Draft], context: Sequence[EntityRef]
+    ) -> _Draft:
+        capability = capability_for(self._registry, action)
         bindings: dict[str, str] = {}
+        what = f"{action.verb} {action.kind} {action.name}"
         for param in sorted(capability.input_schema.get("properties", {})):
             if param in ("name", action.kind):
                 bindings[param] = action.name
             elif param in action.qualifiers:
                 bindings[param] = action.qualifiers[param]
+            elif (known := from_context(param, context, what)) is not None:
+                bindings[param] = known
             else:
                 raise CannotPlan(
                     f"to {action.verb} {action.kind} {action.name} I need to know its {param}",
@@ -75,14 +88,9 @@ class Synthesiser:
         step_id = _unique_id(f"{action.verb}-{action.kind}-{action.name}", existing)
         return _Draft(step_id, capability, bindings, EntityRef(kind=action.kind, name=action.name))
 
-    def _capability_for(self, kind: str, verb: str) -> Capability:
-        producers = self._registry.producers_of(kind)
-        if not producers:
-            raise CannotPlan(f"no capability makes a {kind}", [], [kind])
-        exact = [c for c in producers if c.name.split(".")[-1] == verb]
-        return (exact or producers)[0]
-
-    async def _link(self, draft: _Draft, drafts: list[_Draft]) -> list[_Draft]:
+    async def _link(
+        self, draft: _Draft, drafts: list[_Draft], making: Collection[EntityRef]
+    ) -> list[_Draft]:
         """Add the draft's dependencies; return producer drafts it had to insert."""
         inserted: list[_Draft] = []
         for kind in draft.capability.consumes:
@@ -99,7 +107,7 @@ class Synthesiser:
             ref = EntityRef(kind=kind, name=name)
             producer = next((d for d in drafts if d.produces == ref), None)
             if producer is None:
-                producer = await self._missing_producer(ref, draft, drafts)
+                producer = await self._missing_producer(ref, draft, drafts, making)
                 if producer is None:
                     continue
                 drafts.insert(drafts.index(draft), producer)
@@ -108,10 +116,11 @@ class Synthesiser:
         return inserted
 
     async def _missing_producer(
-        self, ref: EntityRef, consumer: _Draft, drafts: list[_Draft]
+        self, ref: EntityRef, consumer: _Draft, drafts: list[_Draft],
+        making: Collection[EntityRef],
     ) -> _Draft | None:
         capability = self._registry.producers_of(ref.kind)[0]
-        exists = await self._store.get_entity(ref) is not None
+        exists = ref in making or await self._store.get_entity(ref) is not None
         if exists and not capability.ensures:
             return None
         params = set(capability.input_schema.get("properties", {}))
@@ -127,43 +136,69 @@ class Synthesiser:
         step_id = _unique_id(f"{verb}-{ref.kind}-{ref.name}", drafts)
         return _Draft(step_id, capability, {p: ref.name for p in params}, ref)
 
-    def _step(
-        self, draft: _Draft, drafts: list[_Draft], stats: Mapping[str, AgentStats]
-    ) -> Step:
-        by_ref = {d.produces.key: d for d in drafts}
-        params: dict[str, str] = {}
-        for param, value in draft.bindings.items():
-            producer = by_ref.get(f"{param}:{value}")
-            # Entities made earlier in the run arrive through the producer's output.
-            if producer is not None and producer is not draft:
-                params[param] = f"${{steps.{producer.id}.output.{param}}}"
-            else:
-                params[param] = value
-        compensation = None
-        if draft.capability.compensation:
-            compensation = Compensation(
-                capability=draft.capability.compensation,
-                parameters={**params, "owner": f"${{steps.{draft.id}.output.owner}}"},
-            )
-        agents = rank(self._registry.providers(draft.capability.name), draft.capability.name,
-                      stats)
-        if not agents:
-            raise CannotPlan(f"no agent provides {draft.capability.name}", [], [])
-        operates_on = {draft.produces.key: draft.produces}
-        for kind, name in draft.entity_bindings():
-            operates_on.setdefault(f"{kind}:{name}", EntityRef(kind=kind, name=name))
-        return Step(
-            id=draft.id,
-            capability=draft.capability.name,
-            agent=agents[0].id,
-            fallbacks=[a.id for a in agents[1:]],
-            parameters=params,
-            depends_on=sorted(draft.depends_on),
-            optional=draft.capability.optional,
-            requires_approval=draft.capability.sensitive,
-            compensation=compensation,
-            operates_on=[operates_on[k] for k in sorted(operates_on)],
+
+
+
+class StepDraft(Protocol):
+    """A step before its parameters are wired: what synthesis and plan reuse build."""
+
+    id: str
+    capability: Capability
+    # Parameter name -> literal value, before producer outputs are wired in.
+    bindings: dict[str, str]
+    produces: EntityRef
+    depends_on: set[str]
+
+
+def to_step(
+    draft: StepDraft, drafts: Sequence[StepDraft], registry: AgentRegistry,
+    stats: Mapping[str, AgentStats],
+) -> Step:
+    """The step, its agents ranked by what the graph has seen of them."""
+    by_ref = {d.produces.key: d for d in drafts}
+    params: dict[str, str] = {}
+    for param, value in draft.bindings.items():
+        producer = by_ref.get(f"{param}:{value}")
+        # Entities made earlier in the run arrive through the producer's output.
+        if producer is not None and producer is not draft:
+            params[param] = f"${{steps.{producer.id}.output.{param}}}"
+        else:
+            params[param] = value
+    compensation = None
+    if draft.capability.compensation:
+        compensation = Compensation(
+            capability=draft.capability.compensation,
+            parameters={**params, "owner": f"${{steps.{draft.id}.output.owner}}"},
         )
+    name = draft.capability.name
+    agents = rank(registry.providers(name), name, stats)
+    if not agents:
+        raise CannotPlan(f"no agent provides {name}", [], [])
+    operates_on = {draft.produces.key: draft.produces}
+    for kind, value in draft.bindings.items():
+        if kind not in ("name", draft.produces.kind):
+            operates_on.setdefault(f"{kind}:{value}", EntityRef(kind=kind, name=value))
+    return Step(
+        id=draft.id, capability=name, agent=agents[0].id,
+        fallbacks=[a.id for a in agents[1:]], parameters=params,
+        depends_on=sorted(draft.depends_on), optional=draft.capability.optional,
+        requires_approval=draft.capability.sensitive, compensation=compensation,
+        operates_on=[operates_on[k] for k in sorted(operates_on)],
+    )
+
+
+def capability_for(registry: AgentRegistry, action: Action) -> Capability:
+    """What carries out an action: of the capabilities making its kind, those whose
+    required parameters the action can fill (a tool that shares the verb but needs a
+    cluster the request never named does not fit), then the one its verb names."""
+    producers = registry.producers_of(action.kind)
+    if not producers:
+        raise CannotPlan(f"no capability makes a {action.kind}", [], [action.kind])
+    known = {"name", action.kind, *action.qualifiers}
+    fitting = [c for c in producers if set(c.input_schema.get("required", [])) <= known]
+    candidates = fitting or producers
+    exact = [c for c in candidates if c.name.split(".")[-1] == action.verb]
+    return (exact or candidates)[0]
 
 
 def _unique_id(base: str, drafts: list[_Draft]) -> str:

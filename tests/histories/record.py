@@ -2,12 +2,15 @@
 patched change to the workflow (old histories must still replay, so keep them).
 
 S1 runs through; S5 fails its deployment for good and rolls back; S7 waits for
-two approvals (policies made sensitive) and gets them one by one.
+two approvals (policies made sensitive) and gets them one by one; s1-followup gets
+"also add a cache service" (the Update `extend`) while its deployment runs.
+`python -m tests.histories.record s1-followup` records only the ones named.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,7 +21,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer, free_port
-from orchestrator.models import ApprovalStatus, Decision, OrchestrationRequest
+from orchestrator.models import ApprovalStatus, Decision, Followup, OrchestrationRequest
 from orchestrator.settings import Settings
 from tests.integration.stack import S1
 from worker.client import connect
@@ -47,11 +50,18 @@ async def _approve_each(handle: WorkflowHandle[Any, Any]) -> None:
         await asyncio.sleep(0.1)
 
 
+async def _follow_up(handle: WorkflowHandle[Any, Any]) -> None:
+    await handle.execute_update(
+        OrchestrationWorkflow.extend, Followup(message="also add a cache service")
+    )
+
+
 SCENARIOS: dict[str, tuple[dict[str, Any], Answer]] = {
     "s1": ({}, _nothing),
     "s5": ({"agent_faults": {"deployment.create": Fault(fail_attempts=1, non_retryable=True)}},
            _nothing),
     "s7": ({"sensitive_capabilities": ["policy.apply"]}, _approve_each),
+    "s1-followup": ({"agent_faults": {"deployment.create": Fault(delay_ms=1500)}}, _follow_up),
 }
 
 
@@ -76,16 +86,16 @@ async def _record(client: Client, address: str, name: str) -> None:
         await runtime.close()
 
 
-async def record() -> None:
+async def record(names: list[str]) -> None:
     server = DevServer(free_port(), search_attributes=sa.DEFINITIONS)
     await server.start()
     try:
         client = await connect(Settings(temporal_address=server.address))
-        for name in SCENARIOS:
+        for name in names:
             await _record(client, server.address, name)
     finally:
         await server.stop()
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record(sys.argv[1:] or list(SCENARIOS)))

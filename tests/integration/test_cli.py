@@ -73,6 +73,15 @@ async def test_up_serves_and_chat_follows_a_run(
         assert "✓ create-service-payment: completed" in out
         assert "Outcome: completed" in out
         assert "Temporal Web UI: http://localhost:8233/namespaces/default/workflows/run-" in out
+        shop = out.split("Run ", 1)[1].split()[0]
+        assert f"Follow up: orchestrator chat --continue {shop} " in out
+
+        # The shop's run has ended: the follow-up is a new run, for the shop.
+        code, out = await _cli("chat", "--continue", shop, "also add a cache service",
+                               "--api", api, env=env)
+        assert code == 0, out
+        assert f"Follows run {shop}, which had ended" in out
+        assert "Plan: 1 steps" in out and "✓ create-service-cache: completed" in out
 
         code, out = await _cli("chat", "make me a sandwich", "--api", api, env=env)
         assert code == 2

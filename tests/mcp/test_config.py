@@ -125,3 +125,13 @@ def test_save_replaces_file_atomically(tmp_path: Path) -> None:
     save_config(config, path)
     assert sorted(load_config(path).servers) == ["GitHub Cloud", "off"]
     assert [p.name for p in tmp_path.iterdir()] == ["mcp.json"]
+
+
+def test_provides_names_a_capability_one_tool_of_a_server_publishes() -> None:
+    tools = {"deploy": {"provides": "cloud.deploy"}, "ship": {"provides": "cloud.deploy"}}
+    with pytest.raises(McpConfigError, match="tools 'deploy' and 'ship' both provide"):
+        parse_config({"mcpServers": {"a": {"url": "http://x/mcp",
+                                           "orchestrator": {"tools": tools}}}})
+    with pytest.raises(McpConfigError, match=r"provides: String should match pattern"):
+        parse_config({"mcpServers": {"a": {"url": "http://x/mcp", "orchestrator": {
+            "tools": {"deploy": {"provides": "Deploy It"}}}}}})

@@ -259,3 +259,27 @@ async def test_approval_saved_by_another_process_is_honoured(stack: Stack) -> No
                                                            tool["fingerprint"])
     assert (await hub.call_tool("dynamic", "item_000", {}))["text"] == "item_000: "
     assert hub.changed_tools() == []
+
+
+async def test_a_server_added_over_http_is_planned_at_once_and_leaves_when_removed(
+    stack: Stack, cloud_http: HttpServerProcess
+) -> None:
+    reply = await stack.http.post("/v1/mcp/servers", json={"name": "cloud", "url": cloud_http.url})
+    assert reply.status_code == 201, reply.text
+    registry = stack.runtime.registry
+    assert [a.id for a in registry.providers("mcp.cloud.get_cluster")] == ["mcp-cloud"]
+    dry = await stack.http.post("/v3/ai/chat", json={
+        "message": "cloud get cluster name=prod", "dry_run": True, "wait": True})
+    assert dry.status_code == 200, dry.text
+    assert [s["capability"] for s in dry.json()["plan"]["steps"]] == ["mcp.cloud.get_cluster"]
+    sync = stack.runtime.mcp_sync
+    assert sync is not None
+    await sync.flush()
+    graph = await stack.http.get("/v1/mcp/servers/cloud/graph")
+    assert graph.status_code == 200, graph.text
+    assert "mcp.cloud.get_cluster" in {t["capability"] for t in graph.json()["tools"]}
+
+    assert (await stack.http.delete("/v1/mcp/servers/cloud", headers=ADMIN)).status_code == 204
+    assert registry.providers("mcp.cloud.get_cluster") == []
+    await sync.flush()
+    assert (await stack.http.get("/v1/mcp/servers/cloud/graph")).status_code == 404

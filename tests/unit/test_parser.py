@@ -197,3 +197,54 @@ def test_create_empty_text() -> None:
     parsed = parse_request("")
     assert parsed.actions == []
     assert parsed.not_understood == []
+
+
+def test_create_service_added_to_named_application() -> None:
+    parsed = parse_request("add a payment service to shop and deploy shop to staging")
+    assert parsed.actions == [service("payment", "shop"), deploy("staging", "shop")]
+    assert parsed.not_understood == []
+
+
+def test_deploy_several_applications_to_one_environment() -> None:
+    parsed = parse_request("deploy shop and blog to production")
+    assert parsed.actions == [deploy("production", "shop"), deploy("production", "blog")]
+    parsed = parse_request("deploy shop, blog and cart to prod")
+    assert [a.name for a in parsed.actions] == [
+        "shop-production", "blog-production", "cart-production"
+    ]
+    assert parsed.not_understood == []
+
+
+def test_deploy_list_does_not_run_into_the_next_clause() -> None:
+    parsed = parse_request("deploy shop, add a payment service to blog")
+    assert parsed.actions == [service("payment", "blog")]
+    assert parsed.not_understood == ["deploy", "shop"]
+
+
+def test_deploy_to_an_environment_is_not_an_owner() -> None:
+    parsed = parse_request("create application shop with payment service, deploy it to staging")
+    assert parsed.actions == [app("shop"), service("payment", "shop"), deploy("staging", "shop")]
+
+
+def test_deploy_to_several_environments() -> None:
+    parsed = parse_request("create application shop and deploy it to staging and production")
+    assert parsed.actions == [app("shop"), deploy("staging", "shop"), deploy("production", "shop")]
+    assert parsed.not_understood == []
+
+
+def test_deploy_to_environment_and_something_else_is_not_a_list() -> None:
+    parsed = parse_request("deploy shop to staging and blog")
+    assert parsed.actions == [deploy("staging", "shop")]
+    assert parsed.not_understood == ["blog"]
+
+
+def test_deploy_there_points_back_to_the_environment_named() -> None:
+    parsed = parse_request("set up a qa environment and deploy shop there")
+    assert parsed.actions == [deploy("qa", "shop")]
+    assert parsed.not_understood == []
+
+
+def test_deploy_there_without_an_environment_is_not_understood() -> None:
+    parsed = parse_request("deploy shop there")
+    assert parsed.actions == []
+    assert parsed.not_understood == ["deploy", "shop", "there"]

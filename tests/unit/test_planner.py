@@ -8,7 +8,7 @@ from orchestrator.agents.catalogue import PLATFORM_AGENTS, PLATFORM_CAPABILITIES
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.errors import CannotPlan
 from orchestrator.graph.embedded import EmbeddedGraphStore
-from orchestrator.models import EntityRef, Plan
+from orchestrator.models import Agent, AgentKind, Capability, EntityRef, Plan
 from orchestrator.planning.offline import OfflinePlanner, with_definitions
 from tests.integration.stack import S1
 from workflows.dag import stages
@@ -130,3 +130,22 @@ async def test_definitions_include_compensations(store: EmbeddedGraphStore) -> N
     planned = with_definitions(plan, REGISTRY)
     assert sorted(planned.capabilities) == ["application.create", "application.delete"]
     assert sorted(planned.agents) == ["application-agent"]
+
+
+async def test_plan_deploy_keeps_to_the_capability_whose_parameters_it_fills(
+    store: EmbeddedGraphStore,
+) -> None:
+    # A tool that also makes deployments and shares the verb, but needs a cluster
+    # and an app the request never names (the shape of the cloud server's `deploy`).
+    tool = Capability(
+        name="mcp.aws.deploy", description="Deploy an application version to a cluster.",
+        input_schema={"type": "object", "required": ["app", "cluster"], "properties": {
+            "app": {"type": "string"}, "cluster": {"type": "string"}}},
+        consumes=["repository", "cluster"], produces=["deployment"],
+    )
+    agent = Agent(id="mcp-aws", kind=AgentKind.MCP, capabilities=[tool.name])
+    registry = AgentRegistry([*PLATFORM_CAPABILITIES, tool], [*PLATFORM_AGENTS, agent])
+    plan = await OfflinePlanner(registry, store).plan("deploy shop to staging")
+    assert [s.capability for s in plan.steps] == [
+        "application.create", "environment.ensure", "deployment.create"
+    ]

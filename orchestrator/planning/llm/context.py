@@ -10,7 +10,7 @@ from typing import Protocol
 
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.graph.store import EntityRecord, GraphStore
-from orchestrator.models import Capability, Plan
+from orchestrator.models import Capability, EntityRef, Plan
 from orchestrator.planning.llm.retrieval import relevant_capabilities
 
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -29,6 +29,8 @@ class PlanningContext:
     entities: list[EntityRecord]
     # Plans of similar past requests, shown to the model as examples.
     recalled: list[Plan] = field(default_factory=list)
+    # Entities of the conversation a follow-up continues: what it leaves out.
+    conversation: list[EntityRef] = field(default_factory=list)
 
 
 class ContextBuilder:

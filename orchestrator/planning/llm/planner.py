@@ -11,11 +11,13 @@ outages, timeouts, a rejected request) are raised for Temporal to retry or not.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.errors import CannotPlan, InvalidInput, OrchestratorError
 from orchestrator.graph.store import GraphStore
-from orchestrator.models import Plan
+from orchestrator.models import EntityRef, Plan
 from orchestrator.planning.llm.answer import PlanningAnswer
 from orchestrator.planning.llm.checks import answer_problems
 from orchestrator.planning.llm.context import ContextBuilder
@@ -32,6 +34,15 @@ log = logging.getLogger(__name__)
 
 class _Refused(Exception):
     """No plan could be built from the model's answers."""
+
+
+@dataclass(frozen=True)
+class _Conversation:
+    """What a follow-up is planned with: the conversation's entities, and those
+    the run it extends is making."""
+
+    entities: Sequence[EntityRef]
+    making: Collection[EntityRef]
 
 
 class LlmPlanner:
@@ -60,29 +71,37 @@ class LlmPlanner:
     async def close(self) -> None:
         await self._model.close()
 
-    async def plan(self, message: str) -> Plan:
+    async def plan(
+        self, message: str, context: Sequence[EntityRef] = (),
+        making: Collection[EntityRef] = (),
+    ) -> Plan:
+        conversation = _Conversation(context, making)
         try:
-            return await self._plan_with_model(message)
+            return await self._plan_with_model(message, conversation)
         except _Refused as refused:
-            return await self._fall_back(message, str(refused))
+            return await self._fall_back(message, str(refused), conversation)
         except UnreadableAnswer as error:
-            return await self._fall_back(message, str(error), transient=error)
+            return await self._fall_back(message, str(error), conversation, transient=error)
 
-    async def _plan_with_model(self, message: str) -> Plan:
-        messages = first_messages(message, await self._context.gather(message))
+    async def _plan_with_model(self, message: str, context: _Conversation) -> Plan:
+        gathered = await self._context.gather(message)
+        gathered.conversation = list(context.entities)
+        messages = first_messages(message, gathered)
         answer = await self._model.ask(messages)
-        outcome = await self._build(message, answer)
+        outcome = await self._build(message, answer, context)
         if isinstance(outcome, Plan):
             return outcome
         log.info("the model's answer cannot be planned; one repair round: %s", outcome)
         messages += repair_messages(answer.model_dump_json(), outcome)
-        outcome = await self._build(message, await self._model.ask(messages))
+        outcome = await self._build(message, await self._model.ask(messages), context)
         if isinstance(outcome, Plan):
             return outcome
         raise _Refused("the model's answer could not be planned, even after a repair round: "
                        + "; ".join(outcome))
 
-    async def _build(self, message: str, answer: PlanningAnswer) -> Plan | list[str]:
+    async def _build(
+        self, message: str, answer: PlanningAnswer, context: _Conversation
+    ) -> Plan | list[str]:
         """The plan, or the problems that keep the answer from being one."""
         if answer.not_understood:
             # The model says part of the request is beyond every capability: refuse,
@@ -94,7 +113,8 @@ class LlmPlanner:
             return problems
         try:
             plan = await self._synthesiser.synthesise(
-                message, [a.to_action() for a in answer.actions]
+                message, [a.to_action() for a in answer.actions], context.entities,
+                context.making,
             )
         except CannotPlan as error:
             return [error.reason]
@@ -103,11 +123,12 @@ class LlmPlanner:
         return plan.model_copy(update={"planner": "llm"})
 
     async def _fall_back(
-        self, message: str, reason: str, transient: OrchestratorError | None = None
+        self, message: str, reason: str, context: _Conversation,
+        transient: OrchestratorError | None = None,
     ) -> Plan:
         log.warning("planning without the model: %s", reason)
         try:
-            plan = await self._fallback.plan(message)
+            plan = await self._fallback.plan(message, context.entities, context.making)
         except CannotPlan as error:
             if transient is not None:
                 # The rules cannot plan it either; the model may read better later.

@@ -39,6 +39,9 @@ Answer with:
 - references: the existing entities, from the catalogue's list, the request refers to.
 - not_understood: the parts of the request no capability in the catalogue can do;
   empty when all of it can be done.
+When the catalogue lists conversation_entities, the request follows up on earlier
+work on them: a qualifier the request leaves out (the application a service belongs
+to) is the one entity of that kind there; leave it out when several could be meant.
 Names are lowercase letters, digits, '-' and '_', starting with a letter."""
 
 
@@ -74,6 +77,10 @@ def catalogue(context: PlanningContext) -> dict[str, Any]:
         "capabilities": [_capability(c) for c in context.capabilities],
         "existing_entities": [{"kind": e.kind, "name": e.name} for e in context.entities],
     }
+    if context.conversation:
+        data["conversation_entities"] = [
+            {"kind": e.kind, "name": e.name} for e in context.conversation
+        ]
     if context.recalled:
         data["similar_past_requests"] = [
             {"request": p.request, "actions": p.intent} for p in context.recalled

@@ -1,0 +1,65 @@
+"""Follow-ups in a conversation: find the run a message continues, and hand the
+message to it while it still goes."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from orchestrator.models import Extension, Followup, Problem, ProblemKind, RunResult
+from worker.client import run_handle
+from workflows.orchestration import OrchestrationWorkflow
+
+# Why a run refused a follow-up it could not take: the message goes to a new run.
+REFUSED = "ExtendRefused"
+
+
+async def earlier_run(client: Client, conversation_id: str) -> RunResult:
+    """The state of the run a follow-up continues; 404 when there is none."""
+    try:
+        return await run_handle(client, conversation_id).query(OrchestrationWorkflow.status)
+    except RPCError as err:
+        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise HTTPException(404, f"no conversation {conversation_id!r}: use the "
+                                     "conversation_id of an earlier answer") from err
+        raise
+
+
+async def extend_run(
+    client: Client, conversation_id: str, message: str, update_id: str | None
+) -> Extension | None:
+    """The steps the running run took on for the message; None when it had
+    finished meanwhile (the caller starts a new run instead)."""
+    handle = run_handle(client, conversation_id)
+    try:
+        return await handle.execute_update(
+            OrchestrationWorkflow.extend, Followup(message=message), id=update_id
+        )
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type == REFUSED:
+            return None
+        problem = _problem(cause)
+        raise HTTPException(422, {
+            "detail": problem.message, "workflow_id": conversation_id,
+            "conversation_id": conversation_id, "problem": problem.model_dump(mode="json"),
+        }) from err
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:  # closed between the query and now
+            return None
+        raise
+
+
+def _problem(cause: BaseException | None) -> Problem:
+    """Why the follow-up could not be added, in the shape of a run's problem."""
+    if not isinstance(cause, ApplicationError):
+        return Problem(kind=ProblemKind.CANNOT_PLAN, message=str(cause))
+    detail = cause.details[0] if cause.details else None
+    if cause.type == "CannotPlan" and isinstance(detail, dict):
+        return Problem(kind=ProblemKind.CANNOT_PLAN, message=cause.message,
+                       understood=detail.get("understood", []),
+                       not_understood=detail.get("not_understood", []))
+    details = [str(d) for d in detail] if isinstance(detail, list) else []
+    return Problem(kind=ProblemKind.INVALID_PLAN, message=cause.message, details=details)

@@ -1,0 +1,75 @@
+"""The completed runs the plan memory reads, kept up to date from this process's
+own mirroring instead of read again for every plan.
+
+The read scans every completed run's workflow and plan and sorts them: the cost
+grows with the graph, and every plan pays it. The runs this process mirrors are
+known exactly when their final mirror commits (a completed run with its plan
+joins the list in its place), so the list is read once and then maintained; a
+write it cannot account for exactly drops it, and runs that other processes
+complete arrive within `MAX_AGE_S`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable
+
+from orchestrator.graph.store import CompletedRun
+from orchestrator.models import RunRecord, RunStatus
+
+MAX_AGE_S = 5.0
+# As many as the plan memory asks for: a read of more goes to the graph.
+KEPT = 500
+
+
+class RecentRuns:
+    def __init__(self, read: Callable[[int], Awaitable[list[CompletedRun]]],
+                 max_age_s: float = MAX_AGE_S) -> None:
+        self._read = read
+        self._max_age_s = max_age_s
+        # Newest (highest workflow id) first, as the graph orders them.
+        self._runs: list[CompletedRun] | None = None
+        self._read_at = 0.0
+        self._version = 0
+
+    async def get(self, limit: int) -> list[CompletedRun]:
+        if limit > KEPT:
+            return await self._read(limit)
+        if self._runs is None or time.monotonic() - self._read_at >= self._max_age_s:
+            version, started = self._version, time.monotonic()
+            runs = await self._read(KEPT)
+            if version != self._version:  # a write landed meanwhile: not kept
+                return runs[:limit]
+            self._runs, self._read_at = runs, started
+        return [run.model_copy() for run in self._runs[:limit]]
+
+    def forget(self) -> None:
+        self._version += 1
+        self._runs = None
+
+    def mirrored(self, records: Iterable[RunRecord]) -> None:
+        """These runs' records were committed: completed runs join the list."""
+        self._version += 1
+        for record in records:
+            if self._runs is None:
+                return
+            self._apply(self._runs, record)
+
+    def _apply(self, runs: list[CompletedRun], record: RunRecord) -> None:
+        listed = [run for run in runs if run.workflow_id == record.workflow_id]
+        if record.status != RunStatus.COMPLETED:
+            if listed:  # a completed run written again as something else
+                self.forget()
+            return
+        # A record with a plan and no step states opens a run: it sets the status
+        # only of a workflow the graph does not hold yet; one without a plan
+        # lists the run only if an earlier record gave it one.
+        if record.plan is None or not record.steps:
+            self.forget()
+            return
+        for run in listed:
+            runs.remove(run)
+        runs.append(CompletedRun(workflow_id=record.workflow_id, request=record.plan.request,
+                                 intent=record.plan.intent))
+        runs.sort(key=lambda run: run.workflow_id, reverse=True)
+        del runs[KEPT:]

@@ -1,0 +1,99 @@
+"""Agents' statistics as last read, so that planning does not scan every PROVIDES
+relationship for every run.
+
+Every plan reads them, and they change only when a run's outcomes are counted.
+The store drops the cached value whenever it commits a write that may change
+them (so this process always reads its own outcomes) and, if a plan read them
+since the last read, reads them again at once, in the background, off the next
+plan's path. Outcomes that other processes count reach this one within
+`MAX_AGE_S`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+from orchestrator.models import AgentStats
+
+Stats = dict[str, AgentStats]
+MAX_AGE_S = 1.0
+
+
+class StatsCache:
+    def __init__(self, read: Callable[[], Awaitable[Stats]], max_age_s: float = MAX_AGE_S
+                 ) -> None:
+        self._read = read
+        self._max_age_s = max_age_s
+        self._value: Stats | None = None
+        self._read_at = 0.0
+        # Bumped by every write that may change the statistics: a read that began
+        # before the latest write is not kept.
+        self._version = 0
+        self._loading: asyncio.Task[tuple[Stats, bool]] | None = None
+        # Read since the last read from the graph: only then is reading again in
+        # the background worth it (under load, many writes come between plans).
+        self._used = False
+
+    async def get(self) -> Stats:
+        stats = await self._get()
+        self._used = True
+        return stats
+
+    async def _get(self) -> Stats:
+        for _ in range(3):
+            if self._value is not None and time.monotonic() - self._read_at < self._max_age_s:
+                return _copy(self._value)
+            if self._loading is None or self._loading.done():
+                self._start()
+            assert self._loading is not None
+            # Shared by every reader meanwhile; kept only if no write came during it.
+            value, current = await asyncio.shield(self._loading)
+            if current:
+                return _copy(value)
+        # Writes keep coming: a read begun after this call is as recent as it needs.
+        return await self._read()
+
+    def invalidate(self) -> None:
+        """A write that may change the statistics was committed."""
+        self._version += 1
+        self._value = None
+        # Read again at once, off the next reader's path; a read under way when
+        # the write came starts the next one when it ends.
+        if self._used and (self._loading is None or self._loading.done()):
+            self._start()
+
+    def _start(self) -> None:
+        self._used = False
+        self._loading = asyncio.get_running_loop().create_task(self._load())
+        # A background read may have no reader: its failure is not an error here.
+        self._loading.add_done_callback(_ignore_failure)
+
+    async def _load(self) -> tuple[Stats, bool]:
+        version, started = self._version, time.monotonic()
+        value = await self._read()
+        current = version == self._version
+        if current:
+            self._value, self._read_at = value, started
+        elif self._used and asyncio.current_task() is self._loading:
+            self._start()
+        return value, current
+
+    async def close(self) -> None:
+        loading, self._loading = self._loading, None
+        if loading is not None and not loading.done():
+            loading.cancel()
+            with contextlib.suppress(BaseException):
+                await loading
+
+
+def _copy(stats: Stats) -> Stats:
+    # Callers own what they get: the cached models stay as read.
+    return {key: value.model_copy() for key, value in stats.items()}
+
+
+def _ignore_failure(task: asyncio.Task[tuple[Stats, bool]]) -> None:
+    if not task.cancelled():
+        task.exception()

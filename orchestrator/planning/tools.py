@@ -1,0 +1,276 @@
+"""Plans over MCP tools and built-in agents together, offline.
+
+A request such as "deploy shop using github create repository called shop ->
+aws provision cluster prod in eu-west-1, deploy it -> slack notify #ops" is read
+as links (split at `->`, `→` or "then"), each made of clauses (split at "," and
+"and"). A link the rules of the built-in agents read whole is planned by them;
+every other clause is matched to a tool by its words (`tool_match`). Its
+arguments are its `key=value` pairs and what its words say (`tool_values`);
+those of the goal, before "using", go to every tool that takes them. What is
+still unset comes from earlier steps, the tool's configured defaults, what "it"
+or the goal refers to, and the graph (`tool_binding`).
+
+The order of steps comes from three things: a step whose required input another
+step's output gives (by the property's name in the tool's output schema, or by a
+kind one produces and the other consumes) takes it from there and waits for it;
+a step waits for every step producing a kind it consumes; and a link waits for
+the link before it, except that read-only steps never wait for read-only steps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from orchestrator.agents.registry import AgentRegistry
+from orchestrator.agents.selection import rank
+from orchestrator.errors import CannotPlan
+from orchestrator.graph.store import GraphStore
+from orchestrator.models import AgentStats, Capability, Compensation, Plan, Step
+from orchestrator.planning.parser import Action, parse_request
+from orchestrator.planning.synthesis import Synthesiser
+from orchestrator.planning.tool_binding import Binder, RequestFacts
+from orchestrator.planning.tool_flow import (
+    MAX_ID,
+    UNCHOSEN,
+    ToolDraft,
+    add_depends_on,
+    depends_on,
+    read_only,
+    step_id,
+    undo_parameters,
+    unique_id,
+    upstream,
+)
+from orchestrator.planning.tool_match import (
+    NoMatch,
+    ToolEntry,
+    best_tool,
+    named_server,
+    split_arguments,
+    tool_entries,
+    unknown_words,
+    words,
+)
+from orchestrator.planning.tool_subject import entity_kinds, goal_subject
+from orchestrator.planning.tool_values import Unclear, read_goal, read_said
+
+CHAIN = re.compile(r"\s*(?:->|→|\bthen\b)\s*", re.IGNORECASE)
+CLAUSE = re.compile(r"\s*(?:,|\band\b)\s*", re.IGNORECASE)
+USING = re.compile(r"\busing\b", re.IGNORECASE)
+
+
+@dataclass
+class _Reading:
+    """What the request was read as, link by link."""
+
+    goal_words: set[str]
+    goal_arguments: dict[str, str]
+    # What the goal is about: a reference ("my app") or a name ("deploy shop").
+    goal_reference: str | None = None
+    goal_name: str | None = None
+    actions: list[tuple[int, Action]] = field(default_factory=list)
+    tools: list[ToolDraft] = field(default_factory=list)
+    # What was understood, by (link, place in the link): told in the request's order.
+    said: list[tuple[int, int, str]] = field(default_factory=list)
+    not_understood: list[str] = field(default_factory=list)
+
+    @property
+    def understood(self) -> list[str]:
+        return [text for _, _, text in sorted(self.said)]
+
+
+class ToolPlanner:
+    def __init__(self, registry: AgentRegistry, store: GraphStore) -> None:
+        self._registry = registry
+        self._store = store
+        self._synthesiser = Synthesiser(registry, store)
+
+    def wants(self, message: str) -> bool:
+        """Whether the request chains links with arrows, gives `key=value` arguments
+        (only tools take them) or names an MCP server."""
+        if "->" in message or "→" in message or split_arguments(message)[1]:
+            return True
+        return named_server(message, tool_entries(self._registry.capabilities))[0] is not None
+
+    async def plan(self, message: str) -> Plan:
+        reading = self._read(message)
+        if reading.not_understood:
+            raise CannotPlan("part of the request matches no tool or agent",
+                             reading.understood, reading.not_understood)
+        platform = await self._platform_steps(message, reading)
+        stats = await self._store.agent_stats()
+        links = {s.id: link for link, ids in platform.items() for s in ids}
+        steps = [s for group in platform.values() for s in group]
+        earlier: list[tuple[int, Step | ToolDraft]] = [(links[s.id], s) for s in steps]
+        subject = await goal_subject(reading.goal_reference, reading.goal_name, earlier,
+                                     self._registry, self._store, reading.understood)
+        facts = RequestFacts(reading.goal_arguments, subject, reading.understood)
+        binder = Binder(self._registry, self._store)
+        for draft in reading.tools:
+            await binder.bind(draft, facts, earlier)
+            earlier.append((draft.link, draft))
+        self._chain(reading, steps)
+        steps += [self._step(d, stats) for d in reading.tools]
+        return Plan(intent="; ".join(reading.understood), request=message, steps=steps)
+
+    def _read(self, message: str) -> _Reading:
+        links = [link for link in CHAIN.split(message.strip()) if link.strip()]
+        goal = ""
+        if links and USING.search(links[0]):
+            goal, links[0] = USING.split(links[0], maxsplit=1)
+        goal_text, goal_arguments = split_arguments(goal)
+        reading = _Reading(words(goal_text), goal_arguments)
+        entries = tool_entries(self._registry.capabilities)
+        known = frozenset().union(*(e.name_words | e.description_words | words(e.server)
+                                    for e in entries))
+        kinds = entity_kinds(self._registry)
+        reading.goal_reference, reading.goal_name = read_goal(goal_text, known, kinds)
+        for index, link in enumerate(links):
+            _, arguments = split_arguments(link)
+            # A link that gives arguments or names a server ("deploy it to aws") is
+            # the tools', though the built-in rules might read it too.
+            ours = not arguments and named_server(link, entries)[0] is None
+            parsed = parse_request(link) if ours else None
+            if parsed is not None and parsed.actions and not parsed.not_understood:
+                reading.actions += [(index, a) for a in parsed.actions]
+                reading.said += [(index, -1, f"{a.verb} {a.kind} {a.name}")
+                                 for a in parsed.actions]
+                continue
+            self._read_tools(index, link, entries, reading)
+        self._choose_by_flow(reading, entries)
+        reading.tools = [d for d in reading.tools if d.capability is not UNCHOSEN]
+        return reading
+
+    def _read_tools(
+        self, index: int, link: str, entries: list[ToolEntry], reading: _Reading
+    ) -> None:
+        server: str | None = None
+        kinds = entity_kinds(self._registry)
+        for clause in (c for c in CLAUSE.split(link) if c.strip()):
+            # Arguments first: a value (a path, say) may contain a server's name.
+            rest, arguments = split_arguments(clause)
+            named, text = named_server(rest, entries)
+            server = named or server
+            said = words(text)
+            try:
+                match = best_tool(said, reading.goal_words, entries, server)
+            except NoMatch as no:
+                if named is None or said:
+                    reading.not_understood.append(f"{clause.strip()}: {no}")
+                    continue
+                # Only a server: the tool is chosen by what the other steps consume.
+                reading.tools.append(ToolDraft("", index, UNCHOSEN, arguments, server=named,
+                                                said=clause.strip(), why=str(no)))
+                continue
+            try:
+                said_values = read_said(text, match.entry, arguments, kinds)
+            except Unclear as unclear:
+                reading.not_understood.append(
+                    f"{clause.strip()}: {unclear} (for {match.entry.capability.name})")
+                continue
+            unknown = unknown_words(said_values.rest, match.entry)
+            if unknown:
+                reading.not_understood.append(
+                    f"{clause.strip()}: no tool knows {', '.join(map(repr, unknown))} "
+                    f"(the nearest is {match.entry.capability.name})")
+                continue
+            self._add(reading, index, clause, match.entry.capability, said_values.values,
+                      reference=said_values.reference)
+
+    def _add(
+        self, reading: _Reading, index: int, clause: str, capability: Capability,
+        arguments: dict[str, str], at: int | None = None, reference: str | None = None,
+    ) -> None:
+        taken = {d.id for d in reading.tools}
+        draft = ToolDraft(
+            id=unique_id(capability.name.removeprefix("mcp.").replace(".", "-"), taken),
+            link=index, capability=capability, arguments=arguments, reference=reference,
+        )
+        if at is None:
+            at = len(reading.tools)
+            reading.tools.append(draft)
+        else:
+            reading.tools[at] = draft
+        reading.said.append((index, at, f"{clause.strip()} → {capability.name}"))
+
+    def _choose_by_flow(self, reading: _Reading, entries: list[ToolEntry]) -> None:
+        """A clause that only names a server gets the one tool of that server that
+        produces a kind another step of the request consumes."""
+        for at, draft in enumerate(reading.tools):
+            if draft.capability is not UNCHOSEN:
+                continue
+            consumed = {k for d in reading.tools if d.capability is not UNCHOSEN
+                        for k in d.capability.consumes}
+            fits = sorted(
+                (e.capability for e in entries
+                 if e.server == draft.server and set(e.capability.produces) & consumed),
+                key=lambda c: c.name,
+            )
+            if len(fits) == 1:
+                self._add(reading, draft.link, draft.said, fits[0], draft.arguments, at)
+            else:
+                why = draft.why if not fits else (
+                    f"several tools make what other steps need: "
+                    f"{', '.join(c.name for c in fits)}; say which")
+                reading.not_understood.append(f"{draft.said}: {why}")
+
+    async def _platform_steps(self, message: str, reading: _Reading) -> dict[int, list[Step]]:
+        """The built-in agents' steps, planned together, by the link that asked for them
+        (steps the synthesiser inserted go with the first link)."""
+        if not reading.actions:
+            return {}
+        plan = await self._synthesiser.synthesise(message, [a for _, a in reading.actions])
+        asked = {f"{a.verb}-{a.kind}-{a.name}"[:MAX_ID]: i for i, a in reading.actions}
+        first = min(i for i, _ in reading.actions)
+        by_link: dict[int, list[Step]] = {}
+        for step in plan.steps:
+            by_link.setdefault(asked.get(step.id, first), []).append(step)
+        return by_link
+
+    def _chain(self, reading: _Reading, platform: list[Step]) -> None:
+        """Each link waits for the link before it (read-only after read-only excepted)."""
+        by_link: dict[int, list[Step | ToolDraft]] = {}
+        for draft in reading.tools:
+            by_link.setdefault(draft.link, []).append(draft)
+        asked = {f"{a.verb}-{a.kind}-{a.name}"[:MAX_ID]: i for i, a in reading.actions}
+        for step in platform:
+            if step.id in asked:
+                by_link.setdefault(asked[step.id], []).append(step)
+        links = sorted(by_link)
+        items: list[Step | ToolDraft] = [*reading.tools, *platform]
+        waits = {step_id(i): set(depends_on(i)) for i in items}
+        for before, after in itertools.pairwise(links):
+            for item in by_link[after]:
+                wait: set[str] = set()
+                for prior in by_link[before]:
+                    if read_only(item, self._registry) and read_only(prior, self._registry):
+                        wait |= set(depends_on(prior))
+                    else:
+                        wait.add(step_id(prior))
+                # A wait the step already has through another step is not repeated.
+                implied = upstream(waits, waits[step_id(item)])
+                wait = {w for w in wait if w not in implied or w in waits[step_id(item)]}
+                add_depends_on(item, wait)
+                waits[step_id(item)] |= wait
+
+    def _step(self, draft: ToolDraft, stats: Mapping[str, AgentStats]) -> Step:
+        capability = draft.capability
+        agents = rank(self._registry.providers(capability.name), capability.name, stats)
+        if not agents:
+            raise CannotPlan(f"no agent provides {capability.name}", [], [])
+        return Step(
+            id=draft.id, capability=capability.name, agent=agents[0].id,
+            fallbacks=[a.id for a in agents[1:]], parameters=draft.params,
+            depends_on=sorted(draft.depends_on - {draft.id}), optional=capability.optional,
+            requires_approval=capability.sensitive, compensation=self._undo(draft),
+        )
+
+    def _undo(self, draft: ToolDraft) -> Compensation | None:
+        if draft.capability.compensation is None:
+            return None
+        undo = self._registry.capability(draft.capability.compensation)
+        return Compensation(capability=undo.name, parameters=undo_parameters(draft, undo))
+

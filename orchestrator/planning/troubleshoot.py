@@ -1,0 +1,205 @@
+"""Troubleshooting requests ("my application is failing in staging, fix it"):
+find the failing deployment through the graph, then inspect it, diagnose it four
+ways at once, fix what the diagnoses found and deploy it again.
+
+The target is never guessed: the words are resolved against the graph
+(`resolve_reference`), the entities found lead to their deployments, and of
+those only the ones in the environment named and marked failing qualify. None,
+or several, and the request is refused with the reason. The order of the steps
+comes from what their capabilities consume and produce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from orchestrator.agents.health import HEALTH, is_failing
+from orchestrator.agents.registry import AgentRegistry
+from orchestrator.agents.selection import rank
+from orchestrator.agents.troubleshooting import CHECKS, FIX, INSPECT, REDEPLOY, diagnosis
+from orchestrator.errors import CannotPlan
+from orchestrator.graph.references import TROUBLE, words
+from orchestrator.graph.store import EntityRecord, GraphStore, Relation
+from orchestrator.models import AgentStats, Capability, Compensation, EntityRef, Plan, Step
+
+# Asking for a repair is enough on its own; saying something is wrong (`TROUBLE`)
+# is enough unless the request also asks to make things.
+REPAIR = frozenset({"fix", "repair", "troubleshoot", "diagnose", "debug", "heal", "remediate"})
+MAKING = frozenset({"create", "build", "make", "add", "deploy", "apply", "ensure", "set"})
+_PLACEMENT = frozenset({"in", "on", "at", "to"})
+_ALIASES = {"prod": "production", "stage": "staging", "dev": "development"}
+# What leads from an entity towards the deployments it is part of: the type of a
+# relationship ending at it, and the kind of entity it comes from.
+_TOWARDS_DEPLOYMENT = {
+    "application": ("deploys", "deployment"),
+    "environment": ("runs_in", "deployment"),
+    "policy": ("has_policy", "deployment"),
+    "service": ("owns", "application"),
+}
+
+
+@dataclass
+class TroubleRequest:
+    # The environment named after "in", "on", "at" or "to", if any.
+    environment: str | None
+    words: list[str] = field(default_factory=list)
+
+
+def read_trouble(message: str) -> TroubleRequest | None:
+    """The request as a troubleshooting one, or None if it is not one."""
+    tokens = words(message)
+    found = set(tokens)
+    if not (found & REPAIR or (found & TROUBLE and not found & MAKING)):
+        return None
+    environment = None
+    for word, after, later in zip(tokens, tokens[1:], [*tokens[2:], ""], strict=False):
+        if word in _PLACEMENT:
+            place = later if after == "the" else after
+            environment = _ALIASES.get(place, place)
+            break
+    return TroubleRequest(environment=environment, words=tokens)
+
+
+class TroubleshootPlanner:
+    def __init__(self, registry: AgentRegistry, store: GraphStore) -> None:
+        self._registry = registry
+        self._store = store
+
+    async def plan(self, message: str) -> Plan:
+        request = read_trouble(message)
+        if request is None:
+            raise CannotPlan("the request asks to fix nothing", [], [])
+        target = await self._target(message, request)
+        relations = await self._store.relations(target.ref)
+        app = _other_end(relations, target.ref, "deploys", "application")
+        env = _other_end(relations, target.ref, "runs_in", "environment")
+        if app is None or env is None:
+            raise CannotPlan(f"deployment {target.name} deploys no application or runs "
+                             "nowhere: there is nothing to redeploy",
+                             [f"troubleshoot deployment {target.name}"], [])
+        stats = await self._store.agent_stats()
+        steps = _link([self._step(d, stats) for d in _drafts(target.name, app, env)],
+                      self._registry)
+        return Plan(intent=f"troubleshoot deployment {target.name}", request=message,
+                    steps=steps)
+
+    async def _target(self, message: str, request: TroubleRequest) -> EntityRecord:
+        """The one failing deployment the request refers to."""
+        where = f" to {request.environment}" if request.environment else ""
+        named = await self._store.resolve_reference(message)
+        understood = [f"troubleshoot {e.kind} {e.name}" for e in named]
+        deployments = await self._deployments(named, request.environment)
+        if not named and not request.environment:
+            raise CannotPlan("the request names nothing to fix: name an application, "
+                             "service, deployment or environment", [], [])
+        if not deployments:
+            what = " or ".join(sorted({e.kind for e in named}))
+            detail = (f"no {what} it names is deployed{where}" if named
+                      else "nothing it names is deployed there")
+            raise CannotPlan(f"nothing deployed{where} is failing: {detail}", understood, [])
+        failing = [d for d in deployments if is_failing(d)]
+        if not failing:
+            states = ", ".join(f"{d.name} is {d.attrs.get(HEALTH, 'not marked failing')}"
+                               for d in deployments)
+            raise CannotPlan(f"nothing deployed{where} is failing ({states})", understood, [])
+        if len(failing) > 1:
+            names = ", ".join(d.name for d in failing)
+            raise CannotPlan(f"several failing deployments match ({names}): name the one "
+                             "to fix", understood, [])
+        return failing[0]
+
+    async def _deployments(
+        self, named: list[EntityRecord], environment: str | None
+    ) -> list[EntityRecord]:
+        """The deployments the entities are part of, in the environment if one is named."""
+        refs = {e.ref.key: e.ref for e in named}
+        for _ in range(2):  # a service leads to its application, then to its deployments
+            for ref in list(refs.values()):
+                if ref.kind not in _TOWARDS_DEPLOYMENT:
+                    continue
+                type_, kind = _TOWARDS_DEPLOYMENT[ref.kind]
+                for r in await self._store.relations(ref):
+                    if r.type == type_ and r.target == ref and r.source.kind == kind:
+                        refs.setdefault(r.source.key, r.source)
+        found = []
+        for ref in sorted((r for r in refs.values() if r.kind == "deployment"),
+                          key=lambda r: r.name):
+            entity = await self._store.get_entity(ref)
+            if entity is None:
+                continue
+            runs_in = _other_end(await self._store.relations(ref), ref, "runs_in",
+                                 "environment")
+            if environment is None or runs_in == environment:
+                found.append(entity)
+        return found
+
+    def _step(self, draft: _Draft, stats: Mapping[str, AgentStats]) -> Step:
+        capability = self._registry.capability(draft.capability)
+        agents = rank(self._registry.providers(capability.name), capability.name, stats)
+        if not agents:
+            raise CannotPlan(f"no agent provides {capability.name}", [], [])
+        return Step(
+            id=draft.id, capability=capability.name, agent=agents[0].id,
+            fallbacks=[a.id for a in agents[1:]], parameters=draft.parameters,
+            optional=capability.optional, requires_approval=capability.sensitive,
+            compensation=draft.compensation, operates_on=draft.operates_on,
+        )
+
+
+@dataclass
+class _Draft:
+    id: str
+    capability: str
+    parameters: dict[str, object]
+    operates_on: list[EntityRef]
+    compensation: Compensation | None = None
+
+
+def _drafts(deployment: str, application: str, environment: str) -> list[_Draft]:
+    """The steps in the order of the procedure; their edges come from `_link`."""
+    dep = EntityRef(kind="deployment", name=deployment)
+    checks = {check: f"diagnose-{check.replace('_', '-')}" for check in CHECKS}
+    inspection = "${steps.inspect.output}"
+    return [
+        _Draft("inspect", INSPECT, {"deployment": deployment}, [dep]),
+        *(_Draft(step_id, diagnosis(check), {"deployment": deployment,
+                                              "inspection": inspection}, [dep])
+          for check, step_id in checks.items()),
+        _Draft("fix", FIX, {
+            "deployment": deployment,
+            "findings": {c: f"${{steps.{i}.output}}" for c, i in checks.items()},
+        }, [dep], Compensation(capability="remediation.revert", parameters={
+            "deployment": deployment, "owner": "${steps.fix.output.owner}",
+            "applied": "${steps.fix.output.applied}",
+        })),
+        _Draft("redeploy", REDEPLOY, {
+            "application": application, "environment": environment,
+            "reason": "${steps.fix.output.summary}",
+        }, [EntityRef(kind="application", name=application),
+            EntityRef(kind="environment", name=environment), dep],
+            Compensation(capability="deployment.restore", parameters={
+                "application": application, "environment": environment,
+                "owner": "${steps.redeploy.output.owner}",
+                "previous": "${steps.redeploy.output.previous}",
+            })),
+    ]
+
+
+def _link(steps: list[Step], registry: AgentRegistry) -> list[Step]:
+    """Each step depends on the earlier steps producing a kind it consumes. Only
+    earlier ones: what a step consumes exists before it (the redeploy produces the
+    deployment the inspection consumes, and must not come first)."""
+    caps: dict[str, Capability] = {s.id: registry.capability(s.capability) for s in steps}
+    linked: list[Step] = []
+    for i, step in enumerate(steps):
+        consumes = set(caps[step.id].consumes)
+        deps = [s.id for s in steps[:i] if consumes & set(caps[s.id].produces)]
+        linked.append(step.model_copy(update={"depends_on": sorted(deps)}))
+    return linked
+
+
+def _other_end(relations: list[Relation], ref: EntityRef, type_: str, kind: str) -> str | None:
+    found = sorted(r.target.name for r in relations
+                   if r.source == ref and r.type == type_ and r.target.kind == kind)
+    return found[0] if found else None

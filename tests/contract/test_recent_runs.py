@@ -1,0 +1,41 @@
+"""The completed runs the plan memory reads, kept from this process's own
+mirroring: after any mix of writes they are what the graph itself answers."""
+
+from __future__ import annotations
+
+from orchestrator.graph.cypher_store import CypherStore
+from orchestrator.graph.store import GraphStore
+from orchestrator.models import RunStatus, StepStatus
+from tests.contract.test_graph_store import PLAN, _run, _step
+
+
+async def _as_the_graph_says(graph: GraphStore) -> None:
+    assert isinstance(graph, CypherStore)
+    kept = await graph.completed_runs()
+    assert kept == await graph._read_completed_runs(500)
+    assert await graph.completed_runs(limit=2) == kept[:2]
+
+
+async def test_completed_runs_follow_final_mirrors_in_order(graph: GraphStore) -> None:
+    await graph.record_run(_run("wf-5", RunStatus.COMPLETED, [_step("wf-5", "app",
+                                                                      StepStatus.COMPLETED)]))
+    assert [r.workflow_id for r in await graph.completed_runs()] == ["wf-5"]  # now kept
+    for wf, status in [("wf-7", RunStatus.COMPLETED), ("wf-1", RunStatus.COMPLETED),
+                       ("wf-9", RunStatus.ROLLED_BACK), ("wf-3", RunStatus.COMPLETED)]:
+        await graph.record_run(_run(wf))  # the plan's early mirror first
+        await graph.record_run(_run(wf, status, [_step(wf, "app", StepStatus.COMPLETED)]))
+        await _as_the_graph_says(graph)
+    runs = await graph.completed_runs()
+    assert [r.workflow_id for r in runs] == ["wf-7", "wf-5", "wf-3", "wf-1"]
+    assert {(r.request, r.intent) for r in runs} == {(PLAN.request, PLAN.intent)}
+
+
+async def test_writes_the_list_cannot_follow_are_read_again(graph: GraphStore) -> None:
+    await graph.completed_runs()
+    # A finished run's only record, with no step states: listed only if new.
+    await graph.record_run(_run("wf-2", RunStatus.COMPLETED))
+    await _as_the_graph_says(graph)
+    await graph.record_run(_run("wf-2", RunStatus.FAILED, [_step("wf-2", "app",
+                                                                   StepStatus.FAILED)]))
+    await _as_the_graph_says(graph)
+    assert await graph.completed_runs() == []

@@ -1,0 +1,112 @@
+"""Adding a follow-up's steps to a running plan. Pure: runs in workflow code.
+
+The follow-up was planned on its own, so it may repeat what the run already does
+(the synthesiser inserts a producer for an application the run has not made yet)
+and it names by value what the run's own steps make. Merging folds both back into
+the run: a repeated step is the run's step, a name the run makes comes from the
+output of the step that makes it, and that step becomes a dependency.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.models import Capability, Compensation, EntityRef, PlanOutput, Step
+from workflows.dag import REFERENCE, PlanProblem
+
+MAX_ID = 63
+
+
+def merge(current: PlanOutput, followup: PlanOutput) -> tuple[PlanOutput, list[Step]]:
+    """The run's plan with the follow-up's new steps added, and those steps."""
+    capabilities = {**current.capabilities, **followup.capabilities}
+    makers: dict[tuple[str, str], str] = {}
+    for step in current.plan.steps:
+        made = _made(step, capabilities)
+        if made is not None:
+            makers.setdefault((step.capability, made.key), step.id)
+    by_entity = {key: step_id for (_, key), step_id in makers.items()}
+    taken = {s.id for s in current.plan.steps}
+    renamed: dict[str, str] = {}
+    kept: list[Step] = []
+    for step in followup.plan.steps:
+        made = _made(step, capabilities)
+        same = makers.get((step.capability, made.key)) if made else None
+        if same is not None:  # the run already makes this: the follow-up uses it
+            renamed[step.id] = same
+            continue
+        renamed[step.id] = _unique(step.id, taken)
+        taken.add(renamed[step.id])
+        kept.append(step)
+    added = [_rewired(s, renamed, by_entity) for s in kept]
+    plan = current.plan.model_copy(update={
+        "steps": [*current.plan.steps, *added],
+        "intent": f"{current.plan.intent}; {followup.plan.intent}" if added
+        else current.plan.intent,
+    })
+    merged = current.model_copy(update={
+        "plan": plan, "capabilities": capabilities,
+        "agents": {**current.agents, **followup.agents},
+    })
+    return merged, added
+
+
+def made_by(planned: PlanOutput) -> list[EntityRef]:
+    """The entities the plan's steps make."""
+    made = (_made(s, planned.capabilities) for s in planned.plan.steps)
+    return [e for e in made if e is not None]
+
+
+def _made(step: Step, capabilities: dict[str, Capability]) -> EntityRef | None:
+    """The entity a step makes: the one of a kind its capability produces."""
+    capability = capabilities.get(step.capability)
+    if capability is None:
+        raise PlanProblem(f"step {step.id}: unknown capability {step.capability!r}")
+    return next((e for e in step.operates_on if e.kind in capability.produces), None)
+
+
+def _rewired(step: Step, renamed: dict[str, str], by_entity: dict[str, str]) -> Step:
+    unknown = sorted(set(step.depends_on) - set(renamed))
+    if unknown:
+        raise PlanProblem(f"step {step.id}: depends_on names unknown steps {unknown}")
+    depends_on = {renamed[d] for d in step.depends_on}
+    params = _renamed_refs(step.parameters, renamed)
+    for name, value in sorted(params.items()):
+        maker = by_entity.get(f"{name}:{value}") if isinstance(value, str) else None
+        if maker is not None:
+            # A name the run makes: taken from the maker's output, after it.
+            params[name] = f"${{steps.{maker}.output.{name}}}"
+            depends_on.add(maker)
+    compensation = None
+    if step.compensation is not None:
+        undo = _renamed_refs(step.compensation.parameters, renamed)
+        undo |= {k: params[k] for k in undo if k in params}
+        compensation = Compensation(capability=step.compensation.capability, parameters=undo)
+    return step.model_copy(update={
+        "id": renamed[step.id], "parameters": params, "depends_on": sorted(depends_on),
+        "compensation": compensation,
+    })
+
+
+def _renamed_refs(params: dict[str, Any], renamed: dict[str, str]) -> dict[str, Any]:
+    def rename(value: Any) -> Any:
+        if isinstance(value, str):
+            return REFERENCE.sub(
+                lambda m: f"${{steps.{renamed.get(m.group(1), m.group(1))}.output{m.group(2)}}}",
+                value,
+            )
+        if isinstance(value, dict):
+            return {k: rename(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [rename(v) for v in value]
+        return value
+
+    return {k: rename(v) for k, v in params.items()}
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    candidate, n = base, 2
+    while candidate in taken:
+        suffix = f"-{n}"
+        candidate, n = base[: MAX_ID - len(suffix)] + suffix, n + 1
+    return candidate
