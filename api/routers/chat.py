@@ -3,6 +3,7 @@ on a conversation extends its run while it goes, or starts a run that follows it
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from typing import Annotated
@@ -73,7 +74,11 @@ async def chat(
         )
         run_id = (await start.workflow_handle()).result_run_id
     except (WorkflowUpdateFailedError, WorkflowAlreadyStartedError, RPCError):
-        # The run with this key has already finished: report it as it is.
+        # The run with this key has already finished: report it as it is. The start
+        # operation failed with it; reading that failure keeps asyncio from
+        # reporting it as never retrieved.
+        with contextlib.suppress(WorkflowAlreadyStartedError, RPCError):
+            await start.workflow_handle()
         run_id = (await handle.describe()).run_id
         state = await handle.query(OrchestrationWorkflow.status)
     if state.problem is not None and state.problem.kind in _REFUSED:
