@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import httpx
@@ -50,10 +51,12 @@ async def follow(
         while True:
             reply = await http.get(f"/v1/workflows/{workflow_id}")
             state = RunResult.model_validate(reply.json())
-            for step_id, step in state.steps.items():
-                if seen.get(step_id) != step.status and step.status != StepStatus.PENDING:
-                    seen[step_id] = step.status
-                    out.write(_step_line(step) + "\n")
+            changed = [s for i, s in state.steps.items()
+                       if seen.get(i) != s.status and s.status != StepStatus.PENDING]
+            # Several may change between two polls: shown in the order they did.
+            for step in sorted(changed, key=_changed_at):
+                seen[step.step_id] = step.status
+                out.write(_step_line(step) + "\n")
             for target in sorted(set(_pending(state)) - asked):
                 asked.add(target)
                 option = "" if target == "plan" else f" --step {target}"
@@ -131,6 +134,10 @@ def _show_plan(plan: Plan, out: TextIO) -> None:
     for step in plan.steps:
         after = f"  (after {', '.join(step.depends_on)})" if step.depends_on else ""
         out.write(f"  - {step.id}: {step.capability} by {step.agent}{after}\n")
+
+
+def _changed_at(step: StepResult) -> datetime:
+    return step.finished_at or step.started_at or datetime.max.replace(tzinfo=UTC)
 
 
 def _step_line(step: StepResult) -> str:
