@@ -1,0 +1,79 @@
+"""The completed runs the plan memory reads: kept from this process's own final
+mirrors, and never a list read before a write that changed it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from orchestrator.graph.recent_runs import RecentRuns
+from orchestrator.graph.store import CompletedRun
+from orchestrator.models import Plan, RunRecord, RunStatus, StepRecord, StepStatus
+
+
+class Graph:
+    """Completed runs as the graph lists them, read with a delay while `slow` is set."""
+
+    def __init__(self) -> None:
+        self.runs: list[CompletedRun] = []
+        self.reads = 0
+        self.slow = asyncio.Event()
+        self.slow.set()
+
+    async def read(self, limit: int) -> list[CompletedRun]:
+        self.reads += 1
+        runs = list(self.runs)
+        await self.slow.wait()
+        return sorted(runs, key=lambda r: r.workflow_id, reverse=True)[:limit]
+
+
+def completed(workflow_id: str) -> RunRecord:
+    """A run's final mirror: completed, with its plan and its steps' states."""
+    plan = Plan(intent="create application shop", request="create application shop", steps=[])
+    step = StepRecord(workflow_id=workflow_id, step_id="create-application-shop",
+                      capability="application.create", agent="application-agent",
+                      status=StepStatus.COMPLETED, attempt=1)
+    return RunRecord(workflow_id=workflow_id, request=plan.request,
+                     status=RunStatus.COMPLETED, plan=plan, steps=[step])
+
+
+def listed(workflow_id: str) -> CompletedRun:
+    return CompletedRun(workflow_id=workflow_id, request="create application shop",
+                        intent="create application shop")
+
+
+async def test_one_read_then_this_process_s_runs_join_the_list() -> None:
+    graph = Graph()
+    graph.runs = [listed("run-a")]
+    recent = RecentRuns(graph.read)
+    assert [r.workflow_id for r in await recent.get(10)] == ["run-a"]
+    recent.mirrored([completed("run-b")])
+    assert [r.workflow_id for r in await recent.get(10)] == ["run-b", "run-a"]
+    assert graph.reads == 1
+
+
+async def test_a_read_a_write_overtook_is_not_kept() -> None:
+    graph = Graph()
+    graph.runs = [listed("run-a")]
+    recent = RecentRuns(graph.read)
+    graph.slow.clear()
+    reading = asyncio.create_task(recent.get(10))  # reads the list without run-b
+    await asyncio.sleep(0)
+    graph.runs.append(listed("run-b"))
+    recent.mirrored([completed("run-b")])  # run-b's final mirror commits meanwhile
+    graph.slow.set()
+    assert [r.workflow_id for r in await reading] == ["run-a"]
+    # The stale list was handed to the reader that asked, not kept: the next plan
+    # reads again and sees the run that just completed.
+    assert [r.workflow_id for r in await recent.get(10)] == ["run-b", "run-a"]
+    assert graph.reads == 2
+
+
+async def test_a_completed_run_written_again_as_something_else_is_read_again() -> None:
+    graph = Graph()
+    graph.runs = [listed("run-a")]
+    recent = RecentRuns(graph.read)
+    await recent.get(10)
+    recent.mirrored([completed("run-a").model_copy(update={"status": RunStatus.FAILED})])
+    graph.runs = []
+    assert await recent.get(10) == []
+    assert graph.reads == 2
