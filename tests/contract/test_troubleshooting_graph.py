@@ -73,7 +73,7 @@ async def _failed_run_history(graph: GraphStore, wf: str) -> None:
                    agent="environment-agent", status=StepStatus.COMPENSATED, attempt=1),
         StepRecord(workflow_id=wf, step_id="deploy", capability="deployment.create",
                    agent="deployment-agent", status=StepStatus.FAILED, attempt=1,
-                   error="injected failure"),
+                   error="injected failure", operates_on=[DEP]),
     ]
     await graph.record_run(RunRecord(workflow_id=wf, request=plan.request,
                                      status=RunStatus.ROLLED_BACK, plan=plan, steps=steps))
@@ -94,12 +94,22 @@ async def test_troubleshooting_reads_the_same_on_every_backend(graph: GraphStore
                                    ctx("s3", "inspect"))).output
     assert (inspection["application"], inspection["environment"], inspection["health"]) == (
         "ecommerce", "staging", "failing")
+    # This run's own inspect step, mirrored as the step activity does: it operates on
+    # the deployment too, but it is not history the diagnoses should quote.
+    await graph.record_run(RunRecord(
+        workflow_id="s3", request=plan.request, status=RunStatus.RUNNING, plan=plan))
+    await graph.record_steps([StepRecord(
+        workflow_id="s3", step_id="inspect", capability="diagnosis.inspect",
+        agent="diagnosis-agent", status=StepStatus.COMPLETED, attempt=1,
+        output=inspection, operates_on=[DEP])])
     found: dict[str, Any] = {}
     for check in CHECKS:
         found[check] = (await agents.run(
             f"diagnosis.{check}", {"deployment": DEP.name, "inspection": inspection},
             ctx("s3", check))).output
     logs = found["deployment_logs"]["evidence"]
+    quoted = {h["workflow_id"] for h in logs["history"]}
+    assert quoted == {failed}, quoted
     assert logs["run_status"] == "rolled_back"
     assert logs["failed_step_dependencies"] == {"env": "compensated"}
     assert found["environment_resources"]["evidence"]["deployments"] == {
