@@ -328,7 +328,8 @@ class OrchestrationWorkflow:
         pending = [i for stage in stages(steps) for i in stage]
         running: dict[str, asyncio.Task[None]] = {}
         try:
-            while pending or running or self._extending:
+            # Steps a follow-up added count too: they may land as the last step ends.
+            while pending or running or self._extending or self._added:
                 self._admit(by_id, pending)
                 if self._stop is None:
                     for step_id in list(pending):

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -45,6 +46,10 @@ from worker.runtime import build_planner, build_runtime, workflow_runner
 from workflows.orchestration import OrchestrationWorkflow
 
 HOLD_S = 3.0
+# Longer than the workflow task may stay open (80% of its default 10 s): a local
+# activity that outlasts it makes the worker close the task and take a new one, so
+# the step's completion reaches the run while the follow-up is still being planned.
+PLAN_HOLD_S = 9.0
 CACHE = "also add a cache service"
 
 
@@ -73,7 +78,7 @@ async def slow_stack(
     @activity.defn(name="plan_request")
     async def plan_request(request: PlanInput) -> PlanOutput:
         if slow_followup_plan and request.extension:
-            await asyncio.sleep(HOLD_S)
+            await asyncio.sleep(PLAN_HOLD_S)
         return await planning.plan_request(request)
 
     @activity.defn(name="record_run")
@@ -118,10 +123,16 @@ async def test_followup_planned_past_the_last_step_still_runs_in_the_run(
         assert reply.json()["workflow_id"] == workflow_id
         result = RunResult.model_validate(reply.json()["result"])
         assert result.status == RunStatus.COMPLETED
-        app = result.steps["create-application-shop"]
-        # The race was met: the run's only step had finished before the follow-up
-        # was added, and the run still ran the follow-up's step.
-        assert app.finished_at is not None and app.finished_at < result.extensions[0].added_at
+        # The race was met: the run saw its only step complete before the follow-up's
+        # plan came back (the history has the step's completion before the marker of
+        # the second `plan_request`), and the run still ran the follow-up's step.
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        kinds = [e.event_type for e in history.events]
+        plans = [i for i, e in enumerate(history.events)
+                 if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+                 and b"plan_request" in e.marker_recorded_event_attributes.SerializeToString()]
+        assert len(plans) == 2, plans
+        assert kinds.index(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) < plans[1]
         cache = result.steps["create-service-cache"]
         assert cache.status == StepStatus.COMPLETED
         assert cache.parameters == {"application": "shop", "name": "cache"}
