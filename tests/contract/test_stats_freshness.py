@@ -37,6 +37,11 @@ async def test_one_final_mirror_sent_twice_in_one_batch_counts_once(graph: Graph
     stats = await graph.agent_stats()
     assert stats["application-agent/application.create"].model_dump() == {
         "runs": 1, "successes": 1, "total_ms": 40}
+    # Sent again later (a retried final mirror): the outcome is known, not counted.
+    await graph.record_run(final)
+    stats = await graph.agent_stats()
+    assert stats["application-agent/application.create"].model_dump() == {
+        "runs": 1, "successes": 1, "total_ms": 40}
 
 
 async def test_statistics_handed_out_are_the_callers_own(graph: GraphStore) -> None:
