@@ -27,6 +27,7 @@ from orchestrator.planning.llm.provider import OpenAiPlanningModel, PlanningMode
 from orchestrator.planning.memory import GraphPlanMemory
 from orchestrator.planning.offline import OfflinePlanner, Planner
 from orchestrator.planning.synthesis import Synthesiser
+from orchestrator.planning.troubleshoot import read_trouble
 from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,12 @@ class LlmPlanner:
         self, message: str, context: Sequence[EntityRef] = (),
         making: Collection[EntityRef] = (),
     ) -> Plan:
+        # "X is failing in staging, fix it" asks to make nothing: its target comes
+        # from the graph (what is deployed there and failing) and its steps from the
+        # diagnoses' fixed order, which the rules' reader plans without a guess. A
+        # model's actions could only name things to make, such as a bare redeploy.
+        if read_trouble(message) is not None and not making:
+            return await self._fallback.plan(message, context, making)
         conversation = _Conversation(context, making)
         try:
             return await self._plan_with_model(message, conversation)
