@@ -171,20 +171,28 @@ def to_step(
             parameters={**params, "owner": f"${{steps.{draft.id}.output.owner}}"},
         )
     name = draft.capability.name
-    agents = rank(registry.providers(name), name, stats)
-    if not agents:
-        raise CannotPlan(f"no agent provides {name}", [], [])
+    agent, fallbacks = assign_agents(registry, name, stats)
     operates_on = {draft.produces.key: draft.produces}
     for kind, value in draft.bindings.items():
         if kind not in ("name", draft.produces.kind):
             operates_on.setdefault(f"{kind}:{value}", EntityRef(kind=kind, name=value))
     return Step(
-        id=draft.id, capability=name, agent=agents[0].id,
-        fallbacks=[a.id for a in agents[1:]], parameters=params,
+        id=draft.id, capability=name, agent=agent, fallbacks=fallbacks, parameters=params,
         depends_on=sorted(draft.depends_on), optional=draft.capability.optional,
         requires_approval=draft.capability.sensitive, compensation=compensation,
         operates_on=[operates_on[k] for k in sorted(operates_on)],
     )
+
+
+def assign_agents(
+    registry: AgentRegistry, capability: str, stats: Mapping[str, AgentStats]
+) -> tuple[str, list[str]]:
+    """The agent a step of this capability runs on, and its fallbacks in order,
+    ranked by what the graph has seen of the providers."""
+    agents = rank(registry.providers(capability), capability, stats)
+    if not agents:
+        raise CannotPlan(f"no agent provides {capability}", [], [])
+    return agents[0].id, [a.id for a in agents[1:]]
 
 
 def capability_for(registry: AgentRegistry, action: Action) -> Capability:

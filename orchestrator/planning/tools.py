@@ -25,12 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from orchestrator.agents.registry import AgentRegistry
-from orchestrator.agents.selection import rank
 from orchestrator.errors import CannotPlan
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import AgentStats, Capability, Compensation, Plan, Step
 from orchestrator.planning.parser import Action, parse_request
-from orchestrator.planning.synthesis import Synthesiser
+from orchestrator.planning.synthesis import Synthesiser, assign_agents
 from orchestrator.planning.tool_binding import Binder, RequestFacts
 from orchestrator.planning.tool_flow import (
     MAX_ID,
@@ -258,12 +257,10 @@ class ToolPlanner:
 
     def _step(self, draft: ToolDraft, stats: Mapping[str, AgentStats]) -> Step:
         capability = draft.capability
-        agents = rank(self._registry.providers(capability.name), capability.name, stats)
-        if not agents:
-            raise CannotPlan(f"no agent provides {capability.name}", [], [])
+        agent, fallbacks = assign_agents(self._registry, capability.name, stats)
         return Step(
-            id=draft.id, capability=capability.name, agent=agents[0].id,
-            fallbacks=[a.id for a in agents[1:]], parameters=draft.params,
+            id=draft.id, capability=capability.name, agent=agent,
+            fallbacks=fallbacks, parameters=draft.params,
             depends_on=sorted(draft.depends_on - {draft.id}), optional=capability.optional,
             requires_approval=capability.sensitive, compensation=self._undo(draft),
         )

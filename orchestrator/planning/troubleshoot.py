@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 from orchestrator.agents.health import HEALTH, is_failing
 from orchestrator.agents.registry import AgentRegistry
-from orchestrator.agents.selection import rank
 from orchestrator.agents.troubleshooting import CHECKS, FIX, INSPECT, REDEPLOY, diagnosis
 from orchestrator.errors import CannotPlan
 from orchestrator.graph.references import TROUBLE, words
 from orchestrator.graph.store import EntityRecord, GraphStore, Relation
 from orchestrator.models import AgentStats, Capability, Compensation, EntityRef, Plan, Step
+from orchestrator.planning.synthesis import assign_agents
 
 # Asking for a repair is enough on its own; saying something is wrong (`TROUBLE`)
 # is enough unless the request also asks to make things.
@@ -136,12 +136,10 @@ class TroubleshootPlanner:
 
     def _step(self, draft: _Draft, stats: Mapping[str, AgentStats]) -> Step:
         capability = self._registry.capability(draft.capability)
-        agents = rank(self._registry.providers(capability.name), capability.name, stats)
-        if not agents:
-            raise CannotPlan(f"no agent provides {capability.name}", [], [])
+        agent, fallbacks = assign_agents(self._registry, capability.name, stats)
         return Step(
-            id=draft.id, capability=capability.name, agent=agents[0].id,
-            fallbacks=[a.id for a in agents[1:]], parameters=draft.parameters,
+            id=draft.id, capability=capability.name, agent=agent,
+            fallbacks=fallbacks, parameters=draft.parameters,
             optional=capability.optional, requires_approval=capability.sensitive,
             compensation=draft.compensation, operates_on=draft.operates_on,
         )
