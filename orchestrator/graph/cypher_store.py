@@ -197,9 +197,6 @@ class CypherStore(ABC):
     async def resolve_reference(self, text: str, kind: str | None = None) -> list[EntityRecord]:
         return await resolve(self._read, text, kind)
 
-    async def completed_plans(self, limit: int = 500) -> list[tuple[str, str]]:
-        return [(r.request, r.intent) for r in await self.completed_runs(limit)]
-
     async def completed_runs(self, limit: int = 500) -> list[CompletedRun]:
         return await self._recent.get(limit)
 

@@ -200,11 +200,9 @@ class GraphStore(Protocol):
         """The entities a phrase such as "the payment service" or "what is deployed to
         staging" refers to, by name."""
 
-    async def completed_plans(self, limit: int = 500) -> list[tuple[str, str]]:
-        """(request, intent) of plans whose runs completed: the plan memory."""
-
     async def completed_runs(self, limit: int = 500) -> list[CompletedRun]:
-        """The same plans with the runs they came from, newest first."""
+        """Requests and intents of the plans whose runs completed, with those runs,
+        newest first: the plan memory."""
 
     async def agent_stats(self) -> dict[str, AgentStats]:
         """Observed outcomes by "<agent>/<capability>"."""

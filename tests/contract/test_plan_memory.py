@@ -16,7 +16,6 @@ async def test_completed_plans_are_those_of_completed_runs(graph: GraphStore) ->
     await graph.record_run(_run("done", RunStatus.COMPLETED))
     await graph.record_run(_run("undone", RunStatus.ROLLED_BACK))
     await graph.record_run(_run("running"))
-    assert await graph.completed_plans() == [(PLAN.request, PLAN.intent)]
     assert await graph.completed_runs() == [
         CompletedRun(workflow_id="done", request=PLAN.request, intent=PLAN.intent)
     ]
