@@ -165,12 +165,17 @@ class CypherStore(ABC):
         try:
             await self._batch(writes, mirroring=True)
         except BaseException:
-            self._recent.forget()  # perhaps committed, perhaps not
+            # Perhaps committed, perhaps not.
+            self._recent.forget()
+            self._stats.invalidate()
             raise
         finally:
             self._writing.remove(items)
         self._memory.written(items, writes)
         self._recent.mirrored(item for item in items if isinstance(item, RunRecord))
+        self._stats.counted(
+            row for query, params in writes if query == q.COUNT_OUTCOMES for row in params["rows"]
+        )
 
     async def run_graph(self, workflow_id: str) -> RunGraph:
         return await read_run_graph(self._read, workflow_id)
@@ -210,12 +215,13 @@ class CypherStore(ABC):
     def _wrote(self, queries: list[str], mirroring: bool = False) -> None:
         """Called once statements were run (committed or not): what is cached is
         dropped if they may have changed it (set PROVIDES, touched workflows or
-        plans, deleted nodes); mirroring keeps the completed runs up to date itself."""
+        plans, deleted nodes); mirroring keeps the completed runs and the agents'
+        statistics up to date itself."""
+        if mirroring:
+            return
         if any("PROVIDES" in query or "DELETE" in query for query in queries):
             self._stats.invalidate()
-        if not mirroring and any(
-            word in query for query in queries for word in ("Workflow", "Plan", "DELETE")
-        ):
+        if any(word in query for query in queries for word in ("Workflow", "Plan", "DELETE")):
             self._recent.forget()
 
     async def list_agents(self) -> list[AgentRecord]:

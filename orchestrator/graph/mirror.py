@@ -19,17 +19,27 @@ from orchestrator.models import RunRecord, StepRecord
 
 log = logging.getLogger(__name__)
 RETRY_S = (0.2, 1.0, 5.0)
-# Nobody waits for these writes, so they wait a little for company: under load
-# one statement then carries many steps instead of a few.
-LINGER_S = 0.02
+# Nobody waits for these writes, so they wait for company: under load one
+# statement then carries many steps instead of a few. A plan goes out soon, so
+# the run's final mirror finds it written and need not carry it on the run's
+# path; step states wait longer, and those of a run that ends meanwhile (most
+# runs of a few steps) are already in the graph, written by its final mirror,
+# and cost nothing more.
+PLAN_LINGER_S = 0.02
+STEP_LINGER_S = 0.1
 
 
 class WriteBehindMirror:
-    def __init__(self, store: GraphStore) -> None:
+    def __init__(self, store: GraphStore, plan_linger_s: float = PLAN_LINGER_S,
+                 step_linger_s: float = STEP_LINGER_S) -> None:
         self._store = store
+        self._plan_linger_s = plan_linger_s
+        self._step_linger_s = step_linger_s
         self._pending: dict[tuple[str, str, bool], StepRecord] = {}
         self._plans: list[RunRecord] = []
         self._wake = asyncio.Event()
+        # Set when a plan is queued: it cuts the steps' longer wait short.
+        self._plan_queued = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._writer: asyncio.Task[None] | None = None
@@ -42,6 +52,7 @@ class WriteBehindMirror:
     def submit_plan(self, record: RunRecord) -> None:
         """Queue a run's plan; it is written before step records batched with it."""
         self._plans.append(record)
+        self._plan_queued.set()
         self._wake_writer()
 
     def _wake_writer(self) -> None:
@@ -64,8 +75,12 @@ class WriteBehindMirror:
     async def _write_forever(self) -> None:
         while True:
             await self._wake.wait()
-            await asyncio.sleep(LINGER_S)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._step_linger_s):
+                    await self._plan_queued.wait()
+                    await asyncio.sleep(self._plan_linger_s)
             self._wake.clear()
+            self._plan_queued.clear()
             plans, self._plans = self._plans, []
             steps, self._pending = list(self._pending.values()), {}
             await self._write(plans, steps)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
+from orchestrator.graph.overtaking import opening
 from orchestrator.graph.store import CompletedRun
 from orchestrator.models import RunRecord, RunStatus
 
@@ -30,15 +31,28 @@ class RecentRuns:
         # Newest (highest workflow id) first, as the graph orders them.
         self._runs: list[CompletedRun] | None = None
         self._read_at = 0.0
+        # Bumped by a write the list cannot account for: a read begun before it is
+        # not kept.
         self._version = 0
+        # Runs mirrored while reads were under way, one list per read: a read may
+        # or may not show them, so they are applied to what it returns (applying
+        # a run twice changes nothing).
+        self._reads: list[list[RunRecord]] = []
 
     async def get(self, limit: int) -> list[CompletedRun]:
         if limit > KEPT:
             return await self._read(limit)
         if self._runs is None or time.monotonic() - self._read_at >= self._max_age_s:
             version, started = self._version, time.monotonic()
-            runs = await self._read(KEPT)
-            if version != self._version:  # a write landed meanwhile: not kept
+            meanwhile: list[RunRecord] = []
+            self._reads.append(meanwhile)
+            try:
+                runs = await self._read(KEPT)
+            finally:
+                self._reads.remove(meanwhile)
+            for record in meanwhile:
+                self._apply(runs, record)
+            if version != self._version:  # a write it cannot account for: not kept
                 return runs[:limit]
             self._runs, self._read_at = runs, started
         return [run.model_copy() for run in self._runs[:limit]]
@@ -49,21 +63,27 @@ class RecentRuns:
 
     def mirrored(self, records: Iterable[RunRecord]) -> None:
         """These runs' records were committed: completed runs join the list."""
-        self._version += 1
+        records = list(records)
+        for meanwhile in self._reads:
+            meanwhile += records
         for record in records:
             if self._runs is None:
                 return
             self._apply(self._runs, record)
 
     def _apply(self, runs: list[CompletedRun], record: RunRecord) -> None:
+        if opening(record) and record.status != RunStatus.COMPLETED:
+            # A plan just made only creates what the graph does not hold yet, and
+            # not as completed: it changes nothing listed, even when it lands
+            # after its run's final mirror (which it may, being written behind).
+            return
         listed = [run for run in runs if run.workflow_id == record.workflow_id]
         if record.status != RunStatus.COMPLETED:
             if listed:  # a completed run written again as something else
                 self.forget()
             return
-        # A record with a plan and no step states opens a run: it sets the status
-        # only of a workflow the graph does not hold yet; one without a plan
-        # lists the run only if an earlier record gave it one.
+        # A completed record without a plan lists the run only if an earlier
+        # record gave it one: not known here.
         if record.plan is None or not record.steps:
             self.forget()
             return

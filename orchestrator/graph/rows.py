@@ -11,6 +11,7 @@ from collections.abc import Container
 from typing import Any
 
 from orchestrator.graph import queries as q
+from orchestrator.graph.overtaking import opening
 from orchestrator.graph.store import Relation
 from orchestrator.models import RunRecord, StepRecord
 
@@ -24,10 +25,10 @@ def mirror_writes(
     the steps' nodes exist for their states; finished runs last, as they carry the
     states their workflows decided. Runs in `planned` are known to have their plan
     in the graph already, so it is not written again."""
-    opening = [r for r in runs if _opening(r) and plan_key(r) not in planned]
-    closing = [r for r in runs if not _opening(r)]
+    opened = [r for r in runs if opening(r) and plan_key(r) not in planned]
+    closing = [r for r in runs if not opening(r)]
     return (
-        run_writes(opening, q.MERGE_OPENING_WORKFLOWS)
+        run_writes(opened, q.MERGE_OPENING_WORKFLOWS)
         + step_writes(steps)
         + run_writes([r for r in closing if plan_key(r) in planned], q.SET_WORKFLOWS,
                      with_plan=False)
@@ -64,11 +65,6 @@ def _planned_agent(record: RunRecord, step_id: str) -> str | None:
     """The agent the plan chose for the step: its plan's mirror links it."""
     steps = record.plan.steps if record.plan else []
     return next((s.agent for s in steps if s.id == step_id), None)
-
-
-def _opening(record: RunRecord) -> bool:
-    """A plan just made, with no step state yet (the plan activity's record)."""
-    return record.plan is not None and not record.steps
 
 
 def run_writes(records: list[RunRecord], workflow_query: str, with_plan: bool = True

@@ -2,11 +2,12 @@
 relationship for every run.
 
 Every plan reads them, and they change only when a run's outcomes are counted.
-The store drops the cached value whenever it commits a write that may change
-them (so this process always reads its own outcomes) and, if a plan read them
-since the last read, reads them again at once, in the background, off the next
-plan's path. Outcomes that other processes count reach this one within
-`MAX_AGE_S`.
+Outcomes this process counts are added to the cached value as their write
+commits, as the graph adds them (so this process always sees its own outcomes,
+without reading everything again after every run). Any other write that may
+change them drops the cached value and, if a plan read it since the last read,
+reads it again at once, in the background, off the next plan's path. Outcomes
+that other processes count reach this one within `MAX_AGE_S`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
+from orchestrator.graph.batching import RecentIds
 from orchestrator.models import AgentStats
 
 Stats = dict[str, AgentStats]
@@ -36,6 +39,8 @@ class StatsCache:
         # Read since the last read from the graph: only then is reading again in
         # the background worth it (under load, many writes come between plans).
         self._used = False
+        # Outcomes already added: the graph counts each once, and so does this.
+        self._counted = RecentIds()
 
     async def get(self) -> Stats:
         stats = await self._get()
@@ -64,6 +69,25 @@ class StatsCache:
         # the write came starts the next one when it ends.
         if self._used and (self._loading is None or self._loading.done()):
             self._start()
+
+    def counted(self, outcomes: Iterable[dict[str, Any]]) -> None:
+        """A write counting these outcomes (rows of `COUNT_OUTCOMES`) committed."""
+        fresh = [row for row in outcomes if row["id"] not in self._counted]
+        self._counted.update(row["id"] for row in fresh)
+        if not fresh:
+            return
+        # A read under way may or may not hold them: it is not kept.
+        self._version += 1
+        if self._value is None:
+            return
+        for row in fresh:
+            stats = self._value.get(f"{row['agent']}/{row['capability']}")
+            if stats is None:  # a provider this value does not know yet
+                self.invalidate()
+                return
+            stats.runs += 1
+            stats.successes += row["ok"]
+            stats.total_ms += row["ms"]
 
     def _start(self) -> None:
         self._used = False

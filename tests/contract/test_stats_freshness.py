@@ -4,7 +4,11 @@ this process's own outcomes, and counted once however a final mirror arrives."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+from orchestrator.graph import queries as q
+from orchestrator.graph.cypher_store import CypherStore
+from orchestrator.graph.results import Rows, read_agent_stats
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import Outcome, RunRecord, RunStatus, StepStatus
 from tests.contract.test_graph_store import AGENTS, CAPABILITIES, _run, _step
@@ -49,3 +53,28 @@ async def test_statistics_handed_out_are_the_callers_own(graph: GraphStore) -> N
     first = await graph.agent_stats()
     first["application-agent/application.create"].runs = 99
     assert (await graph.agent_stats())["application-agent/application.create"].runs == 0
+
+
+async def test_own_outcomes_join_the_kept_statistics_as_the_graph_counts_them(
+    graph: GraphStore,
+) -> None:
+    assert isinstance(graph, CypherStore)
+    await graph.register_catalogue(CAPABILITIES, AGENTS)
+    graph._stats._max_age_s = 3600.0  # only writes may change what is kept here
+    await graph.agent_stats()
+    read = graph._read
+    stats_reads = 0
+
+    async def counting_read(query: str, **params: Any) -> Rows:
+        nonlocal stats_reads
+        stats_reads += query == q.AGENT_STATS
+        return await read(query, **params)
+
+    setattr(graph, "_read", counting_read)  # noqa: B010 - instance override on purpose
+    final = _final("wf-a", True)
+    for record in [final, _final("wf-b", False), final, _final("wf-c", True)]:
+        await graph.record_run(record)
+        assert await graph.agent_stats() == await read_agent_stats(read)
+    assert stats_reads == 0
+    assert (await graph.agent_stats())["application-agent/application.create"].model_dump() == {
+        "runs": 3, "successes": 2, "total_ms": 120}

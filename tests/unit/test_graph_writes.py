@@ -110,6 +110,23 @@ async def test_step_mirror_writes_the_latest_state(store: EmbeddedGraphStore) ->
     assert graph.steps["a"]["status"] == "completed" and graph.steps["a"]["attempt"] == 2
 
 
+async def test_a_plan_goes_out_without_waiting_for_the_steps_longer_linger(
+    store: EmbeddedGraphStore,
+) -> None:
+    # Steps wait (here: for good) for company; a plan queued meanwhile is written
+    # soon, so that its run's final mirror finds it in the graph.
+    mirror = WriteBehindMirror(store, plan_linger_s=0.0, step_linger_s=3600.0)
+    mirror.submit(_record(StepStatus.RUNNING))
+    await asyncio.sleep(0.05)  # the writer is waiting on the step
+    mirror.submit_plan(RunRecord(workflow_id="wf", request="t", status=RunStatus.RUNNING,
+                                 plan=PLAN))
+    async with asyncio.timeout(10):  # far below the step linger
+        await mirror.flush()
+    graph = await store.run_graph("wf")
+    assert graph.status == "running" and graph.steps["a"]["status"] == "running"
+    await mirror.close()
+
+
 async def test_step_mirror_never_raises_when_the_graph_fails(
     store: EmbeddedGraphStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
