@@ -23,8 +23,11 @@ async def warm_up(store: GraphStore, plan: Plan, runs: int) -> float:
     started = time.perf_counter()
     for i in range(runs):
         wf = f"{PREFIX}{i:06d}"
-        await store.record_run(RunRecord(workflow_id=wf, request=plan.request,
-                                         status=RunStatus.RUNNING, plan=plan))
+        # Every other run's plan reaches the graph with its final record, as a
+        # short run's may (the plan's own write still lingering).
+        if i % 2:
+            await store.record_run(RunRecord(workflow_id=wf, request=plan.request,
+                                             status=RunStatus.RUNNING, plan=plan))
         steps = [
             StepRecord(workflow_id=wf, step_id=s.id, capability=s.capability, agent=s.agent,
                        status=StepStatus.COMPLETED, attempt=1, output={"created": True})

@@ -19,8 +19,6 @@ from orchestrator.models import (
 )
 
 POLL_S = 0.2
-FINAL = {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.ROLLED_BACK,
-         RunStatus.ROLLBACK_FAILED, RunStatus.CANCELLED}
 MARKS = {StepStatus.PENDING: " ", StepStatus.AWAITING_APPROVAL: "?", StepStatus.RUNNING: "…",
          StepStatus.COMPLETED: "✓", StepStatus.FAILED: "✗", StepStatus.SKIPPED: "-",
          StepStatus.CANCELLED: "⊘", StepStatus.COMPENSATING: "↶", StepStatus.COMPENSATED: "↺",
@@ -63,7 +61,7 @@ async def follow(
                 out.write(f"? {target} waits for approval: orchestrator approve {workflow_id}"
                           f"{option} (or reject)\n")
             out.flush()
-            if state.status in FINAL:
+            if state.status.finished:
                 break
             await asyncio.sleep(POLL_S)
     for step_id, undo in state.compensations.items():

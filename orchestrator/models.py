@@ -40,6 +40,12 @@ class RunStatus(StrEnum):
     ROLLBACK_FAILED = "rollback_failed"
     CANCELLED = "cancelled"
 
+    @property
+    def finished(self) -> bool:
+        """The run has ended: nothing about it changes any more."""
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.ROLLED_BACK,
+                        RunStatus.ROLLBACK_FAILED, RunStatus.CANCELLED)
+
 
 class StepStatus(StrEnum):
     PENDING = "pending"

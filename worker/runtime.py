@@ -80,7 +80,7 @@ def build_worker(client: Client, runtime: Runtime, task_queue: str | None = None
         build_planner(runtime), runtime.registry, runtime.mirror, runtime.store
     )
     steps = StepActivities(runtime.agents, runtime.mirror)
-    graph = GraphActivities(runtime.store)
+    graph = GraphActivities(runtime.store, runtime.mirror)
     return Worker(
         client,
         task_queue=task_queue or runtime.settings.task_queue,

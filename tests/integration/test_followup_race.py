@@ -73,7 +73,7 @@ async def slow_stack(
     holding = asyncio.Event()
     planning = PlanningActivities(build_planner(runtime), runtime.registry, runtime.mirror,
                                   runtime.store)
-    graph = GraphActivities(runtime.store)
+    graph = GraphActivities(runtime.store, runtime.mirror)
 
     @activity.defn(name="plan_request")
     async def plan_request(request: PlanInput) -> PlanOutput:

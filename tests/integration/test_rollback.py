@@ -61,6 +61,10 @@ async def test_s5_rolls_back_in_reverse_order_and_spares_what_existed(
         ("environment", "production", "")
     ]
     assert graph.status == "rolled_back"
+    # The run's final mirror is the last word: no step's earlier "completed",
+    # written behind, lands after it.
+    assert {graph.steps[i]["status"] for i in (APP, SVC, ENV)} == {"compensated"}
+    assert graph.steps[DEPLOY]["status"] == "failed"
     assert sorted(graph.compensated_by) == sorted(
         (i, f"undo-{i}") for i in (APP, SVC, ENV)
     )

@@ -110,21 +110,25 @@ async def test_step_mirror_writes_the_latest_state(store: EmbeddedGraphStore) ->
     assert graph.steps["a"]["status"] == "completed" and graph.steps["a"]["attempt"] == 2
 
 
-async def test_a_plan_goes_out_without_waiting_for_the_steps_longer_linger(
+async def test_a_runs_final_mirror_is_the_last_word_on_its_steps(
     store: EmbeddedGraphStore,
 ) -> None:
-    # Steps wait (here: for good) for company; a plan queued meanwhile is written
-    # soon, so that its run's final mirror finds it in the graph.
-    mirror = WriteBehindMirror(store, plan_linger_s=0.0, step_linger_s=3600.0)
-    mirror.submit(_record(StepStatus.RUNNING))
-    await asyncio.sleep(0.05)  # the writer is waiting on the step
+    # A step completed, then the rollback compensated it, all while its
+    # "completed" record still waited for company in the mirror.
+    mirror = WriteBehindMirror(store, linger_s=0.2)
     mirror.submit_plan(RunRecord(workflow_id="wf", request="t", status=RunStatus.RUNNING,
                                  plan=PLAN))
-    async with asyncio.timeout(10):  # far below the step linger
-        await mirror.flush()
-    graph = await store.run_graph("wf")
-    assert graph.status == "running" and graph.steps["a"]["status"] == "running"
+    mirror.submit(_record(StepStatus.COMPLETED))
+    mirror.finished("wf")
+    await store.record_run(RunRecord(
+        workflow_id="wf", request="t", status=RunStatus.ROLLED_BACK, plan=PLAN,
+        steps=[_record(StepStatus.COMPENSATED)],
+    ))
+    mirror.submit(_record(StepStatus.RUNNING, attempt=2))  # an attempt ending late
     await mirror.close()
+    graph = await store.run_graph("wf")
+    assert graph.status == "rolled_back"
+    assert graph.steps["a"]["status"] == "compensated" and graph.steps["a"]["attempt"] == 1
 
 
 async def test_step_mirror_never_raises_when_the_graph_fails(
