@@ -31,7 +31,7 @@ from orchestrator.agents.faults import Fault
 from orchestrator.models import OrchestrationRequest, RunResult, RunStatus, StepStatus
 from orchestrator.settings import Settings
 from worker.client import connect
-from worker.runtime import build_runtime, build_worker
+from worker.runtime import build_runtime, build_worker, started
 from workflows.orchestration import OrchestrationWorkflow
 
 S1 = (
@@ -66,6 +66,7 @@ async def bench(address: str, runs: int, warmup: int) -> None:
     totals: list[float] = []
     try:
         async with build_worker(client, runtime):
+            started()  # as a worker process does once it is up
             for i in range(warmup + runs):
                 result: RunResult = await client.execute_workflow(
                     OrchestrationWorkflow.run, OrchestrationRequest(message=S1),

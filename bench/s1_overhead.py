@@ -54,6 +54,7 @@ from orchestrator.models import OrchestrationRequest, RunResult, RunStatus, Step
 from orchestrator.settings import Settings
 from worker.client import connect
 from worker.runtime import build_runtime, build_worker, workflow_runner
+from worker.runtime import started as worker_started
 from workflows.orchestration import OrchestrationWorkflow
 
 S1 = (
@@ -442,6 +443,7 @@ async def bench(address: str, args: argparse.Namespace, data_dir: Path) -> None:
                    activities=[noop], workflow_runner=workflow_runner(args.sandbox == "on")),
             build_worker(client, runtime),
         ):
+            worker_started()  # as a worker process does once it is up
             warm = Phase()
             for _ in range(args.warmup):
                 await timed(run_bare, bare, warm)

@@ -18,7 +18,7 @@ from api.app import create_app
 from orchestrator.devserver import DevServer
 from orchestrator.settings import Settings
 from worker.client import connect, ensure_search_attributes
-from worker.runtime import build_runtime, build_worker
+from worker.runtime import build_runtime, build_worker, started
 from workflows import search_attributes as sa
 
 log = logging.getLogger("orchestrator")
@@ -50,6 +50,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         runtime = await build_runtime(settings)
         try:
             async with build_worker(client, runtime):
+                started()
                 log.info("worker on task queue %r", settings.task_queue)
                 await (stop or asyncio.Event()).wait()
         finally:
@@ -79,6 +80,7 @@ async def serve(
                             await api
                             raise RuntimeError(f"the API did not start on {settings.api_port}")
                         await asyncio.sleep(0.05)
+                    started()
                     log.info("API on http://%s:%d", settings.api_host, settings.api_port)
                     if ready is not None:
                         await ready(settings, client)

