@@ -12,7 +12,7 @@ and how fast the batched step writes go into each store.
      still reads an embedded graph of its own.
 
    Neo4j is first put through ``--neo4j-warmup`` runs' mirroring (``bench.neo4j_warmup``):
-   a fresh JVM spends about twice the CPU per run that a warm one does. Then
+   a fresh JVM spends several times the CPU per run that a warm one does. Then
    ``--warmup`` unmeasured runs of each, then ``-n`` measured runs of each, one after
    another, variant by variant (the order rotates every round), so all see the same
    machine state. Latency is the client's, from start to result. Prints p50/p95 and
@@ -467,9 +467,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="measured S1 runs of each variant (default 30)")
     p.add_argument("--warmup", type=int, default=5,
                    help="unmeasured S1 runs of each variant first (default 5)")
-    p.add_argument("--neo4j-warmup", type=int, default=1000,
+    p.add_argument("--neo4j-warmup", type=int, default=3000,
                    help="runs' mirroring sent straight to Neo4j before part 1, so that it is\n"
-                        "measured warm, as a server in use is (default 1000; 0: none)")
+                        "measured warm, as a server in use is (default 3000; 0: none)")
     p.add_argument("--rows", type=int, default=5000,
                    help="rows written at batch sizes 100 and 1000 (default 5000)")
     p.add_argument("--single-rows", type=int, default=1000,
