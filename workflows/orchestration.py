@@ -31,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         Extension,
         Followup,
         OrchestrationRequest,
-        Outcome,
         PlanInput,
         PlanOutput,
         Preview,
@@ -43,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         Step,
         StepInput,
         StepOutput,
-        StepRecord,
         StepResult,
         StepStatus,
     )
@@ -52,6 +50,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approvals import PLAN, ApprovalRefused, Approvals
     from workflows.dag import PlanProblem, references, resolve, stages
     from workflows.extension import made_by, merge
+    from workflows.outcomes import (
+        failure,
+        final_problem,
+        ms_between,
+        planning_problem,
+        record_output,
+        run_record,
+    )
     from workflows.preview import preview
     from workflows.rollback import ready, to_undo, undo_step
     from workflows.validation import parameter_problems, validate_plan
@@ -233,7 +239,7 @@ class OrchestrationWorkflow:
                 summary="plan a follow-up",
             )
         except (ActivityError, ApplicationError) as err:
-            problem = _planning_problem(err)
+            problem = planning_problem(err)
             raise ApplicationError(
                 problem.message,
                 {"understood": problem.understood, "not_understood": problem.not_understood},
@@ -286,7 +292,7 @@ class OrchestrationWorkflow:
             )
         except (ActivityError, ApplicationError) as err:
             # A local activity's failure arrives as the ApplicationError itself.
-            self._problem = _planning_problem(err)
+            self._problem = planning_problem(err)
             return None
         problems = validate_plan(planned, request.limits)
         if problems:
@@ -412,12 +418,12 @@ class OrchestrationWorkflow:
                 result.finished_at = workflow.now()
                 return
             result.status = StepStatus.SKIPPED if step.optional else StepStatus.FAILED
-            result.error, result.attempts = _failure(err)
+            result.error, result.attempts = failure(err)
             result.finished_at = workflow.now()
             if not step.optional:
                 self._stop_with(ProblemKind.STEP_FAILED, f"step {step.id} failed: {result.error}")
             return
-        _record_output(result, StepStatus.COMPLETED, output)
+        record_output(result, StepStatus.COMPLETED, output)
 
     async def _on_agents(self, step: Step, result: StepResult) -> StepOutput:
         """Run the step on its agent; when that one fails for good and another
@@ -431,17 +437,17 @@ class OrchestrationWorkflow:
             except ActivityError as err:
                 if isinstance(err.cause, CancelledError):
                     raise
-                message, attempts = _failure(err)
+                message, attempts = failure(err)
                 result.tries.append(AgentTry(
                     agent=agent, ok=False, attempts=attempts, error=message,
-                    duration_ms=_ms(started, workflow.now()),
+                    duration_ms=ms_between(started, workflow.now()),
                 ))
                 if i == len(agents) - 1:
                     raise
                 continue
             result.tries.append(AgentTry(
                 agent=agent, ok=True, attempts=output.attempt,
-                duration_ms=_ms(output.started_at, output.finished_at),
+                duration_ms=ms_between(output.started_at, output.finished_at),
             ))
             return output
         raise AssertionError("unreachable: a step has at least one agent")
@@ -520,11 +526,11 @@ class OrchestrationWorkflow:
             output = await self._call(undo, undo=True)
         except (ActivityError, PlanProblem, LookupError) as err:
             result.status = StepStatus.FAILED
-            result.error, result.attempts = _failure(err)
+            result.error, result.attempts = failure(err)
             result.finished_at = workflow.now()
             undone.status = StepStatus.COMPENSATION_FAILED
             return
-        _record_output(result, StepStatus.COMPLETED, output)
+        record_output(result, StepStatus.COMPLETED, output)
         undone.status = StepStatus.COMPENSATED
 
     def _stop_with(self, kind: ProblemKind, message: str) -> None:
@@ -555,32 +561,17 @@ class OrchestrationWorkflow:
         workflow.upsert_search_attributes(updates)
 
     def _record(self) -> RunRecord:
-        """The run's final state for the graph: its plan, every step's state and
-        every undo's (the plan's early mirror is write-behind, so this one carries
-        the plan again)."""
         assert self._request is not None
-        wf = workflow.info().workflow_id
-        plan = self._planned.plan if self._planned else None
-        steps = [] if plan is None else [
-            _step_record(wf, s, self._results[s.id]) for s in plan.steps
-        ]
-        steps += [
-            _step_record(wf, self._undos[i], r, undo=True)
-            for i, r in sorted(self._compensations.items()) if i in self._undos
-        ]
-        outcomes = [] if plan is None else [
-            Outcome(step_id=s.id, agent=t.agent, capability=s.capability, ok=t.ok,
-                    duration_ms=t.duration_ms)
-            for s in plan.steps for t in self._results[s.id].tries
-        ]
-        return RunRecord(
-            workflow_id=wf, request=self._request.message, status=self._status,
-            error=self._problem.message if self._problem else None, plan=plan, steps=steps,
-            outcomes=outcomes, follows=self._request.follows,
+        return run_record(
+            workflow.info().workflow_id, self._request, self._status, self._problem,
+            self._planned.plan if self._planned else None, self._results, self._undos,
+            self._compensations,
         )
 
     async def _finish(self, status: RunStatus) -> RunResult:
-        self._problem = self._problem or self._final_problem(status)
+        self._problem = self._problem or final_problem(
+            self._stop, status, self._results, self._compensations
+        )
         self._set_status(status)
         self._finished_at = workflow.now()
         assert self._request is not None
@@ -594,65 +585,3 @@ class OrchestrationWorkflow:
         # A caller waiting on `planned` gets its answer before the run closes.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()
-
-    def _final_problem(self, status: RunStatus) -> Problem | None:
-        """What the caller needs to know: the reason the run stopped, with the
-        failed steps and, if any, the undos that failed."""
-        if self._stop is None:
-            return None
-        failed = sorted(i for i, r in self._results.items() if r.status == StepStatus.FAILED)
-        details = [f"{i}: {self._results[i].error}" for i in failed]
-        if status != RunStatus.ROLLBACK_FAILED:
-            return self._stop.model_copy(update={"details": details})
-        broken = sorted(i for i, r in self._compensations.items()
-                        if r.status != StepStatus.COMPLETED)
-        return Problem(
-            kind=ProblemKind.COMPENSATION_FAILED,
-            message=f"{self._stop.message}; rollback incomplete: undo failed for "
-                    f"{', '.join(broken)}",
-            details=details + [f"undo {i}: {self._compensations[i].error}" for i in broken],
-        )
-
-
-def _record_output(result: StepResult, status: StepStatus, output: StepOutput) -> None:
-    result.status = status
-    result.output = output.output
-    result.operates_on = output.operates_on
-    result.attempts = output.attempt
-    result.started_at, result.finished_at = output.started_at, output.finished_at
-
-
-def _step_record(wf: str, step: Step, result: StepResult, undo: bool = False) -> StepRecord:
-    return StepRecord(
-        workflow_id=wf, step_id=step.id, capability=step.capability,
-        agent=result.agent or step.agent,
-        status=result.status, attempt=result.attempts, output=result.output,
-        error=result.error, operates_on=result.operates_on, undo=undo,
-    )
-
-
-def _ms(start: datetime, end: datetime) -> int:
-    return max(0, round((end - start).total_seconds() * 1000))
-
-
-def _planning_problem(err: ActivityError | ApplicationError) -> Problem:
-    cause = err.cause if isinstance(err, ActivityError) else err
-    if isinstance(cause, ApplicationError) and cause.type == "CannotPlan":
-        detail: dict[str, list[str]] = cause.details[0] if cause.details else {}
-        return Problem(
-            kind=ProblemKind.CANNOT_PLAN, message=cause.message,
-            understood=detail.get("understood", []),
-            not_understood=detail.get("not_understood", []),
-        )
-    message = cause.message if isinstance(cause, ApplicationError) else str(err)
-    return Problem(kind=ProblemKind.CANNOT_PLAN, message=f"planning failed: {message}")
-
-
-def _failure(err: Exception) -> tuple[str, int]:
-    """The error message and the number of attempts made."""
-    cause = err.cause if isinstance(err, ActivityError) else None
-    if isinstance(cause, ApplicationError):
-        detail = cause.details[0] if cause.details else {}
-        attempts = detail.get("attempt", 0) if isinstance(detail, dict) else 0
-        return cause.message, attempts
-    return str(cause or err), 0

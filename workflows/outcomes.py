@@ -1,0 +1,114 @@
+"""What `OrchestrationWorkflow` makes of its steps' results: the step outputs it
+keeps, the run's record for the graph, the problems it reports. Pure: runs in
+workflow code, so no I/O, clocks or randomness here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from orchestrator.models import (
+    OrchestrationRequest,
+    Outcome,
+    Plan,
+    Problem,
+    ProblemKind,
+    RunRecord,
+    RunStatus,
+    Step,
+    StepOutput,
+    StepRecord,
+    StepResult,
+    StepStatus,
+)
+
+
+def run_record(
+    wf: str, request: OrchestrationRequest, status: RunStatus, problem: Problem | None,
+    plan: Plan | None, results: dict[str, StepResult], undos: dict[str, Step],
+    compensations: dict[str, StepResult],
+) -> RunRecord:
+    """The run's final state for the graph: its plan, every step's state and every
+    undo's (the plan's early mirror is write-behind, so this one carries the plan
+    again), and every agent's go at a step."""
+    steps = [] if plan is None else [_step_record(wf, s, results[s.id]) for s in plan.steps]
+    steps += [
+        _step_record(wf, undos[i], r, undo=True)
+        for i, r in sorted(compensations.items()) if i in undos
+    ]
+    outcomes = [] if plan is None else [
+        Outcome(step_id=s.id, agent=t.agent, capability=s.capability, ok=t.ok,
+                duration_ms=t.duration_ms)
+        for s in plan.steps for t in results[s.id].tries
+    ]
+    return RunRecord(
+        workflow_id=wf, request=request.message, status=status,
+        error=problem.message if problem else None, plan=plan, steps=steps,
+        outcomes=outcomes, follows=request.follows,
+    )
+
+
+def final_problem(
+    stop: Problem | None, status: RunStatus, results: dict[str, StepResult],
+    compensations: dict[str, StepResult],
+) -> Problem | None:
+    """What the caller needs to know: the reason the run stopped, with the failed
+    steps and, if any, the undos that failed."""
+    if stop is None:
+        return None
+    failed = sorted(i for i, r in results.items() if r.status == StepStatus.FAILED)
+    details = [f"{i}: {results[i].error}" for i in failed]
+    if status != RunStatus.ROLLBACK_FAILED:
+        return stop.model_copy(update={"details": details})
+    broken = sorted(i for i, r in compensations.items() if r.status != StepStatus.COMPLETED)
+    return Problem(
+        kind=ProblemKind.COMPENSATION_FAILED,
+        message=f"{stop.message}; rollback incomplete: undo failed for {', '.join(broken)}",
+        details=details + [f"undo {i}: {compensations[i].error}" for i in broken],
+    )
+
+
+def record_output(result: StepResult, status: StepStatus, output: StepOutput) -> None:
+    result.status = status
+    result.output = output.output
+    result.operates_on = output.operates_on
+    result.attempts = output.attempt
+    result.started_at, result.finished_at = output.started_at, output.finished_at
+
+
+def _step_record(wf: str, step: Step, result: StepResult, undo: bool = False) -> StepRecord:
+    return StepRecord(
+        workflow_id=wf, step_id=step.id, capability=step.capability,
+        agent=result.agent or step.agent,
+        status=result.status, attempt=result.attempts, output=result.output,
+        error=result.error, operates_on=result.operates_on, undo=undo,
+    )
+
+
+def ms_between(start: datetime, end: datetime) -> int:
+    return max(0, round((end - start).total_seconds() * 1000))
+
+
+def planning_problem(err: ActivityError | ApplicationError) -> Problem:
+    cause = err.cause if isinstance(err, ActivityError) else err
+    if isinstance(cause, ApplicationError) and cause.type == "CannotPlan":
+        detail: dict[str, list[str]] = cause.details[0] if cause.details else {}
+        return Problem(
+            kind=ProblemKind.CANNOT_PLAN, message=cause.message,
+            understood=detail.get("understood", []),
+            not_understood=detail.get("not_understood", []),
+        )
+    message = cause.message if isinstance(cause, ApplicationError) else str(err)
+    return Problem(kind=ProblemKind.CANNOT_PLAN, message=f"planning failed: {message}")
+
+
+def failure(err: Exception) -> tuple[str, int]:
+    """The error message and the number of attempts made."""
+    cause = err.cause if isinstance(err, ActivityError) else None
+    if isinstance(cause, ApplicationError):
+        detail = cause.details[0] if cause.details else {}
+        attempts = detail.get("attempt", 0) if isinstance(detail, dict) else 0
+        return cause.message, attempts
+    return str(cause or err), 0
