@@ -264,21 +264,23 @@ async def one_transport(
             wait_chain = await stack.enter_async_context(
                 chain_worker(client, StepActivities(waiting, mirror), agent))
             worker_started()  # as a worker process does once it is up
+            def paced(n: int) -> Any:
+                return time_calls(direct_call, n, 0, GAP_S)
+
             ways: list[tuple[str, Any]] = [
                 ("direct", lambda n: time_calls(direct_call, n, 0)),
                 ("hub (no Temporal)", lambda n: time_calls(hub_call, n, 0)),
                 ("step activity", step),
                 ("no-op step", noop_chain),
                 ("step, zero-work agent", empty),
-                (f"direct, {GAP_S * 1000:.0f} ms apart", lambda n: time_calls(direct_call, n, 0,
-                                                                            GAP_S)),
+                (f"direct, {GAP_S * 1000:.0f} ms apart", paced),
                 ("step, agent waiting as long", wait_chain),
             ]
             for _, measure in ways:  # warm-up: sessions, caches, workflow code
                 await measure(args.warmup)
             # The waiting agent waits as long as a step's call takes (one made after
             # an idle spell, as the step's is).
-            waiting.seconds = statistics.median(await ways[5][1](args.warmup)) / 1000
+            waiting.seconds = statistics.median(await paced(args.warmup)) / 1000
             inside.clear()
             waiting.samples.clear()
             samples: dict[str, list[float]] = {label: [] for label, _ in ways}
