@@ -55,7 +55,8 @@ class RecentRuns:
             if version != self._version:  # a write it cannot account for: not kept
                 return runs[:limit]
             self._runs, self._read_at = runs, started
-        return [run.model_copy() for run in self._runs[:limit]]
+        # The runs are frozen: copying up to KEPT of them cost each plan ~2 ms.
+        return self._runs[:limit]
 
     def forget(self) -> None:
         self._version += 1

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from pydantic import ConfigDict
+
 from orchestrator.models import (
     Agent,
     AgentStats,
@@ -78,6 +80,9 @@ class StepGraphContext(Model):
 
 class CompletedRun(Model):
     """A run that completed, as the plan memory reads it."""
+
+    # Kept lists hand out the same objects to every plan: frozen, they need no copy.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     workflow_id: str
     request: str

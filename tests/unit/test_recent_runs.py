@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from pydantic import ValidationError
+
 from orchestrator.graph.recent_runs import RecentRuns
 from orchestrator.graph.store import CompletedRun
 from orchestrator.models import Plan, RunRecord, RunStatus, StepRecord, StepStatus
@@ -93,3 +96,18 @@ async def test_a_completed_run_written_again_as_something_else_is_read_again() -
     graph.runs = []
     assert await recent.get(10) == []
     assert graph.reads == 2
+
+
+async def test_what_a_caller_gets_cannot_change_the_kept_list() -> None:
+    graph = Graph()
+    graph.runs = [listed("run-a"), listed("run-b")]
+    recent = RecentRuns(graph.read)
+    handed = await recent.get(10)
+    handed.clear()  # a caller's own list
+    again = await recent.get(10)
+    assert [r.workflow_id for r in again] == ["run-b", "run-a"]
+    # The runs themselves are shared, not copied: they cannot be changed.
+    with pytest.raises(ValidationError, match="frozen"):
+        setattr(again[0], "request", "something else")  # noqa: B010 - mypy knows it is read-only
+    assert (await recent.get(10))[0].request == "create application shop"
+    assert graph.reads == 1
