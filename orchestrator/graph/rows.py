@@ -1,6 +1,7 @@
 """Runs and steps as the parameter rows of the batched graph writes.
 
-Both stores send the same rows to the same statements, so a batch of many runs
+Both stores get the same rows for the same statements (the embedded one runs
+its own forms of some upserts, queries.py), so a batch of many runs
 costs about as much as one.
 """
 

@@ -223,6 +223,20 @@ async def test_record_run_is_idempotent(graph: GraphStore) -> None:
     assert run.operates_on == []
 
 
+async def test_copies_of_a_run_in_one_batch_leave_the_last_ones_values(
+    graph: GraphStore,
+) -> None:
+    first = _run("wf1", RunStatus.FAILED, [_step("wf1", "app", StepStatus.FAILED)])
+    last = _run("wf1", RunStatus.COMPLETED, [_step("wf1", "app", StepStatus.COMPLETED)])
+    # Queued together, they share one transaction: made once, set as the last says.
+    await asyncio.gather(graph.record_run(first.model_copy(update={"error": "boom"})),
+                         graph.record_run(last))
+    assert await graph.counts() == RUN_COUNTS
+    run = await graph.run_graph("wf1")
+    assert run.status == "completed"
+    assert run.steps["app"]["status"] == "completed"
+
+
 async def test_runs_share_agents_but_not_steps(graph: GraphStore) -> None:
     await asyncio.gather(*(graph.record_run(_run(f"wf{i}")) for i in range(3)))
     counts = await graph.counts()
