@@ -49,7 +49,7 @@ from temporalio.worker import Worker
 from bench.bare_latency import S1Workflow, noop, pct
 from bench.server import temporal_at
 from orchestrator.agents.base import AgentResult, StepContext
-from orchestrator.graph import queries
+from orchestrator.graph import embedded_queries, queries
 from orchestrator.graph.embedded import EmbeddedGraphStore
 from orchestrator.models import OrchestrationRequest, RunResult, RunStatus, StepStatus
 from orchestrator.settings import Settings
@@ -99,7 +99,7 @@ class ZeroWorkAgents:
 # ---------------------------------------------------------------------------
 
 _QUERY_NAMES = {
-    value: name for name, value in vars(queries).items()
+    value: name for module in (queries, embedded_queries) for name, value in vars(module).items()
     if name.isupper() and isinstance(value, str)
 }
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 import ladybug
 
+from orchestrator.graph import embedded_queries
 from orchestrator.graph import queries as q
 from orchestrator.graph.cypher_store import CypherStore
 
@@ -135,8 +136,8 @@ class EmbeddedGraphStore(CypherStore):
 def _own_forms(query: str, params: dict[str, Any]) -> list[Statement]:
     """The statements this store runs for one shared write: an upsert into a
     growing table becomes creating the missing nodes, then setting them all
-    (q.EMBEDDED_UPSERTS says why)."""
-    forms = q.EMBEDDED_UPSERTS.get(query)
+    (embedded_queries.py says why)."""
+    forms = embedded_queries.UPSERTS.get(query)
     if forms is None:
         return [(query, params)]
     create, *rest = forms
