@@ -1,7 +1,8 @@
 """Graph growth benchmark: does a run's final mirror get slower as runs pile up?
 
 Two embedded stores side by side, one empty and one holding ``--stored`` runs
-(S1's plan: 6 steps, their dependencies, states and agents' outcomes). A fresh
+(S1's plan: 6 steps, their dependencies, states and agents' outcomes; every run
+operates on the one ``production`` environment, as runs of one team do). A fresh
 run's final mirror is then written to each in turn, ``--samples`` times, so that
 both see the same machine. Prints p50 per store, the ratio (a write that scales
 with the graph's size, not the run's, shows here), and the statements' times.
@@ -26,11 +27,21 @@ from pathlib import Path
 
 from bench.s1_overhead import S1, GraphTimer
 from orchestrator.graph.embedded import EmbeddedGraphStore
-from orchestrator.models import Outcome, Plan, RunRecord, RunStatus, StepRecord, StepStatus
+from orchestrator.models import (
+    EntityRef,
+    Outcome,
+    Plan,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+)
 from orchestrator.settings import Settings
 from worker.runtime import build_planner, build_runtime
 
 FILL_BATCH = 500
+# The entity every run touches: its incoming OPERATES_ON grow with the graph.
+SHARED = EntityRef(kind="environment", name="production")
 
 
 def final_mirror(plan: Plan, workflow_id: str) -> RunRecord:
@@ -38,7 +49,7 @@ def final_mirror(plan: Plan, workflow_id: str) -> RunRecord:
     steps = [
         StepRecord(workflow_id=workflow_id, step_id=s.id, capability=s.capability,
                    agent=s.agent, status=StepStatus.COMPLETED, attempt=1,
-                   output={"name": s.id})
+                   output={"name": s.id}, operates_on=[SHARED])
         for s in plan.steps
     ]
     outcomes = [Outcome(step_id=s.id, agent=s.agent, capability=s.capability, ok=True,
@@ -86,6 +97,7 @@ async def measure(tmp: Path, stored: int, samples: int, warmup: int = 5) -> Grow
             await store.setup()
             await store.register_catalogue(runtime.registry.capabilities,
                                            runtime.registry.agents)
+            await store.claim_entity(SHARED, "bench", {})
         took = await fill(stores[f"{stored} runs"], plan, stored)
         print(f"stored {stored} runs ({stored * len(plan.steps)} steps) in {took:.1f} s")
         growth = Growth({name: [] for name in stores}, {name: GraphTimer() for name in stores})

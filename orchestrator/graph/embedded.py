@@ -137,13 +137,17 @@ def _own_forms(query: str, params: dict[str, Any]) -> list[Statement]:
     """The statements this store runs for one shared write: an upsert into a
     growing table becomes creating the missing nodes, then setting them all
     (embedded_queries.py says why)."""
-    forms = embedded_queries.UPSERTS.get(query)
-    if forms is None:
+    upsert = embedded_queries.UPSERTS.get(query)
+    if upsert is None:
         return [(query, params)]
-    create, *rest = forms
+    create, *rest = upsert.statements
     rows: list[dict[str, Any]] = params["rows"]
-    # Unique by id: the first row of an id creates it (as under MERGE) and the
+
+    def key(row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(row[field] for field in upsert.key)
+
+    # Unique by key: the first row of a key creates it (as under MERGE) and the
     # last one's values are the ones set.
-    first = list({row["id"]: row for row in reversed(rows)}.values())
-    last = list({row["id"]: row for row in rows}.values())
+    first = list({key(row): row for row in reversed(rows)}.values())
+    last = list({key(row): row for row in rows}.values())
     return [(create, {**params, "rows": first})] + [(s, {**params, "rows": last}) for s in rest]
