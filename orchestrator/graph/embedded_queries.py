@@ -113,6 +113,18 @@ MATCH (e:Entity {id: r.entity})
 CREATE (s)-[:OPERATES_ON]->(e)
 """
 
+# Relations the same way, looked for from their source (a deployment relates to
+# the environment many deployments share).
+CREATE_MISSING_RELATIONS = """
+UNWIND $rows AS r
+MATCH (a:Entity {id: r.source})
+OPTIONAL MATCH (a)-[x:RELATED_TO]->(t:Entity {id: r.target})
+WHERE x.type = r.type
+WITH r, a, x WHERE x IS NULL
+MATCH (b:Entity {id: r.target})
+CREATE (a)-[:RELATED_TO {type: r.type}]->(b)
+"""
+
 
 @dataclass(frozen=True)
 class Upsert:
@@ -131,4 +143,5 @@ UPSERTS: dict[str, Upsert] = {
     q.MERGE_UNDO_STEPS: Upsert((CREATE_MISSING_UNDO_STEPS, SET_UNDO_STEPS)),
     q.COUNT_OUTCOMES: Upsert((CREATE_MISSING_OUTCOMES, SETTLE_OUTCOMES)),
     q.MERGE_OPERATES_ON: Upsert((CREATE_MISSING_OPERATES_ON,), key=("step", "entity")),
+    q.MERGE_RELATIONS: Upsert((CREATE_MISSING_RELATIONS,), key=("source", "target", "type")),
 }

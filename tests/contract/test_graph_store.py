@@ -181,6 +181,19 @@ async def test_relations_leave_and_enter_the_entity(graph: GraphStore) -> None:
     assert await graph.relations(ENV) == [deployed]
 
 
+async def test_a_second_type_between_the_same_entities_is_a_relation_of_its_own(
+    graph: GraphStore,
+) -> None:
+    await graph.claim_entity(APP, "wf/x", {})
+    await graph.claim_entity(SVC, "wf/x", {})
+    owns = Relation(source=APP, type="owns", target=SVC)
+    uses = Relation(source=APP, type="uses", target=SVC)
+    await graph.relate([owns])
+    await graph.relate([uses, owns])
+    assert await graph.relations(APP) == [owns, uses]
+    assert (await graph.counts())["RELATED_TO"] == 2
+
+
 async def test_relate_to_a_missing_entity_writes_nothing(graph: GraphStore) -> None:
     await graph.claim_entity(APP, "wf/x", {})
     await graph.relate([Relation(source=APP, type="owns", target=SVC)])
