@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 
 from orchestrator.errors import OrchestratorError
-from orchestrator.graph.store import GraphStore
+from orchestrator.graph.store import CompletedRun, GraphStore
 from orchestrator.models import Model, Plan
 from orchestrator.planning.parser import ParsedRequest, parse_request
 
@@ -63,7 +63,7 @@ class GraphPlanMemory:
         """The closest completed runs of other requests (and of this very request when
         `same`), closest (then newest) first."""
         wanted = shape(request)
-        found: list[Recalled] = []
+        found: list[tuple[float, CompletedRun]] = []
         seen: set[str] = set()
         for run in await self._store.completed_runs():
             if run.request in seen or (run.request == request and not same):
@@ -71,7 +71,10 @@ class GraphPlanMemory:
             seen.add(run.request)
             score = closeness(wanted, shape(run.request))
             if score >= CLOSE:
-                found.append(Recalled(**run.model_dump(), similarity=score))
+                found.append((score, run))
         # Stable: among equally close runs the store's newest-first order stands.
-        found.sort(key=lambda r: -r.similarity)
-        return found[: self._most]
+        found.sort(key=lambda scored: -scored[0])
+        # Only the few returned are made into models: with hundreds of similar runs
+        # stored, making them all cost each plan ~2 ms.
+        return [Recalled(**run.model_dump(), similarity=score)
+                for score, run in found[: self._most]]
