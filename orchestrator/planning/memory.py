@@ -41,7 +41,10 @@ def parsed(request: str) -> ParsedRequest | None:
         return None
 
 
+@functools.lru_cache(maxsize=2048)
 def shape(request: str) -> frozenset[tuple[str, str]]:
+    """What the request asks for, as (verb, kind) pairs; kept like the reading, as
+    every plan compares against every stored request."""
     reading = parsed(request)
     return frozenset((a.verb, a.kind) for a in reading.actions) if reading else frozenset()
 
