@@ -7,15 +7,19 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from orchestrator.errors import GraphStoreUnavailable, InvalidInput
 from orchestrator.mcp_cli import add_commands as add_mcp_commands
 from orchestrator.settings import Settings
 
 API = "http://127.0.0.1:8000"
+# Signals that stop a command, and its exit code then (128 + the signal).
+STOP_SIGNALS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 S1 = (
     "Create application ecommerce with payment service, deploy to production "
     "with monitoring and security policies"
@@ -31,13 +35,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     # wrong; the driver's own log lines would only repeat them, less clearly.
     logging.getLogger("neo4j").setLevel(logging.CRITICAL)
     try:
-        return int(asyncio.run(args.func(args)) or 0)
+        return int(asyncio.run(_until_stopped(args.func(args))) or 0)
     except KeyboardInterrupt:
-        return 130
+        return STOP_SIGNALS[signal.SIGINT]
     except (GraphStoreUnavailable, InvalidInput) as err:
         # Bad configuration: one line saying what to fix, not a traceback.
         print(f"orchestrator: {err}", file=sys.stderr)
         return 1
+
+
+async def _until_stopped(work: Coroutine[Any, Any, int | None]) -> int | None:
+    """Run a command; SIGINT or SIGTERM stop it cleanly (its `finally`s run: the
+    worker drains, the graph is closed). Handled here rather than left to Python's
+    default: a process a shell starts in the background inherits SIGINT ignored,
+    and service managers stop processes with SIGTERM."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    received: list[signal.Signals] = []
+
+    def stop(sig: signal.Signals) -> None:
+        received.append(sig)
+        task.cancel()
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        return STOP_SIGNALS[received[0]]
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
 
 
 def _parser() -> argparse.ArgumentParser:

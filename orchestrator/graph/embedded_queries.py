@@ -69,15 +69,7 @@ SET_UNDO_STEPS = """
 UNWIND $rows AS r
 MATCH (w:Workflow {id: r.workflow_id})
 MATCH (done:Step {id: r.undoes})
-MATCH (s:Step {id: r.id})
-SET s.workflow_id = r.workflow_id, s.step_id = r.step_id, s.capability = r.capability,
-    s.agent = r.agent, s.status = r.status, s.attempt = r.attempt, s.output = r.output,
-    s.error = r.error
-MERGE (w)-[:CONTAINS]->(s)
-MERGE (done)-[:COMPENSATED_BY]->(s)
-MERGE (a:Agent {id: r.agent})
-MERGE (s)-[:EXECUTED_BY]->(a)
-"""
+MATCH (s:Step {id: r.id})""" + q.SET_UNDO_STEP
 
 CREATE_MISSING_OUTCOMES = """
 UNWIND $rows AS r
@@ -89,17 +81,7 @@ CREATE (:Outcome {id: r.id, workflow_id: r.workflow_id, step_id: r.step_id, agen
 
 SETTLE_OUTCOMES = """
 UNWIND $rows AS r
-MATCH (o:Outcome {id: r.id})
-WITH o
-WHERE o.fresh = true
-SET o.fresh = false
-WITH o.agent AS agent, o.capability AS capability, count(*) AS n, sum(o.ok) AS ok,
-    sum(o.ms) AS ms
-MATCH (a:Agent {id: agent})-[p:PROVIDES]->(c:Capability {id: capability})
-SET p.recent_ms = CASE WHEN p.runs = 0 THEN 1.0 * ms / n
-                       ELSE 0.8 * p.recent_ms + 0.2 * ms / n END,
-    p.runs = p.runs + n, p.successes = p.successes + ok, p.total_ms = p.total_ms + ms
-"""
+MATCH (o:Outcome {id: r.id})""" + q.ADD_FRESH_OUTCOMES
 
 # `MERGE (s)-[:OPERATES_ON]->(e)` scans every step that touched the entity, and
 # an entity many runs share (an environment) has thousands: 2.4 ms a batch with

@@ -231,11 +231,8 @@ SET s.status = r.status, s.attempt = r.attempt, s.output = r.output, s.error = r
 """
 
 # An undo is a step of its own, made when the rollback runs it.
-MERGE_UNDO_STEPS = """
-UNWIND $rows AS r
-MATCH (w:Workflow {id: r.workflow_id})
-MATCH (done:Step {id: r.undoes})
-MERGE (s:Step {id: r.id})
+# The undo step `s` of the step `done` in the run `w`, set and linked.
+SET_UNDO_STEP = """
 SET s.workflow_id = r.workflow_id, s.step_id = r.step_id, s.capability = r.capability,
     s.agent = r.agent, s.status = r.status, s.attempt = r.attempt, s.output = r.output,
     s.error = r.error
@@ -244,6 +241,12 @@ MERGE (done)-[:COMPENSATED_BY]->(s)
 MERGE (a:Agent {id: r.agent})
 MERGE (s)-[:EXECUTED_BY]->(a)
 """
+
+MERGE_UNDO_STEPS = """
+UNWIND $rows AS r
+MATCH (w:Workflow {id: r.workflow_id})
+MATCH (done:Step {id: r.undoes})
+MERGE (s:Step {id: r.id})""" + SET_UNDO_STEP
 
 RUN_COMPENSATED_BY = """
 MATCH (w:Workflow {id: $id})-[:CONTAINS]->(a:Step)-[:COMPENSATED_BY]->(b:Step)
@@ -264,11 +267,8 @@ MERGE (s)-[:OPERATES_ON]->(e)
 # unique by id; aggregated per agent and capability first, as several outcomes
 # of one batch may update the same relationship. One statement, not three: the
 # run's final mirror waits for it.
-COUNT_OUTCOMES = """
-UNWIND $rows AS r
-MERGE (o:Outcome {id: r.id})
-ON CREATE SET o.workflow_id = r.workflow_id, o.step_id = r.step_id, o.agent = r.agent,
-    o.capability = r.capability, o.ok = r.ok, o.ms = r.ms, o.fresh = true
+# The fresh outcomes `o` settled and added into their agents' statistics.
+ADD_FRESH_OUTCOMES = """
 WITH o
 WHERE o.fresh = true
 SET o.fresh = false
@@ -279,6 +279,12 @@ SET p.recent_ms = CASE WHEN p.runs = 0 THEN 1.0 * ms / n
                        ELSE 0.8 * p.recent_ms + 0.2 * ms / n END,
     p.runs = p.runs + n, p.successes = p.successes + ok, p.total_ms = p.total_ms + ms
 """
+
+COUNT_OUTCOMES = """
+UNWIND $rows AS r
+MERGE (o:Outcome {id: r.id})
+ON CREATE SET o.workflow_id = r.workflow_id, o.step_id = r.step_id, o.agent = r.agent,
+    o.capability = r.capability, o.ok = r.ok, o.ms = r.ms, o.fresh = true""" + ADD_FRESH_OUTCOMES
 
 # Every other agent that had a go at a step (a fallback): the planned one is
 # linked with the plan.
