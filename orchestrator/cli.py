@@ -54,8 +54,11 @@ async def _until_stopped(work: Coroutine[Any, Any, int | None]) -> int | None:
     received: list[signal.Signals] = []
 
     def stop(sig: signal.Signals) -> None:
-        received.append(sig)
-        task.cancel()
+        # Once: the command is already stopping (and uvicorn, which catches these
+        # signals while it serves, raises them again when it is done).
+        if not received:
+            received.append(sig)
+            task.cancel()
 
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop, sig)

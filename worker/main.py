@@ -84,7 +84,9 @@ async def serve(
                     log.info("API on http://%s:%d", settings.api_host, settings.api_port)
                     if ready is not None:
                         await ready(settings, client)
-                    await api
+                    # Shielded: when the command is stopped, the API is asked to
+                    # exit (below) and finishes its requests, instead of being cut off.
+                    await asyncio.shield(api)
                 finally:
                     server.should_exit = True
                     await asyncio.gather(api, return_exceptions=True)

@@ -1,5 +1,6 @@
-"""The worker process stops cleanly on SIGINT and SIGTERM, also when its parent
-left SIGINT ignored (as a shell does for a job it starts in the background)."""
+"""`orchestrator worker` and `orchestrator up` stop cleanly on SIGINT and SIGTERM,
+also when their parent left SIGINT ignored (as a shell does for a job it starts
+in the background)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.devserver import DevServer
+from orchestrator.devserver import DevServer, free_port
 from orchestrator.graph.embedded import EmbeddedGraphStore
 
-READY = "worker on task queue"
+# What each command logs once it is up.
+READY = {"worker": "worker on task queue", "up": "API on http"}
 
 
 def _logged(log: Path) -> str:
@@ -23,23 +25,27 @@ def _logged(log: Path) -> str:
     return log.read_text()
 
 
-async def _worker_until_ready(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+async def _until_ready(
+    command: list[str], env: dict[str, str], log: Path
+) -> asyncio.subprocess.Process:
     worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orchestrator.cli", "worker", env=env,
+        sys.executable, "-m", "orchestrator.cli", *command, env=env,
         stdin=asyncio.subprocess.DEVNULL, stdout=log.open("ab"), stderr=asyncio.subprocess.STDOUT,
         # What a background job of a non-interactive shell inherits.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     async with asyncio.timeout(60):
-        while READY not in _logged(log):
+        while READY[command[0]] not in _logged(log):
             assert worker.returncode is None, _logged(log)[-3000:]
             await asyncio.sleep(0.1)
     return worker
 
 
-@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-async def test_the_worker_stops_cleanly_on_a_stop_signal(
-    temporal_server: DevServer, tmp_path: Path, stop: signal.Signals, code: int
+@pytest.mark.parametrize(("command", "stop", "code"), [
+    ("worker", signal.SIGINT, 130), ("worker", signal.SIGTERM, 143), ("up", signal.SIGINT, 130),
+])
+async def test_a_stop_signal_stops_the_command_cleanly(
+    temporal_server: DevServer, tmp_path: Path, command: str, stop: signal.Signals, code: int
 ) -> None:
     env = {
         **os.environ,
@@ -48,7 +54,8 @@ async def test_the_worker_stops_cleanly_on_a_stop_signal(
         "ORCHESTRATOR_DATA_DIR": str(tmp_path),
     }
     log = tmp_path / "worker.log"
-    worker = await _worker_until_ready(env, log)
+    args = [command, "--api-port", str(free_port())] if command == "up" else [command]
+    worker = await _until_ready(args, env, log)
     try:
         worker.send_signal(stop)
         async with asyncio.timeout(30):
