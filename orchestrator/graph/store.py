@@ -82,7 +82,7 @@ class CompletedRun(Model):
     """A run that completed, as the plan memory reads it."""
 
     # Kept lists hand out the same objects to every plan: frozen, they need no copy.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     workflow_id: str
     request: str
