@@ -452,8 +452,8 @@ async def bench(address: str, args: argparse.Namespace, data_dir: Path) -> None:
     run_bare, run_orch = bare_runner(client, bare), orch_runner(client, orch)
     try:
         async with (
-            Worker(client, task_queue=bare.task_queue, workflows=[S1Workflow],
-                   activities=[noop], workflow_runner=workflow_runner(args.sandbox == "on")),
+            Worker(client, task_queue=bare.task_queue, workflows=[S1Workflow], activities=[noop],
+                   workflow_runner=workflow_runner(args.sandbox == "on", client.data_converter)),
             build_worker(client, runtime),
         ):
             worker_started()  # as a worker process does once it is up

@@ -6,6 +6,7 @@ import gc
 from dataclasses import dataclass
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
@@ -26,6 +27,7 @@ from orchestrator.mcp.sync import CatalogueSync
 from orchestrator.planning.llm.planner import LlmPlanner
 from orchestrator.planning.offline import OfflinePlanner, Planner
 from orchestrator.settings import Settings
+from worker.runner import context_free_runner
 from workflows.orchestration import OrchestrationWorkflow
 
 
@@ -87,15 +89,17 @@ def build_worker(client: Client, runtime: Runtime, task_queue: str | None = None
         task_queue=task_queue or runtime.settings.task_queue,
         workflows=[OrchestrationWorkflow],
         activities=[planning.plan_request, steps.run_agent_step, graph.record_run],
-        workflow_runner=workflow_runner(runtime.settings.workflow_sandbox),
+        workflow_runner=workflow_runner(runtime.settings.workflow_sandbox, client.data_converter),
     )
 
 
-def workflow_runner(sandbox: bool) -> WorkflowRunner:
+def workflow_runner(sandbox: bool, converter: DataConverter) -> WorkflowRunner:
     """Temporal's sandbox re-imports the workflow module for every run and checks
     each call at run time: a safety net worth a few ms a run. Without it, replay
-    tests (golden histories in CI) remain the guard of determinism."""
-    return SandboxedWorkflowRunner() if sandbox else UnsandboxedWorkflowRunner()
+    tests (golden histories in CI) remain the guard of determinism. Either way,
+    context questions `converter` has no use for skip the runner (worker/runner.py)."""
+    inner = SandboxedWorkflowRunner() if sandbox else UnsandboxedWorkflowRunner()
+    return context_free_runner(inner, converter)
 
 
 def started() -> None:

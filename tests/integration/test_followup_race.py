@@ -92,7 +92,7 @@ async def slow_stack(
         client, task_queue=settings.task_queue, workflows=[OrchestrationWorkflow],
         activities=[plan_request, StepActivities(runtime.agents, runtime.mirror).run_agent_step,
                     record_run],
-        workflow_runner=workflow_runner(settings.workflow_sandbox),
+        workflow_runner=workflow_runner(settings.workflow_sandbox, client.data_converter),
     )
     app = create_app(settings, client, runtime.store, runtime.hub)
     try:
