@@ -10,9 +10,16 @@ that returns at once. The bare variant is `S1Workflow` from `bench.bare_latency`
 the difference is what the orchestrator adds (plan activity, mirror activities,
 graph writes in every step, payload size, workflow-side scheduling).
 
-For each variant: ``-n`` runs one after another (the two variants interleaved,
+A third variant, `FeaturedS1Workflow` (bench/featured.py), is the bare shape with
+the Temporal features an orchestrator run uses (local activities, patch, search
+attributes, summaries, heartbeat timeouts, payloads of the sizes read from an
+orchestrator run's history) and none of its work. It splits the ratio in two:
+what those features cost Temporal and the worker, and what the orchestrator's
+own work (planning, validation, references, the graph) adds on top.
+
+For each variant: ``-n`` runs one after another (the variants interleaved,
 run by run) and two bursts of ``-m`` runs started at once (in the order bare,
-orchestrator, orchestrator, bare); latency is measured by the client, from start
+featured, orchestrator, orchestrator, featured, bare); latency is measured by the client, from start
 to result. Prints p50/p95, runs/s and steps/s, the orchestrator/bare
 ratios (target: within 1.3x), and where the time goes: server-side durations
 from the histories of the sequential runs, phases from the orchestrator's
@@ -47,6 +54,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Worker
 
 from bench.bare_latency import S1Workflow, noop, pct
+from bench.featured import FeaturedS1Workflow, Sizes, sized, sizes_from
 from bench.server import temporal_at
 from orchestrator.agents.base import AgentResult, StepContext
 from orchestrator.graph import embedded_queries, queries
@@ -206,6 +214,17 @@ def bare_runner(client: Client, variant: Variant) -> Callable[[str], Awaitable[N
     return run
 
 
+def featured_runner(
+    client: Client, variant: Variant, sizes: Sizes
+) -> Callable[[str], Awaitable[None]]:
+    async def run(run_id: str) -> None:
+        await client.execute_workflow(
+            FeaturedS1Workflow.run, sizes, id=run_id, task_queue=variant.task_queue
+        )
+
+    return run
+
+
 def orch_runner(client: Client, variant: Variant) -> Callable[[str], Awaitable[None]]:
     async def run(run_id: str) -> None:
         variant.results[run_id] = await client.execute_workflow(
@@ -331,12 +350,12 @@ def run_phases(results: Sequence[RunResult]) -> dict[str, float]:
 # ---------------------------------------------------------------------------
 
 
-def table(bare: Variant, orch: Variant, runs: int) -> None:
+def table(bare: Variant, featured: Variant, orch: Variant, runs: int) -> None:
     head = (f"{'variant':<14}{'seq p50':>10}{'seq p95':>10}{'seq mean':>10}"
             f"{'conc runs/s':>13}{'conc steps/s':>14}{'conc p50':>10}{'conc p95':>10}")
     print("\n" + head)
     print("-" * len(head))
-    for v in (bare, orch):
+    for v in (bare, featured, orch):
         s, c = v.seq.latencies_ms, v.conc
         print(
             f"{v.name:<14}{pct(s, 0.5):8.1f}ms{pct(s, 0.95):8.1f}ms{_mean(s):8.1f}ms"
@@ -354,17 +373,23 @@ def table(bare: Variant, orch: Variant, runs: int) -> None:
           f"x{TARGET_RATIO}; p95 x{p95_ratio:.2f})")
     print(f"ratio runs/s   bare/orch      x{conc_ratio:.2f}  ({verdict(conc_ratio)} "
           f"x{TARGET_RATIO})")
-    bursts = [bare.conc.burst_rates(runs), orch.conc.burst_rates(runs)]
-    order = [bursts[0][0], bursts[1][0], bursts[1][1], bursts[0][1]]
-    print("runs/s of each burst, in the order run (bare, orch, orch, bare): "
-          + ", ".join(f"{rate:.1f}" for rate in order))
+    print("split of the ratios (seq p50 | runs/s):")
+    for label, low, high in (("featured/bare  (Temporal features alone)", bare, featured),
+                             ("orch/featured  (the orchestrator's own work)", featured, orch)):
+        seq = pct(high.seq.latencies_ms, 0.5) / pct(low.seq.latencies_ms, 0.5)
+        conc = low.conc.runs_per_s / (high.conc.runs_per_s or float("nan"))
+        print(f"  {label:<46} x{seq:.2f} | x{conc:.2f}")
+    rates = {v.name: v.conc.burst_rates(runs) for v in (bare, featured, orch)}
+    order = [rates["bare"][0], rates["featured"][0], rates["orchestrator"][0],
+             rates["orchestrator"][1], rates["featured"][1], rates["bare"][1]]
+    print("runs/s of each burst, in the order run (bare, featured, orch, orch, featured, "
+          "bare): " + ", ".join(f"{rate:.1f}" for rate in order))
 
 
-def print_breakdowns(bare: Breakdown, orch: Breakdown, bare_lat: list[float],
-                     orch_lat: list[float]) -> None:
+def print_breakdowns(rows: Sequence[tuple[str, Breakdown, list[float]]]) -> None:
     print("\nserver-side, sequential runs (means; per-run count; queue = scheduled -> "
           "started, exec = started -> completed)")
-    for name, b, lat in (("bare", bare, bare_lat), ("orchestrator", orch, orch_lat)):
+    for name, b, lat in rows:
         run = _mean(b.run_ms)
         print(f"  {name}: run in history {run:.1f} ms, client start->result "
               f"{_mean(lat):.1f} ms (client/RPC overhead {_mean(lat) - run:.1f} ms)")
@@ -442,6 +467,8 @@ async def bench(address: str, args: argparse.Namespace, data_dir: Path) -> None:
     if isinstance(runtime.store, EmbeddedGraphStore):
         timer.install(runtime.store)
     bare = Variant("bare", f"bench-bare-{uuid.uuid4().hex[:8]}", timeout_s=args.timeout)
+    featured = Variant("featured", f"bench-featured-{uuid.uuid4().hex[:8]}",
+                       timeout_s=args.timeout)
     orch = Variant("orchestrator", settings.task_queue, timeout_s=args.timeout)
     if args.mirror == "off":
         async def skip(_records: object) -> None:
@@ -450,41 +477,53 @@ async def bench(address: str, args: argparse.Namespace, data_dir: Path) -> None:
         setattr(runtime.store, "record_run", skip)  # noqa: B010 - instance override on purpose
         setattr(runtime.store, "record_steps", skip)  # noqa: B010
     run_bare, run_orch = bare_runner(client, bare), orch_runner(client, orch)
+    runner = workflow_runner(args.sandbox == "on", client.data_converter)
     try:
         async with (
             Worker(client, task_queue=bare.task_queue, workflows=[S1Workflow], activities=[noop],
-                   workflow_runner=workflow_runner(args.sandbox == "on", client.data_converter)),
+                   workflow_runner=runner),
+            Worker(client, task_queue=featured.task_queue, workflows=[FeaturedS1Workflow],
+                   activities=[sized], workflow_runner=runner),
             build_worker(client, runtime),
         ):
             worker_started()  # as a worker process does once it is up
             warm = Phase()
+            for _ in range(max(args.warmup, 1)):
+                await timed(run_orch, orch, warm)
+            sizes = sizes_from(await client.get_workflow_handle(warm.ids[0]).fetch_history())
+            print(f"orchestrator payload sizes (bytes), for the featured variant: {sizes}")
+            run_featured = featured_runner(client, featured, sizes)
             for _ in range(args.warmup):
                 await timed(run_bare, bare, warm)
-                await timed(run_orch, orch, warm)
+                await timed(run_featured, featured, warm)
             timer.take()
-            # Interleaved, so both variants see the same server state.
+            # Interleaved, so the variants see the same server state.
             for _ in range(args.sequential):
                 await timed(run_bare, bare, bare.seq)
+                await timed(run_featured, featured, featured.seq)
                 await timed(run_orch, orch, orch.seq)
             seq_graph = timer.take()
             # Each burst leaves the server and the worker with more history than the
             # one before, and the later burst runs slower: in the order bare,
             # orchestrator the ratio came out x1.8, in the other order x1.45. Two
-            # bursts each, in the order bare, orch, orch, bare, cancel a steady drift.
+            # bursts each, in mirrored order, cancel a steady drift.
             await concurrently(run_bare, bare, args.concurrent)
+            await concurrently(run_featured, featured, args.concurrent)
             await concurrently(run_orch, orch, args.concurrent)
             await concurrently(run_orch, orch, args.concurrent)
             conc_graph = timer.take()
+            await concurrently(run_featured, featured, args.concurrent)
             await concurrently(run_bare, bare, args.concurrent)
-        bad = failures(bare) + failures(orch)
+        bad = failures(bare) + failures(featured) + failures(orch)
         if not bad:
             print(f"all {len(orch.results)} orchestrator runs completed "
                   f"({STEPS_PER_RUN} steps each)")
-        table(bare, orch, args.concurrent)
-        b_hist, o_hist = await asyncio.gather(
-            breakdown(client, bare.seq.ids), breakdown(client, orch.seq.ids)
+        table(bare, featured, orch, args.concurrent)
+        histories = await asyncio.gather(
+            *(breakdown(client, v.seq.ids) for v in (bare, featured, orch))
         )
-        print_breakdowns(b_hist, o_hist, bare.seq.latencies_ms, orch.seq.latencies_ms)
+        print_breakdowns([(v.name, h, v.seq.latencies_ms)
+                          for v, h in zip((bare, featured, orch), histories, strict=True)])
         print("\norchestrator phases, sequential runs (RunResult timestamps, means)")
         seq_results = [orch.results[i] for i in orch.seq.ids]
         for name, value in run_phases(seq_results).items():
