@@ -115,7 +115,7 @@ def started() -> None:
 
     Young objects are collected less often too: with 200 runs in flight, most of a
     collection's young objects are still alive, and Python's default (a collection
-    every 700 allocations) spent 2.0-2.5 ms of the orchestrator's CPU a run on it;
+    every 700 allocations) spent 2.0-3.4 ms of the orchestrator's CPU a run on it;
     every 10,000 allocations, 0.9-1.2 ms (gc.callbacks timing, same burst)."""
     gc.freeze()
     gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
