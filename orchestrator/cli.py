@@ -19,7 +19,8 @@ from orchestrator.settings import Settings
 
 API = "http://127.0.0.1:8000"
 # Signals that stop a command, and its exit code then (128 + the signal).
-STOP_SIGNALS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# SIGHUP: the terminal went away (the dev server `up` started must stop with it).
+STOP_SIGNALS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 S1 = (
     "Create application ecommerce with payment service, deploy to production "
     "with monitoring and security policies"
@@ -45,10 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _until_stopped(work: Coroutine[Any, Any, int | None]) -> int | None:
-    """Run a command; SIGINT or SIGTERM stop it cleanly (its `finally`s run: the
-    worker drains, the graph is closed). Handled here rather than left to Python's
-    default: a process a shell starts in the background inherits SIGINT ignored,
-    and service managers stop processes with SIGTERM."""
+    """Run a command; SIGINT, SIGTERM or SIGHUP stop it cleanly (its `finally`s run:
+    the worker drains, the graph is closed, a dev server it started is stopped).
+    Handled here rather than left to Python's default: a process a shell starts in
+    the background inherits SIGINT ignored, service managers stop processes with
+    SIGTERM, and a closed terminal sends SIGHUP."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
     received: list[signal.Signals] = []

@@ -40,9 +40,15 @@ class DevServer:
 
     def __init__(
         self, port: int, ui_port: int | None = None, db_file: Path | None = None,
-        search_attributes: dict[str, str] | None = None,
+        search_attributes: dict[str, str] | None = None, own_session: bool = False,
     ) -> None:
         self.port = port
+        # A terminal's Ctrl-C signals its whole foreground group. In a session of its
+        # own, the server is stopped by its owner's `stop()`, after the worker using
+        # it, not at once under it (the worker's shutdown call then fails, noisily).
+        # The owner must then stop it on every signal that ends it. Left in the
+        # group, it dies with the group, whoever forgets to stop it (test harnesses).
+        self._own_session = own_session
         self.ui_port = ui_port
         self._db_file = db_file
         self._search_attributes = search_attributes or {}
@@ -74,6 +80,7 @@ class DevServer:
         self._process = await asyncio.create_subprocess_exec(
             *self.command(), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            start_new_session=self._own_session,
         )
         deadline = asyncio.get_running_loop().time() + wait_s
         while not _listening(self.port):
