@@ -4,12 +4,13 @@ without entering the sandbox, when the data converter has no use for the answer.
 For every payload an activation decodes or a completion encodes, Temporal asks the
 workflow instance which serialization context applies, and which external-storage
 context, over three passes each way. In the sandbox each question is an `exec`
-inside it (~0.1 ms): an S1 run asked ~90 of them, 8.6 ms of worker time a run,
-more than its workflow code took (bench/s1_overhead.py). The answer only matters
-to a converter, codec or storage that implements `WithSerializationContext`. For
-one that does not, `DataConverter.with_context` returns the converter itself, so
-every possible answer selects the same converter, and answering None changes
-nothing but the cost. A converter that does use contexts keeps the runner as is.
+inside it (~0.1 ms): timing the sandbox's entry points over sequential S1 runs,
+a run asked ~90 of them, 8.6 ms of worker time, as much as its workflow code
+took. The answer only matters to a converter, codec or storage that implements
+`WithSerializationContext`. For one that does not, `DataConverter.with_context`
+returns the converter itself, so every possible answer selects the same
+converter, and answering None changes nothing but the cost. A converter that
+does use contexts keeps the runner as is.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from temporalio.converter import (
 from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails, WorkflowRunner
 from temporalio.workflow import Info, _Definition
 
+_NO_STORE = StorageDriverStoreContext(target=None)
 _PROBES: tuple[SerializationContext, ...] = (
     WorkflowSerializationContext(namespace="probe", workflow_id="probe"),
     ActivitySerializationContext(
@@ -82,7 +84,7 @@ class _ContextFreeInstance(WorkflowInstance):
         return None
 
     def get_external_store_context(self, command_info: object) -> StorageDriverStoreContext:
-        return StorageDriverStoreContext(target=None)
+        return _NO_STORE
 
     def get_info(self) -> Info:
         return self._inner.get_info()
