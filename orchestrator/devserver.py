@@ -75,7 +75,7 @@ class DevServer:
         return cmd
 
     async def start(self, wait_s: float = 30.0) -> None:
-        if _listening(self.port):
+        if listening(self.port):
             raise RuntimeError(f"port {self.port} is taken: is a Temporal server already running?")
         self._process = await asyncio.create_subprocess_exec(
             *self.command(), stdin=asyncio.subprocess.DEVNULL,
@@ -83,7 +83,7 @@ class DevServer:
             start_new_session=self._own_session,
         )
         deadline = asyncio.get_running_loop().time() + wait_s
-        while not _listening(self.port):
+        while not listening(self.port):
             if self._process.returncode is not None:
                 err = await self._process.stderr.read() if self._process.stderr else b""
                 raise RuntimeError(f"temporal dev server exited: {err.decode()[-2000:]}")
@@ -103,7 +103,8 @@ class DevServer:
             await self._process.wait()
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
+    """Whether something accepts connections on this loopback port."""
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0

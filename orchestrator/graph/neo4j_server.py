@@ -16,13 +16,14 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
 from neo4j import AsyncGraphDatabase
+
+from orchestrator.devserver import listening
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ class Neo4jServer:
                 str(self.port), str(self.data_dir)]
 
     async def start(self, wait_s: float = 120.0) -> None:
-        if _listening(self.port):
+        if listening(self.port):
             raise Neo4jServerError(f"port {self.port} is taken: is a Neo4j already running?")
         classpath = await asyncio.to_thread(build_launcher)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -190,12 +191,6 @@ class Neo4jServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 async def _serve(args: argparse.Namespace) -> None:

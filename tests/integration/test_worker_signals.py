@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from orchestrator.devserver import DevServer, free_port
+from orchestrator.devserver import DevServer, free_port, listening
 from orchestrator.graph.embedded import EmbeddedGraphStore
 
 # What each command logs once it is up.
@@ -104,9 +103,4 @@ async def test_the_terminal_stops_up_before_the_dev_server_it_started(
             await up.wait()
     logged = _logged(log)
     assert "Traceback" not in logged and "WARN" not in logged, logged[-3000:]
-    assert not _listening(temporal_port), "the dev server outlived `up`"
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+    assert not listening(temporal_port), "the dev server outlived `up`"
