@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import activity, workflow
+from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.common import RetryPolicy
@@ -25,7 +26,6 @@ from temporalio.workflow import ActivityCancellationType
 
 from workflows import search_attributes as sa
 
-PATCH = "search-attributes"  # the patch OrchestrationWorkflow asks for
 TIMEOUT = timedelta(seconds=30)
 HEARTBEAT = timedelta(seconds=5)  # the built-in agents' heartbeat timeout
 RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
@@ -62,18 +62,22 @@ def sizes_from(history: WorkflowHistory) -> Sizes:
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_MARKER_RECORDED:
             data = event.marker_recorded_event_attributes.details.get("result")
-            plan = max(plan, sum(len(p.data) for p in data.payloads) if data else 0)
+            plan = max(plan, _bytes(data) if data else 0)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs = event.activity_task_scheduled_event_attributes
-            inputs.append(sum(len(p.data) for p in attrs.input.payloads))
+            inputs.append(_bytes(attrs.input))
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             attrs_done = event.activity_task_completed_event_attributes
-            outputs.append(sum(len(p.data) for p in attrs_done.result.payloads))
+            outputs.append(_bytes(attrs_done.result))
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             done = event.workflow_execution_completed_event_attributes
-            result = sum(len(p.data) for p in done.result.payloads)
+            result = _bytes(done.result)
     return Sizes(plan=plan, step_input=_mean(inputs), step_output=_mean(outputs),
                  result=result)
+
+
+def _bytes(payloads: Payloads) -> int:
+    return sum(len(p.data) for p in payloads.payloads)
 
 
 def _mean(values: list[int]) -> int:
@@ -86,7 +90,7 @@ class FeaturedS1Workflow:
 
     @workflow.run
     async def run(self, sizes: Sizes) -> str:
-        workflow.patched(PATCH)
+        workflow.patched(sa.PATCH)
         await workflow.execute_local_activity(
             sized, Sized("", sizes.plan), start_to_close_timeout=TIMEOUT,
             retry_policy=RETRY, summary="plan the request",

@@ -69,8 +69,6 @@ QUICK_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_
 MIRROR_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
 )
-# Runs recorded before the workflow set search attributes replay without them.
-SEARCH_ATTRIBUTES_PATCH = "search-attributes"
 
 
 @workflow.defn
@@ -105,7 +103,7 @@ class OrchestrationWorkflow:
         self._request = request
         # Asked once, before the first await: a patch marker must sit at the same
         # point of the history on every replay.
-        self._search_attributes = workflow.patched(SEARCH_ATTRIBUTES_PATCH)
+        self._search_attributes = workflow.patched(sa.PATCH)
         try:
             self._planned = await self._plan(request)
         except asyncio.CancelledError:

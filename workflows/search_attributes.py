@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from temporalio.common import SearchAttributeKey
 
+# The patch under which runs set them: runs recorded before it replay without.
+PATCH = "search-attributes"
+
 INTENT = SearchAttributeKey.for_keyword("OrchestratorIntent")
 STATUS = SearchAttributeKey.for_keyword("OrchestratorStatus")
 TENANT = SearchAttributeKey.for_keyword("OrchestratorTenant")
