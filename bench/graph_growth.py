@@ -7,10 +7,17 @@ run's final mirror is then written to each in turn, ``--samples`` times, so that
 both see the same machine. Prints p50 per store, the ratio (a write that scales
 with the graph's size, not the run's, shows here), and the statements' times.
 
+With ``--grown``, both stores hold the runs, and the difference is how they got
+there: one grew run by run in this process from empty (its statements first ran,
+and had their plans made, while it was empty), the other was filled the same way
+and then reopened (plans made afresh for what it holds). The ratio shows what
+plans made for a smaller graph cost.
+
 Run from the project root::
 
     python -m bench.graph_growth                       # 5,000 runs stored
     python -m bench.graph_growth --stored 20000 --samples 60
+    python -m bench.graph_growth --grown --stored 3000
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,11 +65,13 @@ def final_mirror(plan: Plan, workflow_id: str) -> RunRecord:
                      status=RunStatus.COMPLETED, plan=plan, steps=steps, outcomes=outcomes)
 
 
-async def fill(store: EmbeddedGraphStore, plan: Plan, runs: int) -> float:
-    """Store `runs` runs, many to a transaction; returns the seconds it took."""
+async def fill(
+    store: EmbeddedGraphStore, plan: Plan, runs: int, batch: int = FILL_BATCH
+) -> float:
+    """Store `runs` runs, `batch` to a transaction; returns the seconds it took."""
     start = time.perf_counter()
-    for first in range(0, runs, FILL_BATCH):
-        ids = range(first, min(first + FILL_BATCH, runs))
+    for first in range(0, runs, batch):
+        ids = range(first, min(first + batch, runs))
         # Issued together, they share the store's group commit.
         await asyncio.gather(*(store.record_run(final_mirror(plan, f"stored-{i:07d}"))
                                for i in ids))
@@ -71,7 +80,8 @@ async def fill(store: EmbeddedGraphStore, plan: Plan, runs: int) -> float:
 
 @dataclass
 class Growth:
-    """One run's final mirror into each store, in ms, and its statements' times."""
+    """One run's final mirror into each of two stores, in ms, and its statements'
+    times; the first store is the reference, the second the one judged."""
 
     latencies: dict[str, list[float]]
     timers: dict[str, GraphTimer]
@@ -81,16 +91,52 @@ class Growth:
 
     @property
     def ratio(self) -> float:
-        empty, full = (self.p50(name) for name in self.latencies)
-        return full / empty
+        """The second store's p50 over the first's."""
+        base, judged = (self.p50(name) for name in self.latencies)
+        return judged / base
 
 
 async def measure(tmp: Path, stored: int, samples: int, warmup: int = 5) -> Growth:
     """Fill one store with `stored` runs, then time a fresh run's final mirror into
     an empty store and into the full one, in turn, `samples` times."""
-    runtime = await build_runtime(Settings(data_dir=tmp / "planner"))
+    async def prepare(stores: dict[str, EmbeddedGraphStore], plan: Plan) -> None:
+        took = await fill(stores[f"{stored} runs"], plan, stored)
+        print(f"stored {stored} runs ({stored * len(plan.steps)} steps) in {took:.1f} s")
+
     stores = {"empty": EmbeddedGraphStore(tmp / "empty"),
               f"{stored} runs": EmbeddedGraphStore(tmp / "full")}
+    return await compare(tmp, stores, prepare, samples, warmup)
+
+
+async def measure_grown(tmp: Path, stored: int, samples: int, warmup: int = 5) -> Growth:
+    """Grow two stores run by run to `stored` runs and reopen one; then time a
+    fresh run's final mirror into each, in turn, `samples` times."""
+    async def prepare(stores: dict[str, EmbeddedGraphStore], plan: Plan) -> None:
+        # One run a transaction, as the runs it is timed with: a plan is made for
+        # the batch it first ran with, too.
+        took = await fill(stores["grown here"], plan, stored, batch=1)
+        print(f"grew a store to {stored} runs, one at a time, in {took:.1f} s")
+        took = await fill(stores["reopened"], plan, stored)
+        await stores["reopened"].close()
+        stores["reopened"] = EmbeddedGraphStore(tmp / "reopened")
+        await stores["reopened"].setup()
+        print(f"stored {stored} runs in another in {took:.1f} s, and reopened it")
+
+    stores = {"reopened": EmbeddedGraphStore(tmp / "reopened"),
+              "grown here": EmbeddedGraphStore(tmp / "grown")}
+    return await compare(tmp, stores, prepare, samples, warmup)
+
+
+async def compare(
+    tmp: Path,
+    stores: dict[str, EmbeddedGraphStore],
+    prepare: Callable[[dict[str, EmbeddedGraphStore], Plan], Awaitable[None]],
+    samples: int,
+    warmup: int,
+) -> Growth:
+    """Set the stores up, `prepare` them, then time a fresh run's final mirror into
+    each in turn (so that both see the same machine); the second is the one judged."""
+    runtime = await build_runtime(Settings(data_dir=tmp / "planner"))
     try:
         plan = await build_planner(runtime).plan(S1)
         for store in stores.values():
@@ -98,8 +144,7 @@ async def measure(tmp: Path, stored: int, samples: int, warmup: int = 5) -> Grow
             await store.register_catalogue(runtime.registry.capabilities,
                                            runtime.registry.agents)
             await store.claim_entity(SHARED, "bench", {})
-        took = await fill(stores[f"{stored} runs"], plan, stored)
-        print(f"stored {stored} runs ({stored * len(plan.steps)} steps) in {took:.1f} s")
+        await prepare(stores, plan)
         growth = Growth({name: [] for name in stores}, {name: GraphTimer() for name in stores})
         for name, store in stores.items():
             growth.timers[name].install(store)
@@ -107,7 +152,6 @@ async def measure(tmp: Path, stored: int, samples: int, warmup: int = 5) -> Grow
             if i == warmup:
                 for timer in growth.timers.values():
                     timer.take()
-            # In turn, so that both stores see the same machine.
             for name, store in stores.items():
                 start = time.perf_counter()
                 await store.record_run(final_mirror(plan, f"fresh-{i:05d}"))
@@ -125,8 +169,10 @@ def report(growth: Growth, samples: int) -> None:
     for name, values in growth.latencies.items():
         p95 = sorted(values)[int(0.95 * (len(values) - 1))]
         print(f"  {name:>14}: {growth.p50(name):6.2f} / {p95:6.2f}")
-    print(f"  ratio full/empty: x{growth.ratio:.2f}")
-    print("\nstatements, mean ms (empty -> full):")
+    first, second = growth.latencies
+    print(f"  ratio {second}/{first}: x{growth.ratio:.2f}")
+    first, second = growth.latencies
+    print(f"\nstatements, mean ms ({first} -> {second}):")
     statements = [timer.take().statements for timer in growth.timers.values()]
     for query in sorted(statements[1], key=lambda k: -sum(statements[1][k])):
         small, large = statements[0].get(query, []), statements[1][query]
@@ -140,6 +186,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--stored", type=int, default=5000, help="runs in the full store")
     p.add_argument("--samples", type=int, default=40, help="final mirrors timed per store")
     p.add_argument("--warmup", type=int, default=5, help="final mirrors not timed first")
+    p.add_argument("--grown", action="store_true",
+                   help="compare a store grown here run by run with one reopened")
     args = p.parse_args(argv)
     if args.stored < 1 or args.samples < 1 or args.warmup < 0:
         p.error("--stored and --samples must be >= 1, --warmup >= 0")
@@ -149,7 +197,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="graph-growth-") as tmp:
-        growth = asyncio.run(measure(Path(tmp), args.stored, args.samples, args.warmup))
+        how = measure_grown if args.grown else measure
+        growth = asyncio.run(how(Path(tmp), args.stored, args.samples, args.warmup))
     report(growth, args.samples)
     return 0
 

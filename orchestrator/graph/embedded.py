@@ -36,6 +36,15 @@ QUERY_THREADS = 1
 # own (the same one, marked), so each size keeps a plan of its own.
 FEW_ROWS = 64
 MANY_ROWS = "\n/* many rows */"
+# A plan is also made for the tables as they are when the statement first runs:
+# made while the store was nearly empty, the OPERATES_ON and DEPENDS_ON writes
+# scanned, and a run's final mirror slowed with every run written (OPERATES_ON
+# 0.7 -> 2.4 ms over 1,500 runs written one by one; flat when remade). So plans
+# are remade, on a fresh connection with nothing cached, each time the runs
+# stored have doubled since they were made (from REPLAN_FIRST runs on).
+REPLAN_FIRST = 32
+# The statements that write a run's workflow node: their rows count the runs.
+RUN_WRITES = frozenset({q.MERGE_WORKFLOWS, q.MERGE_OPENING_WORKFLOWS})
 Rows = list[list[Any]]
 Statement = tuple[str, dict[str, Any]]
 
@@ -50,6 +59,10 @@ class EmbeddedGraphStore(CypherStore):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph")
         self._db: ladybug.Database | None = None
         self._conn: ladybug.Connection | None = None
+        # Runs stored when the plans in use were made, and runs written since
+        # (touched on the graph thread only).
+        self._runs_planned_for = 0
+        self._runs_written = 0
 
     async def setup(self) -> None:
         await self._call(self._open)
@@ -72,6 +85,17 @@ class EmbeddedGraphStore(CypherStore):
         self._conn = ladybug.Connection(self._db, num_threads=QUERY_THREADS)
         for statement in q.EMBEDDED_SCHEMA:
             self._conn.execute(statement)
+        self._runs_planned_for = self._exec(q.EMBEDDED_COUNT_RUNS)[0][0]
+
+    def _replan_if_grown(self) -> None:
+        """Between transactions: remake the plans once the runs stored doubled."""
+        if self._runs_written < max(REPLAN_FIRST, self._runs_planned_for):
+            return
+        assert self._db is not None and self._conn is not None
+        self._conn.close()
+        self._conn = ladybug.Connection(self._db, num_threads=QUERY_THREADS)
+        self._runs_planned_for += self._runs_written
+        self._runs_written = 0
 
     async def close(self) -> None:
         def _close() -> None:
@@ -105,26 +129,31 @@ class EmbeddedGraphStore(CypherStore):
             self._wrote([query])
 
     async def _transaction(self, steps: list[Statement]) -> None:
+        runs = sum(len(params["rows"]) for query, params in steps if query in RUN_WRITES)
         steps = [own for query, params in steps for own in _own_forms(query, params)]
-        if len(steps) == 1:
-            query, params = steps[0]
-            await self._call(lambda: self._exec(query, **params))
-            return
 
         def _tx() -> None:
-            self._exec("BEGIN TRANSACTION")
-            try:
-                for query, params in steps:
-                    self._exec(query, **params)
-            except Exception:
-                # A failed statement may already have ended the transaction; the
-                # original error is the one worth reporting.
-                with contextlib.suppress(RuntimeError):
-                    self._exec("ROLLBACK")
-                raise
-            self._exec("COMMIT")
+            self._replan_if_grown()
+            if len(steps) == 1:
+                self._exec(steps[0][0], **steps[0][1])
+            else:
+                self._in_transaction(steps)
+            self._runs_written += runs
 
         await self._call(_tx)
+
+    def _in_transaction(self, steps: list[Statement]) -> None:
+        self._exec("BEGIN TRANSACTION")
+        try:
+            for query, params in steps:
+                self._exec(query, **params)
+        except Exception:
+            # A failed statement may already have ended the transaction; the
+            # original error is the one worth reporting.
+            with contextlib.suppress(RuntimeError):
+                self._exec("ROLLBACK")
+            raise
+        self._exec("COMMIT")
 
     async def _read(self, query: str, **params: Any) -> Rows:
         return await self._call(lambda: self._exec(query, **params))

@@ -70,6 +70,7 @@ NEO4J_SCHEMA = [
 
 EMBEDDED_COUNT_NODES = "MATCH (n) RETURN label(n), count(*)"
 EMBEDDED_COUNT_RELATIONSHIPS = "MATCH ()-[r]->() RETURN label(r), count(*)"
+EMBEDDED_COUNT_RUNS = "MATCH (w:Workflow) RETURN count(w)"
 NEO4J_COUNT_NODES = "MATCH (n) UNWIND labels(n) AS label RETURN label, count(*)"
 NEO4J_COUNT_RELATIONSHIPS = "MATCH ()-[r]->() RETURN type(r), count(*)"
 
