@@ -165,13 +165,14 @@ async def compare(
 
 
 def report(growth: Growth, samples: int) -> None:
-    print(f"\none run's final mirror, awaited, {samples} samples each (p50 / p95 ms):")
+    print(f"\none run's final mirror, awaited, {samples} samples each "
+          "(p50 / p95 / mean / max ms; a checkpoint shows in the last two):")
     for name, values in growth.latencies.items():
         p95 = sorted(values)[int(0.95 * (len(values) - 1))]
-        print(f"  {name:>14}: {growth.p50(name):6.2f} / {p95:6.2f}")
+        print(f"  {name:>14}: {growth.p50(name):6.2f} / {p95:6.2f} / "
+              f"{statistics.fmean(values):6.2f} / {max(values):6.2f}")
     first, second = growth.latencies
     print(f"  ratio {second}/{first}: x{growth.ratio:.2f}")
-    first, second = growth.latencies
     print(f"\nstatements, mean ms ({first} -> {second}):")
     statements = [timer.take().statements for timer in growth.timers.values()]
     for query in sorted(statements[1], key=lambda k: -sum(statements[1][k])):
