@@ -13,11 +13,16 @@ and had their plans made, while it was empty), the other was filled the same way
 and then reopened (plans made afresh for what it holds). The ratio shows what
 plans made for a smaller graph cost.
 
+With ``--store neo4j``, one Neo4j (``NEO4J_URI``/``NEO4J_PASSWORD``, else one
+started from the launcher) is first warmed up (its JIT: ``bench.neo4j_warmup``),
+a fresh run's final mirror timed, ``--stored`` runs more stored, and timed again.
+
 Run from the project root::
 
     python -m bench.graph_growth                       # 5,000 runs stored
     python -m bench.graph_growth --stored 20000 --samples 60
     python -m bench.graph_growth --grown --stored 3000
+    python -m bench.graph_growth --store neo4j --stored 20000
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.mirror_cost import neo4j_access
+from bench.neo4j_warmup import warm_up
 from bench.s1_overhead import S1, GraphTimer
 from orchestrator.graph.embedded import EmbeddedGraphStore
+from orchestrator.graph.store import GraphStore
 from orchestrator.models import (
     EntityRef,
     Outcome,
@@ -47,6 +55,9 @@ from orchestrator.settings import Settings
 from worker.runtime import build_planner, build_runtime
 
 FILL_BATCH = 500
+# A fresh Neo4j runs slowly until its JIT has compiled the hot paths: ~8,000 runs'
+# statements (neo4j_warmup.py); timed before that, the store would seem to speed up.
+WARM_RUNS = 8000
 # The entity every run touches: its incoming OPERATES_ON grow with the graph.
 SHARED = EntityRef(kind="environment", name="production")
 
@@ -66,7 +77,7 @@ def final_mirror(plan: Plan, workflow_id: str) -> RunRecord:
 
 
 async def fill(
-    store: EmbeddedGraphStore, plan: Plan, runs: int, batch: int = FILL_BATCH
+    store: GraphStore, plan: Plan, runs: int, batch: int = FILL_BATCH
 ) -> float:
     """Store `runs` runs, `batch` to a transaction; returns the seconds it took."""
     start = time.perf_counter()
@@ -127,6 +138,49 @@ async def measure_grown(tmp: Path, stored: int, samples: int, warmup: int = 5) -
     return await compare(tmp, stores, prepare, samples, warmup)
 
 
+async def measure_neo4j(
+    tmp: Path, stored: int, samples: int, warmup: int = 5, warm_runs: int = WARM_RUNS
+) -> Growth:
+    """Time a fresh run's final mirror into a warmed-up Neo4j, `samples` times,
+    then again once `stored` runs more are stored."""
+    runtime = await build_runtime(Settings(data_dir=tmp / "planner"))
+    try:
+        plan = await build_planner(runtime).plan(S1)
+        async with neo4j_access(tmp) as access:
+            await access.empty()
+            store = access.store()
+            await store.setup()
+            try:
+                await store.register_catalogue(runtime.registry.capabilities,
+                                               runtime.registry.agents)
+                await store.claim_entity(SHARED, "bench", {})
+                took = await warm_up(store, plan, warm_runs)
+                print(f"warmed Neo4j up with {warm_runs} runs in {took:.1f} s")
+                before = f"{warm_runs} runs"
+                latencies = {before: await timed(store, plan, "before", samples, warmup)}
+                took = await fill(store, plan, stored)
+                print(f"stored {stored} runs more in {took:.1f} s")
+                after = f"{warm_runs + stored} runs"
+                latencies[after] = await timed(store, plan, "after", samples, warmup)
+            finally:
+                await store.close()
+        return Growth(latencies, {})
+    finally:
+        await runtime.close()
+
+
+async def timed(
+    store: GraphStore, plan: Plan, prefix: str, samples: int, warmup: int
+) -> list[float]:
+    """Fresh runs' final mirrors into `store`, one at a time: the last `samples` in ms."""
+    latencies = []
+    for i in range(warmup + samples):
+        start = time.perf_counter()
+        await store.record_run(final_mirror(plan, f"{prefix}-{i:05d}"))
+        latencies.append((time.perf_counter() - start) * 1000)
+    return latencies[warmup:]
+
+
 async def compare(
     tmp: Path,
     stores: dict[str, EmbeddedGraphStore],
@@ -173,6 +227,8 @@ def report(growth: Growth, samples: int) -> None:
               f"{statistics.fmean(values):6.2f} / {max(values):6.2f}")
     first, second = growth.latencies
     print(f"  ratio {second}/{first}: x{growth.ratio:.2f}")
+    if not growth.timers:  # statements are timed on the embedded store only
+        return
     print(f"\nstatements, mean ms ({first} -> {second}):")
     statements = [timer.take().statements for timer in growth.timers.values()]
     for query in sorted(statements[1], key=lambda k: -sum(statements[1][k])):
@@ -189,17 +245,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=5, help="final mirrors not timed first")
     p.add_argument("--grown", action="store_true",
                    help="compare a store grown here run by run with one reopened")
+    p.add_argument("--store", choices=("embedded", "neo4j"), default="embedded")
+    p.add_argument("--warm-runs", type=int, default=WARM_RUNS,
+                   help="runs a Neo4j is warmed up with before it is timed")
     args = p.parse_args(argv)
-    if args.stored < 1 or args.samples < 1 or args.warmup < 0:
-        p.error("--stored and --samples must be >= 1, --warmup >= 0")
+    if args.stored < 1 or args.samples < 1 or args.warmup < 0 or args.warm_runs < 0:
+        p.error("--stored and --samples must be >= 1, --warmup and --warm-runs >= 0")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="graph-growth-") as tmp:
-        how = measure_grown if args.grown else measure
-        growth = asyncio.run(how(Path(tmp), args.stored, args.samples, args.warmup))
+        if args.store == "neo4j":
+            growth = asyncio.run(measure_neo4j(Path(tmp), args.stored, args.samples,
+                                               args.warmup, args.warm_runs))
+        else:
+            how = measure_grown if args.grown else measure
+            growth = asyncio.run(how(Path(tmp), args.stored, args.samples, args.warmup))
     report(growth, args.samples)
     return 0
 
