@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -60,3 +60,10 @@ class RecentIds:
             self._ids[i] = None
         while len(self._ids) > self._limit:
             del self._ids[next(iter(self._ids))]
+
+
+def ignore_failure(task: asyncio.Task[Any]) -> None:
+    """Done-callback of a read started in the background, which no one may await:
+    its failure is not an error there (the next reader that needs it reads)."""
+    if not task.cancelled():
+        task.exception()

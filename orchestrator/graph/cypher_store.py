@@ -88,6 +88,11 @@ class CypherStore(ABC):
     async def _transaction(self, writes: list[Write]) -> None:
         """Run these statements in one transaction."""
 
+    async def _close_caches(self) -> None:
+        """Stop the caches' reads under way: the store is closing."""
+        await self._stats.close()
+        await self._recent.close()
+
     async def register_catalogue(
         self, capabilities: list[Capability], agents: list[Agent]
     ) -> None:

@@ -109,7 +109,7 @@ class EmbeddedGraphStore(CypherStore):
                 self._db.close()
             self._conn = self._db = None
 
-        await self._stats.close()
+        await self._close_caches()
         await self._call(_close)
         self._executor.shutdown(wait=True)
 

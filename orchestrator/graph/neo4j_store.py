@@ -117,7 +117,7 @@ class Neo4jGraphStore(CypherStore):
                 raise
 
     async def close(self) -> None:
-        await self._stats.close()
+        await self._close_caches()
         driver, self._driver = self._driver, None
         if driver is not None:
             await driver.close()

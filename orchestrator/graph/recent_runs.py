@@ -5,15 +5,20 @@ The read scans every completed run's workflow and plan and sorts them: the cost
 grows with the graph, and every plan pays it. The runs this process mirrors are
 known exactly when their final mirror commits (a completed run with its plan
 joins the list in its place), so the list is read once and then maintained; a
-write it cannot account for exactly drops it, and runs that other processes
-complete arrive within `MAX_AGE_S`.
+write it cannot account for exactly drops it. Runs that other processes complete
+are read once the list is `MAX_AGE_S` old: the plan that finds it so gets it at
+once and starts the read for the plans after it (the read took 11 ms with 20,000
+runs stored, and with requests seconds apart every plan waited for it otherwise).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
+from orchestrator.graph.batching import ignore_failure
 from orchestrator.graph.overtaking import opening
 from orchestrator.graph.store import CompletedRun
 from orchestrator.models import RunRecord, RunStatus
@@ -38,25 +43,44 @@ class RecentRuns:
         # or may not show them, so they are applied to what it returns (applying
         # a run twice changes nothing).
         self._reads: list[list[RunRecord]] = []
+        self._refreshing: asyncio.Task[list[CompletedRun]] | None = None
 
     async def get(self, limit: int) -> list[CompletedRun]:
         if limit > KEPT:
             return await self._read(limit)
-        if self._runs is None or time.monotonic() - self._read_at >= self._max_age_s:
-            version, started = self._version, time.monotonic()
-            meanwhile: list[RunRecord] = []
-            self._reads.append(meanwhile)
-            try:
-                runs = await self._read(KEPT)
-            finally:
-                self._reads.remove(meanwhile)
-            for record in meanwhile:
-                self._apply(runs, record)
-            if version != self._version:  # a write it cannot account for: not kept
-                return runs[:limit]
-            self._runs, self._read_at = runs, started
+        if self._runs is None:
+            return (await self._read_kept())[:limit]
+        if time.monotonic() - self._read_at >= self._max_age_s and (
+            self._refreshing is None or self._refreshing.done()
+        ):
+            # For the next plans, off this one's path.
+            self._refreshing = asyncio.get_running_loop().create_task(self._read_kept())
+            self._refreshing.add_done_callback(ignore_failure)
         # The runs are frozen: copying up to KEPT of them cost each plan ~2 ms.
         return self._runs[:limit]
+
+    async def _read_kept(self) -> list[CompletedRun]:
+        """Read the newest KEPT runs and keep them, unless a write this cannot
+        account for came meanwhile."""
+        version, started = self._version, time.monotonic()
+        meanwhile: list[RunRecord] = []
+        self._reads.append(meanwhile)
+        try:
+            runs = await self._read(KEPT)
+        finally:
+            self._reads.remove(meanwhile)
+        for record in meanwhile:
+            self._apply(runs, record)
+        if version == self._version:
+            self._runs, self._read_at = runs, started
+        return runs
+
+    async def close(self) -> None:
+        refreshing, self._refreshing = self._refreshing, None
+        if refreshing is not None and not refreshing.done():
+            refreshing.cancel()
+            with contextlib.suppress(BaseException):
+                await refreshing
 
     def forget(self) -> None:
         self._version += 1

@@ -7,7 +7,9 @@ commits, as the graph adds them (so this process always sees its own outcomes,
 without reading everything again after every run). Any other write that may
 change them drops the cached value and, if a plan read it since the last read,
 reads it again at once, in the background, off the next plan's path. Outcomes
-that other processes count reach this one within `MAX_AGE_S`.
+that other processes count are read again once the value is `MAX_AGE_S` old: the
+plan that finds it so gets it at once and starts the read for the plans after it
+(with requests seconds apart, every plan waited for the read otherwise).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from orchestrator.graph.batching import RecentIds
+from orchestrator.graph.batching import RecentIds, ignore_failure
 from orchestrator.models import AgentStats
 
 Stats = dict[str, AgentStats]
@@ -49,7 +51,11 @@ class StatsCache:
 
     async def _get(self) -> Stats:
         for _ in range(3):
-            if self._value is not None and time.monotonic() - self._read_at < self._max_age_s:
+            if self._value is not None:
+                if time.monotonic() - self._read_at >= self._max_age_s and (
+                    self._loading is None or self._loading.done()
+                ):
+                    self._start()  # for the next readers, off this one's path
                 return _copy(self._value)
             if self._loading is None or self._loading.done():
                 self._start()
@@ -92,8 +98,7 @@ class StatsCache:
     def _start(self) -> None:
         self._used = False
         self._loading = asyncio.get_running_loop().create_task(self._load())
-        # A background read may have no reader: its failure is not an error here.
-        self._loading.add_done_callback(_ignore_failure)
+        self._loading.add_done_callback(ignore_failure)
 
     async def _load(self) -> tuple[Stats, bool]:
         version, started = self._version, time.monotonic()
@@ -116,8 +121,3 @@ class StatsCache:
 def _copy(stats: Stats) -> Stats:
     # Callers own what they get: the cached models stay as read.
     return {key: value.model_copy() for key, value in stats.items()}
-
-
-def _ignore_failure(task: asyncio.Task[tuple[Stats, bool]]) -> None:
-    if not task.cancelled():
-        task.exception()

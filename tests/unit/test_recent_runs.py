@@ -54,6 +54,23 @@ async def test_one_read_then_this_process_s_runs_join_the_list() -> None:
     assert graph.reads == 1
 
 
+async def test_a_list_older_than_its_age_is_handed_out_at_once_and_read_again() -> None:
+    graph = Graph()
+    graph.runs = [listed("run-a")]
+    recent = RecentRuns(graph.read, max_age_s=0.0)
+    await recent.get(10)
+    graph.runs.append(listed("run-b"))  # another process completed a run
+    graph.slow.clear()
+    # The plan that finds the list old does not wait for the read it starts...
+    stale = await asyncio.wait_for(recent.get(10), timeout=1.0)
+    assert [r.workflow_id for r in stale] == ["run-a"] and graph.reads == 2
+    graph.slow.set()
+    await asyncio.sleep(0)
+    # ...and the plans after it get what that read found.
+    assert [r.workflow_id for r in await recent.get(10)] == ["run-b", "run-a"]
+    await recent.close()
+
+
 async def test_a_run_mirrored_during_a_read_is_in_what_the_read_returns_and_keeps() -> None:
     graph = Graph()
     graph.runs = [listed("run-a")]
