@@ -22,7 +22,8 @@ run by run) and two bursts of ``-m`` runs started at once (in the order bare,
 featured, orchestrator, orchestrator, featured, bare); latency is measured by the client, from start
 to result. Prints p50/p95, runs/s and steps/s, the orchestrator/bare
 ratios (target: within 1.3x), and where the time goes: server-side durations
-from the histories of the sequential runs, phases from the orchestrator's
+from the histories of the sequential runs (with what a stage of steps costs: the
+bare workflow's is the Temporal step cost), phases from the orchestrator's
 `RunResult`, and the time spent in the embedded graph store.
 
 Run from the project root::
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import sys
 import tempfile
@@ -263,12 +265,17 @@ class Breakdown:
     run_ms: list[float] = field(default_factory=list)
     queue_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     exec_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # What one stage of steps costs: from its activities being scheduled to the
+    # next stage's (the Temporal step cost, for the bare workflow).
+    stage_ms: list[float] = field(default_factory=list)
 
     def add(self, history: WorkflowHistory) -> None:
         self.runs += 1
         names: dict[int, str] = {}
         scheduled: dict[int, float] = {}
         started: dict[int, float] = {}
+        # When each workflow task that scheduled activities had them scheduled.
+        stages: dict[int, float] = {}
         first = last = 0.0
         for event in history.events:
             at = event.event_time.ToNanoseconds() / 1e6
@@ -283,6 +290,7 @@ class Breakdown:
                 attrs = event.activity_task_scheduled_event_attributes
                 names[event.event_id] = f"activity {attrs.activity_type.name}"
                 scheduled[event.event_id] = at
+                stages.setdefault(attrs.workflow_task_completed_event_id, at)
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
                 self._started(event.workflow_task_started_event_attributes.scheduled_event_id,
                               at, names, scheduled, started)
@@ -296,6 +304,8 @@ class Breakdown:
                 sid = event.activity_task_completed_event_attributes.scheduled_event_id
                 self.exec_ms[names[sid]].append(at - started[sid])
         self.run_ms.append(last - first)
+        starts = sorted(stages.values())
+        self.stage_ms += [b - a for a, b in itertools.pairwise(starts)]
 
     def _started(
         self, sid: int, at: float, names: dict[int, str], scheduled: dict[int, float],
@@ -398,6 +408,9 @@ def print_breakdowns(rows: Sequence[tuple[str, Breakdown, list[float]]]) -> None
             q, e = _mean(b.queue_ms[task]), _mean(b.exec_ms[task])
             print(f"    {task:<28} x{n:<4.1f} queue {q:6.2f} ms  exec {e:6.2f} ms  "
                   f"(sum/run {n * (q + e):6.1f} ms)")
+        if b.stage_ms:
+            print(f"    a stage of steps, its activities scheduled -> the next stage's: p50 "
+                  f"{statistics.median(b.stage_ms):.2f} ms (x{len(b.stage_ms) / b.runs:.1f})")
 
 
 def print_graph(timer: GraphTimer, runs: int, label: str, wall_s: float | None = None) -> None:
