@@ -4,6 +4,7 @@ while one batch was being written goes out together in the next."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar
 
@@ -67,3 +68,11 @@ def ignore_failure(task: asyncio.Task[Any]) -> None:
     its failure is not an error there (the next reader that needs it reads)."""
     if not task.cancelled():
         task.exception()
+
+
+async def stop(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a background task if it still runs, and wait until it has stopped."""
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task

@@ -14,11 +14,10 @@ runs stored, and with requests seconds apart every plan waited for it otherwise)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
-from orchestrator.graph.batching import ignore_failure
+from orchestrator.graph.batching import ignore_failure, stop
 from orchestrator.graph.overtaking import opening
 from orchestrator.graph.store import CompletedRun
 from orchestrator.models import RunRecord, RunStatus
@@ -77,10 +76,7 @@ class RecentRuns:
 
     async def close(self) -> None:
         refreshing, self._refreshing = self._refreshing, None
-        if refreshing is not None and not refreshing.done():
-            refreshing.cancel()
-            with contextlib.suppress(BaseException):
-                await refreshing
+        await stop(refreshing)
 
     def forget(self) -> None:
         self._version += 1

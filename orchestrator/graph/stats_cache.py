@@ -15,12 +15,11 @@ plan that finds it so gets it at once and starts the read for the plans after it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from orchestrator.graph.batching import RecentIds, ignore_failure
+from orchestrator.graph.batching import RecentIds, ignore_failure, stop
 from orchestrator.models import AgentStats
 
 Stats = dict[str, AgentStats]
@@ -112,10 +111,7 @@ class StatsCache:
 
     async def close(self) -> None:
         loading, self._loading = self._loading, None
-        if loading is not None and not loading.done():
-            loading.cancel()
-            with contextlib.suppress(BaseException):
-                await loading
+        await stop(loading)
 
 
 def _copy(stats: Stats) -> Stats:
