@@ -17,6 +17,7 @@ from orchestrator.models import (
     StepResult,
     StepStatus,
 )
+from orchestrator.wording import counted
 
 POLL_S = 0.2
 MARKS = {StepStatus.PENDING: " ", StepStatus.AWAITING_APPROVAL: "?", StepStatus.RUNNING: "…",
@@ -128,7 +129,7 @@ async def control(api: str, workflow_id: str, action: str, out: TextIO,
 
 
 def _show_plan(plan: Plan, out: TextIO) -> None:
-    out.write(f"Plan: {len(plan.steps)} steps\n")
+    out.write(f"Plan: {counted(len(plan.steps), 'step')}\n")
     for step in plan.steps:
         after = f"  (after {', '.join(step.depends_on)})" if step.depends_on else ""
         out.write(f"  - {step.id}: {step.capability} by {step.agent}{after}\n")
@@ -154,5 +155,17 @@ def _refused(reply: httpx.Response, out: TextIO) -> None:
     detail = body.get("detail")
     if isinstance(detail, dict):
         out.write(f"Refused: {detail.get('detail')}\n")
+    elif isinstance(detail, list):  # the API's validation errors: what, and where
+        out.write(f"Refused ({reply.status_code}): {'; '.join(map(_invalid, detail))}\n")
     else:
         out.write(f"Refused ({reply.status_code}): {detail}\n")
+
+
+def _invalid(error: Any) -> str:
+    """One validation error as `field: what is wrong` (the field as sent, not
+    where FastAPI found it: `body.message` is the request's `message`)."""
+    if not isinstance(error, dict):
+        return str(error)
+    loc = [str(part) for part in error.get("loc", [])]
+    field = ".".join(loc[1:] if loc[:1] == ["body"] else loc)
+    return f"{field}: {error.get('msg')}" if field else str(error.get("msg"))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import InvalidInput, OrchestratorError
 from orchestrator.settings import Settings
+from orchestrator.wording import counted
 
 if TYPE_CHECKING:
     from orchestrator.mcp.views import ServerDetail, ServerView
@@ -129,7 +130,7 @@ async def _add(args: argparse.Namespace) -> int:
             args.name, server, connect=not args.no_connect
         )
         tools = hub.tools(args.name)
-    listed = "not connected" if tools is None else f"{len(tools)} tools"
+    listed = "not connected" if tools is None else counted(len(tools), "tool")
     print(f"added MCP server {args.name!r} to {settings.mcp_config_path} ({listed})")
     return 0
 
@@ -201,7 +202,8 @@ def _print_servers(views: list[ServerView]) -> None:
 
 
 def _print_tools(detail: ServerDetail) -> None:
-    print(f"{detail.name} ({detail.transport}, {detail.status}): {detail.tool_count} tools")
+    print(f"{detail.name} ({detail.transport}, {detail.status}): "
+          f"{counted(detail.tool_count, 'tool')}")
     if detail.last_error:
         print(f"  {detail.last_error}")
     rows = [(tool.capability, tool.name, ", ".join(

@@ -81,11 +81,15 @@ async def test_up_serves_and_chat_follows_a_run(
                                "--api", api, env=env)
         assert code == 0, out
         assert f"Follows run {shop}, which had ended" in out
-        assert "Plan: 1 steps" in out and "✓ create-service-cache: completed" in out
+        assert "Plan: 1 step\n" in out and "✓ create-service-cache: completed" in out
 
         code, out = await _cli("chat", "make me a sandwich", "--api", api, env=env)
         assert code == 2
         assert "Refused: cannot plan" in out and "sandwich" in out
+
+        code, out = await _cli("chat", "", "--api", api, env=env)
+        assert code == 2
+        assert "Refused (422): message: String should have at least 1 character" in out, out
 
         code, out = await _cli("plan", S1, "--api", api, env=env)
         assert code == 0, out
