@@ -189,7 +189,10 @@ async def _history(args: argparse.Namespace) -> int:
     from worker.replay import fetch
 
     history = await fetch(await connect(Settings(), wait_s=5), args.workflow_id)
-    args.out.write_text(history.to_json())
+    try:
+        args.out.write_text(history.to_json())
+    except OSError as err:
+        raise InvalidInput(f"cannot write the history file {args.out}: {err.strerror}") from err
     print(f"saved {args.workflow_id} ({len(list(history.events))} events) to {args.out}")
     return 0
 

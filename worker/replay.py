@@ -12,8 +12,10 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
+from orchestrator.errors import InvalidInput
 from orchestrator.models import Model
 from workflows.orchestration import OrchestrationWorkflow
 
@@ -67,11 +69,25 @@ async def replay(
 
 
 async def fetch(client: Client, workflow_id: str) -> WorkflowHistory:
-    return await client.get_workflow_handle(workflow_id).fetch_history()
+    try:
+        return await client.get_workflow_handle(workflow_id).fetch_history()
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise InvalidInput(f"no workflow {workflow_id!r} on the Temporal server at "
+                           f"{client.service_client.config.target_host}") from err
 
 
 def load(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(path.stem, path.read_text())
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise InvalidInput(f"cannot read the history file {path}: {err.strerror}") from err
+    try:
+        return WorkflowHistory.from_json(path.stem, text)
+    except ValueError as err:  # not JSON, or not a history's JSON
+        raise InvalidInput(f"{path} is not a workflow history saved as JSON "
+                           f"(orchestrator history <id> --out {path.name}): {err}") from err
 
 
 def _event_type_name(value: int) -> str:

@@ -119,6 +119,22 @@ async def test_up_serves_and_chat_follows_a_run(
         code, out = await _cli("replay", wf, env=env)
         assert code == 0 and out.startswith("OK"), out
 
+        # Wrong ids and files: one line naming what is wrong, no traceback.
+        (tmp_path / "not-a-history.json").write_text('{"x": 1}')
+        for args, says in [
+            (("replay", "no-such-run"), "no workflow 'no-such-run' on the Temporal server"),
+            (("history", "no-such-run", "--out", str(tmp_path / "x.json")),
+             "no workflow 'no-such-run'"),
+            (("history", wf, "--out", str(tmp_path / "no-dir" / "h.json")),
+             "cannot write the history file"),
+            (("replay", "--file", str(tmp_path / "missing.json")),
+             "cannot read the history file"),
+            (("replay", "--file", str(tmp_path / "not-a-history.json")),
+             "is not a workflow history saved as JSON"),
+        ]:
+            code, out = await _cli(*args, env=env)
+            assert code == 1 and says in out and "Traceback" not in out, (args, out)
+
         async with httpx.AsyncClient(base_url=api) as http:
             started = await http.post(
                 "/v3/ai/chat", json={"message": S1, "require_approval": True}
