@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import httpx
 
+from orchestrator.errors import ServiceUnreachable
 from orchestrator.models import (
     ApprovalStatus,
     Plan,
@@ -34,7 +37,7 @@ async def follow(
     body: dict[str, Any] = {"message": message}
     if conversation_id is not None:
         body["conversation_id"] = conversation_id
-    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+    async with _api(api) as http:
         reply = await http.post("/v3/ai/chat", json=body)
         if reply.status_code != 200:
             _refused(reply, out)
@@ -97,7 +100,7 @@ def _pending(state: RunResult) -> list[str]:
 
 async def dry_run(api: str, message: str, out: TextIO) -> int:
     """Plan the request and show what would run, in what order, with predictions."""
-    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+    async with _api(api) as http:
         reply = await http.post("/v3/ai/chat", json={"message": message, "dry_run": True})
     if reply.status_code != 200:
         _refused(reply, out)
@@ -118,7 +121,7 @@ async def control(api: str, workflow_id: str, action: str, out: TextIO,
                   step: str | None = None, reason: str = "") -> int:
     """Approve, reject or cancel a run; prints its state after the answer."""
     body = None if action == "cancel" else {"step_id": step, "reason": reason}
-    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+    async with _api(api) as http:
         reply = await http.post(f"/v1/workflows/{workflow_id}/{action}", json=body)
     if reply.status_code != 200:
         _refused(reply, out)
@@ -147,6 +150,19 @@ def _step_line(step: StepResult) -> str:
     if step.error:
         line += f" — {step.error}"
     return line
+
+
+@contextlib.asynccontextmanager
+async def _api(api: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the API: not reaching it is one clear error, not a traceback."""
+    try:
+        async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+            yield http
+    except httpx.TransportError as err:
+        raise ServiceUnreachable(
+            f"cannot reach the API at {api} ({type(err).__name__}): is `orchestrator up` "
+            "running? (--api names another)"
+        ) from err
 
 
 def _refused(reply: httpx.Response, out: TextIO) -> None:

@@ -7,13 +7,14 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import GraphStoreUnavailable, InvalidInput
+from orchestrator.errors import InvalidInput, OrchestratorError
 from orchestrator.mcp_cli import add_commands as add_mcp_commands
 from orchestrator.settings import Settings
 
@@ -39,8 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(asyncio.run(_until_stopped(args.func(args))) or 0)
     except KeyboardInterrupt:
         return STOP_SIGNALS[signal.SIGINT]
-    except (GraphStoreUnavailable, InvalidInput) as err:
-        # Bad configuration: one line saying what to fix, not a traceback.
+    except OrchestratorError as err:
+        # Bad configuration or input, a service not answering: one line saying
+        # what to fix, not a traceback.
         print(f"orchestrator: {err}", file=sys.stderr)
         return 1
 
@@ -220,5 +222,18 @@ class _Done(Exception):
     """Ends the demo once its run is over."""
 
 
+def run() -> None:
+    """The `orchestrator` command: `main`, then out without the interpreter's
+    teardown. There the Temporal client's Rust threads can abort the process
+    ("Fatal Python error: PyGILState_Release ... finalizing", temporalio/sdk-python
+    issue 300): after a failed connect, 2 runs in 4 here. Every command has closed
+    what it opened by the time `main` returns."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

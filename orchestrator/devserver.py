@@ -8,6 +8,8 @@ import socket
 import sys
 from pathlib import Path
 
+from orchestrator.errors import ServiceUnreachable
+
 
 def temporal_binary() -> str:
     """The `temporal` binary next to this interpreter, else the one on PATH."""
@@ -76,7 +78,11 @@ class DevServer:
 
     async def start(self, wait_s: float = 30.0) -> None:
         if listening(self.port):
-            raise RuntimeError(f"port {self.port} is taken: is a Temporal server already running?")
+            raise ServiceUnreachable(
+                f"port {self.port} is taken: is a Temporal server already running? Set "
+                f"ORCHESTRATOR_TEMPORAL_ADDRESS=127.0.0.1:{self.port} to use it, or "
+                "ORCHESTRATOR_TEMPORAL_PORT to start one on another port"
+            )
         self._process = await asyncio.create_subprocess_exec(
             *self.command(), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,

@@ -30,6 +30,11 @@ class RetryLater(TransientFailure):
         self.delay = delay
 
 
+class ServiceUnreachable(OrchestratorError):
+    """A service a command needs (the API, the Temporal server) does not answer,
+    or cannot be started (its port is taken)."""
+
+
 class GraphStoreUnavailable(OrchestratorError):
     """The graph store cannot be opened: misconfigured, unreachable, or refusing us."""
 

@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
+from orchestrator.errors import ServiceUnreachable
 from orchestrator.models import RunResult
 from orchestrator.settings import Settings
 from workflows import search_attributes as sa
@@ -28,9 +29,12 @@ async def connect(settings: Settings, wait_s: float = 30.0) -> Client:
                 settings.address, namespace=settings.temporal_namespace,
                 data_converter=pydantic_data_converter,
             )
-        except (RuntimeError, RPCError):
+        except (RuntimeError, RPCError) as err:
             if asyncio.get_running_loop().time() > deadline:
-                raise
+                raise ServiceUnreachable(
+                    f"cannot reach the Temporal server at {settings.address} within "
+                    f"{wait_s:g} s: is it running? ({err})"
+                ) from err
             await asyncio.sleep(0.2)
 
 

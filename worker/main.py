@@ -15,7 +15,8 @@ import uvicorn
 from temporalio.client import Client
 
 from api.app import create_app
-from orchestrator.devserver import DevServer
+from orchestrator.devserver import DevServer, listening
+from orchestrator.errors import ServiceUnreachable
 from orchestrator.settings import Settings
 from worker.client import connect, ensure_search_attributes
 from worker.runtime import build_runtime, build_worker, started
@@ -63,6 +64,11 @@ async def serve(
     ready: Callable[[Settings, Client], Awaitable[None]] | None = None,
 ) -> None:
     """Worker and API in one process; `ready` runs once both are up."""
+    if listening(settings.api_port):  # found out before anything is started
+        raise ServiceUnreachable(
+            f"the API's port {settings.api_port} is taken: is another `orchestrator up` "
+            "running? (--api-port picks another)"
+        )
     async with temporal(settings) as settings:
         client = await connect(settings)
         await ensure_search_attributes(client)
