@@ -49,10 +49,11 @@ async def test_up_serves_and_chat_follows_a_run(
         "ORCHESTRATOR_DATA_DIR": str(tmp_path),
         "ORCHESTRATOR_SENSITIVE_CAPABILITIES": '["policy.apply"]',
     }
+    log = tmp_path / "up.log"
     up = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "orchestrator.cli", "up", "--api-port", str(port), env=env,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL, stdout=log.open("wb"),
+        stderr=asyncio.subprocess.STDOUT,
     )
     api = f"http://127.0.0.1:{port}"
     try:
@@ -146,3 +147,6 @@ async def test_up_serves_and_chat_follows_a_run(
     finally:
         up.send_signal(signal.SIGINT)
         await asyncio.wait_for(up.wait(), timeout=20)
+    # A request it cannot plan, a rejection, a cancellation: answers, not faults
+    # for whoever watches the terminal.
+    assert "Traceback" not in log.read_text(), log.read_text()
