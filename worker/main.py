@@ -80,12 +80,13 @@ async def serve(
         server = uvicorn.Server(config)
         try:
             async with build_worker(client, runtime):
-                api = asyncio.create_task(server.serve())
+                api = asyncio.create_task(_api(server))
                 try:
                     while not server.started:
                         if api.done():
                             await api
-                            raise RuntimeError(f"the API did not start on {settings.api_port}")
+                            raise ServiceUnreachable(
+                                f"the API did not start on {settings.api_port}")
                         await asyncio.sleep(0.05)
                     started()
                     log.info("API on http://%s:%d", settings.api_host, settings.api_port)
@@ -99,3 +100,17 @@ async def serve(
                     await asyncio.gather(api, return_exceptions=True)
         finally:
             await runtime.close()
+
+
+async def _api(server: uvicorn.Server) -> None:
+    """Serve the API. uvicorn says it could not start (a port taken after all, a
+    host it cannot bind) with SystemExit, which an asyncio task re-raises into the
+    event loop, skipping the cleanup of the worker and of the dev server: here it
+    becomes an error like any other."""
+    try:
+        await server.serve()
+    except SystemExit as exit_:
+        raise ServiceUnreachable(
+            f"the API could not start on {server.config.host}:{server.config.port} "
+            f"(its error is above; exit code {exit_.code})"
+        ) from None

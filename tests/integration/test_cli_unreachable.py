@@ -17,10 +17,10 @@ from orchestrator.devserver import free_port, listening
 
 
 @contextmanager
-def _taken() -> Iterator[int]:
+def _taken(host: str = "127.0.0.1") -> Iterator[int]:
     """A loopback port something listens on."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         sock.listen()
         yield sock.getsockname()[1]
 
@@ -37,7 +37,9 @@ async def _cli(*args: str, env: dict[str, str]) -> tuple[int, str]:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "ORCHESTRATOR_DATA_DIR": str(tmp_path / "data")}
+    # A dev server that `up` starts must not need the Web UI's usual port.
+    return {**os.environ, "ORCHESTRATOR_DATA_DIR": str(tmp_path / "data"),
+            "ORCHESTRATOR_TEMPORAL_UI_PORT": str(free_port())}
 
 
 @pytest.mark.parametrize("command", [
@@ -78,3 +80,19 @@ async def test_up_names_a_taken_temporal_port(env: dict[str, str]) -> None:
                                env={**env, "ORCHESTRATOR_TEMPORAL_PORT": str(port)})
     assert code == 1 and "Traceback" not in out, out
     assert f"port {port} is taken" in out and "ORCHESTRATOR_TEMPORAL_ADDRESS" in out, out
+
+
+async def test_up_whose_api_cannot_bind_stops_the_dev_server_it_started(
+    env: dict[str, str],
+) -> None:
+    # Taken on another loopback address, the port passes the check up makes first:
+    # uvicorn's own failure to bind is what is left to handle.
+    temporal = free_port()
+    with _taken("127.0.0.2") as port:
+        code, out = await _cli("up", "--api-port", str(port), env={
+            **env, "ORCHESTRATOR_TEMPORAL_PORT": str(temporal),
+            "ORCHESTRATOR_API_HOST": "127.0.0.2",
+        })
+    assert code == 1 and "Traceback" not in out, out
+    assert f"the API could not start on 127.0.0.2:{port}" in out, out
+    assert not listening(temporal)  # the dev server was stopped
