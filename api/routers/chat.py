@@ -81,6 +81,11 @@ async def chat(
             await start.workflow_handle()
         run_id = (await handle.describe()).run_id
         state = await handle.query(OrchestrationWorkflow.status)
+    if idempotency_key is not None and state.request != body.message:
+        # A key names one request: sent with another, it is a mistake to point out,
+        # not a reason to hand back a run the caller did not ask for.
+        raise HTTPException(409, f"Idempotency-Key {idempotency_key!r} was used for another "
+                                 f"request ({state.request!r}): use a new key for this one")
     if state.problem is not None and state.problem.kind in _REFUSED:
         raise HTTPException(422, {
             "detail": state.problem.message, "workflow_id": workflow_id,

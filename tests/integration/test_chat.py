@@ -133,6 +133,13 @@ async def test_idempotency_key_returns_the_same_run(
         assert first.json()["run_id"] == second.json()["run_id"]
         app = await s.runtime.store.get_entity(_ref("application", "shop"))
         assert app is not None and app.created_by.startswith(first.json()["workflow_id"])
+        # The same key with another request is refused, and starts nothing.
+        other = await s.http.post(
+            "/v3/ai/chat", json={**body, "message": "create application blog"}, headers=headers
+        )
+        assert other.status_code == 409, other.text
+        assert "was used for another request ('create application shop')" in other.text
+        assert await s.runtime.store.get_entity(_ref("application", "blog")) is None
 
 
 async def test_retried_step_leaves_one_entity(
