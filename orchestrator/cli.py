@@ -14,9 +14,12 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
 from orchestrator.errors import InvalidInput, OrchestratorError
 from orchestrator.mcp_cli import add_commands as add_mcp_commands
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, settings_problem
 
 API = "http://127.0.0.1:8000"
 # Signals that stop a command, and its exit code then (128 + the signal).
@@ -44,6 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Bad configuration or input, a service not answering: one line saying
         # what to fix, not a traceback.
         print(f"orchestrator: {err}", file=sys.stderr)
+        return 1
+    except (ValidationError, SettingsError) as err:
+        problem = settings_problem(err)
+        if problem is None:
+            raise
+        print(f"orchestrator: {problem}", file=sys.stderr)
         return 1
 
 

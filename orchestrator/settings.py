@@ -3,18 +3,21 @@ and passed down; nothing reads the environment anywhere else."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from orchestrator.agents.faults import Fault
 from orchestrator.models import Agent, Limits
 
+ENV_PREFIX = "ORCHESTRATOR_"
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ORCHESTRATOR_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     # Where Temporal is; unset means "start a local dev server".
     temporal_address: str | None = None
@@ -118,3 +121,19 @@ class Settings(BaseSettings):
         """Link to one run in the Temporal Web UI."""
         base = f"{self.ui_url}/namespaces/{self.temporal_namespace}/workflows/{workflow_id}"
         return f"{base}/{run_id}/history" if run_id else base
+
+
+def settings_problem(error: ValidationError | SettingsError) -> str | None:
+    """What is wrong with the settings read from the environment, naming each
+    variable as it is set; None when `error` is not about them."""
+    if isinstance(error, SettingsError):  # a list or a mapping that is not JSON
+        field = re.search(r'field "(\w+)"', str(error))
+        name = ENV_PREFIX + field.group(1).upper() if field else "a setting"
+        return f"{name} cannot be read: {error} (lists and mappings are written as JSON)"
+    if error.title != Settings.__name__:
+        return None
+    return "; ".join(
+        f"{ENV_PREFIX}{str(e['loc'][0]).upper()}={e['input']!r}: {e['msg']}"
+        if e["loc"] else e["msg"]
+        for e in error.errors()
+    )
