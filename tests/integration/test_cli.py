@@ -13,18 +13,8 @@ from typing import Any
 import httpx
 
 from orchestrator.devserver import DevServer, free_port
+from tests.command_line import run_cli
 from tests.integration.stack import S1
-
-
-async def _cli(*args: str, env: dict[str, str]) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orchestrator.cli", *args, env=env,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    return process.returncode or 0, out.decode()
-
 
 MONITORING = "apply-policy-monitoring"
 
@@ -66,7 +56,7 @@ async def test_up_serves_and_chat_follows_a_run(
                     await asyncio.sleep(0.2)
         assert health.json()["status"] == "ok"
 
-        code, out = await _cli(
+        code, out = await run_cli(
             "chat", "create application shop with payment service", "--api", api, env=env
         )
         assert code == 0, out
@@ -78,21 +68,21 @@ async def test_up_serves_and_chat_follows_a_run(
         assert f"Follow up: orchestrator chat --continue {shop} " in out
 
         # The shop's run has ended: the follow-up is a new run, for the shop.
-        code, out = await _cli("chat", "--continue", shop, "also add a cache service",
+        code, out = await run_cli("chat", "--continue", shop, "also add a cache service",
                                "--api", api, env=env)
         assert code == 0, out
         assert f"Follows run {shop}, which had ended" in out
         assert "Plan: 1 step\n" in out and "✓ create-service-cache: completed" in out
 
-        code, out = await _cli("chat", "make me a sandwich", "--api", api, env=env)
+        code, out = await run_cli("chat", "make me a sandwich", "--api", api, env=env)
         assert code == 2
         assert "Refused: cannot plan" in out and "sandwich" in out
 
-        code, out = await _cli("chat", "", "--api", api, env=env)
+        code, out = await run_cli("chat", "", "--api", api, env=env)
         assert code == 2
         assert "Refused (422): message: String should have at least 1 character" in out, out
 
-        code, out = await _cli("plan", S1, "--api", api, env=env)
+        code, out = await run_cli("plan", S1, "--api", api, env=env)
         assert code == 0, out
         assert "1. create-application-ecommerce, ensure-environment-production" in out
         assert "Nothing was run" in out and "flowchart TD" in out
@@ -105,19 +95,19 @@ async def test_up_serves_and_chat_follows_a_run(
                     if len((await http.get(f"/v1/workflows/{wf}")).json()["approvals"]) == 2:
                         break
                     await asyncio.sleep(0.2)
-        code, out = await _cli("approve", wf, "--step", MONITORING, "--api", api, env=env)
+        code, out = await run_cli("approve", wf, "--step", MONITORING, "--api", api, env=env)
         assert code == 0 and "approve: run" in out, out
-        code, out = await _cli("approve", wf, "--step", MONITORING, "--api", api, env=env)
+        code, out = await run_cli("approve", wf, "--step", MONITORING, "--api", api, env=env)
         assert code == 2 and "already answered" in out, out
-        code, out = await _cli("reject", wf, "--reason", "no", "--api", api, env=env)
+        code, out = await run_cli("reject", wf, "--reason", "no", "--api", api, env=env)
         assert code == 0, out
         await _until_ended(api, wf)
 
-        code, out = await _cli("history", wf, "--out", str(tmp_path / "h.json"), env=env)
+        code, out = await run_cli("history", wf, "--out", str(tmp_path / "h.json"), env=env)
         assert code == 0 and "saved" in out, out
-        code, out = await _cli("replay", "--file", str(tmp_path / "h.json"), env=env)
+        code, out = await run_cli("replay", "--file", str(tmp_path / "h.json"), env=env)
         assert code == 0 and out.strip().endswith("events)"), out
-        code, out = await _cli("replay", wf, env=env)
+        code, out = await run_cli("replay", wf, env=env)
         assert code == 0 and out.startswith("OK"), out
 
         # Wrong ids and files: one line naming what is wrong, no traceback.
@@ -133,7 +123,7 @@ async def test_up_serves_and_chat_follows_a_run(
             (("replay", "--file", str(tmp_path / "not-a-history.json")),
              "is not a workflow history saved as JSON"),
         ]:
-            code, out = await _cli(*args, env=env)
+            code, out = await run_cli(*args, env=env)
             assert code == 1 and says in out and "Traceback" not in out, (args, out)
 
         async with httpx.AsyncClient(base_url=api) as http:
@@ -141,7 +131,7 @@ async def test_up_serves_and_chat_follows_a_run(
                 "/v3/ai/chat", json={"message": S1, "require_approval": True}
             )
             wf = started.json()["workflow_id"]
-        code, out = await _cli("cancel", wf, "--api", api, env=env)
+        code, out = await run_cli("cancel", wf, "--api", api, env=env)
         assert code == 0, out
         assert (await _until_ended(api, wf))["status"] == "cancelled"
     finally:

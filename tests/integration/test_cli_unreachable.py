@@ -3,10 +3,8 @@ line naming what to do, and exits 1: no traceback, nothing left running."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.devserver import free_port, listening
+from tests.command_line import run_cli
 
 
 @contextmanager
@@ -23,16 +22,6 @@ def _taken(host: str = "127.0.0.1") -> Iterator[int]:
         sock.bind((host, 0))
         sock.listen()
         yield sock.getsockname()[1]
-
-
-async def _cli(*args: str, env: dict[str, str]) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orchestrator.cli", *args, env=env,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    return process.returncode or 0, out.decode()
 
 
 @pytest.fixture
@@ -51,14 +40,14 @@ async def test_a_client_command_names_the_api_it_cannot_reach(
     env: dict[str, str], command: tuple[str, ...]
 ) -> None:
     api = f"http://127.0.0.1:{free_port()}"
-    code, out = await _cli(*command, "--api", api, env=env)
+    code, out = await run_cli(*command, "--api", api, env=env)
     assert code == 1 and "Traceback" not in out, out
     assert f"cannot reach the API at {api}" in out and "orchestrator up" in out, out
 
 
 async def test_replay_names_the_temporal_server_it_cannot_reach(env: dict[str, str]) -> None:
     address = f"127.0.0.1:{free_port()}"
-    code, out = await _cli("replay", "some-run",
+    code, out = await run_cli("replay", "some-run",
                            env={**env, "ORCHESTRATOR_TEMPORAL_ADDRESS": address})
     assert code == 1 and "Traceback" not in out, out
     assert f"cannot reach the Temporal server at {address}" in out, out
@@ -67,7 +56,7 @@ async def test_replay_names_the_temporal_server_it_cannot_reach(env: dict[str, s
 async def test_up_refuses_a_taken_api_port_before_starting_anything(env: dict[str, str]) -> None:
     temporal = free_port()
     with _taken() as port:
-        code, out = await _cli("up", "--api-port", str(port),
+        code, out = await run_cli("up", "--api-port", str(port),
                                env={**env, "ORCHESTRATOR_TEMPORAL_PORT": str(temporal)})
     assert code == 1 and "Traceback" not in out, out
     assert f"the API's port {port} is taken" in out and "--api-port" in out, out
@@ -76,7 +65,7 @@ async def test_up_refuses_a_taken_api_port_before_starting_anything(env: dict[st
 
 async def test_up_names_a_taken_temporal_port(env: dict[str, str]) -> None:
     with _taken() as port:
-        code, out = await _cli("up", "--api-port", str(free_port()),
+        code, out = await run_cli("up", "--api-port", str(free_port()),
                                env={**env, "ORCHESTRATOR_TEMPORAL_PORT": str(port)})
     assert code == 1 and "Traceback" not in out, out
     assert f"port {port} is taken" in out and "ORCHESTRATOR_TEMPORAL_ADDRESS" in out, out
@@ -89,7 +78,7 @@ async def test_up_whose_api_cannot_bind_stops_the_dev_server_it_started(
     # uvicorn's own failure to bind is what is left to handle.
     temporal = free_port()
     with _taken("127.0.0.2") as port:
-        code, out = await _cli("up", "--api-port", str(port), env={
+        code, out = await run_cli("up", "--api-port", str(port), env={
             **env, "ORCHESTRATOR_TEMPORAL_PORT": str(temporal),
             "ORCHESTRATOR_API_HOST": "127.0.0.2",
         })
@@ -101,7 +90,7 @@ async def test_up_whose_api_cannot_bind_stops_the_dev_server_it_started(
 async def test_up_names_why_the_dev_server_did_not_start(env: dict[str, str]) -> None:
     temporal = free_port()
     with _taken() as ui:
-        code, out = await _cli("up", "--api-port", str(free_port()), env={
+        code, out = await run_cli("up", "--api-port", str(free_port()), env={
             **env, "ORCHESTRATOR_TEMPORAL_PORT": str(temporal),
             "ORCHESTRATOR_TEMPORAL_UI_PORT": str(ui),
         })
