@@ -69,7 +69,7 @@ async def test_up_serves_and_chat_follows_a_run(
 
         # The shop's run has ended: the follow-up is a new run, for the shop.
         code, out = await run_cli("chat", "--continue", shop, "also add a cache service",
-                               "--api", api, env=env)
+                                  "--api", api, env=env)
         assert code == 0, out
         assert f"Follows run {shop}, which had ended" in out
         assert "Plan: 1 step\n" in out and "✓ create-service-cache: completed" in out

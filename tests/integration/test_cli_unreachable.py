@@ -48,7 +48,7 @@ async def test_a_client_command_names_the_api_it_cannot_reach(
 async def test_replay_names_the_temporal_server_it_cannot_reach(env: dict[str, str]) -> None:
     address = f"127.0.0.1:{free_port()}"
     code, out = await run_cli("replay", "some-run",
-                           env={**env, "ORCHESTRATOR_TEMPORAL_ADDRESS": address})
+                              env={**env, "ORCHESTRATOR_TEMPORAL_ADDRESS": address})
     assert code == 1 and "Traceback" not in out, out
     assert f"cannot reach the Temporal server at {address}" in out, out
 
@@ -57,7 +57,7 @@ async def test_up_refuses_a_taken_api_port_before_starting_anything(env: dict[st
     temporal = free_port()
     with _taken() as port:
         code, out = await run_cli("up", "--api-port", str(port),
-                               env={**env, "ORCHESTRATOR_TEMPORAL_PORT": str(temporal)})
+                                  env={**env, "ORCHESTRATOR_TEMPORAL_PORT": str(temporal)})
     assert code == 1 and "Traceback" not in out, out
     assert f"the API's port {port} is taken" in out and "--api-port" in out, out
     assert not listening(temporal)  # no dev server was started
@@ -66,7 +66,7 @@ async def test_up_refuses_a_taken_api_port_before_starting_anything(env: dict[st
 async def test_up_names_a_taken_temporal_port(env: dict[str, str]) -> None:
     with _taken() as port:
         code, out = await run_cli("up", "--api-port", str(free_port()),
-                               env={**env, "ORCHESTRATOR_TEMPORAL_PORT": str(port)})
+                                  env={**env, "ORCHESTRATOR_TEMPORAL_PORT": str(port)})
     assert code == 1 and "Traceback" not in out, out
     assert f"port {port} is taken" in out and "ORCHESTRATOR_TEMPORAL_ADDRESS" in out, out
 
