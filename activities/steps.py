@@ -31,7 +31,7 @@ class StepActivities:
         # Mirrored write-behind: the graph being slow or down never holds up a step.
         self._mirror.submit(record)
         ctx = StepContext(workflow_id=request.workflow_id, step_id=step.id, attempt=attempt,
-                          agent=step.agent)
+                          agent=step.agent, undo=request.undo)
         try:
             async with heartbeating():
                 result = await self._agents.run(step.capability, step.parameters, ctx)

@@ -63,11 +63,15 @@ from bench.bare_latency import pct
 from bench.mirror_cost import mirror_off
 from bench.server import temporal_at
 from orchestrator.agents.base import AgentResult, StepContext
+from orchestrator.agents.catalogue import PLATFORM_CAPABILITIES
+from orchestrator.agents.registry import AgentRegistry
 from orchestrator.graph.embedded import EmbeddedGraphStore
 from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.mcp import McpHub
 from orchestrator.mcp.config import parse_config
+from orchestrator.mcp.entities import ToolEntities
 from orchestrator.models import Step, StepInput
+from orchestrator.planning.tool_subject import entity_kinds
 from orchestrator.settings import Settings
 from tests.mcp.support import ROOT, HttpServerProcess
 from worker.client import connect
@@ -115,16 +119,17 @@ class Waiting:
 
 @dataclass
 class TimedAgents:
-    """The hub as the step's agent, each call it makes inside the activity timed."""
+    """The hub as the step's agent, as the worker runs it (the entities of each call
+    kept in the graph), each call it makes inside the activity timed."""
 
-    hub: McpHub
+    tools: ToolEntities
     samples: list[float]
 
     async def run(self, capability: str, params: dict[str, Any], ctx: StepContext
                   ) -> AgentResult:
         start = time.perf_counter()
         try:
-            return await self.hub.run(capability, params, ctx)
+            return await self.tools.run(capability, params, ctx)
         finally:
             self.samples.append((time.perf_counter() - start) * 1000)
 
@@ -255,8 +260,10 @@ async def one_transport(
                 await hub.call_tool("chat", TOOL, ARGS)
 
             inside: list[float] = []
+            registry = AgentRegistry([*PLATFORM_CAPABILITIES, *hub.capabilities], [])
+            tools = ToolEntities(hub, store, lambda: entity_kinds(registry))
             step = await stack.enter_async_context(
-                chain_worker(client, StepActivities(TimedAgents(hub, inside), mirror), agent))
+                chain_worker(client, StepActivities(TimedAgents(tools, inside), mirror), agent))
             empty = await stack.enter_async_context(
                 chain_worker(client, StepActivities(ZeroWork(), mirror), agent))
             noop_chain = await stack.enter_async_context(chain_worker(client, None, agent))

@@ -23,9 +23,11 @@ from orchestrator.graph.factory import open_store
 from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.graph.store import GraphStore
 from orchestrator.mcp import McpHub
+from orchestrator.mcp.entities import ToolEntities
 from orchestrator.mcp.sync import CatalogueSync
 from orchestrator.planning.llm.planner import LlmPlanner
 from orchestrator.planning.offline import OfflinePlanner, Planner
+from orchestrator.planning.tool_subject import entity_kinds
 from orchestrator.settings import Settings
 from worker.runner import context_free_runner
 from workflows.orchestration import OrchestrationWorkflow
@@ -63,7 +65,8 @@ async def build_runtime(settings: Settings) -> Runtime:
     # agent go to the hub.
     mcp_sync = CatalogueSync(hub, registry, store)
     await mcp_sync.start()
-    agents = AgentRouter(builtin_agents(store, settings.agent_faults), hub, hub.serves)
+    tools = ToolEntities(hub, store, lambda: entity_kinds(registry))
+    agents = AgentRouter(builtin_agents(store, settings.agent_faults), tools, hub.serves)
     return Runtime(
         settings=settings, store=store, registry=registry, agents=agents,
         mirror=WriteBehindMirror(store), hub=hub, mcp_sync=mcp_sync,

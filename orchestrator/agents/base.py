@@ -13,6 +13,8 @@ class StepContext(Model):
     attempt: int
     # The agent the step runs on (several may provide one capability).
     agent: str = ""
+    # The step's compensation runs, under the step's own key.
+    undo: bool = False
 
     @property
     def owner(self) -> str:

@@ -113,10 +113,17 @@ class McpHub:
     ) -> AgentResult:
         """The `AgentRunner` entry: run a capability a server's tool provides, on the
         server of the step's agent when it names one (several may provide it)."""
+        _, output = await self.call(capability, params, ctx)
+        return AgentResult(output=output)
+
+    async def call(
+        self, capability: str, params: dict[str, Any], ctx: StepContext
+    ) -> tuple[ListedTool, dict[str, Any]]:
+        """`run`, with the tool that ran."""
         tool = await self.catalogue.resolve(capability, ctx.agent)
         output = await self.call_tool(tool.server, tool.definition.name, params,
                                       progress=self._progress)
-        return AgentResult(output=output)
+        return tool, output
 
     async def close(self) -> None:
         await self.pool.close()

@@ -15,7 +15,7 @@ import pytest
 from temporalio.client import Client
 
 from orchestrator.devserver import DevServer
-from orchestrator.models import ProblemKind, RunResult, RunStatus, StepStatus
+from orchestrator.models import EntityRef, ProblemKind, RunResult, RunStatus, StepStatus
 from tests.integration.stack import Stack, running_stack
 from tests.mcp.support import HttpServerProcess, ensure_npm_servers, node_server, python_server
 
@@ -147,6 +147,18 @@ async def test_s4_tools_of_six_servers_and_built_in_agents_in_one_run(
     graph = await s4.runtime.store.run_graph(result.workflow_id)
     assert (deploy.id, "mcp-aws") in graph.executed_by
     assert (repository.id, "mcp-github") in graph.executed_by
+    # And what each made or used: the step's key owns what it made.
+    store = s4.runtime.store
+    touched = set(graph.operates_on)
+    assert (repository.id, "repository:shop") in touched
+    assert (provision.id, "cluster:prod") in touched
+    assert {(deploy.id, "cluster:prod"), (deploy.id, "application:shop")} <= touched
+    made = await store.get_entity(EntityRef(kind="repository", name="shop"))
+    assert made is not None and made.created_by == f"{result.workflow_id}/{repository.id}"
+    # Nothing else: no path, text or number was taken for an entity.
+    assert sorted(e.ref.key for e in await store.find_entities()) == [
+        "application:shop", "cluster:prod", "repository:shop"]
+
     servers = {s.name: s for s in await s4.runtime.store.mcp_servers()}
     assert sorted(servers) == ["aws", "everything", "fs", "git", "github", "slack"]
     assert ("deploy", "mcp.aws.deploy") in {(t.name, t.capability) for t in servers["aws"].tools}
@@ -174,6 +186,28 @@ async def test_s4_a_failing_tool_rolls_back_earlier_tools_on_their_servers(s4: S
     assert first is not None and second is not None and first <= second
     assert "doomed" not in _state(s4, "github.json")["repositories"]
     assert _state(s4, "chat.json")["channels"]["ops"] == []
+    # The repository's undo removed it from the graph too; the deploy that failed
+    # recorded nothing.
+    assert await s4.runtime.store.get_entity(EntityRef(kind="repository", name="doomed")) is None
+    used = await s4.runtime.store.get_entity(EntityRef(kind="cluster", name="nowhere"))
+    assert used is None
+
+
+async def test_s4_what_a_tool_made_is_found_by_a_later_request(s4: Stack) -> None:
+    created = await _run(s4, "GitHub create repository name=shop")
+    assert created.status == RunStatus.COMPLETED, created.problem
+    # "my repo": no earlier step of this request made one; the graph holds one.
+    result = await _run(s4, "GitHub open pull request on my repo head=main title=first")
+    assert result.status == RunStatus.COMPLETED, result.problem
+    assert result.plan is not None
+    [step] = result.plan.steps
+    assert step.parameters == {"repository": "shop", "head": "main", "title": "first"}
+    assert [pr["title"] for pr in _state(s4, "github.json")["repositories"]["shop"][
+        "pull_requests"]] == ["first"]
+    # The graph ties the pull request's step to the repository an earlier run made.
+    graph = await s4.runtime.store.run_graph(result.workflow_id)
+    assert graph.operates_on == [(step.id, "repository:shop")]
+
 
 
 async def test_s4_everything_server_errors_end_the_run_cleanly(s4: Stack) -> None:
