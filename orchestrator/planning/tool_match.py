@@ -5,7 +5,10 @@ A clause that says a server's configured name ("github") chooses among that
 server's tools only. A tool's score for a clause is, in points, 2 for each clause
 word in the tool's name and 1 for each in its description, plus half of that for
 the words of the request's goal ("deploy my app using ...").
-Words are compared lowercased, singular, with a few common synonyms folded
+The kind in a reference ("my repo") names what the step is given, not the tool:
+it scores 1 point wherever the tool knows it, never 2 ("create branch feature on
+my repo" is `create_branch`, though `create_repository` has "repository" in its
+name). Words are compared lowercased, singular, with a few common synonyms folded
 together ("notify" is "message"). The best-scoring tool wins; a clause that shares
 no word with any tool's name or description, or that two tools fit equally well,
 is not planned but reported.
@@ -112,12 +115,15 @@ class NoMatch(ValueError):
 
 
 def best_tool(
-    clause: set[str], goal: set[str], entries: Sequence[ToolEntry], server: str | None
+    clause: set[str], goal: set[str], entries: Sequence[ToolEntry], server: str | None,
+    given: frozenset[str] = frozenset(),
 ) -> Match:
-    """The tool the clause asks for, among `server`'s tools when one is named."""
+    """The tool the clause asks for, among `server`'s tools when one is named;
+    `given`: the words of the clause's reference."""
     candidates = [e for e in entries if server is None or e.server == server]
     scored = sorted(
-        (Match(e, _score(clause, e) + GOAL_SHARE * _score(goal, e)) for e in candidates),
+        (Match(e, _score(clause, e) + GOAL_SHARE * _score(goal, e) + _given(given, e))
+         for e in candidates),
         key=lambda m: (-m.score, m.entry.capability.name),
     )
     useful = [m for m in scored if m.score > 0]
@@ -135,6 +141,10 @@ def best_tool(
 def _score(said: set[str], entry: ToolEntry) -> float:
     return (NAME_POINTS * len(said & entry.name_words)
             + DESCRIPTION_POINTS * len(said & entry.description_words))
+
+
+def _given(said: frozenset[str], entry: ToolEntry) -> float:
+    return DESCRIPTION_POINTS * len(said & (entry.name_words | entry.description_words))
 
 
 def named_server(text: str, entries: Sequence[ToolEntry]) -> tuple[str | None, str]:

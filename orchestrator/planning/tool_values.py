@@ -183,6 +183,25 @@ def read_said(
     return Said(r.values, reference, rest)
 
 
+def split_reference(text: str, kinds: set[str]) -> tuple[str, str]:
+    """The text without its "my <kind>" references, and those references' kind
+    words (as `_reference` reads them)."""
+    kept: list[str] = []
+    referred: list[str] = []
+    tokens = text.split()
+    i = 0
+    while i < len(tokens):
+        word = tokens[i].strip(".:,").lower()
+        if (word in _OWNERS and i + 1 < len(tokens)
+                and kind_of(tokens[i + 1].strip(".:,")) in kinds):
+            referred.append(tokens[i + 1])
+            i += 2
+            continue
+        kept.append(tokens[i])
+        i += 1
+    return " ".join(kept), " ".join(referred)
+
+
 def _reference(r: _Reader) -> str | None:
     found: list[str] = []
     for i, token in enumerate(r.tokens):

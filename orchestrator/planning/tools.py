@@ -54,7 +54,7 @@ from orchestrator.planning.tool_match import (
     words,
 )
 from orchestrator.planning.tool_subject import entity_kinds, goal_subject
-from orchestrator.planning.tool_values import Unclear, read_goal, read_said
+from orchestrator.planning.tool_values import Unclear, read_goal, read_said, split_reference
 
 CHAIN = re.compile(r"\s*(?:->|→|\bthen\b)\s*", re.IGNORECASE)
 CLAUSE = re.compile(r"\s*(?:,|\band\b)\s*", re.IGNORECASE)
@@ -153,9 +153,11 @@ class ToolPlanner:
             rest, arguments = split_arguments(clause)
             named, text = named_server(rest, entries)
             server = named or server
-            said = words(text)
+            plain, referred = split_reference(text, kinds)
+            said = words(plain)
             try:
-                match = best_tool(said, reading.goal_words, entries, server)
+                match = best_tool(said, reading.goal_words, entries, server,
+                                  frozenset(words(referred)))
             except NoMatch as no:
                 if named is None or said:
                     reading.not_understood.append(f"{clause.strip()}: {no}")

@@ -448,3 +448,23 @@ async def test_it_goes_to_the_parameter_whose_entity_of_that_name_the_graph_hold
     plan = await natural.plan("github create repository called shop then aws deploy it")
     repo = "${steps.github-create_repository.output.structured_content.name}"
     assert _params(plan)["mcp.aws.deploy"] == {"cluster": "prod", "app": repo}
+
+
+@pytest.mark.parametrize(("message", "capability", "params"), [
+    # The reference names what the step is given: the tool is the branch's, though
+    # the repository's tool has "repository" in its name and "branch" in its
+    # description.
+    ("github create branch feature on my repo", "mcp.github.create_branch",
+     {"repository": "shop", "branch": "feature"}),
+    ("github list commits of my repository", "mcp.github.list_commits",
+     {"repository": "shop"}),
+    # Said with nothing else, it still chooses among the tools that know it.
+    ("github delete my repo", "mcp.github.delete_repository", {"name": "shop"}),
+])
+async def test_a_reference_tells_what_the_tool_is_given_not_which_tool(
+    natural: OfflinePlanner, store: EmbeddedGraphStore, message: str, capability: str,
+    params: dict[str, Any],
+) -> None:
+    await _given(store, ("repository", "shop"))
+    plan = await natural.plan(message)
+    assert _params(plan) == {capability: params}
