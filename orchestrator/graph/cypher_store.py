@@ -88,6 +88,10 @@ class CypherStore(ABC):
     async def _transaction(self, writes: list[Write]) -> None:
         """Run these statements in one transaction."""
 
+    def prefetch(self) -> None:
+        self._stats.prefetch()
+        self._recent.prefetch()
+
     async def _close_caches(self) -> None:
         """Stop the caches' reads under way: the store is closing."""
         await self._stats.close()

@@ -48,6 +48,12 @@ class RecentRuns:
         if limit > KEPT:
             return await self._read(limit)
         if self._runs is None:
+            if self._refreshing is not None and not self._refreshing.done():
+                # The first read, under way (`prefetch`): kept, unless a write
+                # came meanwhile that it cannot account for.
+                await asyncio.shield(self._refreshing)
+                if self._runs is not None:
+                    return self._runs[:limit]
             return (await self._read_kept())[:limit]
         if time.monotonic() - self._read_at >= self._max_age_s and (
             self._refreshing is None or self._refreshing.done()
@@ -73,6 +79,12 @@ class RecentRuns:
         if version == self._version:
             self._runs, self._read_at = runs, started
         return runs
+
+    def prefetch(self) -> None:
+        """Start the first read now, off the first plan's path."""
+        if self._runs is None and (self._refreshing is None or self._refreshing.done()):
+            self._refreshing = asyncio.get_running_loop().create_task(self._read_kept())
+            self._refreshing.add_done_callback(ignore_failure)
 
     async def close(self) -> None:
         refreshing, self._refreshing = self._refreshing, None

@@ -66,6 +66,14 @@ class StatsCache:
         # Writes keep coming: a read begun after this call is as recent as it needs.
         return await self._read()
 
+    def prefetch(self) -> None:
+        """Start the first read now, off the first plan's path (a worker that just
+        started): the plan then gets what it reads, or waits only for what is left."""
+        if self._value is None and (self._loading is None or self._loading.done()):
+            self._start()
+            # As if read: a write meanwhile starts the read again.
+            self._used = True
+
     def invalidate(self) -> None:
         """A write that may change the statistics was committed."""
         self._version += 1

@@ -149,6 +149,11 @@ class GraphStore(Protocol):
 
     async def close(self) -> None: ...
 
+    def prefetch(self) -> None:
+        """Start reading, in the background, what every plan reads (the agents'
+        statistics, the completed runs): a worker's first plan then need not wait
+        for reads that grow with the graph."""
+
     async def register_catalogue(
         self, capabilities: list[Capability], agents: list[Agent]
     ) -> None:

@@ -128,3 +128,32 @@ async def test_what_a_caller_gets_cannot_change_the_kept_list() -> None:
         setattr(again[0], "request", "something else")  # noqa: B010 - mypy knows it is read-only
     assert (await recent.get(10))[0].request == "create application shop"
     assert graph.reads == 1
+
+
+async def test_a_prefetch_is_the_first_plans_read() -> None:
+    graph = Graph()
+    graph.runs = [listed("run-a")]
+    recent = RecentRuns(graph.read)
+    graph.slow.clear()
+    recent.prefetch()
+    await asyncio.sleep(0)
+    reader = asyncio.create_task(recent.get(10))
+    await asyncio.sleep(0)
+    graph.slow.set()
+    assert [r.workflow_id for r in await reader] == ["run-a"]
+    assert graph.reads == 1
+
+
+async def test_a_prefetch_a_write_overtook_is_not_handed_out() -> None:
+    graph = Graph()
+    graph.runs = [listed("run-a")]
+    recent = RecentRuns(graph.read)
+    graph.slow.clear()
+    recent.prefetch()
+    await asyncio.sleep(0)
+    graph.runs = []
+    recent.forget()  # a write the list cannot account for, while the read is under way
+    reader = asyncio.create_task(recent.get(10))
+    await asyncio.sleep(0)
+    graph.slow.set()
+    assert await reader == [] and graph.reads == 2

@@ -111,3 +111,28 @@ async def test_writes_with_no_plan_between_them_are_not_read_after_each() -> Non
         await asyncio.sleep(0)
     assert graph.reads == 2  # the first write's read; none after it
     assert (await cache.get())["a/x.create"].runs == 5
+
+
+async def test_a_prefetch_is_the_first_plans_read_and_a_write_meanwhile_reads_again(
+) -> None:
+    graph = Graph()
+    cache = StatsCache(graph.read)
+    graph.slow.clear()
+    cache.prefetch()
+    await asyncio.sleep(0)
+    assert graph.reads == 1
+    reader = asyncio.create_task(cache.get())  # waits for that read, starts none
+    await asyncio.sleep(0)
+    graph.slow.set()
+    assert (await reader)["a/x.create"].runs == 0 and graph.reads == 1
+    # Prefetched and not yet read by a plan, the value is still read again after a write.
+    cache = StatsCache(graph.read)
+    graph.slow.clear()
+    cache.prefetch()
+    await asyncio.sleep(0)
+    graph.runs = 1
+    cache.invalidate()
+    graph.slow.set()
+    await asyncio.sleep(0.01)
+    assert graph.reads == 3
+    assert (await cache.get())["a/x.create"].runs == 1 and graph.reads == 3
