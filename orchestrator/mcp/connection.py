@@ -47,6 +47,9 @@ class Connection:
         self._server = server
         self._log_dir = log_dir
         self._on_tools_changed = on_tools_changed
+        # The stdio server's stderr log, and where this session's part of it starts.
+        self._log: Path | None = None
+        self._log_start = 0
         self.ready: asyncio.Future[Client] = asyncio.get_running_loop().create_future()
         # A failed connect nobody awaited any more must not warn at garbage collection.
         self.ready.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -104,6 +107,7 @@ class Connection:
             if not self.ready.done():
                 self.ready.set_exception(McpServerUnavailable(
                     f"cannot connect to MCP server {self.name!r}: {describe(error)}"
+                    f"{self._last_words()}"
                 ))
             else:
                 log.warning("MCP server %s: session ended with %s", self.name, describe(error))
@@ -138,7 +142,37 @@ class Connection:
         if self._log_dir is None or not isinstance(self._server, StdioServer):
             return contextlib.nullcontext(sys.stderr)
         self._log_dir.mkdir(parents=True, exist_ok=True)
-        return open(self._log_dir / f"{_file_name(self.name)}.log", "a", encoding="utf-8")
+        self._log = self._log_dir / f"{_file_name(self.name)}.log"
+        self._log_start = self._log.stat().st_size if self._log.exists() else 0
+        return open(self._log, "a", encoding="utf-8")
+
+    def _last_words(self) -> str:
+        """What a stdio server that would not connect last wrote to its stderr this
+        time ("ModuleNotFoundError: ..."), and where the rest is: the reason is
+        usually there, not in "Connection closed"."""
+        if self._log is None:
+            return ""
+        try:
+            with open(self._log, encoding="utf-8", errors="replace") as log_file:
+                log_file.seek(self._log_start)
+                lines = [line.strip() for line in log_file.read().splitlines() if line.strip()]
+        except OSError:
+            return ""
+        if not lines:
+            return ""
+        last = lines[-1] if len(lines[-1]) <= _LAST_WORDS else lines[-1][:_LAST_WORDS] + "…"
+        # The error reaches whoever may read the API: a server echoing a secret it
+        # was given must not show it there.
+        assert isinstance(self._server, StdioServer)
+        for secret in self._server.env.values():
+            if len(secret) >= _SECRET_MIN:
+                last = last.replace(secret, "***")
+        return f"; its stderr ends: {last} (all of it: {self._log})"
+
+
+_LAST_WORDS = 300
+# Shorter values are not taken for secrets: hiding them would hide ordinary words.
+_SECRET_MIN = 4
 
 
 def _file_name(server: str) -> str:

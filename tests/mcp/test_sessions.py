@@ -110,6 +110,27 @@ async def test_missing_command_is_reported(make_hub: HubFactory) -> None:
     assert "cannot connect to MCP server 'ghost'" in str(failures["ghost"])
 
 
+async def test_a_server_that_exits_is_reported_with_its_last_words(
+    make_hub: HubFactory, tmp_path: Path
+) -> None:
+    failing = {"command": sys.executable, "env": {"GITHUB_TOKEN": "ghp-secret"}, "args": [
+        "-c", "import sys; print('starting', file=sys.stderr); "
+              "sys.exit('GITHUB_TOKEN ghp-secret is not valid')"]}
+    quiet = {"command": sys.executable, "args": ["-c", "raise SystemExit(3)"]}
+    hub = make_hub({"gh": failing, "quiet": quiet})
+    logs = tmp_path / "mcp" / "logs"
+    logs.mkdir(parents=True)
+    for name in ("gh", "quiet"):
+        (logs / f"{name}.log").write_text("an earlier session's last line\n")
+    failures = await hub.discover()
+    message = str(failures["gh"])
+    assert message.startswith("cannot connect to MCP server 'gh': ")
+    assert message.endswith(
+        f"its stderr ends: GITHUB_TOKEN *** is not valid (all of it: {logs / 'gh.log'})")
+    # Only what this session wrote: an earlier session's words are not this failure's.
+    assert "stderr" not in str(failures["quiet"])
+
+
 async def test_server_that_never_answers_times_out(make_hub: HubFactory) -> None:
     silent = {**SILENT, "orchestrator": {"connect_timeout_ms": 300}}
     hub = make_hub({"silent": silent})
