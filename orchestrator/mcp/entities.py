@@ -19,23 +19,21 @@ what that step made, and only that.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from orchestrator.agents.base import AgentResult, StepContext
 from orchestrator.graph.store import GraphStore, Relation
 from orchestrator.mcp.hub import McpHub
-from orchestrator.models import NAME_PATTERN, Capability, EntityRef
+from orchestrator.models import Capability, EntityRef, is_valid_name
 from orchestrator.planning.tool_values import kind_of
 
 log = logging.getLogger(__name__)
-_NAME = re.compile(NAME_PATTERN)
 USES = "uses"
 
 
 def _entity_name(value: Any) -> str | None:
-    return value if isinstance(value, str) and _NAME.match(value) else None
+    return value if isinstance(value, str) and is_valid_name(value) else None
 
 
 def _names_kind(param: str, kind: str) -> bool:

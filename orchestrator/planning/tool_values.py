@@ -185,21 +185,24 @@ def read_said(
 
 def split_reference(text: str, kinds: set[str]) -> tuple[str, str]:
     """The text without its "my <kind>" references, and those references' kind
-    words (as `_reference` reads them)."""
+    words, read as `_reference` reads them."""
+    words = [w for w in (t.strip(".:").lstrip("#") for t in _TOKEN.findall(text)) if w]
     kept: list[str] = []
     referred: list[str] = []
-    tokens = text.split()
     i = 0
-    while i < len(tokens):
-        word = tokens[i].strip(".:,").lower()
-        if (word in _OWNERS and i + 1 < len(tokens)
-                and kind_of(tokens[i + 1].strip(".:,")) in kinds):
-            referred.append(tokens[i + 1])
+    while i < len(words):
+        if i + 1 < len(words) and _refers(words[i], words[i + 1], kinds):
+            referred.append(words[i + 1])
             i += 2
-            continue
-        kept.append(tokens[i])
-        i += 1
+        else:
+            kept.append(words[i])
+            i += 1
     return " ".join(kept), " ".join(referred)
+
+
+def _refers(word: str, then: str, kinds: set[str]) -> bool:
+    """"my app", "our cluster", "this repo": an owner word, then a known kind."""
+    return word.lower() in _OWNERS and kind_of(then.lower()) in kinds
 
 
 def _reference(r: _Reader) -> str | None:
@@ -208,8 +211,7 @@ def _reference(r: _Reader) -> str | None:
         if token.low == "it":
             token.used = True
             found.append("it")
-        elif (token.low in _OWNERS and i + 1 < len(r.tokens)
-              and kind_of(r.tokens[i + 1].low) in r.kinds):
+        elif i + 1 < len(r.tokens) and _refers(token.low, r.tokens[i + 1].low, r.kinds):
             token.used = r.tokens[i + 1].used = True
             found.append(f"{token.low} {r.tokens[i + 1].low}")
     if len(found) > 1:
