@@ -54,6 +54,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add.add_argument("--header", action="append", default=[], metavar="K=V",
                      help="an HTTP header sent with every request; repeat")
     add.add_argument("--cwd", help="the command's working directory")
+    add.add_argument("--options", metavar="JSON",
+                     help='our options for the server, as in the file\'s "orchestrator" key: '
+                          '\'{"tools": {"create_repository": {"produces": ["repository"]}}}\'')
     add.add_argument("--no-connect", action="store_true",
                      help="save without listing the server's tools first")
     add.set_defaults(func=_guarded(_add))
@@ -169,7 +172,20 @@ def _entry(args: argparse.Namespace) -> dict[str, Any]:
     optional = {"args": args.arg, "env": _pairs(args.env, "--env"),
                 "headers": _pairs(args.header, "--header"), "cwd": args.cwd}
     entry |= {key: value for key, value in optional.items() if value}
+    if args.options is not None:
+        entry["orchestrator"] = _options(args.options)
     return entry
+
+
+def _options(text: str) -> dict[str, Any]:
+    try:
+        options = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInput(f"--options is not JSON: {error.msg} at column {error.colno}"
+                           ) from None
+    if not isinstance(options, dict):
+        raise InvalidInput("--options must be a JSON object, as the \"orchestrator\" key is")
+    return options
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:

@@ -52,10 +52,13 @@ def test_add_list_tools_remove_round_trip(
                          "--env", "GITHUB_TOKEN=ghp-secret")
     assert code == 0, err
     assert f"added MCP server 'github' to {cli.config} (10 tools)" in out
-    code, out, err = cli("add", "cloud", "--url", cloud_http.url, "--header", "X-Key=k-secret")
+    hints = {"tools": {"provision_cluster": {"produces": ["cluster"]}}}
+    code, out, err = cli("add", "cloud", "--url", cloud_http.url, "--header", "X-Key=k-secret",
+                         "--options", json.dumps(hints))
     assert code == 0, err
     assert cli.saved()["github"]["env"] == {"GITHUB_TOKEN": "ghp-secret"}
-    assert cli.saved()["cloud"] == {"url": cloud_http.url, "headers": {"X-Key": "k-secret"}}
+    assert cli.saved()["cloud"] == {"url": cloud_http.url, "headers": {"X-Key": "k-secret"},
+                                    "orchestrator": hints}
 
     code, out, err = cli("list")
     assert code == 0, err
@@ -88,6 +91,10 @@ def test_add_list_tools_remove_round_trip(
     (["add", "x y", "--url", "http://127.0.0.1:1/mcp"], "name: use 1-40 letters"),
     (["add", "x", "--url", "http://127.0.0.1:1/mcp", "--env", "A=1"], "go with --command"),
     (["add", "x", "--command", "python", "--env", "NOVALUE"], "--env 'NOVALUE': use KEY=VALUE"),
+    (["add", "x", "--command", "python", "--options", "{tools"], "--options is not JSON"),
+    (["add", "x", "--command", "python", "--options", "[]"], "--options must be a JSON object"),
+    (["add", "x", "--command", "python", "--options", '{"tools": {"t": {"produces": "repo"}}}'],
+     "orchestrator.tools.t.produces"),
     (["tools", "nope"], "no MCP server named 'nope'"),
     (["approve", "nope", "tool"], "no MCP server named 'nope'"),
 ])
