@@ -76,14 +76,20 @@ def _guarded(command: Command) -> Command:
     """Failures as one line on stderr: 2 for bad input, 1 for servers that failed."""
 
     async def run(args: argparse.Namespace) -> int:
-        # Connection chatter would drown the answer; failures are part of it.
-        for noisy in ("orchestrator.mcp", "mcp", "httpx2"):
-            logging.getLogger(noisy).setLevel(logging.CRITICAL)
+        # Connection chatter would drown the answer; failures are part of it. Only
+        # while the command runs: a caller in the same process keeps its logging.
+        noisy = [logging.getLogger(name) for name in ("orchestrator.mcp", "mcp", "httpx2")]
+        levels = [logger.level for logger in noisy]
+        for logger in noisy:
+            logger.setLevel(logging.CRITICAL)
         try:
             return await command(args)
         except OrchestratorError as error:
             print(f"orchestrator mcp: {error}", file=sys.stderr)
             return 2 if isinstance(error, InvalidInput) else 1
+        finally:
+            for logger, level in zip(noisy, levels, strict=True):
+                logger.setLevel(level)
 
     return run
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,19 @@ async def neo4j(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Neo4j
     await server.start()
     yield Neo4jAccess(server.uri, server.user, server.password)
     await server.stop()
+
+
+@pytest.fixture
+def logger_levels() -> Iterator[None]:
+    """`main` sets up logging for the process, as a command may: put it back, so
+    tests after this one still see what loggers say."""
+    loggers = [logging.root, *(x for x in logging.root.manager.loggerDict.values()
+                               if isinstance(x, logging.Logger))]
+    levels = {logger: logger.level for logger in loggers}
+    handlers = list(logging.root.handlers)
+    yield
+    logging.root.handlers[:] = handlers
+    for logger in [x for x in logging.root.manager.loggerDict.values()
+                   if isinstance(x, logging.Logger)]:
+        logger.setLevel(levels.get(logger, logging.NOTSET))
+    logging.root.setLevel(levels[logging.root])

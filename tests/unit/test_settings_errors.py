@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-
 import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
@@ -12,22 +9,6 @@ from pydantic_settings import SettingsError
 from orchestrator.cli import main
 from orchestrator.models import Limits
 from orchestrator.settings import Settings, settings_problem
-
-
-@pytest.fixture
-def logger_levels() -> Iterator[None]:
-    """`main` sets up logging for the process, as a command may: put it back, so
-    tests after this one still see what loggers say."""
-    loggers = [logging.root, *(x for x in logging.root.manager.loggerDict.values()
-                               if isinstance(x, logging.Logger))]
-    levels = {logger: logger.level for logger in loggers}
-    handlers = list(logging.root.handlers)
-    yield
-    logging.root.handlers[:] = handlers
-    for logger in [x for x in logging.root.manager.loggerDict.values()
-                   if isinstance(x, logging.Logger)]:
-        logger.setLevel(levels.get(logger, logging.NOTSET))
-    logging.root.setLevel(levels[logging.root])
 
 
 @pytest.mark.usefixtures("logger_levels")
