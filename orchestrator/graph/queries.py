@@ -249,8 +249,13 @@ MATCH (w:Workflow {id: r.workflow_id})
 MATCH (done:Step {id: r.undoes})
 MERGE (s:Step {id: r.id})""" + SET_UNDO_STEP
 
+# `WITH a`: from the run's steps, then their undos. As one pattern, the embedded
+# graph scanned every step when no run had been rolled back yet (no COMPENSATED_BY
+# at all): 1.8 ms with 20,000 runs stored, 0.3 ms this way; every reused plan reads it.
 RUN_COMPENSATED_BY = """
-MATCH (w:Workflow {id: $id})-[:CONTAINS]->(a:Step)-[:COMPENSATED_BY]->(b:Step)
+MATCH (w:Workflow {id: $id})-[:CONTAINS]->(a:Step)
+WITH a
+MATCH (a)-[:COMPENSATED_BY]->(b:Step)
 RETURN a.step_id, b.step_id ORDER BY a.step_id
 """
 
