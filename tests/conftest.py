@@ -62,13 +62,14 @@ async def neo4j(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Neo4j
 def logger_levels() -> Iterator[None]:
     """`main` sets up logging for the process, as a command may: put it back, so
     tests after this one still see what loggers say."""
-    loggers = [logging.root, *(x for x in logging.root.manager.loggerDict.values()
-                               if isinstance(x, logging.Logger))]
-    levels = {logger: logger.level for logger in loggers}
+    levels = {logger: logger.level for logger in _loggers()}
     handlers = list(logging.root.handlers)
     yield
     logging.root.handlers[:] = handlers
-    for logger in [x for x in logging.root.manager.loggerDict.values()
-                   if isinstance(x, logging.Logger)]:
+    for logger in _loggers():  # loggers made meanwhile included
         logger.setLevel(levels.get(logger, logging.NOTSET))
-    logging.root.setLevel(levels[logging.root])
+
+
+def _loggers() -> list[logging.Logger]:
+    known = logging.root.manager.loggerDict.values()
+    return [logging.root, *(x for x in known if isinstance(x, logging.Logger))]
