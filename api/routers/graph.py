@@ -14,6 +14,8 @@ from api.schemas import EntityDetail, EntityPage, Resolution, RunGraphView
 from orchestrator.graph.store import IMPACT_DEPTH, GraphStore, Impact, StepGraphContext
 from orchestrator.models import NAME_PATTERN, EntityRef
 
+# Far beyond any graph, and within the 64-bit integer a database takes.
+MAX_OFFSET = 10**9
 router = APIRouter(prefix="/v1/graph", tags=["graph"])
 
 Name = Annotated[str, Path(pattern=NAME_PATTERN)]
@@ -25,7 +27,7 @@ KindFilter = Annotated[str | None, Query(pattern=NAME_PATTERN)]
 async def list_entities(
     store: StoreDep, kind: KindFilter = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> EntityPage:
     """Entities in kind and name order, a page at a time, of one kind if given."""
     entities = await store.list_entities(kind, limit=limit, offset=offset)

@@ -336,8 +336,14 @@ RETURN s.step_id, e.id ORDER BY s.step_id, e.id
 # -- reads over relationships: pages of entities, a step's context, impact,
 # references, agents --
 
+# A page is read only when the offset falls within the entities: LadybugDB (0.22)
+# crashes the process on ORDER BY ... SKIP past the end of a small result (20
+# entities, SKIP 7500). The count costs Neo4j one lookup in its count store.
 LIST_ENTITIES = """
 MATCH (e:Entity)
+WITH count(e) AS total
+MATCH (e:Entity)
+WHERE total > $offset
 RETURN e.kind, e.name, e.created_by, e.attrs
 ORDER BY e.kind, e.name
 SKIP $offset LIMIT $limit
@@ -346,6 +352,9 @@ SKIP $offset LIMIT $limit
 LIST_ENTITIES_OF_KIND = """
 MATCH (e:Entity)
 WHERE e.kind = $kind
+WITH count(e) AS total
+MATCH (e:Entity)
+WHERE e.kind = $kind AND total > $offset
 RETURN e.kind, e.name, e.created_by, e.attrs
 ORDER BY e.kind, e.name
 SKIP $offset LIMIT $limit

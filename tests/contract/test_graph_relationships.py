@@ -210,6 +210,13 @@ async def test_list_entities_pages_in_find_order(graph: GraphStore) -> None:
     assert [e.ref for e in policies] == [SEC]
 
 
+async def test_a_page_far_past_the_end_is_empty(graph: GraphStore) -> None:
+    await _world(graph)
+    for offset in (7_500, 10_000, 10**9):
+        assert await graph.list_entities(limit=100, offset=offset) == []
+        assert await graph.list_entities("policy", limit=100, offset=offset) == []
+
+
 CAPABILITIES = [
     Capability(name="application.create", description="", input_schema={}),
     Capability(name="service.create", description="", input_schema={}),

@@ -129,11 +129,14 @@ async def test_graph_api_refuses_unknown_and_malformed_names(
             ("/v1/graph/entities/application/shop/impact", {"depth": "0"}),
             ("/v1/graph/entities", {"kind": "no such kind"}),
             ("/v1/graph/entities", {"limit": "0"}),
+            ("/v1/graph/entities", {"offset": str(2**64)}),
             ("/v1/graph/resolve", {}),
         ):
             reply = await http.get(path, params=params)
             assert reply.status_code == 422, (path, params, reply.text)
         empty = EntityPage.model_validate(await _get(http, "/v1/graph/entities"))
         assert empty.entities == []
+        far = EntityPage.model_validate(await _get(http, "/v1/graph/entities", offset=10_000))
+        assert far.entities == []
         nothing = Resolution.model_validate(await _get(http, "/v1/graph/resolve", q="my app"))
         assert nothing.candidates == []
