@@ -15,10 +15,20 @@ from orchestrator.models import Capability, Compensation, EntityRef, PlanOutput,
 from workflows.dag import REFERENCE, PlanProblem
 
 MAX_ID = 63
+# Patch id: runs extended before added steps waited for the run's makers replay
+# without it.
+WAIT_FOR_MAKERS = "followup-waits-for-makers"
 
 
-def merge(current: PlanOutput, followup: PlanOutput) -> tuple[PlanOutput, list[Step]]:
-    """The run's plan with the follow-up's new steps added, and those steps."""
+def merge(
+    current: PlanOutput, followup: PlanOutput, wait_for_makers: bool = True
+) -> tuple[PlanOutput, list[Step]]:
+    """The run's plan with the follow-up's new steps added, and those steps.
+
+    `wait_for_makers`: an added step also waits for the run's steps making what it
+    consumes without naming it (a deployment waits for its application's
+    services), as synthesis orders steps within one plan. Off only to replay runs
+    extended before it was."""
     capabilities = {**current.capabilities, **followup.capabilities}
     makers: dict[tuple[str, str], str] = {}
     for step in current.plan.steps:
@@ -39,6 +49,8 @@ def merge(current: PlanOutput, followup: PlanOutput) -> tuple[PlanOutput, list[S
         taken.add(renamed[step.id])
         kept.append(step)
     added = [_rewired(s, renamed, by_entity) for s in kept]
+    if wait_for_makers:
+        added = [_after_makers(s, current.plan.steps, capabilities) for s in added]
     plan = current.plan.model_copy(update={
         "steps": [*current.plan.steps, *added],
         "intent": f"{current.plan.intent}; {followup.plan.intent}" if added
@@ -63,6 +75,23 @@ def _made(step: Step, capabilities: dict[str, Capability]) -> EntityRef | None:
     if capability is None:
         raise PlanProblem(f"step {step.id}: unknown capability {step.capability!r}")
     return next((e for e in step.operates_on if e.kind in capability.produces), None)
+
+
+def _after_makers(step: Step, run: list[Step], capabilities: dict[str, Capability]) -> Step:
+    capability = capabilities[step.capability]
+    unnamed = set(capability.consumes) - set(step.parameters)
+    made = _made(step, capabilities)
+    context = {e.key for e in step.operates_on if e != made}
+    makers = set()
+    for other in run:
+        other_made = _made(other, capabilities)
+        if other_made is not None and other_made.kind in unnamed and (
+            {e.key for e in other.operates_on if e != other_made} & context
+        ):
+            makers.add(other.id)
+    if makers <= set(step.depends_on):
+        return step
+    return step.model_copy(update={"depends_on": sorted({*step.depends_on, *makers})})
 
 
 def _rewired(step: Step, renamed: dict[str, str], by_entity: dict[str, str]) -> Step:

@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.approvals import PLAN, ApprovalRefused, Approvals
     from workflows.dag import PlanProblem, references, resolve, stages
-    from workflows.extension import made_by, merge
+    from workflows.extension import WAIT_FOR_MAKERS, made_by, merge
     from workflows.outcomes import (
         failure,
         final_problem,
@@ -248,7 +248,9 @@ class OrchestrationWorkflow:
         if refusal is not None:
             raise ApplicationError(refusal, type="ExtendRefused", non_retryable=True)
         try:
-            merged, added = merge(self._planned, planned)
+            merged, added = merge(
+                self._planned, planned, wait_for_makers=workflow.patched(WAIT_FOR_MAKERS)
+            )
         except PlanProblem as problem:
             raise ApplicationError(str(problem), type="InvalidPlan", non_retryable=True) from None
         problems = validate_plan(merged, self._request.limits)

@@ -45,7 +45,7 @@ class OfflinePlanner:
         # Requests that chain links ("A -> B") or name an MCP server may use tools.
         if self._tools.wants(message):
             return await self._tools.plan(message)
-        parsed = parse_request(message)
+        parsed = parse_request(message, only_application(context))
         understood = [f"{a.verb} {a.kind} {a.name}" for a in parsed.actions]
         if parsed.not_understood:
             raise CannotPlan("part of the request was not understood", understood,
@@ -59,6 +59,14 @@ class OfflinePlanner:
             if reused is not None:
                 return reused
         return await self._synthesiser.synthesise(message, parsed.actions, context, making)
+
+
+def only_application(context: Sequence[EntityRef]) -> str | None:
+    """The conversation's application, if it has exactly one: a deployment of "it"
+    is then named after it, as one named in the text would be (with several, the
+    synthesiser asks which)."""
+    apps = {e.name for e in context if e.kind == "application"}
+    return apps.pop() if len(apps) == 1 else None
 
 
 def with_definitions(plan: Plan, registry: AgentRegistry) -> PlanOutput:

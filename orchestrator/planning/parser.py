@@ -109,6 +109,9 @@ class _Reader:
     toks: list[_Token]
     mentions: list[_Mention] = field(default_factory=list)
     deploys: list[_Deploy] = field(default_factory=list)
+    # The application of a follow-up's conversation, for actions the text leaves
+    # without one ("also deploy it to staging").
+    default_app: str | None = None
 
     def is_word(self, i: int, words: frozenset[str]) -> bool:
         return 0 <= i < len(self.toks) and not self.toks[i].tainted and self.toks[i].text in words
@@ -248,7 +251,7 @@ class _Reader:
     def nearest_app(self, pos: int) -> str | None:
         apps = [m for m in self.mentions if m.kind == "application"]
         best = min(apps, key=lambda m: (abs(m.pos - pos), m.pos), default=None)
-        return best.name if best else None
+        return best.name if best else self.default_app
 
     def actions(self) -> list[Action]:
         deploys: list[tuple[int, Action]] = []
@@ -277,8 +280,9 @@ class _Reader:
         return result
 
 
-def parse_request(text: str) -> ParsedRequest:
-    reader = _Reader(_tokenize(text))
+def parse_request(text: str, default_app: str | None = None) -> ParsedRequest:
+    """`default_app`: the application meant where the text names none."""
+    reader = _Reader(_tokenize(text), default_app=default_app)
     # Order matters: deploys take their own names before plural lists could reach back
     # across a comma ("deploy shop to staging, cart and payment services").
     reader.bind_nouns(plural=False)

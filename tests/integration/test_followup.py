@@ -86,6 +86,28 @@ async def test_followup_extends_a_running_run(
         assert graph.steps["create-service-cache"]["status"] == "completed"
 
 
+async def test_a_followup_deploy_waits_for_the_service_the_run_still_makes(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    faults = {"service.create": Fault(delay_ms=1500)}
+    async with running_stack(client, temporal_server.address, tmp_path,
+                             agent_faults=faults) as s:
+        workflow_id = await _started(s.http, "create application ext1 with slow service")
+        reply = await _chat(s.http, "also deploy it to staging", conversation_id=workflow_id,
+                            wait=True)
+        assert reply.status_code == 200, reply.text
+        deploy = Step.model_validate(reply.json()["added_steps"][-1])
+        assert deploy.id == "deploy-deployment-ext1-staging"
+        assert "create-service-slow" in deploy.depends_on
+        result = RunResult.model_validate(reply.json()["result"])
+        assert result.status == RunStatus.COMPLETED
+        service, deployed = result.steps["create-service-slow"], result.steps[deploy.id]
+        assert service.finished_at and deployed.started_at
+        assert service.finished_at <= deployed.started_at
+        # The deployment knows the service it deploys.
+        assert deployed.output is not None and deployed.output["services"] == ["slow"]
+
+
 async def test_failure_after_a_followup_rolls_back_its_steps(
     client: Client, temporal_server: DevServer, tmp_path: Path
 ) -> None:

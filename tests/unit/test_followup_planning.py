@@ -121,3 +121,28 @@ async def test_merge_wires_a_policy_to_the_runs_deployment(store: EmbeddedGraphS
         "deployment": "${steps.deploy-deployment-ecommerce-production.output.deployment}",
         "policy": "audit",
     }
+
+
+async def test_a_followup_deploy_of_it_waits_for_the_runs_services(
+    store: EmbeddedGraphStore,
+) -> None:
+    planner = OfflinePlanner(REGISTRY, store)
+    running = with_definitions(
+        await planner.plan("create application ext1 with slow service"), REGISTRY
+    )
+    followup = with_definitions(await planner.plan(
+        "also deploy it to staging", conversation_entities(running.plan), made_by(running)
+    ), REGISTRY)
+    # Named as "deploy ext1 to staging" names it: after the application.
+    deploy = followup.plan.steps[-1]
+    assert deploy.id == "deploy-deployment-ext1-staging"
+    assert _ref("deployment", "ext1-staging") in deploy.operates_on
+    _, added = merge(running, followup)
+    assert [(s.id, s.depends_on) for s in added] == [
+        ("ensure-environment-staging", []),
+        ("deploy-deployment-ext1-staging",
+         ["create-application-ext1", "create-service-slow", "ensure-environment-staging"]),
+    ]
+    # A run extended before the rule replays as it ran.
+    _, as_before = merge(running, followup, wait_for_makers=False)
+    assert "create-service-slow" not in as_before[-1].depends_on
