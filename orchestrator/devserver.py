@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import os
 import shutil
+import signal
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.errors import ServiceUnreachable
@@ -36,6 +40,29 @@ FAST_DISPATCH = (
     "history.transferProcessorMaxPollRPS=10000",
     "history.timerProcessorMaxPollRPS=10000",
 )
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def dies_with_this_process() -> Callable[[], None] | None:
+    """For Linux's fork: the child is sent SIGTERM when this process dies, even
+    by SIGKILL or a crash, when no `stop()` runs: a server left behind keeps its
+    port, and the next start fails on it. The call is looked up before the fork,
+    so that the child runs as little Python as can be between fork and exec.
+    (Linux sends the signal when the forking thread ends: the event loop's, which
+    lives as long as the process that owns a server.)"""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def in_child() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the call took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return in_child
 
 
 class DevServer:
@@ -87,7 +114,7 @@ class DevServer:
         self._process = await asyncio.create_subprocess_exec(
             *self.command(), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            start_new_session=self._own_session,
+            start_new_session=self._own_session, preexec_fn=dies_with_this_process(),
         )
         deadline = asyncio.get_running_loop().time() + wait_s
         while not listening(self.port):
