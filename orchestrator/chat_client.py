@@ -119,15 +119,25 @@ async def dry_run(api: str, message: str, out: TextIO) -> int:
 
 async def control(api: str, workflow_id: str, action: str, out: TextIO,
                   step: str | None = None, reason: str = "") -> int:
-    """Approve, reject or cancel a run; prints its state after the answer."""
+    """Approve, reject or cancel a run; prints what the answer does."""
     body = None if action == "cancel" else {"step_id": step, "reason": reason}
     async with _api(api) as http:
         reply = await http.post(f"/v1/workflows/{workflow_id}/{action}", json=body)
     if reply.status_code != 200:
         _refused(reply, out)
         return 2
+    # The state as the answer was taken: what follows from it has not happened yet.
     state = RunResult.model_validate(reply.json())
-    out.write(f"{action}: run {workflow_id} is {state.status.value}\n")
+    if action == "cancel":
+        out.write(f"cancel: run {workflow_id} is stopping: running steps are cancelled, "
+                  "completed ones undone\n")
+        return 0
+    answered = max((a for a in state.approvals.values() if a.answered_at is not None),
+                   key=lambda a: a.answered_at or datetime.min.replace(tzinfo=UTC), default=None)
+    what = answered.target if answered else "the approval"
+    done, then = (("approved", "goes on") if action == "approve"
+                  else ("rejected", "stops and undoes what it did"))
+    out.write(f"{done} {what}: run {workflow_id} {then}\n")
     return 0
 
 
@@ -171,6 +181,9 @@ def _refused(reply: httpx.Response, out: TextIO) -> None:
     detail = body.get("detail")
     if isinstance(detail, dict):
         out.write(f"Refused: {detail.get('detail')}\n")
+        problem = detail.get("problem")
+        for why in problem.get("details", []) if isinstance(problem, dict) else []:
+            out.write(f"  - {why}\n")
     elif isinstance(detail, list):  # the API's validation errors: what, and where
         out.write(f"Refused ({reply.status_code}): {'; '.join(map(_invalid, detail))}\n")
     else:

@@ -77,6 +77,12 @@ async def test_up_serves_and_chat_follows_a_run(
         code, out = await run_cli("chat", "make me a sandwich", "--api", api, env=env)
         assert code == 2
         assert "Refused: cannot plan" in out and "sandwich" in out
+        # Refused after planning: the reasons are listed, not only that it was.
+        services = ", ".join(f"s{i}" for i in range(10))
+        code, out = await run_cli("chat", f"create application big with {services} services",
+                                  "--api", api, env=env)
+        assert code == 2
+        assert "Refused: the plan is not valid\n  - the plan runs 10 steps at once" in out, out
 
         code, out = await run_cli("chat", "", "--api", api, env=env)
         assert code == 2
@@ -96,11 +102,11 @@ async def test_up_serves_and_chat_follows_a_run(
                         break
                     await asyncio.sleep(0.2)
         code, out = await run_cli("approve", wf, "--step", MONITORING, "--api", api, env=env)
-        assert code == 0 and "approve: run" in out, out
+        assert code == 0 and f"approved {MONITORING}: run {wf} goes on" in out, out
         code, out = await run_cli("approve", wf, "--step", MONITORING, "--api", api, env=env)
         assert code == 2 and "already answered" in out, out
         code, out = await run_cli("reject", wf, "--reason", "no", "--api", api, env=env)
-        assert code == 0, out
+        assert code == 0 and f": run {wf} stops and undoes what it did" in out, out
         await _until_ended(api, wf)
 
         code, out = await run_cli("history", wf, "--out", str(tmp_path / "h.json"), env=env)
@@ -132,7 +138,7 @@ async def test_up_serves_and_chat_follows_a_run(
             )
             wf = started.json()["workflow_id"]
         code, out = await run_cli("cancel", wf, "--api", api, env=env)
-        assert code == 0, out
+        assert code == 0 and f"run {wf} is stopping" in out, out
         assert (await _until_ended(api, wf))["status"] == "cancelled"
     finally:
         up.send_signal(signal.SIGINT)
