@@ -330,6 +330,7 @@ class RunResult(Model):
     workflow_id: str
     status: RunStatus
     request: str
+    tenant: str = "default"
     plan: Plan | None = None
     steps: dict[str, StepResult] = {}
     # The undo of each step that was rolled back, by the id of the step undone.

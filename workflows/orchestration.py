@@ -136,6 +136,7 @@ class OrchestrationWorkflow:
             workflow_id=workflow.info().workflow_id,
             status=self._status,
             request=self._request.message if self._request else "",
+            tenant=self._request.tenant if self._request else "default",
             plan=self._planned.plan if self._planned else None,
             steps=self._results,
             compensations=self._compensations,

@@ -21,6 +21,7 @@ from orchestrator.models import EntityRef, OrchestrationRequest, ProblemKind, Ru
 from orchestrator.planning.conversation import context_of
 from orchestrator.settings import Settings
 from worker.client import run_handle
+from workflows.approvals import PLAN
 from workflows.orchestration import OrchestrationWorkflow
 
 router = APIRouter(prefix="/v3/ai", tags=["chat"])
@@ -81,11 +82,12 @@ async def chat(
             await start.workflow_handle()
         run_id = (await handle.describe()).run_id
         state = await handle.query(OrchestrationWorkflow.status)
-    if idempotency_key is not None and state.request != body.message:
+    differs = _differs(state, body) if idempotency_key is not None else None
+    if differs is not None:
         # A key names one request: sent with another, it is a mistake to point out,
         # not a reason to hand back a run the caller did not ask for.
         raise HTTPException(409, f"Idempotency-Key {idempotency_key!r} was used for another "
-                                 f"request ({state.request!r}): use a new key for this one")
+                                 f"request ({differs}): use a new key for this one")
     if state.problem is not None and state.problem.kind in _REFUSED:
         raise HTTPException(422, {
             "detail": state.problem.message, "workflow_id": workflow_id,
@@ -98,6 +100,23 @@ async def chat(
         preview=state.preview, result=result, conversation_id=workflow_id,
         follows=state.follows,
     )
+
+
+def _differs(run: RunResult, body: ChatRequest) -> str | None:
+    """What of the request sent differs from the one that started `run`. A plan
+    approval is the one sign a run shows of `require_approval` (none when planning
+    failed first, when nothing is compared)."""
+    if run.request != body.message:
+        return repr(run.request)
+    options = {
+        "dry_run": (run.dry_run, body.dry_run),
+        "tenant": (run.tenant, body.tenant),
+        "conversation_id": (run.follows, body.conversation_id),
+    }
+    if run.plan is not None and not run.dry_run:
+        options["require_approval"] = (PLAN in run.approvals, body.require_approval)
+    changed = [f"{name}={then!r}" for name, (then, now) in options.items() if then != now]
+    return f"the same message with {', '.join(changed)}" if changed else None
 
 
 async def _extend(

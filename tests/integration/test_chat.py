@@ -140,6 +140,13 @@ async def test_idempotency_key_returns_the_same_run(
         assert other.status_code == 409, other.text
         assert "was used for another request ('create application shop')" in other.text
         assert await s.runtime.store.get_entity(_ref("application", "blog")) is None
+        # So is the same message with other options: a dry run is not the run.
+        for options, says in (({"dry_run": True}, "dry_run=False"),
+                              ({"require_approval": True}, "require_approval=False"),
+                              ({"tenant": "acme"}, "tenant='default'")):
+            other = await s.http.post("/v3/ai/chat", json={**body, **options}, headers=headers)
+            assert other.status_code == 409, (options, other.text)
+            assert f"(the same message with {says})" in other.text, other.text
 
 
 async def test_retried_step_leaves_one_entity(
