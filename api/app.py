@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from temporalio.client import Client
 
 from api.routers import agents, chat, graph, health, mcp, workflows
+from api.validation import invalid_request
 from orchestrator.graph.factory import open_store
 from orchestrator.graph.store import GraphStore
 from orchestrator.mcp import McpHub
@@ -41,6 +43,7 @@ def create_app(
                 await app.state.mcp_hub.close()
 
     app = FastAPI(title="Orchestrator", version="0.1.0", lifespan=lifespan)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     for module in (chat, workflows, graph, agents, mcp, health):
         app.include_router(module.router)
     return app

@@ -31,6 +31,19 @@ async def test_chat_rejects_malformed_body(
         assert named in reply.text
 
 
+async def test_a_message_over_the_limit_is_named_not_echoed(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        reply = await s.http.post("/v3/ai/chat", json={"message": "create " * 100_000})
+        assert reply.status_code == 422
+        [error] = reply.json()["detail"]
+        assert error["loc"] == ["body", "message"]
+        assert "at most 4000 characters" in error["msg"]
+        assert error["input"].endswith("... (700000 characters)")
+        assert len(reply.content) < 1_000
+
+
 async def test_chat_rejects_malformed_json(
     client: Client, temporal_server: DevServer, tmp_path: Path
 ) -> None:
