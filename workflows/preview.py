@@ -14,6 +14,11 @@ from workflows.dag import stages
 # Until history exists: what a step is assumed to take and how often it succeeds.
 DEFAULT_STEP_MS = 1_000
 DEFAULT_SUCCESS = 0.95
+# Observed runs move the success rate away from the default as if the default had
+# been seen this many times: a few runs do not make a certainty. (Smoothing towards
+# one half instead made one success predict worse than none: 2/3 a step, so 9 % for
+# S1's six steps against 74 % with no history at all.)
+PRIOR_RUNS = 10
 
 
 def preview(plan: Plan, stats: Mapping[str, AgentStats]) -> Preview:
@@ -25,8 +30,7 @@ def preview(plan: Plan, stats: Mapping[str, AgentStats]) -> Preview:
         if seen is not None and seen.runs > 0:
             observed += 1
             durations[step.id] = seen.total_ms // seen.runs
-            # Laplace smoothing: a few runs do not make a certainty.
-            p = (seen.successes + 1) / (seen.runs + 2)
+            p = success_rate(seen)
         else:
             durations[step.id] = DEFAULT_STEP_MS
             p = DEFAULT_SUCCESS
@@ -47,6 +51,11 @@ def preview(plan: Plan, stats: Mapping[str, AgentStats]) -> Preview:
         basis=basis,
         mermaid=mermaid(plan.steps),
     )
+
+
+def success_rate(seen: AgentStats) -> float:
+    """How often the agent's step succeeds: what was seen, from the default."""
+    return (seen.successes + DEFAULT_SUCCESS * PRIOR_RUNS) / (seen.runs + PRIOR_RUNS)
 
 
 def critical_path_ms(steps: list[Step], durations: Mapping[str, int]) -> int:

@@ -1,0 +1,29 @@
+"""A dry run's predicted success: from the defaults, moved by what was observed."""
+
+from __future__ import annotations
+
+from orchestrator.models import AgentStats, Plan, Step
+from workflows.preview import DEFAULT_SUCCESS, preview, success_rate
+
+STEPS = [Step(id=f"s{i}", capability="application.create", agent="platform",
+              parameters={"name": f"a{i}"}) for i in range(6)]
+PLAN = Plan(intent="six", request="six", steps=STEPS)
+KEY = "platform/application.create"
+
+
+def _predicted(runs: int, successes: int) -> float:
+    stats = {KEY: AgentStats(runs=runs, successes=successes, total_ms=runs * 10)}
+    return preview(PLAN, stats if runs else {}).predicted_success
+
+
+def test_successes_never_predict_worse_than_no_history() -> None:
+    none = _predicted(0, 0)
+    assert abs(none - DEFAULT_SUCCESS**6) < 1e-3
+    seen = [_predicted(n, n) for n in (1, 2, 5, 20, 100)]
+    assert none <= seen[0] and seen == sorted(seen)
+    assert seen[-1] > 0.9
+
+
+def test_failures_lower_it_by_how_often_they_came() -> None:
+    assert _predicted(10, 5) < _predicted(10, 9) < _predicted(10, 10)
+    assert abs(success_rate(AgentStats(runs=1000, successes=500)) - 0.5) < 0.01
