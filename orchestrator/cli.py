@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
@@ -21,7 +21,12 @@ from orchestrator.errors import InvalidInput, OrchestratorError
 from orchestrator.mcp_cli import add_commands as add_mcp_commands
 from orchestrator.settings import Settings, settings_problem
 
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
 API = "http://127.0.0.1:8000"
+ADDRESS_HELP = ("Temporal server host:port (default: ORCHESTRATOR_TEMPORAL_ADDRESS, "
+                "else 127.0.0.1:ORCHESTRATOR_TEMPORAL_PORT)")
 # Signals that stop a command, and its exit code then (128 + the signal).
 # SIGHUP: the terminal went away (the dev server `up` started must stop with it).
 STOP_SIGNALS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
@@ -126,11 +131,13 @@ def _parser() -> argparse.ArgumentParser:
     source = replay.add_mutually_exclusive_group(required=True)
     source.add_argument("workflow_id", nargs="?", help="fetch this run's history from Temporal")
     source.add_argument("--file", type=Path, help="a history saved as JSON")
+    replay.add_argument("--address", help=ADDRESS_HELP)
     replay.set_defaults(func=_replay)
 
     history = sub.add_parser("history", help="save a run's history as JSON")
     history.add_argument("workflow_id")
     history.add_argument("--out", type=Path, required=True, help="file to write")
+    history.add_argument("--address", help=ADDRESS_HELP)
     history.set_defaults(func=_history)
 
     demo = sub.add_parser("demo", help="start everything, run the S1 request, show the result")
@@ -182,24 +189,31 @@ async def _control(args: argparse.Namespace) -> int:
                          step=getattr(args, "step", None), reason=getattr(args, "reason", ""))
 
 
-async def _replay(args: argparse.Namespace) -> int:
+async def _temporal(address: str | None) -> Client:
     from worker.client import connect
+
+    settings = Settings()
+    if address is not None:
+        settings = settings.model_copy(update={"temporal_address": address})
+    return await connect(settings, wait_s=5)
+
+
+async def _replay(args: argparse.Namespace) -> int:
     from worker.replay import fetch, load, replay
 
     if args.file is not None:
         history = load(args.file)
     else:
-        history = await fetch(await connect(Settings(), wait_s=5), args.workflow_id)
+        history = await fetch(await _temporal(args.address), args.workflow_id)
     report = await replay(history)
     print(report.describe())
     return 0 if report.ok else 1
 
 
 async def _history(args: argparse.Namespace) -> int:
-    from worker.client import connect
     from worker.replay import fetch
 
-    history = await fetch(await connect(Settings(), wait_s=5), args.workflow_id)
+    history = await fetch(await _temporal(args.address), args.workflow_id)
     try:
         args.out.write_text(history.to_json())
     except OSError as err:

@@ -115,6 +115,10 @@ async def test_up_serves_and_chat_follows_a_run(
         assert code == 0 and out.strip().endswith("events)"), out
         code, out = await run_cli("replay", wf, env=env)
         assert code == 0 and out.startswith("OK"), out
+        # A server the settings do not name, given on the command line.
+        unset = {k: v for k, v in env.items() if k != "ORCHESTRATOR_TEMPORAL_ADDRESS"}
+        code, out = await run_cli("replay", wf, "--address", temporal_server.address, env=unset)
+        assert code == 0 and out.startswith("OK"), out
 
         # Wrong ids and files: one line naming what is wrong, no traceback.
         (tmp_path / "not-a-history.json").write_text('{"x": 1}')
