@@ -9,7 +9,7 @@ from orchestrator.agents.registry import AgentRegistry
 from orchestrator.errors import CannotPlan
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import EntityRef, Plan, PlanOutput
-from orchestrator.planning.parser import parse_request
+from orchestrator.planning.parser import parse_request, spelling_hint
 from orchestrator.planning.reuse import PlanReuse
 from orchestrator.planning.synthesis import Synthesiser
 from orchestrator.planning.tools import ToolPlanner
@@ -48,8 +48,10 @@ class OfflinePlanner:
         parsed = parse_request(message, only_application(context))
         understood = [f"{a.verb} {a.kind} {a.name}" for a in parsed.actions]
         if parsed.not_understood:
-            raise CannotPlan("part of the request was not understood", understood,
-                             parsed.not_understood)
+            raise CannotPlan(
+                "part of the request was not understood" + spelling_hint(parsed.not_understood),
+                understood, parsed.not_understood,
+            )
         if not parsed.actions:
             raise CannotPlan("the request asks for nothing I can do", [], [])
         # A follow-up's qualifiers and entities may come from its conversation or the

@@ -91,12 +91,29 @@ class _Deploy:
     app: _Mention | None
 
 
+def _foreign_word(chunk: str) -> bool:
+    """A word with letters outside a-z (and nothing worse): a name in another script."""
+    bad = [ch for ch in chunk if ch not in ALLOWED]
+    return bool(bad) and all(ch.isalpha() for ch in bad)
+
+
+def spelling_hint(not_understood: list[str]) -> str:
+    """What to say of words no name may be: names take only a-z, 0-9, - and _."""
+    foreign = [w for w in not_understood if _foreign_word(w)]
+    if not foreign:
+        return ""
+    return f" (names take letters a-z, digits, - and _: not {', '.join(map(repr, foreign))})"
+
+
 def _tokenize(text: str) -> list[_Token]:
     """Words and boundary marks; every word of a chunk with a bad character is tainted."""
     tokens: list[_Token] = []
     for chunk in text.split():
         found = _TOKEN_RE.findall(chunk.lower())
-        if any(ch not in ALLOWED for ch in chunk):
+        if _foreign_word(chunk):
+            # Shown whole: "café" read as "caf" would say the wrong word was the trouble.
+            tokens.append(_Token(chunk.lower(), tainted=True))
+        elif any(ch not in ALLOWED for ch in chunk):
             words = [w for w in found if w not in MARKS] or [chunk]
             tokens += [_Token(w, tainted=True) for w in words]
         else:

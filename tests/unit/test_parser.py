@@ -1,6 +1,6 @@
 """The request parser: each test states the exact actions a request must give."""
 
-from orchestrator.planning.parser import Action, parse_request
+from orchestrator.planning.parser import Action, parse_request, spelling_hint
 
 
 def app(name: str) -> Action:
@@ -248,3 +248,11 @@ def test_deploy_there_without_an_environment_is_not_understood() -> None:
     parsed = parse_request("deploy shop there")
     assert parsed.actions == []
     assert parsed.not_understood == ["deploy", "shop", "there"]
+
+
+def test_a_name_in_another_script_is_shown_whole() -> None:
+    parsed = parse_request("create application café with 支付 service")
+    assert parsed.actions == []
+    assert parsed.not_understood == ["application", "café", "支付", "service"]
+    assert "not 'café', '支付'" in spelling_hint(parsed.not_understood)
+    assert spelling_hint(["drop"]) == ""

@@ -149,3 +149,10 @@ async def test_plan_deploy_keeps_to_the_capability_whose_parameters_it_fills(
     assert [s.capability for s in plan.steps] == [
         "application.create", "environment.ensure", "deployment.create"
     ]
+
+
+async def test_a_name_in_another_script_is_refused_saying_what_names_take(
+    store: EmbeddedGraphStore,
+) -> None:
+    with pytest.raises(CannotPlan, match=r"names take letters a-z, digits, - and _: not 'café'"):
+        await OfflinePlanner(REGISTRY, store).plan("create application café")
