@@ -70,6 +70,12 @@ class ToolCaller:
         options = self._pool.servers[server].orchestrator
         try:
             async with self._pool.session(server) as client:
+                # The session may have been opened just now, to a restarted server
+                # offering another definition than the one checked above.
+                checked = await self._catalogue.checked_on(listed, client)
+                if checked is not listed:
+                    listed = checked
+                    self._validate(listed, arguments)
                 result = await client.call_tool(
                     tool, arguments, read_timeout_seconds=options.timeout_ms / 1000,
                     progress_callback=_in_caller_context(progress) if progress else None,

@@ -14,10 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import mcp.types as types
+from mcp import Client
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.mcp.discovery import list_tools, selected, to_agent, to_capabilities
-from orchestrator.mcp.errors import McpToolChanged, McpUnknownServer, McpUnknownTool, describe
+from orchestrator.mcp.errors import (
+    McpServerUnavailable,
+    McpToolChanged,
+    McpUnknownServer,
+    McpUnknownTool,
+    describe,
+)
 from orchestrator.mcp.names import agent_id, server_segment
 from orchestrator.mcp.pinning import PinStore, ToolChange, fingerprint
 from orchestrator.mcp.sessions import SessionPool
@@ -54,6 +61,9 @@ class ToolCatalogue:
         self._again: set[str] = set()
         # Why the last listing of a server failed, until one succeeds.
         self._errors: dict[str, str] = {}
+        # The session each server's tools were last listed on: a call going out on
+        # another one (the server restarted since) must not trust that listing.
+        self._listed_on: dict[str, Client] = {}
         # Called whenever the published capabilities may have changed.
         self._listeners: list[Callable[[], None]] = []
 
@@ -105,7 +115,28 @@ class ToolCatalogue:
         # Waits for a listing under way too: the tool may be the one that changed.
         if server in self._stale or server in self._refreshing or server not in self._servers:
             await self.refresh(server)
-        tool = self._servers[server].tools.get(name)
+        return self._checked(server, name)
+
+    async def checked_on(self, tool: ListedTool, client: Client) -> ListedTool:
+        """`tool` as the session `client` offers it, just before a call goes out on
+        that session. On the session its server was listed on, that is `tool` itself
+        (no request). On a newer one (the server restarted, or lost its session,
+        after `tool` was checked) the server is listed first and the pin checked
+        again: a restarted process may offer another definition under the name."""
+        server, name = tool.server, tool.definition.name
+        # Twice at most: a listing already under way may be on the old session.
+        for _ in range(2):
+            if self._listed_on.get(server) is client:
+                entry = self._servers.get(server)
+                current = entry.tools.get(name) if entry else None
+                # Listed again on this session since `tool` was checked: check that one.
+                return tool if current is tool else self._checked(server, name)
+            await self.refresh(server)
+        raise McpServerUnavailable(f"MCP server {server!r} restarted while its tools were listed")
+
+    def _checked(self, server: str, name: str) -> ListedTool:
+        entry = self._servers.get(server)
+        tool = entry.tools.get(name) if entry else None
         if tool is None:
             raise McpUnknownTool(
                 f"MCP server {server!r} offers no tool {name!r} (or the configuration excludes it)"
@@ -165,7 +196,7 @@ class ToolCatalogue:
 
     def forget(self, server: str) -> None:
         """The server is no longer configured: drop its tools and what is known of it."""
-        for known in (self._servers, self._changes, self._errors):
+        for known in (self._servers, self._changes, self._errors, self._listed_on):
             known.pop(server, None)
         self._stale.discard(server)
         self._again.discard(server)
@@ -241,6 +272,7 @@ class ToolCatalogue:
             tools=tools, agent=to_agent(server, [c.name for c in capabilities.values()], options)
         )
         self._servers[server] = entry
+        self._listed_on[server] = client
         self._changed()
         return entry
 
