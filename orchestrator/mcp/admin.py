@@ -20,6 +20,7 @@ from orchestrator.mcp.config import (
     read_config,
     save_config,
 )
+from orchestrator.mcp.discovery import misnamed_tools
 from orchestrator.mcp.errors import (
     McpApprovalConflict,
     McpConfigError,
@@ -73,13 +74,17 @@ class McpAdmin:
             config = await asyncio.to_thread(read_config, self.path)
             self._check_free(name, config)
             updated = self._with(config, name, server)
+            pinned_before = self.hub.pins.has(name)
             self.hub.add_server(name, server)
             try:
                 if connect and not server.disabled:
                     await self._list(name, f"MCP server {name!r} was not added")
+                    self._check_tool_names(name, server)
                 await asyncio.to_thread(save_config, updated, self.path)
             except BaseException:
-                self.hub.remove_server(name, forget_pins=False)
+                # Pins this listing made go with it: left, they would judge whatever
+                # server is added next under the name.
+                self.hub.remove_server(name, forget_pins=not pinned_before)
                 raise
 
     async def remove(self, name: str) -> None:
@@ -129,6 +134,13 @@ class McpAdmin:
         except Exception as error:
             # Whatever broke (connection, protocol, a bad answer), the server is at fault.
             raise McpServerUnavailable(f"{failed}: {describe(error)}") from error
+
+    def _check_tool_names(self, name: str, server: StdioServer | HttpServer) -> None:
+        """Refuse options naming tools the server does not offer: a typo there
+        would otherwise only surface as a rollback that skipped a step."""
+        problems = misnamed_tools(name, server.orchestrator, self.hub.tools(name) or {})
+        if problems:
+            raise McpConfigError("; ".join(problems))
 
     def _check_free(self, name: str, config: McpConfig) -> None:
         taken = {*config.servers, *self.hub.config.servers}

@@ -4,6 +4,8 @@ named `mcp.<server>.<tool>`, each server one `Agent` providing them."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
+from difflib import get_close_matches
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -67,10 +69,34 @@ def to_capabilities(
         extra = options.tools.get(tool.name)
         if extra is not None and extra.provides is not None:
             by_tool[tool.name] = extra.provides
-    for configured in sorted(set(options.tools) - set(by_tool)):
-        log.warning("MCP server %s: options for tool %r, which it does not offer",
-                    server, configured)
+    for problem in misnamed_tools(server, options, by_tool):
+        # The server may have changed since it was added: serve the rest of it.
+        log.warning("%s", problem)
     return {t.name: _capability(server, t, by_tool, options) for t in tools}
+
+
+def misnamed_tools(server: str, options: ServerOptions, offered: Collection[str]) -> list[str]:
+    """The per-tool options that name a tool the server does not offer (or the
+    configuration excludes), each naming its field: options nobody reads, or a
+    compensation that a rollback would skip without a word."""
+    problems: list[str] = []
+    for tool, extra in sorted(options.tools.items()):
+        field = f"orchestrator.tools.{tool}"
+        if tool not in offered:
+            problems.append(f"{field}: MCP server {server!r} offers no tool {tool!r}"
+                            f"{_guess(tool, offered)}, so these options apply to nothing")
+        elif extra.compensation is not None and extra.compensation not in offered:
+            problems.append(
+                f"{field}.compensation: MCP server {server!r} offers no tool "
+                f"{extra.compensation!r}{_guess(extra.compensation, offered)}, so a rollback "
+                f"could not undo {tool!r}"
+            )
+    return problems
+
+
+def _guess(name: str, offered: Collection[str]) -> str:
+    close = get_close_matches(name, sorted(offered), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else " (or the configuration excludes it)"
 
 
 def to_agent(server: str, capabilities: list[str], options: ServerOptions) -> Agent:
@@ -95,12 +121,8 @@ def _capability(
         sensitive = extra.sensitive
     compensation = None
     if extra is not None and extra.compensation is not None:
+        # A name it does not offer was reported by `to_capabilities`.
         compensation = by_tool.get(extra.compensation)
-        if compensation is None:
-            log.warning(
-                "MCP server %s: compensation %r of tool %r is not one of its tools",
-                server, extra.compensation, tool.name,
-            )
     return Capability(
         name=by_tool[tool.name],
         description=tool.description or tool.title or f"Tool {tool.name} of MCP server {server}",

@@ -70,6 +70,9 @@ class PinStore:
         pin = self._read().servers.get(server, {}).get(tool)
         return pin.sha256 if pin else None
 
+    def has(self, server: str) -> bool:
+        return bool(self._read().servers.get(server))
+
     def check(self, server: str, tools: dict[str, str]) -> list[ToolChange]:
         """Compare fingerprints (by tool name) with the pins: pin the tools seen for
         the first time, and return those that differ from their pin."""

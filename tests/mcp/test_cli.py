@@ -106,6 +106,18 @@ def test_bad_input_exits_2_naming_it_and_writes_nothing(
     assert not cli.config.exists()
 
 
+def test_add_refuses_options_naming_tools_the_server_lacks(cli: Cli, tmp_path: Path) -> None:
+    options = {"tools": {"create_repo": {"produces": ["repository"]},
+                         "create_repository": {"compensation": "delete_repo"}}}
+    code, out, err = cli(*_stdio("gh2", "github_server", "--state", str(tmp_path / "gh.json")),
+                         "--options", json.dumps(options))
+    assert code == 2, (out, err)
+    assert "orchestrator.tools.create_repo: MCP server 'gh2' offers no tool 'create_repo'" in err
+    assert ("orchestrator.tools.create_repository.compensation: MCP server 'gh2' offers no "
+            "tool 'delete_repo' (did you mean 'delete_repository'?)") in err
+    assert not cli.config.exists()
+
+
 def test_add_unreachable_server_exits_1_and_saves_nothing(
     cli: Cli, cloud_http: HttpServerProcess
 ) -> None:

@@ -113,6 +113,24 @@ def test_options_override_annotations_and_drop_unknown_compensation() -> None:
     assert caps["wipe"].sensitive and caps["wipe"].compensation is None
 
 
+def test_options_naming_tools_the_server_lacks_are_warned_about_by_field(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # At start-up the server may have changed since it was added: warned, not refused.
+    options = ServerOptions.model_validate({"tools": {
+        "deploi": {"produces": ["deployment"]}, "deploy": {"compensation": "undeploi"},
+    }})
+    with caplog.at_level("WARNING", logger="orchestrator.mcp.discovery"):
+        caps = to_capabilities("cloud", [_tool("deploy"), _tool("undeploy")], options)
+    assert caps["deploy"].compensation is None
+    assert caplog.messages == [
+        "orchestrator.tools.deploi: MCP server 'cloud' offers no tool 'deploi' "
+        "(did you mean 'deploy'?), so these options apply to nothing",
+        "orchestrator.tools.deploy.compensation: MCP server 'cloud' offers no tool "
+        "'undeploi' (did you mean 'undeploy'?), so a rollback could not undo 'deploy'",
+    ]
+
+
 @pytest.mark.parametrize(("name", "expected"), [
     ("git_status", "git_status"),
     ("get-sum", "get-sum"),

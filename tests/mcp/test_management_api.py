@@ -140,6 +140,24 @@ async def test_add_rejects_bad_entry_naming_the_field(
     assert not stack.settings.mcp_config_path.exists()
 
 
+async def test_add_refuses_options_naming_tools_the_server_lacks(
+    stack: Stack, cloud_http: HttpServerProcess
+) -> None:
+    for tools, field in [({"deploy": {"compensation": "nope"}},
+                          "orchestrator.tools.deploy.compensation: MCP server 'x5' offers no "
+                          "tool 'nope'"),
+                         ({"deploi": {"produces": ["deployment"]}},
+                          "orchestrator.tools.deploi: MCP server 'x5' offers no tool 'deploi'")]:
+        reply = await stack.http.post("/v1/mcp/servers", json={
+            "name": "x5", "url": cloud_http.url, "orchestrator": {"tools": tools}})
+        assert reply.status_code == 422, reply.text
+        assert field in reply.json()["detail"]
+    assert not stack.settings.mcp_config_path.exists()
+    assert "x5" not in stack.runtime.hub.config.servers
+    # Nor are its tools pinned: another server may yet be added under the name.
+    assert not stack.runtime.hub.pins.has("x5")
+
+
 async def test_add_that_switches_approvals_off_needs_admin_token(
     stack: Stack, cloud_http: HttpServerProcess
 ) -> None:
