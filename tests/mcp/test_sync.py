@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.steps import StepActivities
@@ -116,3 +118,26 @@ async def test_steps_are_routed_by_agent_and_progress_heartbeats(
     finally:
         await mirror.close()
         await sync.close()
+
+
+async def test_step_on_a_removed_server_fails_naming_it(
+    make_hub: HubFactory, store: EmbeddedGraphStore, tmp_path: Path
+) -> None:
+    hub = make_hub({"github": python_server("github_server", "--state", str(tmp_path / "gh.json"))})
+    await hub.discover()
+    mirror = WriteBehindMirror(store)
+    steps = StepActivities(AgentRouter(PlatformAgents(store, {}), hub, hub.serves), mirror)
+    # Planned while the server was there; removed before the step runs.
+    hub.remove_server("github")
+    try:
+        for capability, agent in [("mcp.github.create_repository", "mcp-github"),
+                                  ("mcp.github.create_repository", ""),
+                                  ("repository.create", "mcp-github")]:
+            step = StepInput(workflow_id="wf", step=Step(
+                id="repo", capability=capability, agent=agent, parameters={"name": "shop"}))
+            with pytest.raises(ApplicationError) as raised:
+                await ActivityEnvironment().run(steps.run_agent_step, step)
+            assert raised.value.message == "MCP server 'github' is not configured (removed?)"
+            assert raised.value.non_retryable
+    finally:
+        await mirror.close()
