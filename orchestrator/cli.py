@@ -39,7 +39,8 @@ S1 = (
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    for noisy in ("temporalio", "httpx"):
+    # httpx2: the MCP SDK's HTTP client, a line per request to a streamable HTTP server.
+    for noisy in ("temporalio", "httpx", "httpx2"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # The graph store raises the Neo4j driver's failures as errors naming what is
     # wrong; the driver's own log lines would only repeat them, less clearly.

@@ -203,7 +203,13 @@ class ToolCatalogue:
         self._changed()
 
     def changed_tools(self) -> list[ToolChange]:
-        """Tools refused until approved, because they differ from their pins."""
+        """Tools refused until approved, because they differ from their pins. Read
+        against the pins as they are: another process (`orchestrator mcp approve`,
+        another worker) may have approved some since."""
+        for server, changes in self._changes.items():
+            self._changes[server] = [
+                c for c in changes if self._pins.pinned(server, c.tool) != c.current
+            ]
         return [change for name in sorted(self._changes) for change in self._changes[name]]
 
     def approve(self, server: str, name: str) -> None:

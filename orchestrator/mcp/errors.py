@@ -50,7 +50,9 @@ class McpToolChanged(InvalidInput):
         self.tool = tool
         super().__init__(
             f"tool {tool!r} of MCP server {server!r} changed since it was approved "
-            "(description, input schema or annotations); approve it again to call it"
+            "(description, input schema or annotations); approve it again to call it: "
+            f"orchestrator mcp approve {server} {tool} (see what changed with "
+            f"orchestrator mcp tools {server})"
         )
 
 

@@ -275,6 +275,8 @@ async def test_approval_saved_by_another_process_is_honoured(stack: Stack) -> No
     # What `orchestrator mcp approve` does from its own process: pin the new definition.
     PinStore(stack.settings.mcp_dir / "pins.json").approve("dynamic", "item_000",
                                                            tool["fingerprint"])
+    # Shown as approved at once, not after the next call finds it so.
+    assert (await stack.http.get("/v1/mcp/servers/dynamic")).json()["changed_tools"] == []
     assert (await hub.call_tool("dynamic", "item_000", {}))["text"] == "item_000: "
     assert hub.changed_tools() == []
 

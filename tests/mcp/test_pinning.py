@@ -78,6 +78,8 @@ async def test_tool_changed_across_a_restart_is_refused_before_its_first_call(
     with pytest.raises(McpToolChanged, match="'greet' of MCP server 'restartable'") as raised:
         await hub.call_tool("restartable", "greet", {"name": "ann"})
     assert not raised.value.retryable
+    assert "approve it again to call it: orchestrator mcp approve restartable greet" in str(
+        raised.value)
     assert [c.tool for c in hub.changed_tools()] == ["greet"]
     assert hub.pool.opened("restartable") == 2
     # The tools that did not change still run, on the new process.
