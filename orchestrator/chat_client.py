@@ -152,6 +152,10 @@ def _changed_at(step: StepResult) -> datetime:
     return step.finished_at or step.started_at or datetime.max.replace(tzinfo=UTC)
 
 
+TEXT_LINES = 8
+TEXT_WIDTH = 160
+
+
 def _step_line(step: StepResult) -> str:
     line = f"{MARKS[step.status]} {step.step_id}: {step.status.value}"
     if step.status == StepStatus.COMPLETED and step.started_at and step.finished_at:
@@ -159,6 +163,15 @@ def _step_line(step: StepResult) -> str:
         line += f" in {ms:.0f} ms (attempt {step.attempts})"
     if step.error:
         line += f" — {step.error}"
+    text = (step.output or {}).get("text") if step.status == StepStatus.COMPLETED else None
+    if isinstance(text, str) and text.strip():
+        # A tool's answer is what its step was for ("git status"): its first lines.
+        lines = text.strip().splitlines()
+        shown = [f"    │ {t[:TEXT_WIDTH]}" for t in lines[:TEXT_LINES]]
+        if len(lines) > TEXT_LINES:
+            shown.append(f"    │ ... ({len(lines) - TEXT_LINES} more lines: "
+                         f"GET /v1/workflows/<id> has it all)")
+        line += "\n" + "\n".join(shown)
     return line
 
 
