@@ -33,6 +33,10 @@ class RunStatus(StrEnum):
     PLANNING = "planning"
     AWAITING_APPROVAL = "awaiting_approval"
     RUNNING = "running"
+    # Told only by the status query: the run was asked to stop (cancelled, a step
+    # failed for good, an approval rejected) and waits for the steps still
+    # running before it rolls back.
+    STOPPING = "stopping"
     COMPLETED = "completed"
     FAILED = "failed"
     ROLLING_BACK = "rolling_back"

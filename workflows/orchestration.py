@@ -134,7 +134,7 @@ class OrchestrationWorkflow:
     def status(self) -> RunResult:
         return RunResult(
             workflow_id=workflow.info().workflow_id,
-            status=self._status,
+            status=self._told_status(),
             request=self._request.message if self._request else "",
             tenant=self._request.tenant if self._request else "default",
             plan=self._planned.plan if self._planned else None,
@@ -540,6 +540,14 @@ class OrchestrationWorkflow:
         if self._stop is None:
             self._stop = Problem(kind=kind, message=message)
         self._approvals.withdraw_all(workflow.now(), reason=f"the run stopped: {message}")
+
+    def _told_status(self) -> RunStatus:
+        # Not set as `_status`: that is mirrored and searchable, and a new value
+        # there would be a command that runs recorded before it do not have.
+        stopping = self._stop is not None and self._finished_at is None
+        if stopping and self._status in (RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL):
+            return RunStatus.STOPPING
+        return self._status
 
     def _refresh_status(self) -> None:
         if self._status in (RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL):

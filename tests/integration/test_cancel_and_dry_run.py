@@ -44,6 +44,22 @@ async def test_cancel_mid_stage_stops_running_steps_and_undoes_completed_ones(
     assert again.status_code == 409
 
 
+async def test_a_run_that_waits_for_running_steps_before_it_rolls_back_says_stopping(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    # The application fails for good at once; the environment beside it is slow.
+    faults = {"application.create": Fault(fail_attempts=99, non_retryable=True),
+              "environment.ensure": Fault(delay_ms=3000)}
+    async with running_stack(client, temporal_server.address, tmp_path, agent_faults=faults) as s:
+        wf = await start(s.http, S1)
+        stopping = await wait_until(s.http, wf, lambda r: r.status == RunStatus.STOPPING)
+        assert stopping.problem is not None and stopping.problem.kind == ProblemKind.STEP_FAILED
+        assert stopping.steps[ENV].status == StepStatus.RUNNING
+        result = await result_of(client, wf)
+    assert result.status == RunStatus.ROLLED_BACK
+    assert result.steps[ENV].status == StepStatus.COMPENSATED
+
+
 async def test_dry_run_plans_predicts_and_changes_nothing(
     client: Client, temporal_server: DevServer, tmp_path: Path
 ) -> None:
