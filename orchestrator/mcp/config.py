@@ -121,6 +121,14 @@ class HttpServer(Model):
     disabled: bool = False
     orchestrator: ServerOptions = ServerOptions()
 
+    @field_validator("type", mode="before")
+    @classmethod
+    def _not_sse(cls, kind: Any) -> Any:
+        if kind == "sse":
+            raise ValueError("the SSE transport is not supported: give the server's "
+                             "streamable HTTP endpoint (often .../mcp) instead")
+        return kind
+
     @field_validator("url")
     @classmethod
     def _http_url(cls, url: str) -> str:

@@ -69,6 +69,8 @@ def test_parse_keeps_secrets_out_of_repr() -> None:
     ({"command": "python", "url": "http://x/mcp"}, "mcpServers.s", "exactly one of 'command'"),
     ({"args": ["x"]}, "mcpServers.s", "exactly one of 'command'"),
     ({"url": "ftp://files.example.com"}, "mcpServers.s.url", "http:// or https://"),
+    ({"type": "sse", "url": "http://x/sse"}, "mcpServers.s.type",
+     "the SSE transport is not supported"),
     ({"command": "python", "envv": {}}, "mcpServers.s.envv", "Extra inputs"),
     ({"command": "python", "orchestrator": {"timeout_ms": 0}},
      "mcpServers.s.orchestrator.timeout_ms", "greater than or equal to 1"),
