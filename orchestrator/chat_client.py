@@ -53,12 +53,8 @@ async def follow(
         while True:
             reply = await http.get(f"/v1/workflows/{workflow_id}")
             state = RunResult.model_validate(reply.json())
-            changed = [s for i, s in state.steps.items()
-                       if seen.get(i) != s.status and s.status != StepStatus.PENDING]
-            # Several may change between two polls: shown in the order they did.
-            for step in sorted(changed, key=_changed_at):
-                seen[step.step_id] = step.status
-                out.write(_step_line(step) + "\n")
+            for line in _changes(state, seen):
+                out.write(line + "\n")
             for target in sorted(set(_pending(state)) - asked):
                 asked.add(target)
                 option = "" if target == "plan" else f" --step {target}"
@@ -69,8 +65,8 @@ async def follow(
                 break
             await asyncio.sleep(POLL_S)
     for step_id, undo in state.compensations.items():
-        out.write(f"↺ undo {step_id}: {undo.status.value}"
-                  + (f" — {undo.error}" if undo.error else "") + "\n")
+        if undo.error:  # the step's own line says it was not undone; this says why
+            out.write(f"‼ undo {step_id}: {undo.status.value} — {undo.error}\n")
     out.write(f"\nOutcome: {state.status.value}\n")
     if state.problem:
         out.write(f"Problem: {state.problem.message}\n")
@@ -146,6 +142,26 @@ def _show_plan(plan: Plan, out: TextIO) -> None:
     for step in plan.steps:
         after = f"  (after {', '.join(step.depends_on)})" if step.depends_on else ""
         out.write(f"  - {step.id}: {step.capability} by {step.agent}{after}\n")
+
+
+UNDOING = (StepStatus.COMPENSATING, StepStatus.COMPENSATED, StepStatus.COMPENSATION_FAILED)
+
+
+def _changes(state: RunResult, seen: dict[str, StepStatus]) -> list[str]:
+    """The lines for the steps that changed since `seen` (updated), in the order
+    they changed: several may between two polls."""
+    changed = [s for i, s in state.steps.items()
+               if seen.get(i) != s.status and s.status != StepStatus.PENDING]
+    lines: list[tuple[datetime, str]] = []
+    for step in changed:
+        if step.status in UNDOING and seen.get(step.step_id) != StepStatus.COMPLETED:
+            # It completed between two polls before its undo began: say so first.
+            done = step.model_copy(update={"status": StepStatus.COMPLETED})
+            lines.append((_changed_at(done), _step_line(done)))
+        undo = state.compensations.get(step.step_id) if step.status in UNDOING else None
+        lines.append((_changed_at(undo or step), _step_line(step)))
+        seen[step.step_id] = step.status
+    return [line for _, line in sorted(lines, key=lambda tl: tl[0])]
 
 
 def _changed_at(step: StepResult) -> datetime:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from orchestrator.chat_client import TEXT_LINES, _step_line
-from orchestrator.models import StepResult, StepStatus
+from datetime import UTC, datetime
+
+from orchestrator.chat_client import TEXT_LINES, _changes, _step_line
+from orchestrator.models import RunResult, RunStatus, StepResult, StepStatus
 
 
 def test_a_tools_answer_is_shown_under_its_step() -> None:
@@ -27,3 +29,26 @@ def test_steps_without_text_are_one_line() -> None:
     for output in ({"application": "shop", "created": True}, {"text": "  "}, None):
         line = _step_line(StepResult(step_id="s", status=StepStatus.COMPLETED, output=output))
         assert "\n" not in line
+
+
+def test_a_rollback_seen_between_two_polls_is_told_in_the_order_it_happened() -> None:
+    at = [datetime(2026, 1, 1, 12, 0, s, tzinfo=UTC) for s in range(6)]
+    state = RunResult(
+        workflow_id="wf", status=RunStatus.ROLLING_BACK, request="r",
+        steps={
+            "app": StepResult(step_id="app", status=StepStatus.COMPENSATED, attempts=1,
+                              started_at=at[0], finished_at=at[1]),
+            "deploy": StepResult(step_id="deploy", status=StepStatus.FAILED, error="boom",
+                                 started_at=at[2], finished_at=at[3]),
+        },
+        compensations={"app": StepResult(step_id="app", status=StepStatus.COMPLETED,
+                                         started_at=at[4], finished_at=at[5])},
+    )
+    seen = {"app": StepStatus.RUNNING, "deploy": StepStatus.RUNNING}
+    assert _changes(state, seen) == [
+        "✓ app: completed in 1000 ms (attempt 1)",
+        "✗ deploy: failed — boom",
+        "↺ app: compensated",
+    ]
+    assert seen == {"app": StepStatus.COMPENSATED, "deploy": StepStatus.FAILED}
+    assert _changes(state, seen) == []
