@@ -33,6 +33,9 @@ class ToolDraft:
     server: str = ""
     said: str = ""
     why: str = ""
+    # Chosen for what other steps consume, the clause having named only a server:
+    # not needed when the graph already holds what it would make.
+    by_flow: bool = False
 
 
 # Stands in for the tool of a clause that only named its server.

@@ -20,9 +20,11 @@ the link before it, except that read-only steps never wait for read-only steps.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.errors import CannotPlan
@@ -33,6 +35,7 @@ from orchestrator.planning.synthesis import Synthesiser, assign_agents
 from orchestrator.planning.tool_binding import Binder, RequestFacts
 from orchestrator.planning.tool_flow import (
     MAX_ID,
+    STRUCTURED,
     UNCHOSEN,
     ToolDraft,
     add_depends_on,
@@ -43,6 +46,7 @@ from orchestrator.planning.tool_flow import (
     unique_id,
     upstream,
 )
+from orchestrator.planning.tool_made import made
 from orchestrator.planning.tool_match import (
     NoMatch,
     ToolEntry,
@@ -111,6 +115,7 @@ class ToolPlanner:
         for draft in reading.tools:
             await binder.bind(draft, facts, earlier)
             earlier.append((draft.link, draft))
+        await self._drop_made(reading)
         self._chain(reading, steps)
         steps += [self._step(d, stats) for d in reading.tools]
         return Plan(intent="; ".join(reading.understood), request=message, steps=steps)
@@ -212,6 +217,7 @@ class ToolPlanner:
             )
             if len(fits) == 1:
                 self._add(reading, draft.link, draft.said, fits[0], draft.arguments, at)
+                reading.tools[at].by_flow, reading.tools[at].said = True, draft.said
             else:
                 why = draft.why if not fits else (
                     f"several tools make what other steps need: "
@@ -230,6 +236,33 @@ class ToolPlanner:
         for step in plan.steps:
             by_link.setdefault(asked.get(step.id, first), []).append(step)
         return by_link
+
+    async def _drop_made(self, reading: _Reading) -> None:
+        """A step chosen only for what it makes is left out when the graph holds
+        that already ("deploy my app using GitHub → AWS" once the repository
+        exists): the other steps need the entity, not a second try at making it.
+        Not when another step takes its output."""
+        for draft in list(reading.tools):
+            refs = made(draft.capability, draft.params) if draft.by_flow else []
+            if not refs:
+                continue
+            # What the others take of its output is the entity's name, known now.
+            named = {f"${{steps.{draft.id}.output.{STRUCTURED}.{key}}}": refs[0].name
+                     for key in ("name", refs[0].kind, f"{refs[0].kind}_name")}
+            rewired = {id(o): {k: named.get(v, v) if isinstance(v, str) else v
+                               for k, v in o.params.items()} for o in reading.tools}
+            if any(_takes_output(params, draft.id) for params in rewired.values()):
+                continue
+            if all([await self._store.get_entity(ref) is not None for ref in refs]):
+                reading.tools.remove(draft)
+                for other in reading.tools:
+                    other.params = rewired[id(other)]
+                    other.depends_on.discard(draft.id)
+                at = next(i for i, (link, _, text) in enumerate(reading.said)
+                          if link == draft.link and text.startswith(f"{draft.said} → "))
+                held = ", ".join(f"{r.kind} {r.name}" for r in refs)
+                reading.said[at] = (draft.link, reading.said[at][1],
+                                    f"{draft.said} → {held} exists already: not made again")
 
     def _chain(self, reading: _Reading, platform: list[Step]) -> None:
         """Each link waits for the link before it (read-only after read-only excepted)."""
@@ -273,3 +306,7 @@ class ToolPlanner:
         undo = self._registry.capability(draft.capability.compensation)
         return Compensation(capability=undo.name, parameters=undo_parameters(draft, undo))
 
+
+
+def _takes_output(params: dict[str, Any], step: str) -> bool:
+    return f"${{steps.{step}." in json.dumps(params)

@@ -266,6 +266,15 @@ async def test_s4_deploy_my_app_is_planned_from_the_graph_and_runs(
         "mcp.aws.deploy finished: cluster=edge, app=shop, version=latest, "
         "url=https://shop.edge.apps.test"]
 
+    # The same request again: the repository is in the graph now, and GitHub was
+    # named only to make it. Deploying needs it, not a second one ("already exists").
+    again = await _run(s4, "deploy my app using GitHub → AWS → Slack notifications")
+    assert again.status == RunStatus.COMPLETED, again.problem
+    assert again.plan is not None
+    assert [s.capability for s in again.plan.steps] == ["mcp.aws.deploy", "mcp.slack.post_message"]
+    assert "GitHub → repository shop exists already: not made again" in again.plan.intent
+    assert len(_state(s4, "chat.json")["channels"]["releases"]) == 2
+
 
 async def test_s4_deploy_my_app_is_refused_when_the_graph_holds_two_applications(
     s4: Stack,

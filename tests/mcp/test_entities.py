@@ -11,8 +11,9 @@ import pytest
 
 from orchestrator.agents.base import StepContext
 from orchestrator.graph.embedded import EmbeddedGraphStore
-from orchestrator.mcp.entities import ToolEntities, made, mentioned, needed
+from orchestrator.mcp.entities import ToolEntities
 from orchestrator.models import Capability, EntityRef
+from orchestrator.planning.tool_made import made, mentioned, needed
 from tests.mcp.conftest import HubFactory
 from tests.mcp.support import python_server
 
