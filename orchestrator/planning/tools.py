@@ -307,6 +307,5 @@ class ToolPlanner:
         return Compensation(capability=undo.name, parameters=undo_parameters(draft, undo))
 
 
-
 def _takes_output(params: dict[str, Any], step: str) -> bool:
     return f"${{steps.{step}." in json.dumps(params)
