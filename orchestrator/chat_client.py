@@ -114,9 +114,9 @@ async def dry_run(api: str, message: str, out: TextIO) -> int:
 
 
 async def control(api: str, workflow_id: str, action: str, out: TextIO,
-                  step: str | None = None, reason: str = "") -> int:
+                  step: str | None = None, reason: str = "", by: str = "") -> int:
     """Approve, reject or cancel a run; prints what the answer does."""
-    body = None if action == "cancel" else {"step_id": step, "reason": reason}
+    body = None if action == "cancel" else {"step_id": step, "reason": reason, "by": by}
     async with _api(api) as http:
         reply = await http.post(f"/v1/workflows/{workflow_id}/{action}", json=body)
     if reply.status_code != 200:

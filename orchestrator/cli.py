@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import logging
 import os
 import signal
@@ -126,6 +127,8 @@ def _parser() -> argparse.ArgumentParser:
             control.add_argument("--step", help="the step waiting (default: the plan, "
                                  "or the only step waiting)")
             control.add_argument("--reason", default="", help="why, for the record")
+            control.add_argument("--by", default=_login(),
+                                 help="who answers, for the record (default: your login)")
         control.set_defaults(func=_control, action=action)
 
     replay = sub.add_parser("replay", help="replay a run's history against the current code")
@@ -187,7 +190,15 @@ async def _control(args: argparse.Namespace) -> int:
     from orchestrator.chat_client import control
 
     return await control(args.api, args.workflow_id, args.action, sys.stdout,
-                         step=getattr(args, "step", None), reason=getattr(args, "reason", ""))
+                         step=getattr(args, "step", None), reason=getattr(args, "reason", ""),
+                         by=getattr(args, "by", ""))
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name for this uid (some containers)
+        return ""
 
 
 async def _temporal(address: str | None) -> Client:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 import signal
 import sys
@@ -103,6 +104,9 @@ async def test_up_serves_and_chat_follows_a_run(
                     await asyncio.sleep(0.2)
         code, out = await run_cli("approve", wf, "--step", MONITORING, "--api", api, env=env)
         assert code == 0 and f"approved {MONITORING}: run {wf} goes on" in out, out
+        async with httpx.AsyncClient(base_url=api) as http:
+            approvals = (await http.get(f"/v1/workflows/{wf}")).json()["approvals"]
+        assert approvals[MONITORING]["by"] == getpass.getuser()
         code, out = await run_cli("approve", wf, "--step", MONITORING, "--api", api, env=env)
         assert code == 2 and "already answered" in out, out
         code, out = await run_cli("reject", wf, "--reason", "no", "--api", api, env=env)
