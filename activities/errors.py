@@ -10,14 +10,20 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from orchestrator.errors import CannotPlan, OrchestratorError, RetryLater
 
 
-def to_application_error(error: OrchestratorError, *details: Any) -> ApplicationError:
+def to_application_error(
+    error: OrchestratorError, *details: Any, told: bool = False
+) -> ApplicationError:
+    """`told`: the caller has logged the failure in a line of its own."""
     if isinstance(error, CannotPlan):
         details = ({"understood": error.understood, "not_understood": error.not_understood},)
+    # A request that cannot be planned is an answer to its sender, not a fault, and
+    # a failure already told needs no traceback: Temporal's worker logs a benign
+    # failure at DEBUG, any other as a warning with its traceback (30 lines, each
+    # attempt, for a tool that answered "already exists").
+    benign = told or isinstance(error, CannotPlan)
     return ApplicationError(
         str(error), *details, type=type(error).__name__, non_retryable=not error.retryable,
         next_retry_delay=error.delay if isinstance(error, RetryLater) else None,
-        # A request that cannot be planned is an answer to its sender, not a fault:
-        # the worker logs it at DEBUG, not as a warning with a traceback.
-        category=(ApplicationErrorCategory.BENIGN if isinstance(error, CannotPlan)
+        category=(ApplicationErrorCategory.BENIGN if benign
                   else ApplicationErrorCategory.UNSPECIFIED),
     )

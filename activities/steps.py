@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 
 from temporalio import activity
@@ -13,6 +14,8 @@ from orchestrator.agents.base import AgentRunner, StepContext
 from orchestrator.errors import OrchestratorError
 from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.models import StepInput, StepOutput, StepRecord, StepStatus
+
+log = logging.getLogger(__name__)
 
 
 class StepActivities:
@@ -42,7 +45,10 @@ class StepActivities:
             self._mirror.submit(
                 record.model_copy(update={"status": StepStatus.FAILED, "error": str(error)})
             )
-            raise to_application_error(error, {"attempt": attempt}) from error
+            log.warning("step %s of %s failed (attempt %d, %s): %s", step.id,
+                        request.workflow_id, attempt,
+                        "retryable" if error.retryable else "not retryable", error)
+            raise to_application_error(error, {"attempt": attempt}, told=True) from error
         self._mirror.submit(record.model_copy(update={
             "status": StepStatus.COMPLETED, "output": result.output,
             "operates_on": result.operates_on,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import json
 import os
 import signal
 import sys
@@ -39,6 +40,8 @@ async def test_up_serves_and_chat_follows_a_run(
         "ORCHESTRATOR_TASK_QUEUE": f"cli-{uuid.uuid4()}",
         "ORCHESTRATOR_DATA_DIR": str(tmp_path),
         "ORCHESTRATOR_SENSITIVE_CAPABILITIES": '["policy.apply"]',
+        "ORCHESTRATOR_AGENT_FAULTS": json.dumps({"service.create": {
+            "fail_attempts": 99, "non_retryable": True, "when": {"name": "broken"}}}),
     }
     log = tmp_path / "up.log"
     up = await asyncio.create_subprocess_exec(
@@ -74,6 +77,11 @@ async def test_up_serves_and_chat_follows_a_run(
         assert code == 0, out
         assert f"Follows run {shop}, which had ended" in out
         assert "Plan: 1 step\n" in out and "✓ create-service-cache: completed" in out
+
+        # A step that fails for good: told in one line in the log, not a traceback.
+        code, out = await run_cli("chat", "create application lab with broken service",
+                                  "--api", api, env=env)
+        assert code == 1 and "Outcome: rolled_back" in out, out
 
         code, out = await run_cli("chat", "make me a sandwich", "--api", api, env=env)
         assert code == 2
@@ -154,3 +162,5 @@ async def test_up_serves_and_chat_follows_a_run(
     # A request it cannot plan, a rejection, a cancellation: answers, not faults
     # for whoever watches the terminal.
     assert "Traceback" not in log.read_text(), log.read_text()
+    assert "step create-service-broken of run-" in log.read_text()
+    assert "failed (attempt 1, not retryable): injected" in log.read_text(), log.read_text()
