@@ -71,6 +71,24 @@ def unknown_words(text: str, entry: ToolEntry) -> list[str]:
     return sorted(word for word, forms in word_forms(text).items() if not forms & known)
 
 
+def unknown_told(text: str, nearest: ToolEntry, entries: Sequence[ToolEntry],
+                 server: str | None) -> str:
+    """Why the nearest tool cannot take the text: the words no tool (of `server`,
+    when one is named) knows, and those other tools know, with which."""
+    unknown = unknown_words(text, nearest)
+    candidates = [e for e in entries if server is None or e.server == server]
+    parts, nobody = [], []
+    for word in unknown:
+        knowing = [e.capability.name for e in candidates if not unknown_words(word, e)]
+        if knowing:
+            parts.append(f"{word!r} is a word of {', '.join(sorted(knowing)[:3])}")
+        else:
+            nobody.append(word)
+    if nobody:
+        parts.insert(0, f"no tool knows {', '.join(map(repr, nobody))}")
+    return f"{'; '.join(parts)} (the nearest is {nearest.capability.name})"
+
+
 def singular(word: str) -> str:
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"

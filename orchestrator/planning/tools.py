@@ -54,6 +54,7 @@ from orchestrator.planning.tool_match import (
     named_server,
     split_arguments,
     tool_entries,
+    unknown_told,
     unknown_words,
     words,
 )
@@ -177,11 +178,9 @@ class ToolPlanner:
                 reading.not_understood.append(
                     f"{clause.strip()}: {unclear} (for {match.entry.capability.name})")
                 continue
-            unknown = unknown_words(said_values.rest, match.entry)
-            if unknown:
-                reading.not_understood.append(
-                    f"{clause.strip()}: no tool knows {', '.join(map(repr, unknown))} "
-                    f"(the nearest is {match.entry.capability.name})")
+            if unknown_words(said_values.rest, match.entry):
+                why = unknown_told(said_values.rest, match.entry, entries, server)
+                reading.not_understood.append(f"{clause.strip()}: {why}")
                 continue
             self._add(reading, index, clause, match.entry.capability, said_values.values,
                       reference=said_values.reference)

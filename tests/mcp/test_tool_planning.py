@@ -21,6 +21,7 @@ from orchestrator.mcp.config import ServerOptions
 from orchestrator.mcp.discovery import to_capabilities
 from orchestrator.models import Agent, AgentKind, Capability, EntityRef, Plan, ToolSource
 from orchestrator.planning.offline import OfflinePlanner
+from orchestrator.planning.tool_match import tool_entries, unknown_told
 from tests.mcp.support import python_server
 
 _TEXT = {"type": "string"}
@@ -171,6 +172,20 @@ async def test_what_matches_no_tool_is_reported_with_what_was_understood(
     assert raised.value.understood == understood
     [problem] = raised.value.not_understood
     assert problem.startswith(not_understood)
+
+
+def test_a_word_another_tool_knows_is_told_with_that_tool() -> None:
+    entries = tool_entries(TOOLS)
+    [create] = [e for e in entries if e.capability.name == "mcp.github.create_repository"]
+    assert unknown_told("show swiftly", create, entries, "github") == (
+        "no tool knows 'swiftly'; 'show' is a word of mcp.github.get_repository "
+        "(the nearest is mcp.github.create_repository)")
+    # Only the named server's tools count.
+    assert unknown_told("message", create, entries, "github").startswith(
+        "no tool knows 'message'")
+    assert unknown_told("message", create, entries, None).startswith(
+        "'message' is a word of mcp.slack.delete_message, mcp.slack.list_messages, "
+        "mcp.slack.post_message")
 
 
 @pytest.mark.parametrize(("message", "error"), [
