@@ -17,6 +17,7 @@ from orchestrator.models import (
     Preview,
     RunResult,
     RunStatus,
+    Step,
     StepResult,
     StepStatus,
 )
@@ -139,9 +140,25 @@ async def control(api: str, workflow_id: str, action: str, out: TextIO,
 
 def _show_plan(plan: Plan, out: TextIO) -> None:
     out.write(f"Plan: {counted(len(plan.steps), 'step')}\n")
-    for step in plan.steps:
+    for step in in_run_order(plan.steps):
         after = f"  (after {', '.join(step.depends_on)})" if step.depends_on else ""
         out.write(f"  - {step.id}: {step.capability} by {step.agent}{after}\n")
+
+
+def in_run_order(steps: list[Step]) -> list[Step]:
+    """The steps by how long a chain of steps each waits for (the plan keeps the
+    request's order: "deploy shop to staging and then create application shop"
+    lists the deploy first)."""
+    by_id = {s.id: s for s in steps}
+    depth: dict[str, int] = {}
+
+    def depth_of(step_id: str, seen: frozenset[str]) -> int:
+        if step_id not in depth:
+            deps = [d for d in by_id[step_id].depends_on if d in by_id and d not in seen]
+            depth[step_id] = 1 + max((depth_of(d, seen | {d}) for d in deps), default=-1)
+        return depth[step_id]
+
+    return sorted(steps, key=lambda s: depth_of(s.id, frozenset({s.id})))
 
 
 UNDOING = (StepStatus.COMPENSATING, StepStatus.COMPENSATED, StepStatus.COMPENSATION_FAILED)

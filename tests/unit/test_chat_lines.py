@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from orchestrator.chat_client import TEXT_LINES, _changes, _step_line
-from orchestrator.models import RunResult, RunStatus, StepResult, StepStatus
+from orchestrator.chat_client import TEXT_LINES, _changes, _step_line, in_run_order
+from orchestrator.models import RunResult, RunStatus, Step, StepResult, StepStatus
 
 
 def test_a_tools_answer_is_shown_under_its_step() -> None:
@@ -52,3 +52,12 @@ def test_a_rollback_seen_between_two_polls_is_told_in_the_order_it_happened() ->
     ]
     assert seen == {"app": StepStatus.COMPENSATED, "deploy": StepStatus.FAILED}
     assert _changes(state, seen) == []
+
+
+def test_a_plan_is_listed_in_the_order_it_runs() -> None:
+    def step(step_id: str, *after: str) -> Step:
+        return Step(id=step_id, capability="c.x", agent="a", depends_on=list(after))
+
+    # As the request said it: "deploy shop to staging and then create application shop".
+    plan = [step("deploy", "app", "env"), step("policy", "deploy"), step("app"), step("env")]
+    assert [s.id for s in in_run_order(plan)] == ["app", "env", "deploy", "policy"]
