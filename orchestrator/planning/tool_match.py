@@ -79,7 +79,9 @@ def unknown_told(text: str, nearest: ToolEntry, entries: Sequence[ToolEntry],
     candidates = [e for e in entries if server is None or e.server == server]
     parts, nobody = [], []
     for word in unknown:
-        knowing = [e.capability.name for e in candidates if not unknown_words(word, e)]
+        # A number in a description ("indented 2 spaces") is no hint of the tool.
+        knowing = [e.capability.name for e in candidates
+                   if any(c.isalpha() for c in word) and not unknown_words(word, e)]
         if knowing:
             parts.append(f"{word!r} is a word of {', '.join(sorted(knowing)[:3])}")
         else:

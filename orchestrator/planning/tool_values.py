@@ -13,7 +13,9 @@ first rule first:
 5. a free word after "to", "in", "on", "at" or "into", when the tool's description
    says that preposition before a parameter ("Deploy ... to a cluster");
 6. a free word that exactly one unset parameter's schema accepts (a pattern, an
-   enum, a format or a number): "eu-west-1" is the `region`.
+   enum, a format or a number): "eu-west-1" is the `region`;
+7. a free word shaped like a path ("notes.txt", "docs/a.md") is the value of the
+   tool's one unset path parameter (`path`, `file`, `*_path`).
 A free word is one the tool's name and description do not know and no stop word.
 Two values for one parameter, or one value two parameters could take, are not
 guessed between: the clause is reported, naming both.
@@ -40,6 +42,9 @@ _OWNERS = frozenset({"my", "our", "this"})
 # Short forms people use for kinds of entity.
 KIND_ALIASES = {"app": "application", "env": "environment", "svc": "service",
                 "repo": "repository"}
+# A slash, or a file name's extension (a letter first: "v1.2" is a version).
+_PATH_SHAPED = re.compile(r"/|\.[A-Za-z][A-Za-z0-9]{0,7}$")
+_PATH_PARAM = re.compile(r"^(path|file|filename)$|_path$")
 _DESCRIBED_PLACE = re.compile(r"\b(to|in|on|at|into)\s+(?:a|an|the)\s+([a-z_]+)")
 
 
@@ -176,6 +181,10 @@ def read_said(
                            f"say {fits[0]}={token.raw} or {fits[1]}={token.raw}")
         elif fits:
             r.put(fits[0], i)
+        elif _PATH_SHAPED.search(token.raw):
+            paths = [p for p in r.params if p not in r.values and _PATH_PARAM.search(p)]
+            if len(paths) == 1:
+                r.put(paths[0], i)
     # Words no rule placed mean the tool may be the wrong one: those are told first.
     if unclear and len([i for i in range(len(tokens)) if r.free(i)]) == len(unclear):
         raise Unclear(unclear[0])

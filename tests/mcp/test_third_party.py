@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
+from orchestrator.agents.catalogue import PLATFORM_AGENTS, PLATFORM_CAPABILITIES
+from orchestrator.agents.registry import AgentRegistry
+from orchestrator.errors import CannotPlan
+from orchestrator.graph.embedded import EmbeddedGraphStore
 from orchestrator.mcp import McpInvalidArguments, McpToolFailed, ToolProgress
+from orchestrator.models import AgentKind
+from orchestrator.planning.offline import OfflinePlanner
 from tests.mcp.conftest import HubFactory
 from tests.mcp.support import node_server
 
@@ -111,3 +117,21 @@ async def test_everything_server_progress_structure_and_errors(make_hub: HubFact
     assert {c.name for c in hub.capabilities} >= {
         "mcp.everything.get-sum", "mcp.everything.trigger-long-running-operation",
     }
+
+
+async def test_a_file_named_in_words_is_the_filesystem_tools_path(
+    make_hub: HubFactory, tmp_path: Path, store: EmbeddedGraphStore
+) -> None:
+    root = tmp_path / "files"
+    root.mkdir()
+    hub = make_hub({"fs": node_server("server-filesystem", str(root))})
+    assert await hub.discover() == {}
+    registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS)
+    registry.replace_kind(AgentKind.MCP, hub.capabilities, hub.agents)
+    planner = OfflinePlanner(registry, store)
+    plan = await planner.plan(f"fs write file {root}/notes.txt content=hello")
+    assert [(s.capability, s.parameters) for s in plan.steps] == [
+        ("mcp.fs.write_file", {"path": f"{root}/notes.txt", "content": "hello"})]
+    # A version is not a path: the word is still not understood.
+    with pytest.raises(CannotPlan, match="no tool knows '1', '2', 'v'"):
+        await planner.plan("fs write file v1.2 content=hello")
