@@ -8,10 +8,7 @@ from typing import Any
 
 from orchestrator.agents.base import AgentResult, AgentRunner, StepContext
 from orchestrator.errors import InvalidInput
-
-MCP_PREFIX = "mcp."
-# An MCP server's agent is `mcp-<server>` (orchestrator.mcp.names.agent_id).
-MCP_AGENT_PREFIX = "mcp-"
+from orchestrator.mcp.names import AGENT_PREFIX, CAPABILITY_PREFIX
 
 
 class AgentRouter:
@@ -31,7 +28,7 @@ class AgentRouter:
         if server is None:
             return await self._builtin.run(capability, params, ctx)
         # By agent first: several servers may share a capability named without `mcp.`.
-        if self._is_mcp_agent(ctx.agent or MCP_AGENT_PREFIX + server):
+        if self._is_mcp_agent(ctx.agent or AGENT_PREFIX + server):
             return await self._mcp.run(capability, params, ctx)
         # Planned on a server since removed (a run in flight or awaiting approval):
         # the built-in agents could only say that they do not know the capability.
@@ -41,8 +38,8 @@ class AgentRouter:
 def _mcp_server(capability: str, agent: str) -> str | None:
     """The MCP server a step names, by its agent (`mcp-cloud`) or its capability
     (`mcp.cloud.deploy`); None for a step of the built-in agents."""
-    if agent.startswith(MCP_AGENT_PREFIX):
-        return agent.removeprefix(MCP_AGENT_PREFIX)
-    if capability.startswith(MCP_PREFIX):
+    if agent.startswith(AGENT_PREFIX):
+        return agent.removeprefix(AGENT_PREFIX)
+    if capability.startswith(CAPABILITY_PREFIX):
         return capability.split(".")[1]
     return None

@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 
+# What every MCP agent id and capability name starts with: how a step names its server.
+AGENT_PREFIX = "mcp-"
+CAPABILITY_PREFIX = "mcp."
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _OTHER = re.compile(r"[^a-z0-9_-]+")
 # Leaves room for the "mcp-" prefix inside NAME_PATTERN's 63 characters.
@@ -34,11 +37,11 @@ def server_segment(server: str) -> str:
 
 
 def agent_id(server: str) -> str:
-    return f"mcp-{server_segment(server)}"
+    return f"{AGENT_PREFIX}{server_segment(server)}"
 
 
 def capability_name(server: str, tool_segment: str) -> str:
-    return f"mcp.{server_segment(server)}.{tool_segment}"
+    return f"{CAPABILITY_PREFIX}{server_segment(server)}.{tool_segment}"
 
 
 def tool_segments(tools: list[str]) -> dict[str, str]:
