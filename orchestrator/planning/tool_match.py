@@ -4,14 +4,19 @@ tools' names and descriptions: no tool name is known in advance.
 A clause that says a server's configured name ("github") chooses among that
 server's tools only. A tool's score for a clause is, in points, 2 for each clause
 word in the tool's name and 1 for each in its description, plus half of that for
-the words of the request's goal ("deploy my app using ...").
+the words of the request's goal ("deploy my app using ..."). A word counts once
+in each place, however many of its forms match there: "show" (also "get")
+scores about 2, not 4, in `git_show`'s name, so "show the git log" is `git_log`.
+Each further form matched adds an eighth, only enough to break ties ("notify" is
+`post_message` rather than `delete_message`).
 The kind in a reference ("my repo") names what the step is given, not the tool:
 it scores 1 point wherever the tool knows it, never 2 ("create branch feature on
 my repo" is `create_branch`, though `create_repository` has "repository" in its
 name). Words are compared lowercased, singular, with a few common synonyms folded
 together ("notify" is "message"). The best-scoring tool wins; a clause that shares
 no word with any tool's name or description, or that two tools fit equally well,
-is not planned but reported.
+is not planned but reported. A clause may also say words of the tool's parameter
+names ("the repo" of `repo_path`): they score nothing, but the tool knows them.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from orchestrator.models import Capability
 
 NAME_POINTS = 2.0
 DESCRIPTION_POINTS = 1.0
+EXTRA_FORM_SHARE = 0.125
 GOAL_SHARE = 0.5
 
 # `key=value` (the value may be quoted): an argument given in the request.
@@ -64,10 +70,18 @@ def words(text: str) -> set[str]:
     return set().union(*word_forms(text).values())
 
 
+WordForms = tuple[frozenset[str], ...]
+
+
+def said_words(text: str) -> WordForms:
+    """The forms of each word of the text, word by word, for scoring."""
+    return tuple(frozenset(forms) for forms in word_forms(text).values())
+
+
 def unknown_words(text: str, entry: ToolEntry) -> list[str]:
     """Words of the text that neither the tool's name nor its description has: a
     clause is planned only when the tool accounts for all it says."""
-    known = entry.name_words | entry.description_words
+    known = entry.name_words | entry.description_words | entry.parameter_words
     return sorted(word for word, forms in word_forms(text).items() if not forms & known)
 
 
@@ -109,6 +123,7 @@ class ToolEntry:
     server: str
     name_words: frozenset[str]
     description_words: frozenset[str]
+    parameter_words: frozenset[str] = frozenset()
 
 
 def tool_entries(capabilities: Iterable[Capability]) -> list[ToolEntry]:
@@ -120,6 +135,7 @@ def tool_entries(capabilities: Iterable[Capability]) -> list[ToolEntry]:
             capability=c, server=c.source.server,
             name_words=frozenset(words(c.source.tool) | words(c.name.removeprefix("mcp."))),
             description_words=frozenset(words(c.description)),
+            parameter_words=frozenset(words(" ".join(c.input_schema.get("properties", {})))),
         ))
     return entries
 
@@ -135,8 +151,8 @@ class NoMatch(ValueError):
 
 
 def best_tool(
-    clause: set[str], goal: set[str], entries: Sequence[ToolEntry], server: str | None,
-    given: frozenset[str] = frozenset(),
+    clause: WordForms, goal: WordForms, entries: Sequence[ToolEntry], server: str | None,
+    given: WordForms = (),
 ) -> Match:
     """The tool the clause asks for, among `server`'s tools when one is named;
     `given`: the words of the clause's reference."""
@@ -158,13 +174,20 @@ def best_tool(
     return useful[0]
 
 
-def _score(said: set[str], entry: ToolEntry) -> float:
-    return (NAME_POINTS * len(said & entry.name_words)
-            + DESCRIPTION_POINTS * len(said & entry.description_words))
+def _score(said: WordForms, entry: ToolEntry) -> float:
+    return sum(_points(forms, entry.name_words, NAME_POINTS)
+               + _points(forms, entry.description_words, DESCRIPTION_POINTS) for forms in said)
 
 
-def _given(said: frozenset[str], entry: ToolEntry) -> float:
-    return DESCRIPTION_POINTS * len(said & (entry.name_words | entry.description_words))
+def _given(said: WordForms, entry: ToolEntry) -> float:
+    known = entry.name_words | entry.description_words
+    return sum(_points(forms, known, DESCRIPTION_POINTS) for forms in said)
+
+
+def _points(forms: frozenset[str], known: frozenset[str], points: float) -> float:
+    """A word's points in one place (name, description), whichever forms match."""
+    matched = len(forms & known)
+    return points * (1 + EXTRA_FORM_SHARE * (matched - 1)) if matched else 0.0
 
 
 def named_server(text: str, entries: Sequence[ToolEntry]) -> tuple[str | None, str]:

@@ -18,9 +18,8 @@ from orchestrator.agents.registry import AgentRegistry
 from orchestrator.models import Step
 from orchestrator.planning.tool_flow import STRUCTURED, ToolDraft, produces
 from orchestrator.planning.tool_match import words
+from orchestrator.planning.tool_values import TEXT_PARAMS
 
-# Parameters that carry a message's text, of tools that post or send messages.
-TEXT_PARAMS = frozenset({"text", "message", "body", "content"})
 _MESSAGE_TOOL_WORDS = frozenset({"post", "message"})
 _PLAIN = frozenset({"string", "integer", "number", "boolean"})
 

@@ -15,7 +15,10 @@ first rule first:
 6. a free word that exactly one unset parameter's schema accepts (a pattern, an
    enum, a format or a number): "eu-west-1" is the `region`;
 7. a free word shaped like a path ("notes.txt", "docs/a.md") is the value of the
-   tool's one unset path parameter (`path`, `file`, `*_path`).
+   tool's one unset path parameter (`path`, `file`, `*_path`);
+8. the words after "with" that the tool does not know ("write file notes.txt
+   with hello world") are the value of its one unset text parameter (`text`,
+   `message`, `body`, `content`).
 A free word is one the tool's name and description do not know and no stop word.
 Two values for one parameter, or one value two parameters could take, are not
 guessed between: the clause is reported, naming both.
@@ -45,6 +48,8 @@ KIND_ALIASES = {"app": "application", "env": "environment", "svc": "service",
 # A slash, or a file name's extension (a letter first: "v1.2" is a version).
 _PATH_SHAPED = re.compile(r"/|\.[A-Za-z][A-Za-z0-9]{0,7}$")
 _PATH_PARAM = re.compile(r"^(path|file|filename)$|_path$")
+# Parameters that carry a text: a message's, a file's.
+TEXT_PARAMS = frozenset({"text", "message", "body", "content"})
 _DESCRIBED_PLACE = re.compile(r"\b(to|in|on|at|into)\s+(?:a|an|the)\s+([a-z_]+)")
 
 
@@ -170,6 +175,7 @@ def read_said(
             after = i + 2 if i + 1 < len(tokens) and tokens[i + 1].low in _ARTICLES else i + 1
             if r.free(after) and _accepts(r.params[r.places[token.low]], tokens[after].raw):
                 r.put(r.places[token.low], after)
+    _text_after_with(r)
     unclear: list[str] = []
     for i, token in enumerate(tokens):
         if not r.free(i):
@@ -190,6 +196,23 @@ def read_said(
         raise Unclear(unclear[0])
     rest = " ".join(t.raw for t in tokens if not t.used)
     return Said(r.values, reference, rest)
+
+
+def _text_after_with(r: _Reader) -> None:
+    """Rule 8: "with" and what follows, when the tool knows none of it, is its text
+    (stop words may be among it: "with hello to the team")."""
+    at = next((i for i, t in enumerate(r.tokens) if t.low == "with" and not t.used), None)
+    if at is None or at + 1 >= len(r.tokens) or not r.free(at + 1):
+        return
+    after = range(at + 1, len(r.tokens))
+    if not all(r.free(j) or not word_forms(r.tokens[j].raw) for j in after):
+        return
+    texts = [p for p, s in r.params.items() if p in TEXT_PARAMS and p not in r.values
+             and s.get("type", "string") == "string"]
+    if len(texts) == 1:
+        r.values[texts[0]] = " ".join(r.tokens[j].raw for j in after)
+        for j in range(at, len(r.tokens)):
+            r.tokens[j].used = True
 
 
 def split_reference(text: str, kinds: set[str]) -> tuple[str, str]:

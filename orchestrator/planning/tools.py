@@ -50,8 +50,10 @@ from orchestrator.planning.tool_made import made
 from orchestrator.planning.tool_match import (
     NoMatch,
     ToolEntry,
+    WordForms,
     best_tool,
     named_server,
+    said_words,
     split_arguments,
     tool_entries,
     unknown_told,
@@ -70,7 +72,7 @@ USING = re.compile(r"\busing\b", re.IGNORECASE)
 class _Reading:
     """What the request was read as, link by link."""
 
-    goal_words: set[str]
+    goal_words: WordForms
     goal_arguments: dict[str, str]
     # What the goal is about: a reference ("my app") or a name ("deploy shop").
     goal_reference: str | None = None
@@ -127,7 +129,7 @@ class ToolPlanner:
         if links and USING.search(links[0]):
             goal, links[0] = USING.split(links[0], maxsplit=1)
         goal_text, goal_arguments = split_arguments(goal)
-        reading = _Reading(words(goal_text), goal_arguments)
+        reading = _Reading(said_words(goal_text), goal_arguments)
         entries = tool_entries(self._registry.capabilities)
         known = frozenset().union(*(e.name_words | e.description_words | words(e.server)
                                     for e in entries))
@@ -160,10 +162,10 @@ class ToolPlanner:
             named, text = named_server(rest, entries)
             server = named or server
             plain, referred = split_reference(text, kinds)
-            said = words(plain)
+            said = said_words(plain)
             try:
                 match = best_tool(said, reading.goal_words, entries, server,
-                                  frozenset(words(referred)))
+                                  said_words(referred))
             except NoMatch as no:
                 if named is None or said:
                     reading.not_understood.append(f"{clause.strip()}: {no}")

@@ -132,6 +132,31 @@ async def test_a_file_named_in_words_is_the_filesystem_tools_path(
     plan = await planner.plan(f"fs write file {root}/notes.txt content=hello")
     assert [(s.capability, s.parameters) for s in plan.steps] == [
         ("mcp.fs.write_file", {"path": f"{root}/notes.txt", "content": "hello"})]
+    # What follows "with" is the file's content, when the tool knows none of it.
+    plan = await planner.plan(f"fs write file {root}/notes.txt with hello to the team")
+    assert [s.parameters for s in plan.steps] == [
+        {"path": f"{root}/notes.txt", "content": "hello to the team"}]
     # A version is not a path: the word is still not understood.
     with pytest.raises(CannotPlan, match="no tool knows '1', '2', 'v'"):
         await planner.plan("fs write file v1.2 content=hello")
+
+
+@pytest.mark.parametrize(("request_words", "tool"), [
+    # "show" is also in git_show's name: it must not outweigh the word naming the tool.
+    ("show git status of the repo", "git_status"),
+    ("show the git log", "git_log"),
+    ("git show the commit revision=HEAD", "git_show"),
+])
+async def test_git_requests_in_words_get_the_tool_they_name(
+    make_hub: HubFactory, repo: Path, store: EmbeddedGraphStore, request_words: str, tool: str
+) -> None:
+    hub = make_hub({"git": _git(repo)})
+    assert await hub.discover() == {}
+    registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS)
+    registry.replace_kind(AgentKind.MCP, hub.capabilities, hub.agents)
+    planner = OfflinePlanner(registry, store)
+    plan = await planner.plan(f"{request_words} repo_path={repo}")
+    assert [s.capability for s in plan.steps] == [f"mcp.git.{tool}"]
+    # Without the path, the answer asks for it (the repo is the tool's repo_path).
+    with pytest.raises(CannotPlan, match=f"to call mcp.git.{tool} I need its repo_path"):
+        await planner.plan(request_words)
