@@ -3,7 +3,8 @@
 The worker plans over the registry and the graph shows the catalogue, so both
 follow every listing (start-up, `list_changed`, a server added, a restart) and
 every removal. A server that cannot be reached at start-up does not stop the
-worker: it is tried again in the background, and its tools arrive when it answers.
+worker: it is tried again in the background, and its tools arrive when it answers;
+a server whose listing failed later is tried again the same way.
 """
 
 from __future__ import annotations
@@ -118,10 +119,14 @@ class CatalogueSync:
         ])
 
     async def _retry_unlisted(self) -> None:
+        """List again, backing off, the servers never listed and those whose last
+        listing failed: a server that comes back is then told as ready without a
+        call or a refresh."""
         wait = FIRST_RETRY_S
         while True:
             await asyncio.sleep(wait)
-            waiting = [n for n in sorted(self._hub.pool.servers) if self._hub.tools(n) is None]
+            waiting = [n for n in sorted(self._hub.pool.servers)
+                       if self._hub.tools(n) is None or self._hub.last_error(n)]
             if not waiting:
                 wait = FIRST_RETRY_S
                 continue

@@ -60,6 +60,26 @@ async def test_a_server_down_at_start_up_joins_when_it_answers(
         late.kill()
 
 
+async def test_a_server_that_went_away_is_listed_again_when_it_answers(
+    make_hub: HubFactory, store: EmbeddedGraphStore, tmp_path: Path
+) -> None:
+    server = HttpServerProcess("cloud_server", tmp_path / "cloud.json")
+    server.start()
+    hub = make_hub({"aws": server.entry()})
+    sync = CatalogueSync(hub, _registry(), store)
+    try:
+        await sync.start()
+        server.kill()
+        assert "aws" in await hub.discover(["aws"])  # a refresh while it is down
+        assert hub.last_error("aws") is not None
+        server.start()
+        # Nobody calls it or asks for a refresh: its status must not stay stale.
+        await eventually(lambda: hub.last_error("aws") is None)
+    finally:
+        await sync.close()
+        server.kill()
+
+
 async def test_new_tools_arrive_and_a_removed_server_leaves(
     make_hub: HubFactory, store: EmbeddedGraphStore
 ) -> None:
