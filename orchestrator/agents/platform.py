@@ -3,7 +3,11 @@ deployments and policies, whose world lives in the graph.
 
 Every action is idempotent: an entity is claimed under the key of the step that
 makes it ("<workflow id>/<step id>"), so a retried step finds its own entity
-instead of making a second one, and an undo removes only what that step made.
+instead of making a second one. A step that finds an entity another made, or
+relies on one (a service's application), holds it too, and so with the
+relationships it adds: an undo lets go of what its step held, removing only what
+nobody else holds (graph/holds.py), so one run's rollback never takes away what
+another run relies on.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from orchestrator.agents import health
 from orchestrator.agents.base import AgentResult, StepContext
 from orchestrator.agents.faults import Fault, with_fault
 from orchestrator.errors import InvalidInput, OrchestratorError
-from orchestrator.graph.store import GraphStore, Relation
+from orchestrator.graph.store import GraphStore, Relation, Released
 from orchestrator.models import EntityRef
 
 Handler = Callable[[dict[str, Any], StepContext], Awaitable[AgentResult]]
@@ -37,7 +41,7 @@ class PlatformAgents:
             "application.create": self._create_application,
             "application.delete": self._delete("application", lambda p: p["name"]),
             "service.create": self._create_service,
-            "service.delete": self._delete("service", lambda p: p["name"]),
+            "service.delete": self._delete("service", lambda p: p["name"], "application"),
             "environment.ensure": self._ensure_environment,
             "environment.release": self._delete("environment", lambda p: p["name"]),
             "deployment.create": self._create_deployment,
@@ -46,7 +50,7 @@ class PlatformAgents:
             "deployment.restore": self._restore_deployment,
             "policy.apply": self._apply_policy,
             "policy.remove": self._delete(
-                "policy", lambda p: policy_name(p["policy"], p["deployment"])
+                "policy", lambda p: policy_name(p["policy"], p["deployment"]), "deployment"
             ),
         }
 
@@ -81,9 +85,10 @@ class PlatformAgents:
         return {ref.kind: ref.name, "created": record.created_by == ctx.owner,
                 "owner": ctx.owner}
 
-    async def _require(self, kind: str, name: str) -> EntityRef:
+    async def _require(self, kind: str, name: str, ctx: StepContext) -> EntityRef:
+        """The entity, which the step relies on from now on (held: see the module)."""
         ref = _ref(kind, name)
-        if await self._store.get_entity(ref) is None:
+        if await self._store.hold_entity(ref, ctx.owner) is None:
             raise InvalidInput(f"{kind} {name!r} does not exist")
         return ref
 
@@ -92,10 +97,10 @@ class PlatformAgents:
         return AgentResult(output=await self._claim(app, ctx), operates_on=[app])
 
     async def _create_service(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
-        app = await self._require("application", p["application"])
+        app = await self._require("application", p["application"], ctx)
         svc = _ref("service", p["name"])
         output = await self._claim(svc, ctx)
-        await self._store.relate([Relation(source=app, type="owns", target=svc)])
+        await self._store.relate([Relation(source=app, type="owns", target=svc)], ctx.owner)
         return AgentResult(output={**output, "application": app.name}, operates_on=[app, svc])
 
     async def _ensure_environment(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
@@ -103,22 +108,23 @@ class PlatformAgents:
         return AgentResult(output=await self._claim(env, ctx), operates_on=[env])
 
     async def _create_deployment(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
-        app = await self._require("application", p["application"])
-        env = await self._require("environment", p["environment"])
+        app = await self._require("application", p["application"], ctx)
+        env = await self._require("environment", p["environment"], ctx)
         dep = _ref("deployment", _deployment_name(app.name, env.name))
         output = await self._claim(dep, ctx)
-        services = await self._deploy(app, env, dep)
+        services = await self._deploy(app, env, dep, ctx)
         await health.mark_healthy(self._store, dep, ctx, services)
         output |= {"application": app.name, "environment": env.name, "services": services}
         return AgentResult(output=output, operates_on=[app, env, dep])
 
-    async def _deploy(self, app: EntityRef, env: EntityRef, dep: EntityRef) -> list[str]:
+    async def _deploy(self, app: EntityRef, env: EntityRef, dep: EntityRef, ctx: StepContext
+                      ) -> list[str]:
         """Relate the deployment to what it deploys and where; the services it ships."""
         await self._store.relate([
             Relation(source=app, type="deployed_to", target=env),
             Relation(source=dep, type="deploys", target=app),
             Relation(source=dep, type="runs_in", target=env),
-        ])
+        ], ctx.owner)
         return sorted(
             r.target.name for r in await self._store.relations(app)
             if r.type == "owns" and r.source == app
@@ -127,8 +133,8 @@ class PlatformAgents:
     async def _redeploy(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
         """Deploy again what is deployed (with the application's services as they are
         now) and mark it healthy; the health it had is kept for the undo."""
-        app = await self._require("application", p["application"])
-        env = await self._require("environment", p["environment"])
+        app = await self._require("application", p["application"], ctx)
+        env = await self._require("environment", p["environment"], ctx)
         dep = _ref("deployment", _deployment_name(app.name, env.name))
         before = await self._store.get_entity(dep)
         previous: dict[str, Any] = {}
@@ -138,7 +144,7 @@ class PlatformAgents:
             previous = before.attrs.get("redeployed_over", {}) if mine else (
                 health.health_of(before))
         output = await self._claim(dep, ctx)
-        services = await self._deploy(app, env, dep)
+        services = await self._deploy(app, env, dep, ctx)
         await health.mark_healthy(self._store, dep, ctx, services, replaced=previous)
         output |= {"application": app.name, "environment": env.name, "services": services,
                    "previous": previous, "reason": p["reason"]}
@@ -149,8 +155,8 @@ class PlatformAgents:
         health it replaced."""
         app, env = _ref("application", p["application"]), _ref("environment", p["environment"])
         dep = _ref("deployment", _deployment_name(app.name, env.name))
-        if await self._store.delete_entity(dep, p["owner"]):
-            await self._store.unrelate([Relation(source=app, type="deployed_to", target=env)])
+        released = await self._store.release_entity(dep, p["owner"], [app, env])
+        if released.deleted:
             return AgentResult(output={"deployment": dep.name, "deleted": True})
         restored = await health.restore_health(self._store, dep, p["previous"])
         return AgentResult(
@@ -160,33 +166,42 @@ class PlatformAgents:
         )
 
     async def _apply_policy(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
-        dep = await self._require("deployment", p["deployment"])
+        dep = await self._require("deployment", p["deployment"], ctx)
         pol = _ref("policy", policy_name(p["policy"], dep.name))
         output = await self._claim(pol, ctx)
-        await self._store.relate([Relation(source=dep, type="has_policy", target=pol)])
+        await self._store.relate([Relation(source=dep, type="has_policy", target=pol)], ctx.owner)
         return AgentResult(
             output={**output, "type": p["policy"], "deployment": dep.name},
             operates_on=[dep, pol],
         )
 
-    def _delete(self, kind: str, name_of: Callable[[dict[str, Any]], str]) -> Handler:
-        """An undo that removes the entity only if the step being undone made it."""
+    def _delete(self, kind: str, name_of: Callable[[dict[str, Any]], str],
+                *relied_on: str) -> Handler:
+        """An undo that lets go of what the step being undone held: the entity (removed
+        if that step made it and nobody else holds it) and the entities of kinds
+        `relied_on` its parameters name."""
 
         async def handler(p: dict[str, Any], ctx: StepContext) -> AgentResult:
             name = name_of(p)
-            ref = _ref(kind, name)
-            deleted = await self._store.delete_entity(ref, p["owner"])
-            return AgentResult(output={kind: name, "deleted": deleted}, operates_on=[])
+            related = [_ref(k, p[k]) for k in relied_on]
+            released = await self._store.release_entity(_ref(kind, name), p["owner"], related)
+            return AgentResult(output={kind: name, **_told(released)}, operates_on=[])
 
         return handler
 
     async def _delete_deployment(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
         app, env = _ref("application", p["application"]), _ref("environment", p["environment"])
         dep = _ref("deployment", _deployment_name(app.name, env.name))
-        deleted = await self._store.delete_entity(dep, p["owner"])
-        if deleted:
-            await self._store.unrelate([Relation(source=app, type="deployed_to", target=env)])
-        return AgentResult(output={"deployment": dep.name, "deleted": deleted})
+        released = await self._store.release_entity(dep, p["owner"], [app, env])
+        return AgentResult(output={"deployment": dep.name, **_told(released)})
+
+
+def _told(released: Released) -> dict[str, Any]:
+    """An undo's output: whether it removed the entity, or who still relies on it."""
+    told: dict[str, Any] = {"deleted": released.deleted}
+    if released.kept_for:
+        told["kept_for"] = released.kept_for
+    return told
 
 
 def _deployment_name(application: str, environment: str) -> str:

@@ -79,16 +79,20 @@ class RemediationAgents:
             ref = EntityRef(kind="policy", name=policy_name(target, dep.name))
         else:  # the redeploy is the next step's
             return None
-        record = await self._store.claim_entity(ref, ctx.owner, {})
+        await self._store.claim_entity(ref, ctx.owner, {})
         if action == APPLY_POLICY:
-            await self._store.relate([Relation(source=dep, type="has_policy", target=ref)])
-        return ref if record.created_by == ctx.owner else None
+            await self._store.relate([Relation(source=dep, type="has_policy", target=ref)],
+                                     ctx.owner)
+        # Made or found: either way the step holds it, and its undo lets go of it.
+        return ref
 
     async def _revert(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
         removed = []
         for entity in p["applied"]:
             ref = EntityRef.model_validate(entity)
-            if await self._store.delete_entity(ref, p["owner"]):
+            related = [] if ref.kind == "environment" else [
+                EntityRef(kind="deployment", name=p["deployment"])]
+            if (await self._store.release_entity(ref, p["owner"], related)).deleted:
                 removed.append(ref.key)
         return AgentResult(output={"deployment": p["deployment"], "removed": removed})
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from orchestrator.graph import queries as q
 from orchestrator.graph.batching import GroupCommit
+from orchestrator.graph.holds import entity_writes, relation_writes
 from orchestrator.graph.memory import WriteMemory
 from orchestrator.graph.overtaking import may_overtake
 from orchestrator.graph.recent_runs import RecentRuns
@@ -36,6 +38,7 @@ from orchestrator.graph.store import (
     Impact,
     McpServerRecord,
     Relation,
+    Released,
     RunGraph,
     StepGraphContext,
 )
@@ -132,9 +135,42 @@ class CypherStore(ABC):
         )
         return [entity_from_row(row) for row in rows]
 
-    async def delete_entity(self, ref: EntityRef, owner: str) -> bool:
-        rows = await self._write_rows(q.DELETE_ENTITY, id=ref.key, owner=owner)
-        return bool(rows and rows[0][0])
+    async def hold_entity(self, ref: EntityRef, owner: str) -> EntityRecord | None:
+        rows = await self._write_rows(q.HOLD_ENTITY, id=ref.key, owner=owner)
+        return entity_from_row(rows[0]) if rows else None
+
+    async def release_entity(
+        self, ref: EntityRef, owner: str, related: Sequence[EntityRef] = ()
+    ) -> Released:
+        if not owner:  # "" is the maker of what no run made: never released
+            return Released(deleted=False)
+        ids = list(dict.fromkeys([ref.key, *(r.key for r in related)]))
+        reads: list[Write] = [
+            *((q.RELATION_HOLDS_FROM, {"id": i}) for i in ids),
+            *((q.RELATION_HOLDS_TO, {"id": i}) for i in ids),
+            *((q.ENTITY_HOLDS, {"id": i}) for i in ids),
+        ]
+        outcome: list[Released] = []
+
+        def decide(results: list[Rows]) -> list[Write]:
+            relations, entities = results[:2 * len(ids)], results[2 * len(ids):]
+            # Relationships first: a removed entity takes its own with it.
+            writes = relation_writes([row for rows in relations for row in rows], owner)
+            for entity_id, rows in zip(ids, entities, strict=True):
+                more, released = entity_writes(entity_id, rows[0] if rows else None, owner)
+                writes += more
+                outcome.append(released)
+            return writes
+
+        await self._read_then_write(reads, decide)
+        return outcome[0]
+
+    @abstractmethod
+    async def _read_then_write(
+        self, reads: list[Write], decide: Callable[[list[Rows]], list[Write]]
+    ) -> None:
+        """Run `reads`, then the writes `decide` makes of their rows, in one
+        transaction (the reads take write locks where the backend has them)."""
 
     async def update_entity_attrs(
         self, ref: EntityRef, changes: dict[str, Any]
@@ -151,8 +187,9 @@ class CypherStore(ABC):
         )
         return entity_from_row(rows[0]) if rows else None
 
-    async def relate(self, relations: list[Relation]) -> None:
-        await self._batch([(q.MERGE_RELATIONS, {"rows": relation_rows(relations)})])
+    async def relate(self, relations: list[Relation], owner: str = "") -> None:
+        rows = [{**row, "owner": owner} for row in relation_rows(relations)]
+        await self._batch([(q.MERGE_RELATIONS, {"rows": rows})])
 
     async def unrelate(self, relations: list[Relation]) -> None:
         await self._batch([(q.DELETE_RELATIONS, {"rows": relation_rows(relations)})])

@@ -162,6 +162,27 @@ class EmbeddedGraphStore(CypherStore):
     async def _read(self, query: str, **params: Any) -> Rows:
         return await self._call(lambda: self._exec(query, **params))
 
+    async def _read_then_write(
+        self, reads: list[Statement], decide: Callable[[list[Rows]], list[Statement]]
+    ) -> None:
+        # One writer thread: nothing else writes between the reads and the writes.
+        def _tx() -> None:
+            self._exec("BEGIN TRANSACTION")
+            try:
+                writes = decide([self._exec(query, **params) for query, params in reads])
+                for query, params in writes:
+                    self._exec(query, **params)
+            except Exception:
+                with contextlib.suppress(RuntimeError):
+                    self._exec("ROLLBACK")
+                raise
+            self._exec("COMMIT")
+
+        try:
+            await self._call(_tx)
+        finally:
+            self._wrote([query for query, _ in reads])
+
     async def _write_rows(self, query: str, **params: Any) -> Rows:
         return await self._run(query, **params)
 

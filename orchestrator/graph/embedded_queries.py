@@ -104,7 +104,16 @@ OPTIONAL MATCH (a)-[x:RELATED_TO]->(t:Entity {id: r.target})
 WHERE x.type = r.type
 WITH r, a, x WHERE x IS NULL
 MATCH (b:Entity {id: r.target})
-CREATE (a)-[:RELATED_TO {type: r.type}]->(b)
+CREATE (a)-[:RELATED_TO {type: r.type, created_by: r.owner, users: []}]->(b)
+"""
+
+HOLD_RELATIONS = """
+UNWIND $rows AS r
+MATCH (a:Entity {id: r.source})-[x:RELATED_TO]->(b:Entity {id: r.target})
+WHERE x.type = r.type
+SET x.users = CASE
+    WHEN r.owner = '' OR x.created_by = r.owner OR r.owner IN x.users
+    THEN x.users ELSE x.users + [r.owner] END
 """
 
 
@@ -125,5 +134,6 @@ UPSERTS: dict[str, Upsert] = {
     q.MERGE_UNDO_STEPS: Upsert((CREATE_MISSING_UNDO_STEPS, SET_UNDO_STEPS)),
     q.COUNT_OUTCOMES: Upsert((CREATE_MISSING_OUTCOMES, SETTLE_OUTCOMES)),
     q.MERGE_OPERATES_ON: Upsert((CREATE_MISSING_OPERATES_ON,), key=("step", "entity")),
-    q.MERGE_RELATIONS: Upsert((CREATE_MISSING_RELATIONS,), key=("source", "target", "type")),
+    q.MERGE_RELATIONS: Upsert((CREATE_MISSING_RELATIONS, HOLD_RELATIONS),
+                              key=("source", "target", "type")),
 }

@@ -8,6 +8,7 @@ cluster changing leader) by itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -144,6 +145,20 @@ class Neo4jGraphStore(CypherStore):
             return
         async with self._session() as session:
             await session.execute_write(_run_all, statements)
+
+    async def _read_then_write(
+        self, reads: list[Write], decide: Callable[[list[Rows]], list[Write]]
+    ) -> None:
+        async def work(tx: AsyncManagedTransaction) -> None:
+            results = [await (await tx.run(query, params)).values() for query, params in reads]
+            for query, params in decide(results):
+                await (await tx.run(query, params)).consume()
+
+        try:
+            async with self._session() as session:
+                await session.execute_write(work)
+        finally:
+            self._wrote([query for query, _ in reads])
 
     async def _query(self, query: str, params: dict[str, Any], routing: RoutingControl) -> Rows:
         """One statement in a managed transaction (retried on transient faults), its

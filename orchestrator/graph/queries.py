@@ -40,6 +40,11 @@ EMBEDDED_SCHEMA = [
     " step_id STRING, agent STRING, capability STRING, ok INT64, ms INT64, fresh BOOLEAN)",
     # Added after the first release: databases made before get the column here.
     "ALTER TABLE PROVIDES ADD IF NOT EXISTS recent_ms DOUBLE DEFAULT 0.0",
+    # Who else holds an entity or a relationship besides the step that made it
+    # (holds.py); relationships also say which step made them.
+    "ALTER TABLE Entity ADD IF NOT EXISTS users STRING[] DEFAULT []",
+    "ALTER TABLE RELATED_TO ADD IF NOT EXISTS created_by STRING DEFAULT ''",
+    "ALTER TABLE RELATED_TO ADD IF NOT EXISTS users STRING[] DEFAULT []",
     # MCP servers and the tools they expose, each implementing its capability.
     "CREATE NODE TABLE IF NOT EXISTS McpServer(id STRING PRIMARY KEY, agent STRING)",
     "CREATE NODE TABLE IF NOT EXISTS Tool(id STRING PRIMARY KEY, server STRING, name STRING,"
@@ -98,49 +103,107 @@ ON CREATE SET p.runs = 0, p.successes = 0, p.total_ms = 0
 
 # -- entities --
 
+# A step that finds the entity made by another holds it too (holds.py): an undo
+# of its maker then leaves it to them.
 CLAIM_ENTITY = """
 MERGE (e:Entity {id: $id})
-ON CREATE SET e.kind = $kind, e.name = $name, e.created_by = $owner, e.attrs = $attrs
-RETURN e.kind, e.name, e.created_by, e.attrs
+ON CREATE SET e.kind = $kind, e.name = $name, e.created_by = $owner, e.attrs = $attrs,
+    e.users = []
+WITH e
+SET e.users = CASE
+    WHEN $owner = '' OR e.created_by = $owner OR $owner IN coalesce(e.users, [])
+    THEN coalesce(e.users, []) ELSE coalesce(e.users, []) + [$owner] END
+RETURN e.kind, e.name, e.created_by, e.attrs, coalesce(e.users, [])
+"""
+
+# A step relying on an entity another made (a service's application) holds it.
+HOLD_ENTITY = """
+MATCH (e:Entity {id: $id})
+SET e.users = CASE
+    WHEN e.created_by = $owner OR $owner IN coalesce(e.users, [])
+    THEN coalesce(e.users, []) ELSE coalesce(e.users, []) + [$owner] END
+RETURN e.kind, e.name, e.created_by, e.attrs, coalesce(e.users, [])
 """
 
 GET_ENTITY = """
 MATCH (e:Entity {id: $id})
-RETURN e.kind, e.name, e.created_by, e.attrs
+RETURN e.kind, e.name, e.created_by, e.attrs, coalesce(e.users, [])
 """
 
 FIND_ENTITIES = """
 MATCH (e:Entity)
-RETURN e.kind, e.name, e.created_by, e.attrs
+RETURN e.kind, e.name, e.created_by, e.attrs, coalesce(e.users, [])
 ORDER BY e.kind, e.name
 """
 
 FIND_ENTITIES_OF_KIND = """
 MATCH (e:Entity)
 WHERE e.kind = $kind
-RETURN e.kind, e.name, e.created_by, e.attrs
+RETURN e.kind, e.name, e.created_by, e.attrs, coalesce(e.users, [])
 ORDER BY e.kind, e.name
+"""
+
+# Releasing a hold (holds.py): read under a write lock (the SET takes it on
+# Neo4j), decided in Python, written in the same transaction.
+ENTITY_HOLDS = """
+MATCH (e:Entity {id: $id})
+SET e.users = coalesce(e.users, [])
+RETURN e.created_by, e.users
+"""
+
+RELATION_HOLDS_FROM = """
+MATCH (a:Entity {id: $id})-[x:RELATED_TO]->(b:Entity)
+SET x.users = coalesce(x.users, [])
+RETURN a.id, x.type, b.id, x.created_by, x.users
+"""
+
+RELATION_HOLDS_TO = """
+MATCH (a:Entity)-[x:RELATED_TO]->(b:Entity {id: $id})
+SET x.users = coalesce(x.users, [])
+RETURN a.id, x.type, b.id, x.created_by, x.users
+"""
+
+SET_ENTITY_HOLDS = """
+MATCH (e:Entity {id: $id})
+SET e.created_by = $created_by, e.users = $users
 """
 
 DELETE_ENTITY = """
 MATCH (e:Entity {id: $id})
-WHERE e.created_by = $owner
 DETACH DELETE e
-RETURN count(*)
+"""
+
+SET_RELATION_HOLDS = """
+MATCH (a:Entity {id: $source})-[x:RELATED_TO]->(b:Entity {id: $target})
+WHERE x.type = $type
+SET x.created_by = $created_by, x.users = $users
+"""
+
+DELETE_RELATION = """
+MATCH (a:Entity {id: $source})-[x:RELATED_TO]->(b:Entity {id: $target})
+WHERE x.type = $type
+DELETE x
 """
 
 # An entity's attributes are one JSON text, replaced whole: the store merges.
 SET_ENTITY_ATTRS = """
 MATCH (e:Entity {id: $id})
 SET e.attrs = $attrs
-RETURN e.kind, e.name, e.created_by, e.attrs
+RETURN e.kind, e.name, e.created_by, e.attrs, coalesce(e.users, [])
 """
 
+# Held like entities: by the step that made the relationship, and by those that
+# found it made.
 MERGE_RELATIONS = """
 UNWIND $rows AS r
 MATCH (a:Entity {id: r.source})
 MATCH (b:Entity {id: r.target})
-MERGE (a)-[:RELATED_TO {type: r.type}]->(b)
+MERGE (a)-[x:RELATED_TO {type: r.type}]->(b)
+ON CREATE SET x.created_by = r.owner, x.users = []
+WITH x, r
+SET x.users = CASE
+    WHEN r.owner = '' OR x.created_by = r.owner OR r.owner IN coalesce(x.users, [])
+    THEN coalesce(x.users, []) ELSE coalesce(x.users, []) + [r.owner] END
 """
 
 DELETE_RELATIONS = """
@@ -344,7 +407,7 @@ MATCH (e:Entity)
 WITH count(e) AS total
 MATCH (e:Entity)
 WHERE total > $offset
-RETURN e.kind, e.name, e.created_by, e.attrs
+RETURN e.kind, e.name, e.created_by, e.attrs, coalesce(e.users, [])
 ORDER BY e.kind, e.name
 SKIP $offset LIMIT $limit
 """
@@ -355,7 +418,7 @@ WHERE e.kind = $kind
 WITH count(e) AS total
 MATCH (e:Entity)
 WHERE e.kind = $kind AND total > $offset
-RETURN e.kind, e.name, e.created_by, e.attrs
+RETURN e.kind, e.name, e.created_by, e.attrs, coalesce(e.users, [])
 ORDER BY e.kind, e.name
 SKIP $offset LIMIT $limit
 """
@@ -370,7 +433,7 @@ ORDER BY d.step_id
 
 STEP_ENTITIES = """
 MATCH (:Step {id: $id})-[:OPERATES_ON]->(e:Entity)
-RETURN e.kind, e.name, e.created_by, e.attrs
+RETURN e.kind, e.name, e.created_by, e.attrs, coalesce(e.users, [])
 ORDER BY e.kind, e.name
 """
 
@@ -422,7 +485,7 @@ ENTITY_KINDS = "MATCH (e:Entity) RETURN DISTINCT e.kind ORDER BY e.kind"
 ENTITIES_NAMED = """
 MATCH (e:Entity)
 WHERE e.name IN $names
-RETURN e.kind, e.name, e.created_by, e.attrs
+RETURN e.kind, e.name, e.created_by, e.attrs, coalesce(e.users, [])
 ORDER BY e.name, e.kind
 """
 
@@ -430,7 +493,7 @@ ORDER BY e.name, e.kind
 PLACED_IN = """
 MATCH (e:Entity)-[r:RELATED_TO]->(env:Entity)
 WHERE env.id IN $ids AND r.type IN ['deployed_to', 'runs_in']
-RETURN DISTINCT e.kind, e.name, e.created_by, e.attrs
+RETURN DISTINCT e.kind, e.name, e.created_by, e.attrs, coalesce(e.users, [])
 ORDER BY e.name, e.kind
 """
 

@@ -36,7 +36,8 @@ Read = Callable[..., Awaitable[Rows]]
 
 def entity_from_row(row: Sequence[Any]) -> EntityRecord:
     return EntityRecord(
-        kind=row[0], name=row[1], created_by=row[2] or "", attrs=json.loads(row[3] or "{}")
+        kind=row[0], name=row[1], created_by=row[2] or "", attrs=json.loads(row[3] or "{}"),
+        users=list(row[4] or []) if len(row) > 4 else [],
     )
 
 

@@ -6,6 +6,7 @@ kind and name, runs by workflow id, steps by workflow id and step id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from pydantic import ConfigDict
@@ -27,10 +28,20 @@ class EntityRecord(Model):
     # Who made it: "<workflow id>/<step id>", or "" for entities made outside a run.
     created_by: str
     attrs: dict[str, Any] = {}
+    # Steps of other runs that found it made and rely on it (graph/holds.py).
+    users: list[str] = []
 
     @property
     def ref(self) -> EntityRef:
         return EntityRef(kind=self.kind, name=self.name)
+
+
+class Released(Model):
+    """What an undo's release did to the entity it undoes."""
+
+    deleted: bool
+    # The step it passed to, when another still relies on it.
+    kept_for: str | None = None
 
 
 class Relation(Model):
@@ -162,14 +173,23 @@ class GraphStore(Protocol):
     async def claim_entity(
         self, ref: EntityRef, owner: str, attrs: dict[str, Any]
     ) -> EntityRecord:
-        """Create the entity unless it exists; return it with its first creator."""
+        """Create the entity unless it exists; return it with its first creator. A
+        step (`owner`) finding it made by another holds it too."""
+
+    async def hold_entity(self, ref: EntityRef, owner: str) -> EntityRecord | None:
+        """`owner` relies on the entity, if it exists (None otherwise): another's undo
+        leaves it in place."""
 
     async def get_entity(self, ref: EntityRef) -> EntityRecord | None: ...
 
     async def find_entities(self, kind: str | None = None) -> list[EntityRecord]: ...
 
-    async def delete_entity(self, ref: EntityRef, owner: str) -> bool:
-        """Delete the entity and its relationships if `owner` created it."""
+    async def release_entity(
+        self, ref: EntityRef, owner: str, related: Sequence[EntityRef] = ()
+    ) -> Released:
+        """An undo: `owner` lets go of the entity, of the `related` entities it relied
+        on, and of the relationships touching them that it made or relied on. What
+        nobody holds any more is removed; what others hold passes to them."""
 
     async def update_entity_attrs(
         self, ref: EntityRef, changes: dict[str, Any]
@@ -177,7 +197,8 @@ class GraphStore(Protocol):
         """Merge `changes` into the entity's attributes (a None value removes the
         key); None if the entity does not exist."""
 
-    async def relate(self, relations: list[Relation]) -> None: ...
+    async def relate(self, relations: list[Relation], owner: str = "") -> None:
+        """Add the relationships, held by `owner` ("" for none)."""
 
     async def unrelate(self, relations: list[Relation]) -> None: ...
 

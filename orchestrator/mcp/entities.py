@@ -68,7 +68,7 @@ class ToolEntities:
                  if await self._store.get_entity(ref) is not None]
         uses = [Relation(source=p, type=USES, target=i) for p in products for i in inputs]
         if uses:
-            await self._store.relate(uses)
+            await self._store.relate(uses, ctx.owner)
         return list({ref.key: ref for ref in (*products, *inputs, *known)}.values())
 
     async def _unmake(self, undo: Capability, params: dict[str, Any], ctx: StepContext
@@ -78,4 +78,4 @@ class ToolEntities:
         for capability in self._hub.capabilities:
             if capability.compensation == undo.name:
                 for ref in made(capability, params):
-                    await self._store.delete_entity(ref, ctx.owner)
+                    await self._store.release_entity(ref, ctx.owner)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from orchestrator.graph.store import GraphStore, Relation
+from orchestrator.graph.store import GraphStore, Relation, Released
 from orchestrator.models import (
     Agent,
     AgentKind,
@@ -148,17 +148,67 @@ async def test_find_entities_filters_by_kind_in_name_order(graph: GraphStore) ->
     assert await graph.find_entities("policy") == []
 
 
-async def test_delete_entity_only_by_its_creator(graph: GraphStore) -> None:
+async def test_release_removes_an_entity_only_for_its_creator(graph: GraphStore) -> None:
     await graph.claim_entity(APP, "wf1/app", {})
     await graph.claim_entity(SVC, "wf1/svc", {})
     await graph.relate([Relation(source=APP, type="owns", target=SVC)])
-    assert await graph.delete_entity(APP, "wf2/app") is False
+    assert (await graph.release_entity(APP, "wf2/app")).deleted is False
     assert await graph.get_entity(APP) is not None
-    assert await graph.delete_entity(APP, "wf1/app") is True
+    assert (await graph.release_entity(APP, "wf1/app")).deleted is True
     assert await graph.get_entity(APP) is None
     assert await graph.relations(SVC) == []  # its relationships went with it
-    assert await graph.delete_entity(APP, "wf1/app") is False  # already gone
+    assert (await graph.release_entity(APP, "wf1/app")).deleted is False  # already gone
     assert await graph.counts() == {"Entity": 1}
+    # What no run made ("" made it) is never removed by one.
+    await graph.claim_entity(ENV, "", {})
+    assert (await graph.release_entity(ENV, "")).deleted is False
+    assert await graph.get_entity(ENV) is not None
+
+
+async def test_an_entity_another_run_holds_outlives_its_makers_undo(graph: GraphStore) -> None:
+    # Run A makes application newapp and service payment; run B, meanwhile, makes
+    # application other and finds payment made.
+    newapp, other = EntityRef(kind="application", name="newapp"), APP
+    await graph.claim_entity(newapp, "A/app", {})
+    await graph.claim_entity(SVC, "A/svc", {})
+    await graph.relate([Relation(source=newapp, type="owns", target=SVC)], "A/svc")
+    await graph.claim_entity(other, "B/app", {})
+    for _ in range(2):  # a retried step holds it once
+        found = await graph.claim_entity(SVC, "B/svc", {})
+    assert found.created_by == "A/svc" and found.users == ["B/svc"]
+    await graph.relate([Relation(source=other, type="owns", target=SVC)], "B/svc")
+    # A rolls back: payment stays, B's now; only A's relationship goes.
+    released = await graph.release_entity(SVC, "A/svc", [newapp])
+    assert released.deleted is False and released.kept_for == "B/svc"
+    assert (await graph.release_entity(newapp, "A/app")).deleted is True
+    kept = await graph.get_entity(SVC)
+    assert kept is not None and kept.created_by == "B/svc" and kept.users == []
+    assert await graph.relations(SVC) == [Relation(source=other, type="owns", target=SVC)]
+    # B rolls back later: nobody holds payment any more.
+    assert (await graph.release_entity(SVC, "B/svc", [other])).deleted is True
+    assert (await graph.release_entity(other, "B/app")).deleted is True
+    assert await graph.counts() == {}
+
+
+async def test_an_undo_removes_the_relationships_its_step_added(graph: GraphStore) -> None:
+    # payment was made by another run; this run's step made alpha own it too.
+    alpha = EntityRef(kind="application", name="alpha")
+    await graph.claim_entity(SVC, "E/svc", {})
+    await graph.claim_entity(alpha, "A/app", {})
+    await graph.claim_entity(SVC, "A/svc", {})
+    await graph.relate([Relation(source=alpha, type="owns", target=SVC)], "A/svc")
+    released = await graph.release_entity(SVC, "A/svc", [alpha])
+    assert released == Released(deleted=False)
+    assert await graph.relations(SVC) == []
+    kept = await graph.get_entity(SVC)
+    assert kept is not None and kept.created_by == "E/svc" and kept.users == []
+    # A relationship another step also added outlives the undo of its maker's step.
+    await graph.relate([Relation(source=alpha, type="owns", target=SVC)], "A/svc")
+    await graph.hold_entity(alpha, "B/svc")
+    await graph.relate([Relation(source=alpha, type="owns", target=SVC)], "B/svc")
+    await graph.release_entity(SVC, "A/svc", [alpha])
+    assert await graph.relations(SVC) == [Relation(source=alpha, type="owns", target=SVC)]
+    assert await graph.hold_entity(EntityRef(kind="application", name="ghost"), "B/x") is None
 
 
 async def test_relate_is_idempotent(graph: GraphStore) -> None:

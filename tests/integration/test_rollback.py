@@ -13,7 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer
 from orchestrator.models import EntityRef, ProblemKind, RunResult, RunStatus, StepStatus
-from tests.integration.stack import S1, running_stack
+from tests.integration.stack import S1, result_of, running_stack, start, wait_until
 from workflows import search_attributes as sa
 
 APP, SVC = "create-application-ecommerce", "create-service-payment"
@@ -90,7 +90,11 @@ async def test_a_failed_compensation_is_reported_and_the_rest_still_run(
     # The others were still undone.
     assert result.steps[APP].status == StepStatus.COMPENSATED
     assert result.steps[ENV].status == StepStatus.COMPENSATED
-    assert left == {("service", "payment")}
+    # The service left behind keeps the application it belongs to: nothing is orphaned.
+    assert result.compensations[APP].output == {
+        "application": "ecommerce", "deleted": False,
+        "kept_for": f"{result.workflow_id}/{SVC}"}
+    assert left == {("service", "payment"), ("application", "ecommerce")}
 
 
 async def test_runs_are_findable_by_search_attributes(
@@ -141,3 +145,37 @@ async def test_an_optional_step_that_fails_is_skipped_and_the_run_goes_on(
     assert result.steps["apply-policy-security"].status == StepStatus.SKIPPED
     assert result.steps["apply-policy-monitoring"].status == StepStatus.COMPLETED
     assert result.compensations == {}
+
+
+async def test_a_rollback_leaves_what_another_run_came_to_rely_on(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    # Run A makes service uniq1, then its deployment fails (slowly); meanwhile run B
+    # creates another application with a service of the same name, and completes.
+    slow_failure = Fault(delay_ms=2000, fail_attempts=99, non_retryable=True,
+                         when={"application": "newapp"})
+    faults = {"deployment.create": slow_failure}
+    async with running_stack(client, temporal_server.address, tmp_path, agent_faults=faults) as s:
+        first = await start(s.http, "create application newapp with uniq1 service, "
+                                    "deploy to production")
+        await wait_until(s.http, first, lambda r: r.steps["create-service-uniq1"].status
+                         == StepStatus.COMPLETED)
+        second = await s.http.post("/v3/ai/chat", json={
+            "message": "create application other with uniq1 service", "wait": True})
+        assert second.status_code == 200, second.text
+        later = RunResult.model_validate(second.json()["result"])
+        rolled_back = await result_of(client, first)
+        store = s.runtime.store
+        service = await store.get_entity(EntityRef(kind="service", name="uniq1"))
+        relations = await store.relations(EntityRef(kind="service", name="uniq1"))
+        newapp = await store.get_entity(EntityRef(kind="application", name="newapp"))
+
+    assert later.status == RunStatus.COMPLETED
+    assert rolled_back.status == RunStatus.ROLLED_BACK
+    maker = f"{later.workflow_id}/create-service-uniq1"
+    assert rolled_back.compensations["create-service-uniq1"].output == {
+        "service": "uniq1", "deleted": False, "kept_for": maker}
+    # The completed run's service is still there, now its own, owned by its application.
+    assert service is not None and service.created_by == maker and service.users == []
+    assert [(r.source.name, r.type) for r in relations] == [("other", "owns")]
+    assert newapp is None

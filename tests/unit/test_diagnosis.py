@@ -132,9 +132,14 @@ async def test_a_retried_redeploy_keeps_the_health_it_first_replaced(
 async def test_fix_refuses_when_the_application_is_gone(store: EmbeddedGraphStore) -> None:
     await _world(store)
     agents = builtin_agents(store)
-    await agents.run("application.delete",
-                     {"name": "ecommerce", "owner": "make-ecommerce-staging/app"},
-                     ctx("cleanup", "app"))
+    # Gone as by hand: the run's own service and deployment steps still hold it, so
+    # no undo of one step would remove it.
+    app = EntityRef(kind="application", name="ecommerce")
+    record = await store.get_entity(app)
+    assert record is not None and record.users
+    for holder in (*record.users, record.created_by):
+        await store.release_entity(app, holder)
+    assert await store.get_entity(app) is None
     found = await _diagnose(agents)
     assert found["service_health"]["blocking"] == [
         "the application it deploys (unknown) no longer exists"]

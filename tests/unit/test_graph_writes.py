@@ -47,8 +47,8 @@ async def test_claim_keeps_the_first_owner(store: EmbeddedGraphStore) -> None:
     first = await store.claim_entity(APP, "wf/a", {})
     again = await store.claim_entity(APP, "wf/b", {})
     assert first.created_by == again.created_by == "wf/a"
-    assert await store.delete_entity(APP, "wf/b") is False
-    assert await store.delete_entity(APP, "wf/a") is True
+    assert (await store.release_entity(APP, "wf/b")).deleted is False
+    assert (await store.release_entity(APP, "wf/a")).deleted is True
     assert await store.get_entity(APP) is None
 
 
