@@ -25,7 +25,8 @@ from orchestrator.settings import Settings, settings_problem
 if TYPE_CHECKING:
     from temporalio.client import Client
 
-API = "http://127.0.0.1:8000"
+API_HELP = ("API base address (default: http://127.0.0.1:ORCHESTRATOR_API_PORT, the port "
+            "`orchestrator up` serves on, else 8000)")
 ADDRESS_HELP = ("Temporal server host:port (default: ORCHESTRATOR_TEMPORAL_ADDRESS, "
                 "else 127.0.0.1:ORCHESTRATOR_TEMPORAL_PORT)")
 # Signals that stop a command, and its exit code then (128 + the signal).
@@ -35,6 +36,13 @@ S1 = (
     "Create application ecommerce with payment service, deploy to production "
     "with monitoring and security policies"
 )
+
+
+def default_api() -> str:
+    """Where `orchestrator up` serves when started in this environment: its port
+    setting is read the way `up` reads it (a bad value is `up`'s to report)."""
+    port = os.environ.get("ORCHESTRATOR_API_PORT", "").strip()
+    return f"http://127.0.0.1:{port if port.isdigit() else 8000}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="send a request to a running API and follow it")
     chat.add_argument("message")
-    chat.add_argument("--api", default=API, help="API base address")
+    chat.add_argument("--api", default=default_api(), help=API_HELP)
     chat.add_argument("--continue", dest="conversation", metavar="WORKFLOW_ID",
                       help="follow up on this run: add to it while it runs, else start "
                            "a run that follows it")
@@ -114,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="dry run: show the plan, its stages and predictions")
     plan.add_argument("message")
-    plan.add_argument("--api", default=API, help="API base address")
+    plan.add_argument("--api", default=default_api(), help=API_HELP)
     plan.set_defaults(func=_plan)
 
     for action, text in (("approve", "approve a pending approval of a run"),
@@ -122,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
                          ("cancel", "cancel a run: completed steps are compensated")):
         control = sub.add_parser(action, help=text)
         control.add_argument("workflow_id")
-        control.add_argument("--api", default=API, help="API base address")
+        control.add_argument("--api", default=default_api(), help=API_HELP)
         if action != "cancel":
             control.add_argument("--step", help="the step waiting (default: the plan, "
                                  "or the only step waiting)")

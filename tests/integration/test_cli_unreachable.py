@@ -45,6 +45,14 @@ async def test_a_client_command_names_the_api_it_cannot_reach(
     assert f"cannot reach the API at {api}" in out and "orchestrator up" in out, out
 
 
+async def test_a_client_command_goes_where_up_serves_by_default(env: dict[str, str]) -> None:
+    # `orchestrator up` in this environment would serve on ORCHESTRATOR_API_PORT.
+    port = free_port()
+    code, out = await run_cli("plan", "create application shop",
+                              env={**env, "ORCHESTRATOR_API_PORT": str(port)})
+    assert code == 1 and f"cannot reach the API at http://127.0.0.1:{port}" in out, out
+
+
 async def test_replay_names_the_temporal_server_it_cannot_reach(env: dict[str, str]) -> None:
     address = f"127.0.0.1:{free_port()}"
     code, out = await run_cli("replay", "some-run",
