@@ -59,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
         run_record,
     )
     from workflows.preview import preview
-    from workflows.rollback import ready, to_undo, undo_step
+    from workflows.rollback import ROLLBACK_OUTLIVES_CANCEL, ready, to_undo, undo_step
     from workflows.validation import parameter_problems, validate_plan
 
 PLAN_TIMEOUT = timedelta(minutes=2)
@@ -508,7 +508,15 @@ class OrchestrationWorkflow:
                 if step_id in waiting:
                     waiting.remove(step_id)
                     running[step_id] = asyncio.create_task(self._undo(by_id[step_id]))
-            await workflow.wait(list(running.values()), return_when=asyncio.FIRST_COMPLETED)
+            try:
+                await workflow.wait(list(running.values()), return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                # A cancel asks the run to stop and undo what it did: that is what
+                # it is doing. The undos (tasks of their own) go on, and so does
+                # the rollback, so that nothing is left half undone.
+                if not workflow.patched(ROLLBACK_OUTLIVES_CANCEL):
+                    raise
+                workflow.logger.info("cancel requested during the rollback: it goes on")
             for step_id in [i for i, task in running.items() if task.done()]:
                 running.pop(step_id).result()
         return all(r.status == StepStatus.COMPLETED for r in self._compensations.values())
@@ -533,6 +541,22 @@ class OrchestrationWorkflow:
             return
         record_output(result, StepStatus.COMPLETED, output)
         undone.status = StepStatus.COMPENSATED
+
+    async def _mirror_finished(self, status: RunStatus) -> None:
+        """The run's final mirror, its last word in the graph; a cancel arriving now
+        (the run has finished) must not cut it off."""
+        while True:
+            try:
+                # Local: the final mirror and the completion share one workflow task.
+                await workflow.execute_local_activity_method(
+                    GraphActivities.record_run, self._record(),
+                    start_to_close_timeout=MIRROR_TIMEOUT, retry_policy=MIRROR_RETRY,
+                    summary=f"mirror {status.value} run",
+                )
+                return
+            except asyncio.CancelledError:
+                if not workflow.patched(ROLLBACK_OUTLIVES_CANCEL):
+                    raise
 
     def _stop_with(self, kind: ProblemKind, message: str) -> None:
         """Stop scheduling and close pending approvals; the first reason is the one
@@ -585,12 +609,7 @@ class OrchestrationWorkflow:
         self._finished_at = workflow.now()
         assert self._request is not None
         if not self._request.dry_run:
-            # Local: the final mirror and the completion share one workflow task.
-            await workflow.execute_local_activity_method(
-                GraphActivities.record_run, self._record(),
-                start_to_close_timeout=MIRROR_TIMEOUT, retry_policy=MIRROR_RETRY,
-                summary=f"mirror {status.value} run",
-            )
+            await self._mirror_finished(status)
         # A caller waiting on `planned` gets its answer before the run closes.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()

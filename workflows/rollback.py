@@ -13,6 +13,10 @@ from typing import Any
 from orchestrator.models import Agent, Step
 from workflows.dag import ancestors, resolve
 
+# Runs recorded before this patch ended (cancelled) when a cancel came during their
+# rollback, leaving the rest undone; runs after it finish their rollback.
+ROLLBACK_OUTLIVES_CANCEL = "rollback-outlives-cancel"
+
 
 def to_undo(steps: Sequence[Step], completed: set[str]) -> list[str]:
     """Completed steps that declare a compensation, in plan order."""

@@ -10,6 +10,7 @@ from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer
 from orchestrator.models import ProblemKind, RunStatus, StepStatus
 from tests.integration.stack import S1, result_of, running_stack, start, wait_until
+from worker.replay import replay
 
 APP, ENV = "create-application-ecommerce", "ensure-environment-production"
 SVC = "create-service-payment"
@@ -58,6 +59,33 @@ async def test_a_run_that_waits_for_running_steps_before_it_rolls_back_says_stop
         result = await result_of(client, wf)
     assert result.status == RunStatus.ROLLED_BACK
     assert result.steps[ENV].status == StepStatus.COMPENSATED
+
+
+async def test_a_cancel_during_the_rollback_does_not_cut_it_short(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    # The deployment fails for good; undoing the service is slow, so the cancel
+    # lands while the rollback runs.
+    faults = {"deployment.create": Fault(fail_attempts=99, non_retryable=True),
+              "service.delete": Fault(delay_ms=2000)}
+    async with running_stack(client, temporal_server.address, tmp_path, agent_faults=faults) as s:
+        wf = await start(s.http, S1)
+        await wait_until(s.http, wf, lambda r: r.status == RunStatus.ROLLING_BACK
+                         and r.steps[SVC].status == StepStatus.COMPENSATING)
+        reply = await s.http.post(f"/v1/workflows/{wf}/cancel")
+        assert reply.status_code == 200, reply.text
+        result = await result_of(client, wf)
+        await s.runtime.mirror.flush()
+        left = await s.runtime.store.find_entities()
+        graph = await s.runtime.store.run_graph(wf)
+        replayed = await replay(await client.get_workflow_handle(wf).fetch_history())
+
+    assert replayed.ok, replayed.describe()
+    assert result.status == RunStatus.ROLLED_BACK
+    assert result.problem is not None and result.problem.kind == ProblemKind.STEP_FAILED
+    assert {result.steps[i].status for i in (APP, SVC, ENV)} == {StepStatus.COMPENSATED}
+    assert left == []
+    assert graph.status == "rolled_back"
 
 
 async def test_dry_run_plans_predicts_and_changes_nothing(
