@@ -20,7 +20,7 @@ from pydantic_settings import SettingsError
 
 from orchestrator.errors import InvalidInput, OrchestratorError
 from orchestrator.mcp_cli import add_commands as add_mcp_commands
-from orchestrator.settings import Settings, settings_problem
+from orchestrator.settings import MAX_PORT, Settings, settings_problem
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -42,7 +42,8 @@ def default_api() -> str:
     """Where `orchestrator up` serves when started in this environment: its port
     setting is read the way `up` reads it (a bad value is `up`'s to report)."""
     port = os.environ.get("ORCHESTRATOR_API_PORT", "").strip()
-    return f"http://127.0.0.1:{port if port.isdigit() else 8000}"
+    usable = port.isdigit() and 0 < int(port) <= MAX_PORT
+    return f"http://127.0.0.1:{port if usable else 8000}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="command")
 
     up = sub.add_parser("up", help="start Temporal (unless configured), the worker and the API")
-    up.add_argument("--api-port", type=int, help="API port (default 8000)")
+    up.add_argument("--api-port", type=_port, help="API port (default 8000)")
     up.set_defaults(func=_up)
 
     worker = sub.add_parser("worker", help="run a worker only")
@@ -153,7 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     history.set_defaults(func=_history)
 
     demo = sub.add_parser("demo", help="start everything, run the S1 request, show the result")
-    demo.add_argument("--api-port", type=int, help="API port (default 8000)")
+    demo.add_argument("--api-port", type=_port, help="API port (default 8000)")
     demo.add_argument("--exit", action="store_true", help="stop once the run is over")
     demo.add_argument("--message", default=S1, help="the request to run")
     demo.set_defaults(func=_demo)
@@ -163,9 +164,28 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    """The settings of a command that runs the orchestrator, its data directory
+    made (and found writable) before anything starts."""
     settings = Settings()
     port = getattr(args, "api_port", None)
-    return settings.model_copy(update={"api_port": port}) if port else settings
+    if port:
+        settings = settings.model_copy(update={"api_port": port})
+    where = settings.data_dir
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InvalidInput(f"ORCHESTRATOR_DATA_DIR={str(where)!r} cannot be made: "
+                           f"{err.strerror or err}") from None
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise InvalidInput(f"ORCHESTRATOR_DATA_DIR={str(where)!r} is not writable")
+    return settings
+
+
+def _port(text: str) -> int:
+    """An --api-port value: a TCP port."""
+    if not text.isdigit() or not 0 < int(text) <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-{MAX_PORT})")
+    return int(text)
 
 
 async def _up(args: argparse.Namespace) -> int:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from orchestrator.agents.faults import Fault
 from orchestrator.models import Agent, Limits
 
 ENV_PREFIX = "ORCHESTRATOR_"
+MAX_PORT = 65535
 
 
 class Settings(BaseSettings):
@@ -21,12 +22,12 @@ class Settings(BaseSettings):
 
     # Where Temporal is; unset means "start a local dev server".
     temporal_address: str | None = None
-    temporal_namespace: str = "default"
-    temporal_port: int = 7233
-    temporal_ui_port: int = 8233
+    temporal_namespace: str = Field(default="default", min_length=1)
+    temporal_port: int = Field(default=7233, ge=1, le=MAX_PORT)
+    temporal_ui_port: int = Field(default=8233, ge=1, le=MAX_PORT)
     # Base address of the Temporal Web UI, for links to runs.
     temporal_ui_url: str | None = None
-    task_queue: str = "orchestrator"
+    task_queue: str = Field(default="orchestrator", min_length=1)
 
     data_dir: Path = Path(".orchestrator")
     graph_backend: Literal["embedded", "neo4j"] = "embedded"
@@ -37,7 +38,7 @@ class Settings(BaseSettings):
     neo4j_database: str = "neo4j"
 
     api_host: str = "127.0.0.1"
-    api_port: int = 8000
+    api_port: int = Field(default=8000, ge=1, le=MAX_PORT)
 
     # Run workflows in Temporal's sandbox (import isolation and run-time checks of
     # determinism), at a cost of a few ms a run; off trades that net for speed.
@@ -83,6 +84,13 @@ class Settings(BaseSettings):
     # admins: only they may register a stdio server (a command this host will run),
     # remove servers or approve changed tools. Unset: nobody may, over HTTP.
     mcp_admin_token: SecretStr | None = None
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_and_port(cls, address: str | None) -> str | None:
+        if address is not None and not re.fullmatch(r"\S+:\d{1,5}", address):
+            raise ValueError("give the Temporal frontend as host:port, e.g. localhost:7233")
+        return address
 
     @property
     def llm_configured(self) -> bool:
@@ -132,8 +140,19 @@ def settings_problem(error: ValidationError | SettingsError) -> str | None:
         return f"{name} cannot be read: {error} (lists and mappings are written as JSON)"
     if error.title != Settings.__name__:
         return None
-    return "; ".join(
-        f"{ENV_PREFIX}{str(e['loc'][0]).upper()}={e['input']!r}: {e['msg']}"
-        if e["loc"] else e["msg"]
-        for e in error.errors()
-    )
+    # One line per problem, each once (a union's branches may report one twice).
+    return "; ".join(dict.fromkeys(_told(e) for e in error.errors()))
+
+
+def _told(error: Any) -> str:
+    """One problem: the variable, and where inside its value when the value is JSON
+    (`ORCHESTRATOR_AGENT_FAULTS: deployment.create.fail_attemps: Extra inputs are not
+    permitted`)."""
+    loc = error["loc"]
+    if not loc:
+        return str(error["msg"])
+    name = f"{ENV_PREFIX}{str(loc[0]).upper()}"
+    if len(loc) == 1:
+        return f"{name}={error['input']!r}: {error['msg']}"
+    inside = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc[1:])
+    return f"{name}: {inside.lstrip('.')}: {error['msg']}"

@@ -56,10 +56,11 @@ class Runtime:
 async def build_runtime(settings: Settings) -> Runtime:
     # First: a bad MCP config fails the start before anything is opened.
     hub = McpHub.from_settings(settings, progress=heartbeat_progress)
-    store = await open_store(settings)
     registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS + settings.extra_agents)
     registry.mark("sensitive", settings.sensitive_capabilities)
     registry.mark("optional", settings.optional_capabilities)
+    registry.check_faults(settings.agent_faults)
+    store = await open_store(settings)
     await store.register_catalogue(registry.capabilities, registry.agents)
     # MCP tools join the catalogue as their servers answer; steps on a server's
     # agent go to the hub.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
+from orchestrator.agents.faults import Fault
 from orchestrator.errors import InvalidInput
 from orchestrator.models import Agent, AgentKind, Capability
 
@@ -48,6 +49,18 @@ class AgentRegistry:
             self._capabilities[name] = self._capabilities[name].model_copy(
                 update={flag: True}
             )
+
+    def check_faults(self, faults: Mapping[str, Fault]) -> None:
+        """Faults (from settings) may only name capabilities and agents there are: a
+        misspelt one would inject nothing and say nothing."""
+        for name, fault in faults.items():
+            if name not in self._capabilities:
+                known = ", ".join(sorted(self._capabilities))
+                raise InvalidInput(f"agent_faults: unknown capability {name!r} (known: {known})")
+            providers = [a.id for a in self.providers(name)]
+            if fault.agent is not None and fault.agent not in providers:
+                raise InvalidInput(f"agent_faults: {name}: agent {fault.agent!r} does not "
+                                   f"provide it (those that do: {', '.join(providers)})")
 
     def replace_kind(
         self, kind: AgentKind, capabilities: Iterable[Capability], agents: Iterable[Agent]

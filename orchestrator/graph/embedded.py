@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 import ladybug
 
+from orchestrator.errors import GraphStoreUnavailable
 from orchestrator.graph import embedded_queries
 from orchestrator.graph import queries as q
 from orchestrator.graph.cypher_store import CypherStore
@@ -81,11 +82,11 @@ class EmbeddedGraphStore(CypherStore):
         except RuntimeError as err:
             if "lock" not in str(err).lower():
                 raise
-            raise RuntimeError(
+            raise GraphStoreUnavailable(
                 f"the embedded graph {self._path} is open in another process; it allows one "
                 "process at a time: stop that one (API and worker share one process in "
                 "embedded mode) or set another ORCHESTRATOR_DATA_DIR"
-            ) from err
+            ) from None
         self._conn = ladybug.Connection(self._db, num_threads=QUERY_THREADS)
         for statement in q.EMBEDDED_SCHEMA:
             self._conn.execute(statement)

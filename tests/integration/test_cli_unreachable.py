@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.devserver import free_port, listening
+from orchestrator.devserver import DevServer, free_port, listening
+from orchestrator.graph.embedded import EmbeddedGraphStore
+from orchestrator.settings import Settings
 from tests.command_line import run_cli
 
 
@@ -51,6 +53,27 @@ async def test_a_client_command_goes_where_up_serves_by_default(env: dict[str, s
     code, out = await run_cli("plan", "create application shop",
                               env={**env, "ORCHESTRATOR_API_PORT": str(port)})
     assert code == 1 and f"cannot reach the API at http://127.0.0.1:{port}" in out, out
+
+
+async def test_a_second_process_on_the_embedded_graph_is_told_in_one_line(
+    env: dict[str, str], temporal_server: DevServer
+) -> None:
+    data = Path(env["ORCHESTRATOR_DATA_DIR"])
+    holder = EmbeddedGraphStore(Settings(data_dir=data).graph_path)
+    await holder.setup()
+    try:
+        code, out = await run_cli("worker", env={
+            **env, "ORCHESTRATOR_TEMPORAL_ADDRESS": temporal_server.address})
+    finally:
+        await holder.close()
+    assert code == 1 and "Traceback" not in out, out
+    assert "is open in another process" in out, out
+
+
+async def test_a_data_dir_that_cannot_be_made_is_named(env: dict[str, str]) -> None:
+    code, out = await run_cli("worker", env={**env, "ORCHESTRATOR_DATA_DIR": "/proc/nope"})
+    assert code == 1 and "Traceback" not in out, out
+    assert "ORCHESTRATOR_DATA_DIR='/proc/nope' cannot be made" in out, out
 
 
 async def test_replay_names_the_temporal_server_it_cannot_reach(env: dict[str, str]) -> None:

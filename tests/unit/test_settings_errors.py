@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from orchestrator.agents.catalogue import PLATFORM_AGENTS, PLATFORM_CAPABILITIES
+from orchestrator.agents.faults import Fault
+from orchestrator.agents.registry import AgentRegistry
 from orchestrator.cli import main
+from orchestrator.errors import InvalidInput
 from orchestrator.models import Limits
 from orchestrator.settings import Settings, settings_problem
 
@@ -19,6 +25,19 @@ from orchestrator.settings import Settings, settings_problem
      "ORCHESTRATOR_GRAPH_BACKEND='mongo': Input should be 'embedded' or 'neo4j'"),
     ("ORCHESTRATOR_SENSITIVE_CAPABILITIES", "notjson",
      "ORCHESTRATOR_SENSITIVE_CAPABILITIES cannot be read"),
+    ("ORCHESTRATOR_API_PORT", "99999",
+     "ORCHESTRATOR_API_PORT='99999': Input should be less than or equal to 65535"),
+    ("ORCHESTRATOR_TEMPORAL_ADDRESS", "nohost",
+     "ORCHESTRATOR_TEMPORAL_ADDRESS='nohost': Value error, give the Temporal frontend as "
+     "host:port"),
+    ("ORCHESTRATOR_TASK_QUEUE", "", "ORCHESTRATOR_TASK_QUEUE='': String should have at least"),
+    # Inside a JSON value, the problem is named where it is, once.
+    ("ORCHESTRATOR_AGENT_FAULTS", '{"deployment.create": {"fail_attemps": 1}}',
+     "ORCHESTRATOR_AGENT_FAULTS: deployment.create.fail_attemps: Extra inputs are not "
+     "permitted"),
+    ("ORCHESTRATOR_EXTRA_AGENTS", '[{"id": "x"}]',
+     "ORCHESTRATOR_EXTRA_AGENTS: [0].kind: Field required; "
+     "ORCHESTRATOR_EXTRA_AGENTS: [0].capabilities: Field required"),
 ])
 def test_a_bad_setting_is_named_as_it_was_set(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -40,3 +59,19 @@ def test_another_model_s_validation_error_is_not_taken_for_a_setting() -> None:
     with pytest.raises(ValidationError) as raised:
         Limits.model_validate({"max_steps": "many"})
     assert settings_problem(raised.value) is None
+
+
+@pytest.mark.parametrize(("faults", "says"), [
+    ({"deployment.craete": Fault(fail_attempts=1)},
+     "agent_faults: unknown capability 'deployment.craete'"),
+    ({"deployment.create": Fault(fail_attempts=1, agent="policy-agent")},
+     "agent_faults: deployment.create: agent 'policy-agent' does not provide it "
+     "(those that do: deployment-agent)"),
+])
+def test_a_fault_that_would_inject_nothing_is_refused(
+    faults: dict[str, Fault], says: str
+) -> None:
+    registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS)
+    with pytest.raises(InvalidInput, match=re.escape(says)):
+        registry.check_faults(faults)
+    registry.check_faults({"deployment.create": Fault(agent="deployment-agent")})
