@@ -28,7 +28,8 @@ class PlanningActivities:
         """Plan the request; the plan is mirrored write-behind, off the path to the
         first step (the run's final mirror carries it again, so it is never lost)."""
         try:
-            plan = await self._planner.plan(request.message, request.context, request.making)
+            plan = await self._planner.plan(request.message, request.context, request.making,
+                                            last_try=_last_try())
             planned = with_definitions(plan, self._registry)
         except OrchestratorError as error:
             raise to_application_error(error) from error
@@ -45,3 +46,10 @@ class PlanningActivities:
             status=RunStatus.RUNNING, plan=plan,
         ))
         return planned
+
+
+def _last_try() -> bool:
+    """Whether a failure of this attempt is final (the retry policy's last attempt)."""
+    info = activity.info()
+    policy = info.retry_policy
+    return bool(policy and policy.maximum_attempts and info.attempt >= policy.maximum_attempts)

@@ -89,8 +89,13 @@ async def chat(
         raise HTTPException(409, f"Idempotency-Key {idempotency_key!r} was used for another "
                                  f"request ({differs}): use a new key for this one")
     if state.problem is not None and state.problem.kind in _REFUSED:
+        problem = state.problem
+        # The reasons in the one line a caller reads first ("the plan is not valid:
+        # the plan has 6 steps; the budget allows 5"), and in `problem` as a list.
+        told = f"{problem.message}: {'; '.join(problem.details)}" if problem.details else (
+            problem.message)
         raise HTTPException(422, {
-            "detail": state.problem.message, "workflow_id": workflow_id,
+            "detail": told, "workflow_id": workflow_id,
             "problem": state.problem.model_dump(mode="json"),
         })
     result = await handle.result() if body.wait else None

@@ -19,9 +19,11 @@ from orchestrator.planning.troubleshoot import TroubleshootPlanner, read_trouble
 class Planner(Protocol):
     # `context`: the entities of the conversation a follow-up message continues;
     # `making`: those the run it extends is making (planned as if they existed).
+    # `last_try`: no retry follows a failure of this call (the plan activity's last
+    # attempt), so a planner that depends on a service stands in without it.
     async def plan(
         self, message: str, context: Sequence[EntityRef] = (),
-        making: Collection[EntityRef] = (),
+        making: Collection[EntityRef] = (), last_try: bool = False,
     ) -> Plan: ...
 
 
@@ -37,7 +39,7 @@ class OfflinePlanner:
 
     async def plan(
         self, message: str, context: Sequence[EntityRef] = (),
-        making: Collection[EntityRef] = (),
+        making: Collection[EntityRef] = (), last_try: bool = False,
     ) -> Plan:
         # "X is failing, fix it" asks for no things to make: it has its own reader.
         if read_trouble(message) is not None:

@@ -93,3 +93,16 @@ async def test_chat_rejects_bad_idempotency_key(
         )
         assert reply.status_code == 422
         assert "Idempotency-Key" in reply.text
+
+
+async def test_a_plan_over_budget_is_refused_with_the_reason_in_its_first_line(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path, max_steps=5) as s:
+        reply = await s.http.post("/v3/ai/chat", json={
+            "message": "Create application ecommerce with payment service, deploy to "
+                       "production with monitoring and security policies"})
+    assert reply.status_code == 422, reply.text
+    body = reply.json()["detail"]
+    assert body["detail"] == "the plan is not valid: the plan has 6 steps; the budget allows 5"
+    assert body["problem"]["details"] == ["the plan has 6 steps; the budget allows 5"]

@@ -43,3 +43,26 @@ async def test_rejected_plan_request_is_not_retried_by_temporal(
     assert problem["message"].startswith("planning failed: the model service answered HTTP 400")
     # Non-retryable: the workflow's retry policy (3 attempts) made no second request.
     assert len(fake_openai.requests) == 1
+
+
+async def test_a_model_service_down_for_every_try_leaves_the_plan_to_the_rules(
+    client: Client, temporal_server: DevServer, tmp_path: Path, fake_openai: FakeOpenAi
+) -> None:
+    fake_openai.script = [error(503)] * 5
+    async with running_stack(client, temporal_server.address, tmp_path,
+                             openai_base_url=fake_openai.url, openai_api_key=KEY) as s:
+        reply = await s.http.post("/v3/ai/chat", json={"message": S1, "wait": True})
+        asked = len(fake_openai.requests)
+        unplannable = await s.http.post("/v3/ai/chat", json={"message": "bake a cake"})
+    assert reply.status_code == 200, reply.text
+    result = RunResult.model_validate(reply.json()["result"])
+    assert result.status == RunStatus.COMPLETED
+    assert result.plan is not None and result.plan.planner == "offline"
+    assert len(result.plan.steps) == 6
+    assert "the model service answered HTTP 503" in (result.plan.fallback_reason or "")
+    # Temporal tried the model on each of the plan's 3 attempts first.
+    assert asked == 3
+    # What the rules cannot plan either is refused with both reasons.
+    assert unplannable.status_code == 422, unplannable.text
+    told = unplannable.json()["detail"]["detail"]
+    assert "not understood" in told and "the model service answered HTTP 5" in told, told

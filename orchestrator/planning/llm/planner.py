@@ -5,7 +5,9 @@ An answer that cannot be planned (an unknown capability or kind, a name that is 
 one, a synthesiser refusal) gets one repair round with the problems spelled out.
 If that fails too, or the model keeps answering unreadably, the offline planner
 stands in and the plan says why. Failures of the service itself (rate limits,
-outages, timeouts, a rejected request) are raised for Temporal to retry or not.
+outages, timeouts, a rejected request) are raised for Temporal to retry or not;
+on the plan's last try, a service that is still down or slow leaves the request
+to the offline planner too, rather than fail a request the rules can plan.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from orchestrator.agents.registry import AgentRegistry
-from orchestrator.errors import CannotPlan, InvalidInput, OrchestratorError
+from orchestrator.errors import CannotPlan, InvalidInput, OrchestratorError, TransientFailure
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import EntityRef, Plan
 from orchestrator.planning.llm.answer import PlanningAnswer
@@ -74,7 +76,7 @@ class LlmPlanner:
 
     async def plan(
         self, message: str, context: Sequence[EntityRef] = (),
-        making: Collection[EntityRef] = (),
+        making: Collection[EntityRef] = (), last_try: bool = False,
     ) -> Plan:
         # "X is failing in staging, fix it" asks to make nothing: its target comes
         # from the graph (what is deployed there and failing) and its steps from the
@@ -88,7 +90,13 @@ class LlmPlanner:
         except _Refused as refused:
             return await self._fall_back(message, str(refused), conversation)
         except UnreadableAnswer as error:
-            return await self._fall_back(message, str(error), conversation, transient=error)
+            # Unless nothing follows: then a refusal says both readers' reasons.
+            return await self._fall_back(message, str(error), conversation,
+                                         transient=None if last_try else error)
+        except TransientFailure as error:  # the service: down, slow or rate limiting
+            if not last_try:
+                raise
+            return await self._fall_back(message, str(error), conversation)
 
     async def _plan_with_model(self, message: str, context: _Conversation) -> Plan:
         gathered = await self._context.gather(message)
