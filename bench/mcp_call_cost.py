@@ -322,9 +322,13 @@ def verdict(figures: list[Figures]) -> str:
     for cost_label, cost in costs:
         for label, base in (("direct", direct), (gap, paced)):
             bar = 1.5 * base + cost
+            share = step - cost
+            # Below zero, the step took less than the cost it is judged with: noise.
+            told = (f"x{share / base:.2f}" if share >= 0 else
+                    "the step took less than that cost alone: too noisy to tell; more -n")
             lines.append(
                 f"  target step <= 1.5 x {label} + {cost_label} = {bar:.2f} ms: "
-                f"{'met' if step <= bar else 'NOT met'} (x{(step - cost) / base:.2f})"
+                f"{'met' if step <= bar else 'NOT met'} ({told})"
             )
     return "\n".join(lines)
 

@@ -226,9 +226,12 @@ def _refused(reply: httpx.Response, out: TextIO) -> None:
         else {"detail": reply.text}
     detail = body.get("detail")
     if isinstance(detail, dict):
-        out.write(f"Refused: {detail.get('detail')}\n")
         problem = detail.get("problem")
-        for why in problem.get("details", []) if isinstance(problem, dict) else []:
+        reasons = problem.get("details", []) if isinstance(problem, dict) else []
+        # With its reasons listed below, the headline is the problem alone.
+        headline = problem.get("message") if reasons and isinstance(problem, dict) else None
+        out.write(f"Refused: {headline or detail.get('detail')}\n")
+        for why in reasons:
             out.write(f"  - {why}\n")
     elif isinstance(detail, list):  # the API's validation errors: what, and where
         out.write(f"Refused ({reply.status_code}): {'; '.join(map(_invalid, detail))}\n")
