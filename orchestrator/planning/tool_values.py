@@ -202,10 +202,11 @@ def _text_after_with(r: _Reader) -> None:
     """Rule 8: "with" and what follows, when the tool knows none of it, is its text
     (stop words may be among it: "with hello to the team")."""
     at = next((i for i, t in enumerate(r.tokens) if t.low == "with" and not t.used), None)
-    if at is None or at + 1 >= len(r.tokens) or not r.free(at + 1):
+    if at is None:
         return
     after = range(at + 1, len(r.tokens))
-    if not all(r.free(j) or not word_forms(r.tokens[j].raw) for j in after):
+    if not any(r.free(j) for j in after) or not all(
+            r.free(j) or not word_forms(r.tokens[j].raw) for j in after):
         return
     texts = [p for p, s in r.params.items() if p in TEXT_PARAMS and p not in r.values
              and s.get("type", "string") == "string"]

@@ -274,6 +274,9 @@ def _params(plan: Plan) -> dict[str, dict[str, Any]]:
     # A parameter's name said as a noun ("region") is no unknown word.
     ("aws provision cluster called edge region eu-west-1", "mcp.aws.provision_cluster",
      {"name": "edge", "region": "eu-west-1"}),
+    # What follows "with" is the text, articles and all.
+    ("post a message to the ops channel on slack with the release is out",
+     "mcp.slack.post_message", {"channel": "ops", "text": "the release is out"}),
 ])
 async def test_names_are_read_from_words_next_to_the_noun_they_name(
     natural: OfflinePlanner, message: str, capability: str, params: dict[str, Any]
