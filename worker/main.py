@@ -17,6 +17,7 @@ from temporalio.client import Client
 from api.app import create_app
 from orchestrator.devserver import DevServer, listening
 from orchestrator.errors import ServiceUnreachable
+from orchestrator.graph.factory import check_store_settings
 from orchestrator.settings import Settings
 from worker.client import connect, ensure_search_attributes
 from worker.runtime import build_runtime, build_worker, started
@@ -46,6 +47,7 @@ async def temporal(settings: Settings) -> AsyncIterator[Settings]:
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """The worker alone (more of these scale out on a shared task queue)."""
+    check_store_settings(settings)
     async with temporal(settings) as settings:
         client = await connect(settings)
         await ensure_search_attributes(client)
@@ -69,6 +71,7 @@ async def serve(
             f"the API's port {settings.api_port} is taken: is another `orchestrator up` "
             "running? (--api-port picks another)"
         )
+    check_store_settings(settings)
     async with temporal(settings) as settings:
         client = await connect(settings)
         await ensure_search_attributes(client)

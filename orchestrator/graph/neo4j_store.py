@@ -80,17 +80,7 @@ class Neo4jGraphStore(CypherStore):
             raise explained from err
 
     def _check_uri(self) -> None:
-        parts = urlsplit(self._uri)
-        # The driver also takes http(s) URIs, for a preview API this store does not use.
-        if parts.scheme not in BOLT_SCHEMES:
-            raise GraphStoreUnavailable(
-                f"invalid Neo4j URI {self._uri!r}: it should start with "
-                + " or ".join(f"{scheme}://" for scheme in BOLT_SCHEMES)
-            )
-        try:
-            parts.port  # noqa: B018 -- parsing the port is the check
-        except ValueError as err:
-            raise GraphStoreUnavailable(f"invalid Neo4j URI {self._uri!r}: {err}") from err
+        check_uri(self._uri)
 
     def _explain(self, err: Exception) -> GraphStoreUnavailable | None:
         """One sentence naming what is wrong with the configuration, if that is it."""
@@ -171,6 +161,21 @@ class Neo4jGraphStore(CypherStore):
             bookmark_manager_=self._bookmarks, result_transformer_=AsyncResult.values,
         )
         return rows
+
+
+def check_uri(uri: str) -> None:
+    """Refuse a URI this store cannot use, before anything connects."""
+    parts = urlsplit(uri)
+    # The driver also takes http(s) URIs, for a preview API this store does not use.
+    if parts.scheme not in BOLT_SCHEMES:
+        raise GraphStoreUnavailable(
+            f"invalid Neo4j URI {uri!r}: it should start with "
+            + " or ".join(f"{scheme}://" for scheme in BOLT_SCHEMES)
+        )
+    try:
+        parts.port  # noqa: B018 -- parsing the port is the check
+    except ValueError as err:
+        raise GraphStoreUnavailable(f"invalid Neo4j URI {uri!r}: {err}") from err
 
 
 async def _run_all(tx: AsyncManagedTransaction, writes: list[Write]) -> None:

@@ -76,6 +76,18 @@ async def test_a_data_dir_that_cannot_be_made_is_named(env: dict[str, str]) -> N
     assert "ORCHESTRATOR_DATA_DIR='/proc/nope' cannot be made" in out, out
 
 
+async def test_a_graph_setting_that_cannot_work_is_told_before_temporal_starts(
+    env: dict[str, str]
+) -> None:
+    code, out = await run_cli("up", "--api-port", str(free_port()), env={
+        **env, "ORCHESTRATOR_GRAPH_BACKEND": "neo4j",
+        "ORCHESTRATOR_TEMPORAL_PORT": str(free_port())})
+    assert code == 1 and "Traceback" not in out, out
+    assert "ORCHESTRATOR_NEO4J_PASSWORD is not set" in out, out
+    # The dev server keeps its database in the data directory: it never started.
+    assert not (Path(env["ORCHESTRATOR_DATA_DIR"]) / "temporal.db").exists()
+
+
 async def test_replay_names_the_temporal_server_it_cannot_reach(env: dict[str, str]) -> None:
     address = f"127.0.0.1:{free_port()}"
     code, out = await run_cli("replay", "some-run",
