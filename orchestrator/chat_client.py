@@ -169,16 +169,19 @@ def _changes(state: RunResult, seen: dict[str, StepStatus]) -> list[str]:
     they changed: several may between two polls."""
     changed = [s for i, s in state.steps.items()
                if seen.get(i) != s.status and s.status != StepStatus.PENDING]
-    lines: list[tuple[datetime, str]] = []
+    # (when, an undo's line or not, the line): an undo begun in the workflow task
+    # that recorded the failure has the failure's time, and is told after it.
+    lines: list[tuple[datetime, bool, str]] = []
     for step in changed:
-        if step.status in UNDOING and seen.get(step.step_id) != StepStatus.COMPLETED:
+        told = seen.get(step.step_id)
+        if step.status in UNDOING and told not in (StepStatus.COMPLETED, *UNDOING):
             # It completed between two polls before its undo began: say so first.
             done = step.model_copy(update={"status": StepStatus.COMPLETED})
-            lines.append((_changed_at(done), _step_line(done)))
+            lines.append((_changed_at(done), False, _step_line(done)))
         undo = state.compensations.get(step.step_id) if step.status in UNDOING else None
-        lines.append((_changed_at(undo or step), _step_line(step)))
+        lines.append((_changed_at(undo or step), undo is not None, _step_line(step, undo)))
         seen[step.step_id] = step.status
-    return [line for _, line in sorted(lines, key=lambda tl: tl[0])]
+    return [line for *_, line in sorted(lines, key=lambda tl: (tl[0], tl[1]))]
 
 
 def _changed_at(step: StepResult) -> datetime:
@@ -189,8 +192,15 @@ TEXT_LINES = 8
 TEXT_WIDTH = 160
 
 
-def _step_line(step: StepResult) -> str:
+def _step_line(step: StepResult, undo: StepResult | None = None) -> str:
     line = f"{MARKS[step.status]} {step.step_id}: {step.status.value}"
+    undone = (undo.output or {}) if undo is not None else {}
+    if step.status == StepStatus.COMPENSATED and undone.get("deleted") is False:
+        # Undone, yet what the step touched is still there: say why, or it reads
+        # as removed.
+        kept_for = undone.get("kept_for")
+        line += " — left in place: " + (f"{kept_for} relies on it" if kept_for
+                                         else "this run did not make it")
     if step.status == StepStatus.COMPLETED and step.started_at and step.finished_at:
         ms = (step.finished_at - step.started_at).total_seconds() * 1000
         line += f" in {ms:.0f} ms (attempt {step.attempts})"

@@ -61,3 +61,45 @@ def test_a_plan_is_listed_in_the_order_it_runs() -> None:
     # As the request said it: "deploy shop to staging and then create application shop".
     plan = [step("deploy", "app", "env"), step("policy", "deploy"), step("app"), step("env")]
     assert [s.id for s in in_run_order(plan)] == ["app", "env", "deploy", "policy"]
+
+
+def test_an_undo_starting_as_the_failure_is_told_is_printed_after_it_and_once() -> None:
+    # Workflow time: the failure and the first undo share one workflow task's clock
+    # (steps are listed by id: the undone one comes first there).
+    at = [datetime(2026, 1, 1, 12, 0, s, tzinfo=UTC) for s in range(4)]
+    service = StepResult(step_id="svc", status=StepStatus.COMPENSATING, attempts=1,
+                         started_at=at[0], finished_at=at[1])
+    state = RunResult(
+        workflow_id="wf", status=RunStatus.ROLLING_BACK, request="r",
+        steps={"svc": service,
+               "zz-deploy": StepResult(step_id="zz-deploy", status=StepStatus.FAILED, error="boom",
+                                    started_at=at[1], finished_at=at[2])},
+        compensations={"svc": StepResult(step_id="svc", status=StepStatus.RUNNING,
+                                         started_at=at[2])},
+    )
+    seen = {"svc": StepStatus.COMPLETED, "zz-deploy": StepStatus.RUNNING}
+    assert _changes(state, seen) == ["✗ zz-deploy: failed — boom", "↶ svc: compensating"]
+    # The next poll: the undo ended. Its step completed long ago: not told again.
+    state.steps["svc"] = service.model_copy(update={"status": StepStatus.COMPENSATED})
+    state.compensations["svc"] = StepResult(
+        step_id="svc", status=StepStatus.COMPLETED, started_at=at[2], finished_at=at[3],
+        output={"service": "payment", "deleted": True})
+    assert _changes(state, seen) == ["↺ svc: compensated"]
+
+
+def test_an_undo_that_left_its_entity_in_place_says_why() -> None:
+    at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    kept = {"env": {"environment": "production", "deleted": False},
+            "svc": {"service": "payment", "deleted": False, "kept_for": "wf2/create-service"}}
+    state = RunResult(
+        workflow_id="wf", status=RunStatus.ROLLED_BACK, request="r",
+        steps={i: StepResult(step_id=i, status=StepStatus.COMPENSATED, started_at=at,
+                             finished_at=at) for i in kept},
+        compensations={i: StepResult(step_id=i, status=StepStatus.COMPLETED, started_at=at,
+                                     finished_at=at, output=out) for i, out in kept.items()},
+    )
+    seen = {i: StepStatus.COMPENSATING for i in kept}
+    assert _changes(state, seen) == [
+        "↺ env: compensated — left in place: this run did not make it",
+        "↺ svc: compensated — left in place: wf2/create-service relies on it",
+    ]
