@@ -5,18 +5,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
 from api.routers import agents, chat, graph, health, mcp, workflows
 from api.validation import invalid_request
+from orchestrator.errors import GraphStoreUnavailable
 from orchestrator.graph.factory import open_store
 from orchestrator.graph.store import GraphStore
 from orchestrator.mcp import McpHub
 from orchestrator.mcp.admin import McpAdmin
 from orchestrator.settings import Settings
 from worker.client import connect
+
+
+async def graph_unavailable(request: Request, error: Exception) -> JSONResponse:
+    """The graph is down or not answering: the service is unavailable, the request
+    may be sent again."""
+    return JSONResponse(status_code=503, content={"detail": str(error)})
 
 
 def create_app(
@@ -44,6 +52,7 @@ def create_app(
 
     app = FastAPI(title="Orchestrator", version="0.1.0", lifespan=lifespan)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(GraphStoreUnavailable, graph_unavailable)
     for module in (chat, workflows, graph, agents, mcp, health):
         app.include_router(module.router)
     return app

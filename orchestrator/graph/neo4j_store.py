@@ -8,7 +8,9 @@ cluster changing leader) by itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +34,9 @@ from orchestrator.graph.results import (
 from orchestrator.graph.rows import Write
 
 BOLT_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
+# How long one statement or transaction may go unanswered. A run's writes take
+# milliseconds, the largest reads (500 completed runs) well under a second.
+QUERY_TIMEOUT_S = 30.0
 
 
 class Neo4jGraphStore(CypherStore):
@@ -39,7 +44,7 @@ class Neo4jGraphStore(CypherStore):
 
     def __init__(
         self, uri: str, user: str, password: str, database: str = "neo4j",
-        connection_timeout_s: float = 10.0,
+        connection_timeout_s: float = 10.0, query_timeout_s: float = QUERY_TIMEOUT_S,
     ) -> None:
         super().__init__()
         self._uri = uri
@@ -47,6 +52,7 @@ class Neo4jGraphStore(CypherStore):
         self._password = password
         self._database = database
         self._connection_timeout_s = connection_timeout_s
+        self._query_timeout_s = query_timeout_s
         self._driver: AsyncDriver | None = None
         # Every session shares one bookmark manager, so a read sees this process's
         # earlier writes even when a cluster routes it to another member.
@@ -133,8 +139,21 @@ class Neo4jGraphStore(CypherStore):
             query, params = statements[0]
             await self._query(query, params, RoutingControl.WRITE)
             return
-        async with self._session() as session:
+        async with self._answered(), self._session() as session:
             await session.execute_write(_run_all, statements)
+
+    @contextlib.asynccontextmanager
+    async def _answered(self) -> AsyncIterator[None]:
+        """Bound a call by the query timeout: a server that stops answering (a paused
+        JVM, a partition) holds a connection open and the driver waits on it forever,
+        and with it every caller, an API request as much as a step."""
+        try:
+            async with asyncio.timeout(self._query_timeout_s):
+                yield
+        except TimeoutError:
+            raise GraphStoreUnavailable(
+                f"Neo4j at {self._uri} did not answer within {self._query_timeout_s:g} s"
+            ) from None
 
     async def _read_then_write(
         self, reads: list[Write], decide: Callable[[list[Rows]], list[Write]]
@@ -145,7 +164,7 @@ class Neo4jGraphStore(CypherStore):
                 await (await tx.run(query, params)).consume()
 
         try:
-            async with self._session() as session:
+            async with self._answered(), self._session() as session:
                 await session.execute_write(work)
         finally:
             self._wrote([query for query, _ in reads])
@@ -156,10 +175,11 @@ class Neo4jGraphStore(CypherStore):
         transaction waits for its begin first."""
         if self._driver is None:
             raise RuntimeError("graph store is not open: call setup() first")
-        rows: Rows = await self._driver.execute_query(
-            query, params, database_=self._database, routing_=routing,
-            bookmark_manager_=self._bookmarks, result_transformer_=AsyncResult.values,
-        )
+        async with self._answered():
+            rows: Rows = await self._driver.execute_query(
+                query, params, database_=self._database, routing_=routing,
+                bookmark_manager_=self._bookmarks, result_transformer_=AsyncResult.values,
+            )
         return rows
 
 

@@ -1,0 +1,127 @@
+"""A Neo4j that stops answering (a paused JVM, a network that drops packets) is told
+as unavailable within the store's query timeout, instead of holding every caller
+forever, and the store recovers once it answers again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from api.app import create_app
+from orchestrator.devserver import free_port
+from orchestrator.errors import GraphStoreUnavailable
+from orchestrator.graph.neo4j_store import Neo4jGraphStore
+from orchestrator.models import EntityRef
+from orchestrator.settings import Settings
+from tests.neo4j_access import Neo4jAccess
+
+APP = EntityRef(kind="application", name="stalled")
+
+
+class FreezableProxy:
+    """A TCP proxy to Neo4j that can stop passing bytes on, as a stalled server would."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.Task[None]] = set()
+        self.port = free_port()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
+    async def close(self) -> None:
+        for task in self._pipes:
+            task.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter
+                     ) -> None:
+        server_r, server_w = await asyncio.open_connection(*self._target)
+        for reader, writer in ((client_r, server_w), (server_r, client_w)):
+            task = asyncio.create_task(self._pipe(reader, writer))
+            self._pipes.add(task)
+            task.add_done_callback(self._pipes.discard)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            try:
+                while data := await reader.read(65536):
+                    await self._flowing.wait()
+                    writer.write(data)
+                    await writer.drain()
+            finally:
+                writer.close()
+
+
+async def test_a_stalled_neo4j_is_told_within_the_query_timeout(neo4j: Neo4jAccess) -> None:
+    target = urlsplit(neo4j.uri)
+    if target.hostname is None or target.port is None:
+        pytest.fail(f"cannot proxy {neo4j.uri}")
+    proxy = FreezableProxy(target.hostname, target.port)
+    await proxy.start()
+    store = Neo4jGraphStore(f"bolt://127.0.0.1:{proxy.port}", neo4j.user, neo4j.password,
+                            neo4j.database, query_timeout_s=2.0)
+    try:
+        await store.setup()
+        assert await store.get_entity(APP) is None
+        proxy.freeze()
+        started = time.monotonic()
+        with pytest.raises(GraphStoreUnavailable, match="did not answer within 2 s"):
+            await store.get_entity(APP)
+        with pytest.raises(GraphStoreUnavailable, match="did not answer within 2 s"):
+            await store.claim_entity(APP, "wf/app", {})
+        assert time.monotonic() - started < 10
+        proxy.thaw()
+        record = await store.claim_entity(APP, "wf/app", {})
+        assert record.created_by == "wf/app"
+        assert (await store.release_entity(APP, "wf/app")).deleted
+    finally:
+        proxy.thaw()
+        await store.close()
+        await proxy.close()
+
+
+async def test_the_api_answers_503_while_the_graph_does_not_answer(
+    neo4j: Neo4jAccess, client: Client, tmp_path: Path
+) -> None:
+    target = urlsplit(neo4j.uri)
+    assert target.hostname is not None and target.port is not None
+    proxy = FreezableProxy(target.hostname, target.port)
+    await proxy.start()
+    store = Neo4jGraphStore(f"bolt://127.0.0.1:{proxy.port}", neo4j.user, neo4j.password,
+                            neo4j.database, query_timeout_s=2.0)
+    await store.setup()
+    app = create_app(Settings(data_dir=tmp_path), client, store)
+    try:
+        async with (app.router.lifespan_context(app),
+                    httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                      base_url="http://api") as http):
+            proxy.freeze()
+            reply = await http.get("/v1/graph/entities/application/stalled")
+            proxy.thaw()
+            assert reply.status_code == 503, reply.text
+            assert "did not answer within 2 s" in reply.json()["detail"]
+            assert (await http.get("/v1/graph/entities/application/stalled")).status_code == 404
+    finally:
+        proxy.thaw()
+        await store.close()
+        await proxy.close()
