@@ -84,10 +84,17 @@ def load(path: Path) -> WorkflowHistory:
     except OSError as err:
         raise InvalidInput(f"cannot read the history file {path}: {err.strerror}") from err
     try:
-        return WorkflowHistory.from_json(path.stem, text)
+        history = WorkflowHistory.from_json(path.stem, text)
     except ValueError as err:  # not JSON, or not a history's JSON
         raise InvalidInput(f"{path} is not a workflow history saved as JSON "
                            f"(orchestrator history <id> --out {path.name}): {err}") from err
+    # The run's own id, as its first event records it (servers since 1.24 do);
+    # the file's name otherwise.
+    events = list(history.events)
+    started = events[0].workflow_execution_started_event_attributes if events else None
+    if started is not None and started.workflow_id:
+        return WorkflowHistory(started.workflow_id, events)
+    return history
 
 
 def _event_type_name(value: int) -> str:

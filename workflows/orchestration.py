@@ -531,7 +531,7 @@ class OrchestrationWorkflow:
         try:
             undo = undo_step(step, self._outputs(), self._planned.agents, undone.agent)
             self._undos[step.id] = undo
-            result.parameters = undo.parameters
+            result.parameters, result.agent = undo.parameters, undo.agent
             output = await self._call(undo, undo=True)
         except (ActivityError, PlanProblem, LookupError) as err:
             result.status = StepStatus.FAILED

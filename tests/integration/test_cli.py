@@ -124,7 +124,7 @@ async def test_up_serves_and_chat_follows_a_run(
         code, out = await run_cli("history", wf, "--out", str(tmp_path / "h.json"), env=env)
         assert code == 0 and "saved" in out, out
         code, out = await run_cli("replay", "--file", str(tmp_path / "h.json"), env=env)
-        assert code == 0 and out.strip().endswith("events)"), out
+        assert code == 0 and out.startswith(f"OK: {wf} replays ("), out
         code, out = await run_cli("replay", wf, env=env)
         assert code == 0 and out.startswith("OK"), out
         # A server the settings do not name, given on the command line.

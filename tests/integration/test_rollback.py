@@ -55,6 +55,10 @@ async def test_s5_rolls_back_in_reverse_order_and_spares_what_existed(
     assert svc_done is not None and app_start is not None and svc_done <= app_start
     assert undo[APP].output == {"application": "ecommerce", "deleted": True}
     assert undo[SVC].output == {"service": "payment", "deleted": True}
+    # Each undo says which agent ran it: the one that did the work.
+    assert {i: u.agent for i, u in undo.items()} == {
+        i: result.steps[i].agent for i in (APP, SVC, ENV)}
+    assert undo[SVC].agent == "service-agent"
     assert undo[ENV].output == {"environment": "production", "deleted": False}
     # Nothing the run made is left; what existed before is.
     assert [(e.kind, e.name, e.created_by) for e in entities] == [
