@@ -51,7 +51,8 @@ class OfflinePlanner:
         understood = [f"{a.verb} {a.kind} {a.name}" for a in parsed.actions]
         if parsed.not_understood:
             raise CannotPlan(
-                "part of the request was not understood" + spelling_hint(parsed.not_understood),
+                "part of the request was not understood"
+                + spelling_hint(parsed.not_understood, message),
                 understood, parsed.not_understood,
             )
         if not parsed.actions:

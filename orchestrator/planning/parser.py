@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from dataclasses import dataclass, field
 
 from pydantic import Field
@@ -49,6 +50,10 @@ MARKS = ",;.:!?"  # punctuation kept as clause boundaries; quotes and brackets j
 # Judged on the original text: lowercasing can turn exotic characters into ASCII ones.
 ALLOWED = frozenset(string.ascii_letters + string.digits + string.whitespace + MARKS + "'\"-_()")
 _TOKEN_RE = re.compile(r"[a-z0-9_-]+|[" + re.escape(MARKS) + "]")
+# Longest name (models.NAME_PATTERN), and the Unicode categories of characters
+# that do not show: format (U+202E), control, private use, unassigned.
+MAX_NAME = 63
+_UNSEEN = frozenset({"Cf", "Cc", "Co", "Cn"})
 
 
 class Action(Model):
@@ -97,12 +102,24 @@ def _foreign_word(chunk: str) -> bool:
     return bool(bad) and all(ch.isalpha() for ch in bad)
 
 
-def spelling_hint(not_understood: list[str]) -> str:
-    """What to say of words no name may be: names take only a-z, 0-9, - and _."""
+def spelling_hint(not_understood: list[str], message: str = "") -> str:
+    """What to say of words no name may be: names take only a-z, 0-9, - and _, at
+    most 63 of them; and of characters one cannot see, which make a word look right
+    ("shop" followed by U+202E)."""
+    hints = []
     foreign = [w for w in not_understood if _foreign_word(w)]
-    if not foreign:
-        return ""
-    return f" (names take letters a-z, digits, - and _: not {', '.join(map(repr, foreign))})"
+    if foreign:
+        hints.append(f"names take letters a-z, digits, - and _: not "
+                     f"{', '.join(map(repr, foreign))}")
+    long = [w for w in not_understood if len(w) > MAX_NAME]
+    if long:
+        hints.append(f"names are at most {MAX_NAME} characters: "
+                     + ", ".join(f"{w[:12]!r}… has {len(w)}" for w in long))
+    unseen = sorted({ch for ch in message if unicodedata.category(ch) in _UNSEEN})
+    if unseen:
+        hints.append("the request holds characters one cannot see: "
+                     + ", ".join(f"U+{ord(ch):04X}" for ch in unseen))
+    return f" ({'; '.join(hints)})" if hints else ""
 
 
 def _tokenize(text: str) -> list[_Token]:

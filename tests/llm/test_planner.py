@@ -51,9 +51,9 @@ async def test_plan_s1_from_a_good_answer(
 # Each answer is wrong in one way the checks or the synthesiser catch; the problem
 # told to the model names it.
 @pytest.mark.parametrize(("wrong", "told"), [
-    (action("create", "database", "orders"), "no capability produces a 'database'"),
+    (action("create", "database", "orders"), "no capability produces the kind 'database'"),
     (action("delete", "application", "ecommerce"),
-     "no capability 'delete' produces a application; those that do: application.create"),
+     "no capability 'delete' produces the kind application; those that do: application.create"),
     (action("create", "service", "payment"), "I need to know its application"),
     (action("create", "application", "Ecommerce Shop"), "'Ecommerce Shop' is not a valid name"),
 ])
@@ -134,7 +134,7 @@ async def test_plan_falls_back_to_offline_when_the_repair_fails_too(
     assert plan.planner == "offline"
     assert plan.fallback_reason == (
         "the model's answer could not be planned, even after a repair round: "
-        "action 1 (create database orders): no capability produces a 'database'"
+        "action 1 (create database orders): no capability produces the kind 'database'"
     )
     assert len(fake_openai.requests) == 2
 

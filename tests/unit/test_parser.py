@@ -256,3 +256,16 @@ def test_a_name_in_another_script_is_shown_whole() -> None:
     assert parsed.not_understood == ["application", "café", "支付", "service"]
     assert "not 'café', '支付'" in spelling_hint(parsed.not_understood)
     assert spelling_hint(["drop"]) == ""
+
+
+def test_a_name_too_long_or_a_character_one_cannot_see_is_told() -> None:
+    long = "a" * 100
+    parsed = parse_request(f"create application {long}")
+    assert spelling_hint(parsed.not_understood) == (
+        " (names are at most 63 characters: 'aaaaaaaaaaaa'… has 100)")
+    # "shop" followed by a right-to-left override reads as "shop" on screen.
+    hidden = "create application shop\u202e"
+    parsed = parse_request(hidden)
+    assert parsed.not_understood == ["application", "shop"]
+    assert spelling_hint(parsed.not_understood, hidden) == (
+        " (the request holds characters one cannot see: U+202E)")

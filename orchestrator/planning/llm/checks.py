@@ -44,11 +44,11 @@ def _action_problems(action: RequestedAction, registry: AgentRegistry) -> list[s
     problems += [f"qualifier {k} is given twice" for k in sorted(set(keys)) if keys.count(k) > 1]
     producers = registry.producers_of(action.kind)
     if not producers:
-        return [*problems, f"no capability produces a {action.kind!r}"]
+        return [*problems, f"no capability produces the kind {action.kind!r}"]
     # Strict on the verb: the synthesiser would fall back to any producer of the kind,
     # which would turn "delete application shop" into creating it.
     if not any(c.name.split(".")[-1] == action.verb for c in producers):
         known = ", ".join(c.name for c in producers[:MAX_LISTED])
-        problems.append(f"no capability {action.verb!r} produces a {action.kind}; "
+        problems.append(f"no capability {action.verb!r} produces the kind {action.kind}; "
                         f"those that do: {known}")
     return problems
