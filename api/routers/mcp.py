@@ -23,6 +23,7 @@ from orchestrator.mcp import (
     McpServerExists,
     McpServerUnavailable,
     McpUnknownTool,
+    StdioServer,
     parse_server,
 )
 from orchestrator.mcp.admin import McpAdmin, weakened_approvals
@@ -122,10 +123,11 @@ async def add_server(
     name = entry.pop("name", None)
     if not isinstance(name, str):
         raise HTTPException(422, "name: required, a string")
-    if "command" in entry:
-        caller.require_admin("registering a stdio server (a command run on this host)")
     with _answers():
+        # Read first (nothing runs): a malformed entry is told as such, to anyone.
         server = parse_server(entry)
+        if isinstance(server, StdioServer):
+            caller.require_admin("registering a stdio server (a command run on this host)")
         if weakened := weakened_approvals(server):
             caller.require_admin(f"switching approvals off ({', '.join(weakened)})")
         await admin.add(name, server)

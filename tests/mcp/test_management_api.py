@@ -140,6 +140,18 @@ async def test_add_rejects_bad_entry_naming_the_field(
     assert not stack.settings.mcp_config_path.exists()
 
 
+async def test_a_malformed_entry_is_told_as_such_without_the_admin_token(
+    stack: Stack
+) -> None:
+    both = {"name": "x", "url": "http://127.0.0.1:1/mcp", "command": "node"}
+    reply = await stack.http.post("/v1/mcp/servers", json=both)
+    assert reply.status_code == 422 and "exactly one of 'command'" in reply.text, reply.text
+    # A well-formed stdio entry still needs the token.
+    reply = await stack.http.post("/v1/mcp/servers", json={"name": "x", "command": "node"})
+    assert reply.status_code == 403 and "admin token" in reply.text, reply.text
+    assert not stack.settings.mcp_config_path.exists()
+
+
 async def test_add_refuses_options_naming_tools_the_server_lacks(
     stack: Stack, cloud_http: HttpServerProcess
 ) -> None:
