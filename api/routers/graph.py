@@ -79,6 +79,8 @@ async def get_step_context(
 ) -> StepGraphContext:
     """What the step's dependencies produced and the entities it operates on."""
     run = await store.run_graph(workflow_id)
+    if run.status is None:
+        raise HTTPException(404, f"no workflow {workflow_id!r} in the graph")
     if step_id not in run.steps:
         raise HTTPException(404, f"no step {step_id!r} in workflow {workflow_id!r}")
     return await store.step_context(workflow_id, step_id)

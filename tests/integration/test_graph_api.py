@@ -123,6 +123,9 @@ async def test_graph_api_refuses_unknown_and_malformed_names(
             reply = await http.get(path)
             assert reply.status_code == 404, (path, reply.text)
             assert "nothing" in reply.text or "run-unknown" in reply.text
+        # An unknown run is told as such, not as a step it lacks.
+        reply = await http.get("/v1/graph/workflows/run-unknown/steps/app/context")
+        assert reply.json()["detail"] == "no workflow 'run-unknown' in the graph"
         for path, params in (
             ("/v1/graph/entities/Application/shop", {}),
             ("/v1/graph/entities/application/shop'%20OR%201=1", {}),
