@@ -48,6 +48,12 @@ async def temporal(settings: Settings) -> AsyncIterator[Settings]:
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """The worker alone (more of these scale out on a shared task queue)."""
     check_store_settings(settings)
+    if settings.graph_backend == "embedded":
+        # Each process would keep a graph of its own: runs split between workers
+        # would split between graphs, and learning and reuse with them.
+        log.warning("the embedded graph at %s is this worker's alone: workers sharing task "
+                    "queue %r need one graph (ORCHESTRATOR_GRAPH_BACKEND=neo4j)",
+                    settings.graph_path, settings.task_queue)
     async with temporal(settings) as settings:
         client = await connect(settings)
         await ensure_search_attributes(client)
