@@ -158,7 +158,33 @@ async def test_plan_refuses_what_the_model_did_not_understand(
     async with llm_planner(fake_openai, store) as planner:
         with pytest.raises(CannotPlan) as caught:
             await planner.plan("create application shop and order a pizza")
+    # The rules could not read it whole either: both readers' reasons are told.
+    assert "(and the model did not understand 'order a pizza')" in caught.value.reason
     assert caught.value.understood == ["create application shop"]
-    assert caught.value.not_understood == ["order a pizza"]
+    assert caught.value.not_understood == ["order", "pizza"]
     assert not caught.value.retryable
     assert len(fake_openai.requests) == 1
+
+
+async def test_what_the_model_did_not_understand_the_rules_may_plan(
+    fake_openai: FakeOpenAi, store: EmbeddedGraphStore
+) -> None:
+    unsure = PlanningAnswer(actions=[action("create", "application", "shop")], references=[],
+                            not_understood=["payment service"])
+    fake_openai.script = [answer(unsure)]
+    async with llm_planner(fake_openai, store) as planner:
+        plan = await planner.plan("create application shop with payment service")
+    assert plan.planner == "offline"
+    assert plan.fallback_reason == "the model did not understand 'payment service'"
+    assert [s.id for s in plan.steps] == ["create-application-shop", "create-service-payment"]
+
+
+async def test_a_chain_of_links_is_read_by_the_rules_without_asking_the_model(
+    fake_openai: FakeOpenAi, store: EmbeddedGraphStore
+) -> None:
+    async with llm_planner(fake_openai, store) as planner:
+        plan = await planner.plan("create application shop -> create service payment "
+                                  "for application shop")
+    assert plan.planner == "offline" and plan.fallback_reason is None
+    assert len(plan.steps) == 2
+    assert fake_openai.requests == []

@@ -3,8 +3,10 @@ the order, exactly as for the offline planner.
 
 An answer that cannot be planned (an unknown capability or kind, a name that is not
 one, a synthesiser refusal) gets one repair round with the problems spelled out.
-If that fails too, or the model keeps answering unreadably, the offline planner
-stands in and the plan says why. Failures of the service itself (rate limits,
+If that fails too, or the model keeps answering unreadably, or says part of the
+request is beyond the capabilities it was shown, the offline planner stands in and
+the plan says why (a refusal then gives both readers' reasons). Tool calls (chains
+of links, `key=value` arguments, a server's name) go to the rules at once. Failures of the service itself (rate limits,
 outages, timeouts, a rejected request) are raised for Temporal to retry or not;
 on the plan's last try, a service that is still down or slow leaves the request
 to the offline planner too, rather than fail a request the rules can plan.
@@ -29,6 +31,7 @@ from orchestrator.planning.llm.provider import OpenAiPlanningModel, PlanningMode
 from orchestrator.planning.memory import GraphPlanMemory
 from orchestrator.planning.offline import OfflinePlanner, Planner
 from orchestrator.planning.synthesis import Synthesiser
+from orchestrator.planning.tools import ToolPlanner
 from orchestrator.planning.troubleshoot import read_trouble
 from orchestrator.settings import Settings
 
@@ -59,6 +62,7 @@ class LlmPlanner:
         self._context = context
         self._fallback = fallback
         self._synthesiser = Synthesiser(registry, store)
+        self._tools = ToolPlanner(registry, store)
 
     @classmethod
     def from_settings(
@@ -83,6 +87,11 @@ class LlmPlanner:
         # diagnoses' fixed order, which the rules' reader plans without a guess. A
         # model's actions could only name things to make, such as a bare redeploy.
         if read_trouble(message) is not None and not making:
+            return await self._fallback.plan(message, context, making)
+        # Chains of tools ("a -> b"), `key=value` arguments and a server's name are
+        # tool calls: the model's answer lists things to make, not calls with their
+        # arguments, and the rules read those without a guess.
+        if self._tools.wants(message):
             return await self._fallback.plan(message, context, making)
         conversation = _Conversation(context, making)
         try:
@@ -119,10 +128,11 @@ class LlmPlanner:
     ) -> Plan | list[str]:
         """The plan, or the problems that keep the answer from being one."""
         if answer.not_understood:
-            # The model says part of the request is beyond every capability: refuse,
-            # as the offline planner does, rather than plan half of it.
-            raise CannotPlan("part of the request was not understood",
-                             [a.describe() for a in answer.actions], answer.not_understood)
+            # The model says part of the request is beyond every capability it was
+            # shown: no half plan. The rules see every capability (tools included)
+            # and may read it whole; if not, the refusal gives both readers' reasons.
+            raise _Refused("the model did not understand "
+                           + ", ".join(map(repr, answer.not_understood)))
         problems = await answer_problems(answer, self._registry, self._store)
         if problems:
             return problems
