@@ -73,6 +73,7 @@ class Synthesiser:
         capability = capability_for(self._registry, action)
         bindings: dict[str, str] = {}
         what = f"{action.verb} {action.kind} {action.name}"
+        required = set(capability.input_schema.get("required", []))
         for param in sorted(capability.input_schema.get("properties", {})):
             if param in ("name", action.kind):
                 bindings[param] = action.name
@@ -80,6 +81,8 @@ class Synthesiser:
                 bindings[param] = action.qualifiers[param]
             elif (known := from_context(param, context, what)) is not None:
                 bindings[param] = known
+            elif param not in required:
+                continue  # optional (a tool's `description`): the tool's default holds
             else:
                 raise CannotPlan(
                     f"to {action.verb} {action.kind} {action.name} I need to know its {param}",

@@ -10,6 +10,8 @@ from orchestrator.errors import CannotPlan
 from orchestrator.graph.embedded import EmbeddedGraphStore
 from orchestrator.models import Agent, AgentKind, Capability, EntityRef, Plan
 from orchestrator.planning.offline import OfflinePlanner, with_definitions
+from orchestrator.planning.parser import Action
+from orchestrator.planning.synthesis import Synthesiser
 from tests.integration.stack import S1
 from workflows.dag import stages
 
@@ -156,3 +158,21 @@ async def test_a_name_in_another_script_is_refused_saying_what_names_take(
 ) -> None:
     with pytest.raises(CannotPlan, match=r"names take letters a-z, digits, - and _: not 'café'"):
         await OfflinePlanner(REGISTRY, store).plan("create application café")
+
+
+async def test_an_optional_parameter_nothing_gives_is_left_to_its_default(
+    store: EmbeddedGraphStore
+) -> None:
+    # A capability whose `description` is optional (as an MCP tool's often is).
+    repo = Capability(
+        name="repository.create", description="Create a repository.", produces=["repository"],
+        input_schema={"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string"}, "description": {"type": "string", "default": ""}}},
+    )
+    registry = AgentRegistry([*PLATFORM_CAPABILITIES, repo], [
+        *PLATFORM_AGENTS,
+        Agent(id="repository-agent", kind=AgentKind.BUILTIN, capabilities=[repo.name])])
+    plan = await Synthesiser(registry, store).synthesise(
+        "create repository llmrepo", [Action(verb="create", kind="repository", name="llmrepo")])
+    assert [(s.capability, s.parameters) for s in plan.steps] == [
+        ("repository.create", {"name": "llmrepo"})]

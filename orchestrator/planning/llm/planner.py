@@ -6,8 +6,9 @@ one, a synthesiser refusal) gets one repair round with the problems spelled out.
 If that fails too, or the model keeps answering unreadably, or says part of the
 request is beyond the capabilities it was shown, the offline planner stands in and
 the plan says why (a refusal then gives both readers' reasons). Tool calls (chains
-of links, `key=value` arguments, a server's name) go to the rules at once. Failures of the service itself (rate limits,
-outages, timeouts, a rejected request) are raised for Temporal to retry or not;
+of links, `key=value` arguments, a server's name) go to the rules at once.
+Failures of the service itself (rate limits, outages, timeouts, a rejected
+request) are raised for Temporal to retry or not;
 on the plan's last try, a service that is still down or slow leaves the request
 to the offline planner too, rather than fail a request the rules can plan.
 """
