@@ -8,7 +8,11 @@ the words of the request's goal ("deploy my app using ..."). A word counts once
 in each place, however many of its forms match there: "show" (also "get")
 scores about 2, not 4, in `git_show`'s name, so "show the git log" is `git_log`.
 Each further form matched adds an eighth, only enough to break ties ("notify" is
-`post_message` rather than `delete_message`).
+`post_message` rather than `delete_message`). A clause that says every word of a
+tool's own name gets 2 points more: "fs read file" is `read_file`, not one of
+`read_text_file`, `read_media_file`, `read_multiple_files`, and "fs list directory"
+is `list_directory`, though `list_allowed_directories` says "list" and
+"directories" in its description too.
 The kind in a reference ("my repo") names what the step is given, not the tool:
 it scores 1 point wherever the tool knows it, never 2 ("create branch feature on
 my repo" is `create_branch`, though `create_repository` has "repository" in its
@@ -31,6 +35,7 @@ from orchestrator.models import Capability
 NAME_POINTS = 2.0
 DESCRIPTION_POINTS = 1.0
 EXTRA_FORM_SHARE = 0.125
+WHOLE_NAME_POINTS = 2.0
 GOAL_SHARE = 0.5
 
 # `key=value` (the value may be quoted): an argument given in the request.
@@ -124,6 +129,8 @@ class ToolEntry:
     name_words: frozenset[str]
     description_words: frozenset[str]
     parameter_words: frozenset[str] = frozenset()
+    # The words of the tool's own name ("read_file": read, file), each with its forms.
+    tool_words: WordForms = ()
 
 
 def tool_entries(capabilities: Iterable[Capability]) -> list[ToolEntry]:
@@ -136,6 +143,7 @@ def tool_entries(capabilities: Iterable[Capability]) -> list[ToolEntry]:
             name_words=frozenset(words(c.source.tool) | words(c.name.removeprefix("mcp."))),
             description_words=frozenset(words(c.description)),
             parameter_words=frozenset(words(" ".join(c.input_schema.get("properties", {})))),
+            tool_words=said_words(c.source.tool),
         ))
     return entries
 
@@ -175,8 +183,15 @@ def best_tool(
 
 
 def _score(said: WordForms, entry: ToolEntry) -> float:
-    return sum(_points(forms, entry.name_words, NAME_POINTS)
-               + _points(forms, entry.description_words, DESCRIPTION_POINTS) for forms in said)
+    points = sum(_points(forms, entry.name_words, NAME_POINTS)
+                 + _points(forms, entry.description_words, DESCRIPTION_POINTS)
+                 for forms in said)
+    return points + WHOLE_NAME_POINTS * _says_whole_name(said, entry)
+
+
+def _says_whole_name(said: WordForms, entry: ToolEntry) -> bool:
+    every = frozenset().union(*said) if said else frozenset()
+    return bool(entry.tool_words) and all(forms & every for forms in entry.tool_words)
 
 
 def _given(said: WordForms, entry: ToolEntry) -> float:

@@ -136,6 +136,11 @@ async def test_a_file_named_in_words_is_the_filesystem_tools_path(
     plan = await planner.plan(f"fs write file {root}/notes.txt with hello to the team")
     assert [s.parameters for s in plan.steps] == [
         {"path": f"{root}/notes.txt", "content": "hello to the team"}]
+    # A tool whose whole name is said wins over those that only share its words.
+    for said, tool in ((f"fs read file {root}/notes.txt", "read_file"),
+                       (f"fs list directory path={root}", "list_directory"),
+                       (f"fs list_directory path={root}", "list_directory")):
+        assert [s.capability for s in (await planner.plan(said)).steps] == [f"mcp.fs.{tool}"]
     # A version is not a path: the word is still not understood.
     with pytest.raises(CannotPlan, match="no tool knows '1', '2', 'v'"):
         await planner.plan("fs write file v1.2 content=hello")
