@@ -50,11 +50,12 @@ class OfflinePlanner:
         parsed = parse_request(message, only_application(context))
         understood = [f"{a.verb} {a.kind} {a.name}" for a in parsed.actions]
         if parsed.not_understood:
-            raise CannotPlan(
+            refusal = CannotPlan(
                 "part of the request was not understood"
                 + spelling_hint(parsed.not_understood, message),
                 understood, parsed.not_understood,
             )
+            return await self._as_tool_calls(message, refusal)
         if not parsed.actions:
             raise CannotPlan("the request asks for nothing I can do", [], [])
         # A follow-up's qualifiers and entities may come from its conversation or the
@@ -64,6 +65,25 @@ class OfflinePlanner:
             if reused is not None:
                 return reused
         return await self._synthesiser.synthesise(message, parsed.actions, context, making)
+
+
+    async def _as_tool_calls(self, message: str, refusal: CannotPlan) -> Plan:
+        """A request the built-in rules cannot read may be a tool call said without
+        its server ("write file notes.txt with hello"): every word must still be one
+        the chosen tool knows. Refused as the rules refused it otherwise, unless a
+        tool was found for part of it, which is the nearer reading."""
+        servers = self._tools.servers()
+        if not servers:
+            raise refusal
+        try:
+            return await self._tools.plan(message)
+        except CannotPlan as as_tools:
+            if as_tools.understood:
+                raise
+            raise CannotPlan(
+                f"{refusal.reason} (a call of an MCP tool may name its server first: "
+                f"{', '.join(servers)})", refusal.understood, refusal.not_understood,
+            ) from None
 
 
 def only_application(context: Sequence[EntityRef]) -> str | None:

@@ -101,6 +101,10 @@ class ToolPlanner:
             return True
         return named_server(message, tool_entries(self._registry.capabilities))[0] is not None
 
+    def servers(self) -> list[str]:
+        """The MCP servers whose tools the catalogue holds, by name."""
+        return sorted({c.source.server for c in self._registry.capabilities if c.source})
+
     async def plan(self, message: str) -> Plan:
         reading = self._read(message)
         if reading.not_understood:

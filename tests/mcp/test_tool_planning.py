@@ -212,6 +212,19 @@ async def test_requests_without_tools_go_to_the_built_in_rules(planner: OfflineP
     assert all(not s.capability.startswith("mcp.") for s in plan.steps)
 
 
+async def test_a_tool_call_said_without_its_server_is_read_as_one(
+    planner: OfflinePlanner
+) -> None:
+    plan = await planner.plan("post a message to the channel ops with the release is out")
+    assert [(s.capability, s.parameters) for s in plan.steps] == [
+        ("mcp.slack.post_message", {"channel": "ops", "text": "the release is out"})]
+    # Neither the rules nor a tool reads it: the refusal says how to call a tool.
+    with pytest.raises(CannotPlan, match=r"part of the request was not understood \(a call "
+                                         r"of an MCP tool may name its server first: aws, "
+                                         r"github, slack\)"):
+        await planner.plan("bake a cake")
+
+
 # Arguments from words and the graph, with the tools the project's test servers
 # really list (their schemas: name patterns, `region` like eu-west-1, `nodes` 1-50)
 # and options as a user writes them, notifications going to #releases by default.
