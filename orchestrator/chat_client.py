@@ -179,7 +179,8 @@ def _changes(state: RunResult, seen: dict[str, StepStatus]) -> list[str]:
             done = step.model_copy(update={"status": StepStatus.COMPLETED})
             lines.append((_changed_at(done), False, _step_line(done)))
         undo = state.compensations.get(step.step_id) if step.status in UNDOING else None
-        lines.append((_changed_at(undo or step), undo is not None, _step_line(step, undo)))
+        lines.append((_changed_at(undo or step), undo is not None,
+                      _step_line(step, undo, state.workflow_id)))
         seen[step.step_id] = step.status
     return [line for *_, line in sorted(lines, key=lambda tl: (tl[0], tl[1]))]
 
@@ -192,15 +193,12 @@ TEXT_LINES = 8
 TEXT_WIDTH = 160
 
 
-def _step_line(step: StepResult, undo: StepResult | None = None) -> str:
+def _step_line(step: StepResult, undo: StepResult | None = None, run: str = "") -> str:
     line = f"{MARKS[step.status]} {step.step_id}: {step.status.value}"
     undone = (undo.output or {}) if undo is not None else {}
     if step.status == StepStatus.COMPENSATED and undone.get("deleted") is False:
-        # Undone, yet what the step touched is still there: say why, or it reads
-        # as removed.
-        kept_for = undone.get("kept_for")
-        line += " — left in place: " + (f"{kept_for} relies on it" if kept_for
-                                         else "this run did not make it")
+        # Undone, yet not removed: say why, or it reads as removed.
+        line += f" — {_kept(undone, run)}"
     if step.status == StepStatus.COMPLETED and step.started_at and step.finished_at:
         ms = (step.finished_at - step.started_at).total_seconds() * 1000
         line += f" in {ms:.0f} ms (attempt {step.attempts})"
@@ -216,6 +214,19 @@ def _step_line(step: StepResult, undo: StepResult | None = None) -> str:
                          f"GET /v1/workflows/<id> has it all)")
         line += "\n" + "\n".join(shown)
     return line
+
+
+def _kept(undone: dict[str, Any], run: str) -> str:
+    """Why an undo did not remove what its step touched."""
+    if undone.get("absent"):
+        return "nothing left to remove"
+    holder = undone.get("kept_for")
+    if not isinstance(holder, str):
+        return "left in place: this run did not make it"
+    workflow, _, step_id = holder.rpartition("/")
+    if workflow == run:  # its own step, whose undo failed or has yet to run
+        return f"left in place: step {step_id} of this run still holds it"
+    return f"left in place: {holder} relies on it"
 
 
 @contextlib.asynccontextmanager

@@ -59,7 +59,14 @@ with workflow.unsafe.imports_passed_through():
         run_record,
     )
     from workflows.preview import preview
-    from workflows.rollback import ROLLBACK_OUTLIVES_CANCEL, ready, to_undo, undo_step
+    from workflows.rollback import (
+        CLEAN_UP_UNFINISHED,
+        ROLLBACK_OUTLIVES_CANCEL,
+        cleans_up,
+        ready,
+        to_undo,
+        undo_step,
+    )
     from workflows.validation import parameter_problems, validate_plan
 
 PLAN_TIMEOUT = timedelta(minutes=2)
@@ -123,6 +130,7 @@ class OrchestrationWorkflow:
         except asyncio.CancelledError:
             self._stop_with(ProblemKind.CANCELLED, "the run was cancelled")
         if self._stop is None:
+            await self._clean_up_skipped()
             return await self._finish(RunStatus.COMPLETED)
         undone = await self._rollback()
         if not undone:
@@ -494,20 +502,56 @@ class OrchestrationWorkflow:
         return {i: r.output for i, r in self._results.items() if r.output is not None}
 
     async def _rollback(self) -> bool:
-        """Undo every completed step, dependents first; True if every undo worked."""
+        """Undo every completed step, dependents first, and clean up after those that
+        started but did not complete; True if every undo worked."""
+        assert self._planned is not None
+        steps = self._planned.plan.steps
+        completed = {i for i, r in self._results.items() if r.status == StepStatus.COMPLETED}
+        left = self._left_behind()
+        # Asked only when there is something to clean: runs without a failed step
+        # carry no marker, and runs recorded before clean up nothing on replay.
+        if left and not workflow.patched(CLEAN_UP_UNFINISHED):
+            left = set()
+        waiting = set(to_undo(steps, completed | left))
+        if waiting:
+            self._set_status(RunStatus.ROLLING_BACK)
+        await self._undo_in_order(waiting, left)
+        return all(r.status == StepStatus.COMPLETED for r in self._compensations.values())
+
+    async def _clean_up_skipped(self) -> None:
+        """A run that completes may still have optional steps that failed after
+        writing: clean up after them (their undo touches only what they held)."""
+        assert self._planned is not None
+        left = self._left_behind()
+        if left and workflow.patched(CLEAN_UP_UNFINISHED):
+            await self._undo_in_order(set(to_undo(self._planned.plan.steps, left)), left)
+
+    def _left_behind(self) -> set[str]:
+        """Steps that started and did not complete (failed for good, cancelled, or
+        skipped as optional) and whose undo touches only what that step held: it may
+        have written before it failed (a crash after a side effect), and running it
+        where the step wrote nothing changes nothing."""
+        assert self._planned is not None
+        unfinished = (StepStatus.FAILED, StepStatus.CANCELLED, StepStatus.SKIPPED)
+        capabilities = self._planned.capabilities
+        return {
+            s.id for s in self._planned.plan.steps
+            if self._results[s.id].status in unfinished and self._results[s.id].started_at
+            and s.compensation is not None
+            and cleans_up(s, capabilities[s.compensation.capability])
+        }
+
+    async def _undo_in_order(self, waiting: set[str], left: set[str]) -> None:
         assert self._planned is not None
         steps = self._planned.plan.steps
         by_id = {s.id: s for s in steps}
-        completed = {i for i, r in self._results.items() if r.status == StepStatus.COMPLETED}
-        waiting = set(to_undo(steps, completed))
-        if waiting:
-            self._set_status(RunStatus.ROLLING_BACK)
         running: dict[str, asyncio.Task[None]] = {}
         while waiting or running:
             for step_id in ready(steps, waiting | set(running)):
                 if step_id in waiting:
                     waiting.remove(step_id)
-                    running[step_id] = asyncio.create_task(self._undo(by_id[step_id]))
+                    running[step_id] = asyncio.create_task(
+                        self._undo(by_id[step_id], cleanup=step_id in left))
             try:
                 await workflow.wait(list(running.values()), return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
@@ -519,17 +563,24 @@ class OrchestrationWorkflow:
                 workflow.logger.info("cancel requested during the rollback: it goes on")
             for step_id in [i for i, task in running.items() if task.done()]:
                 running.pop(step_id).result()
-        return all(r.status == StepStatus.COMPLETED for r in self._compensations.values())
 
-    async def _undo(self, step: Step) -> None:
+    async def _undo(self, step: Step, cleanup: bool = False) -> None:
+        """Undo a completed step; with `cleanup`, one that did not complete, whose
+        status then stays what it was (failed, cancelled, skipped)."""
         assert self._planned is not None
         undone = self._results[step.id]
-        undone.status = StepStatus.COMPENSATING
+        if not cleanup:
+            undone.status = StepStatus.COMPENSATING
         result = self._compensations[step.id] = StepResult(
             step_id=step.id, status=StepStatus.RUNNING, started_at=workflow.now()
         )
+        outputs = self._outputs()
+        if cleanup:
+            # No output to take the owner from: it is the step's key, as its agent
+            # made it (`<workflow id>/<step id>`).
+            outputs[step.id] = {"owner": f"{workflow.info().workflow_id}/{step.id}"}
         try:
-            undo = undo_step(step, self._outputs(), self._planned.agents, undone.agent)
+            undo = undo_step(step, outputs, self._planned.agents, undone.agent)
             self._undos[step.id] = undo
             result.parameters, result.agent = undo.parameters, undo.agent
             output = await self._call(undo, undo=True)
@@ -537,10 +588,12 @@ class OrchestrationWorkflow:
             result.status = StepStatus.FAILED
             result.error, result.attempts = failure(err)
             result.finished_at = workflow.now()
-            undone.status = StepStatus.COMPENSATION_FAILED
+            if not cleanup:
+                undone.status = StepStatus.COMPENSATION_FAILED
             return
         record_output(result, StepStatus.COMPLETED, output)
-        undone.status = StepStatus.COMPENSATED
+        if not cleanup:
+            undone.status = StepStatus.COMPENSATED
 
     async def _mirror_finished(self, status: RunStatus) -> None:
         """The run's final mirror, its last word in the graph; a cancel arriving now

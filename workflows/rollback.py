@@ -10,12 +10,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from orchestrator.models import Agent, Step
-from workflows.dag import ancestors, resolve
+from orchestrator.models import Agent, Capability, Step
+from workflows.dag import ancestors, references, resolve
 
 # Runs recorded before this patch ended (cancelled) when a cancel came during their
 # rollback, leaving the rest undone; runs after it finish their rollback.
 ROLLBACK_OUTLIVES_CANCEL = "rollback-outlives-cancel"
+# Runs after this patch also clean up after steps that started and did not
+# complete, when the undo touches only what the step held (`owner_scoped`).
+CLEAN_UP_UNFINISHED = "clean-up-unfinished-steps"
+
+
+def cleans_up(step: Step, undo: Capability) -> bool:
+    """Whether the step's undo may run for it when it did not complete. Only an undo
+    told whose work to undo (`owner`, the step's key) lets go of just what that step
+    held, which is safe where it wrote nothing; a tool's undo (delete the repository
+    named so) is not: it would remove what another made. And it must need nothing
+    else of the step's output, which a step that did not complete has not given."""
+    if step.compensation is None or "owner" not in undo.input_schema.get("properties", {}):
+        return False
+    others = {k: v for k, v in step.compensation.parameters.items() if k != "owner"}
+    return step.id not in references(others)
 
 
 def to_undo(steps: Sequence[Step], completed: set[str]) -> list[str]:

@@ -41,7 +41,7 @@ class PlatformAgents:
             "application.create": self._create_application,
             "application.delete": self._delete("application", lambda p: p["name"]),
             "service.create": self._create_service,
-            "service.delete": self._delete("service", lambda p: p["name"], "application"),
+            "service.delete": self._delete("service", lambda p: p["name"]),
             "environment.ensure": self._ensure_environment,
             "environment.release": self._delete("environment", lambda p: p["name"]),
             "deployment.create": self._create_deployment,
@@ -50,7 +50,7 @@ class PlatformAgents:
             "deployment.restore": self._restore_deployment,
             "policy.apply": self._apply_policy,
             "policy.remove": self._delete(
-                "policy", lambda p: policy_name(p["policy"], p["deployment"]), "deployment"
+                "policy", lambda p: policy_name(p["policy"], p["deployment"])
             ),
         }
 
@@ -125,10 +125,18 @@ class PlatformAgents:
             Relation(source=dep, type="deploys", target=app),
             Relation(source=dep, type="runs_in", target=env),
         ], ctx.owner)
-        return sorted(
+        services = sorted(
             r.target.name for r in await self._store.relations(app)
             if r.type == "owns" and r.source == app
         )
+        # What it ships it relies on, as the application's: another run's rollback
+        # must not take them away.
+        for name in services:
+            await self._store.hold_entity(_ref("service", name), ctx.owner)
+        await self._store.relate(
+            [Relation(source=app, type="owns", target=_ref("service", n)) for n in services],
+            ctx.owner)
+        return services
 
     async def _redeploy(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
         """Deploy again what is deployed (with the application's services as they are
@@ -155,7 +163,7 @@ class PlatformAgents:
         health it replaced."""
         app, env = _ref("application", p["application"]), _ref("environment", p["environment"])
         dep = _ref("deployment", _deployment_name(app.name, env.name))
-        released = await self._store.release_entity(dep, p["owner"], [app, env])
+        released = await self._store.release_entity(dep, p["owner"])
         if released.deleted:
             return AgentResult(output={"deployment": dep.name, "deleted": True})
         restored = await health.restore_health(self._store, dep, p["previous"])
@@ -175,16 +183,14 @@ class PlatformAgents:
             operates_on=[dep, pol],
         )
 
-    def _delete(self, kind: str, name_of: Callable[[dict[str, Any]], str],
-                *relied_on: str) -> Handler:
-        """An undo that lets go of what the step being undone held: the entity (removed
-        if that step made it and nobody else holds it) and the entities of kinds
-        `relied_on` its parameters name."""
+    def _delete(self, kind: str, name_of: Callable[[dict[str, Any]], str]) -> Handler:
+        """An undo that lets go of all the step being undone held: the entity it
+        made (removed if nobody else holds it), those it relied on, the
+        relationships it added."""
 
         async def handler(p: dict[str, Any], ctx: StepContext) -> AgentResult:
             name = name_of(p)
-            related = [_ref(k, p[k]) for k in relied_on]
-            released = await self._store.release_entity(_ref(kind, name), p["owner"], related)
+            released = await self._store.release_entity(_ref(kind, name), p["owner"])
             return AgentResult(output={kind: name, **_told(released)}, operates_on=[])
 
         return handler
@@ -192,7 +198,7 @@ class PlatformAgents:
     async def _delete_deployment(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
         app, env = _ref("application", p["application"]), _ref("environment", p["environment"])
         dep = _ref("deployment", _deployment_name(app.name, env.name))
-        released = await self._store.release_entity(dep, p["owner"], [app, env])
+        released = await self._store.release_entity(dep, p["owner"])
         return AgentResult(output={"deployment": dep.name, **_told(released)})
 
 
@@ -201,6 +207,8 @@ def _told(released: Released) -> dict[str, Any]:
     told: dict[str, Any] = {"deleted": released.deleted}
     if released.kept_for:
         told["kept_for"] = released.kept_for
+    if released.absent:
+        told["absent"] = True
     return told
 
 

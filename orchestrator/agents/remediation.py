@@ -87,13 +87,9 @@ class RemediationAgents:
         return ref
 
     async def _revert(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
-        removed = []
-        for entity in p["applied"]:
-            ref = EntityRef.model_validate(entity)
-            related = [] if ref.kind == "environment" else [
-                EntityRef(kind="deployment", name=p["deployment"])]
-            if (await self._store.release_entity(ref, p["owner"], related)).deleted:
-                removed.append(ref.key)
+        refs = [EntityRef.model_validate(entity) for entity in p["applied"]]
+        released = await self._store.release_holds(p["owner"], refs)
+        removed = [ref.key for ref in refs if released[ref.key].deleted]
         return AgentResult(output={"deployment": p["deployment"], "removed": removed})
 
 

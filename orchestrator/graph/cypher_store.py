@@ -139,31 +139,36 @@ class CypherStore(ABC):
         rows = await self._write_rows(q.HOLD_ENTITY, id=ref.key, owner=owner)
         return entity_from_row(rows[0]) if rows else None
 
-    async def release_entity(
-        self, ref: EntityRef, owner: str, related: Sequence[EntityRef] = ()
-    ) -> Released:
+    async def release_holds(
+        self, owner: str, refs: Sequence[EntityRef] = ()
+    ) -> dict[str, Released]:
         if not owner:  # "" is the maker of what no run made: never released
-            return Released(deleted=False)
-        ids = list(dict.fromkeys([ref.key, *(r.key for r in related)]))
+            return {ref.key: Released(deleted=False) for ref in refs}
+        keys = list(dict.fromkeys(ref.key for ref in refs))
         reads: list[Write] = [
-            *((q.RELATION_HOLDS_FROM, {"id": i}) for i in ids),
-            *((q.RELATION_HOLDS_TO, {"id": i}) for i in ids),
-            *((q.ENTITY_HOLDS, {"id": i}) for i in ids),
+            (q.HELD_RELATIONS, {"owner": owner}), (q.HELD_ENTITIES, {"owner": owner}),
+            *((q.ENTITY_HOLDS, {"id": key}) for key in keys),
         ]
-        outcome: list[Released] = []
+        outcome: dict[str, Released] = {}
 
         def decide(results: list[Rows]) -> list[Write]:
-            relations, entities = results[:2 * len(ids)], results[2 * len(ids):]
+            relations, held, *asked = results
             # Relationships first: a removed entity takes its own with it.
-            writes = relation_writes([row for rows in relations for row in rows], owner)
-            for entity_id, rows in zip(ids, entities, strict=True):
-                more, released = entity_writes(entity_id, rows[0] if rows else None, owner)
+            writes = relation_writes(relations, owner)
+            for entity_id, created_by, users in held:
+                more, released = entity_writes(entity_id, (created_by, users), owner)
                 writes += more
-                outcome.append(released)
+                outcome[entity_id] = released
+            for key, rows in zip(keys, asked, strict=True):
+                # Asked about but not held by `owner`: left as it is, or not there.
+                outcome.setdefault(key, Released(deleted=False, absent=not rows))
             return writes
 
         await self._read_then_write(reads, decide)
-        return outcome[0]
+        return {key: outcome[key] for key in keys}
+
+    async def release_entity(self, ref: EntityRef, owner: str) -> Released:
+        return (await self.release_holds(owner, [ref]))[ref.key]
 
     @abstractmethod
     async def _read_then_write(

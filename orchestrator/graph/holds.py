@@ -41,9 +41,10 @@ def let_go(hold: Hold, owner: str) -> Hold | None:
 
 def entity_writes(entity_id: str, row: Sequence[Any] | None, owner: str
                   ) -> tuple[list[Write], Released]:
-    """The writes that let go of `owner`'s hold on an entity read by ENTITY_HOLDS."""
+    """The writes that let go of `owner`'s hold on an entity: `row` is its
+    (created_by, users), None if it is not there."""
     if row is None:
-        return [], Released(deleted=False)
+        return [], Released(deleted=False, absent=True)
     hold = _hold(row[0], row[1])
     after = let_go(hold, owner)
     if after is None:
@@ -57,7 +58,7 @@ def entity_writes(entity_id: str, row: Sequence[Any] | None, owner: str
 
 def relation_writes(rows: Sequence[Sequence[Any]], owner: str) -> list[Write]:
     """The writes that let go of `owner`'s holds on relationships read by
-    RELATION_HOLDS_FROM/TO (a relationship read twice is written once)."""
+    HELD_RELATIONS (a relationship read twice is written once)."""
     writes: list[Write] = []
     seen: set[tuple[str, str, str]] = set()
     for source, kind, target, created_by, users in rows:

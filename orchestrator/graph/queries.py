@@ -151,14 +151,18 @@ SET e.users = coalesce(e.users, [])
 RETURN e.created_by, e.users
 """
 
-RELATION_HOLDS_FROM = """
-MATCH (a:Entity {id: $id})-[x:RELATED_TO]->(b:Entity)
-SET x.users = coalesce(x.users, [])
-RETURN a.id, x.type, b.id, x.created_by, x.users
+# Everything one step holds: an undo lets go of it all (a service's application, a
+# deployment's services, what a step that failed after writing made).
+HELD_ENTITIES = """
+MATCH (e:Entity)
+WHERE e.created_by = $owner OR $owner IN coalesce(e.users, [])
+SET e.users = coalesce(e.users, [])
+RETURN e.id, e.created_by, e.users
 """
 
-RELATION_HOLDS_TO = """
-MATCH (a:Entity)-[x:RELATED_TO]->(b:Entity {id: $id})
+HELD_RELATIONS = """
+MATCH (a:Entity)-[x:RELATED_TO]->(b:Entity)
+WHERE x.created_by = $owner OR $owner IN coalesce(x.users, [])
 SET x.users = coalesce(x.users, [])
 RETURN a.id, x.type, b.id, x.created_by, x.users
 """

@@ -42,6 +42,8 @@ class Released(Model):
     deleted: bool
     # The step it passed to, when another still relies on it.
     kept_for: str | None = None
+    # Not there (an earlier try of the same undo removed it, say).
+    absent: bool = False
 
 
 class Relation(Model):
@@ -184,12 +186,15 @@ class GraphStore(Protocol):
 
     async def find_entities(self, kind: str | None = None) -> list[EntityRecord]: ...
 
-    async def release_entity(
-        self, ref: EntityRef, owner: str, related: Sequence[EntityRef] = ()
-    ) -> Released:
-        """An undo: `owner` lets go of the entity, of the `related` entities it relied
-        on, and of the relationships touching them that it made or relied on. What
-        nobody holds any more is removed; what others hold passes to them."""
+    async def release_holds(
+        self, owner: str, refs: Sequence[EntityRef] = ()
+    ) -> dict[str, Released]:
+        """An undo: `owner` (a step) lets go of every entity and relationship it made
+        or relied on. What nobody holds any more is removed; what others hold passes
+        to them. Says, for each of `refs`, what became of it."""
+
+    async def release_entity(self, ref: EntityRef, owner: str) -> Released:
+        """`release_holds` told of one entity."""
 
     async def update_entity_attrs(
         self, ref: EntityRef, changes: dict[str, Any]

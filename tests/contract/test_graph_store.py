@@ -157,7 +157,7 @@ async def test_release_removes_an_entity_only_for_its_creator(graph: GraphStore)
     assert (await graph.release_entity(APP, "wf1/app")).deleted is True
     assert await graph.get_entity(APP) is None
     assert await graph.relations(SVC) == []  # its relationships went with it
-    assert (await graph.release_entity(APP, "wf1/app")).deleted is False  # already gone
+    assert await graph.release_entity(APP, "wf1/app") == Released(deleted=False, absent=True)
     assert await graph.counts() == {"Entity": 1}
     # What no run made ("" made it) is never removed by one.
     await graph.claim_entity(ENV, "", {})
@@ -178,14 +178,14 @@ async def test_an_entity_another_run_holds_outlives_its_makers_undo(graph: Graph
     assert found.created_by == "A/svc" and found.users == ["B/svc"]
     await graph.relate([Relation(source=other, type="owns", target=SVC)], "B/svc")
     # A rolls back: payment stays, B's now; only A's relationship goes.
-    released = await graph.release_entity(SVC, "A/svc", [newapp])
+    released = await graph.release_entity(SVC, "A/svc")
     assert released.deleted is False and released.kept_for == "B/svc"
     assert (await graph.release_entity(newapp, "A/app")).deleted is True
     kept = await graph.get_entity(SVC)
     assert kept is not None and kept.created_by == "B/svc" and kept.users == []
     assert await graph.relations(SVC) == [Relation(source=other, type="owns", target=SVC)]
     # B rolls back later: nobody holds payment any more.
-    assert (await graph.release_entity(SVC, "B/svc", [other])).deleted is True
+    assert (await graph.release_entity(SVC, "B/svc")).deleted is True
     assert (await graph.release_entity(other, "B/app")).deleted is True
     assert await graph.counts() == {}
 
@@ -197,7 +197,7 @@ async def test_an_undo_removes_the_relationships_its_step_added(graph: GraphStor
     await graph.claim_entity(alpha, "A/app", {})
     await graph.claim_entity(SVC, "A/svc", {})
     await graph.relate([Relation(source=alpha, type="owns", target=SVC)], "A/svc")
-    released = await graph.release_entity(SVC, "A/svc", [alpha])
+    released = await graph.release_entity(SVC, "A/svc")
     assert released == Released(deleted=False)
     assert await graph.relations(SVC) == []
     kept = await graph.get_entity(SVC)
@@ -206,7 +206,7 @@ async def test_an_undo_removes_the_relationships_its_step_added(graph: GraphStor
     await graph.relate([Relation(source=alpha, type="owns", target=SVC)], "A/svc")
     await graph.hold_entity(alpha, "B/svc")
     await graph.relate([Relation(source=alpha, type="owns", target=SVC)], "B/svc")
-    await graph.release_entity(SVC, "A/svc", [alpha])
+    await graph.release_entity(SVC, "A/svc")
     assert await graph.relations(SVC) == [Relation(source=alpha, type="owns", target=SVC)]
     assert await graph.hold_entity(EntityRef(kind="application", name="ghost"), "B/x") is None
 
@@ -379,3 +379,22 @@ async def test_run_without_a_plan_is_a_lone_workflow(graph: GraphStore) -> None:
     assert counts == {"Workflow": 1}
     run = await graph.run_graph("wf1")
     assert run.status == "failed" and run.steps == {}
+
+
+async def test_an_undo_lets_go_of_everything_its_step_held(graph: GraphStore) -> None:
+    # A deployment step relies on its application, environment and services, and
+    # made the deployment and its relationships; it failed after writing, say.
+    dep = EntityRef(kind="deployment", name="shop-production")
+    for ref in (APP, SVC, ENV):
+        await graph.claim_entity(ref, "other/make", {})
+    await graph.claim_entity(dep, "wf/deploy", {})
+    for ref in (APP, SVC, ENV):
+        await graph.hold_entity(ref, "wf/deploy")
+    await graph.relate([Relation(source=APP, type="deployed_to", target=ENV),
+                        Relation(source=dep, type="runs_in", target=ENV)], "wf/deploy")
+    released = await graph.release_holds("wf/deploy", [dep, APP])
+    assert released == {dep.key: Released(deleted=True), APP.key: Released(deleted=False)}
+    for ref in (APP, SVC, ENV):
+        kept = await graph.get_entity(ref)
+        assert kept is not None and kept.users == [] and kept.created_by == "other/make"
+    assert await graph.relations(APP) == [] and await graph.relations(ENV) == []

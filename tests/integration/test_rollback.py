@@ -14,6 +14,7 @@ from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer
 from orchestrator.models import EntityRef, ProblemKind, RunResult, RunStatus, StepStatus
 from tests.integration.stack import S1, result_of, running_stack, start, wait_until
+from worker.replay import replay
 from workflows import search_attributes as sa
 
 APP, SVC = "create-application-ecommerce", "create-service-payment"
@@ -48,7 +49,11 @@ async def test_s5_rolls_back_in_reverse_order_and_spares_what_existed(
     }
     assert {steps[i].status for i in (APP, SVC, ENV)} == {StepStatus.COMPENSATED}
     undo = result.compensations
-    assert sorted(undo) == sorted([APP, SVC, ENV])
+    # The failed step is cleaned up after too; having written nothing, it finds nothing.
+    assert sorted(undo) == sorted([APP, SVC, ENV, DEPLOY])
+    assert undo[DEPLOY].output == {"deployment": "ecommerce-production", "deleted": False,
+                                   "absent": True}
+    assert steps[DEPLOY].status == StepStatus.FAILED
     assert all(u.status == StepStatus.COMPLETED for u in undo.values())
     # The service is removed before the application that owns it.
     svc_done, app_start = undo[SVC].finished_at, undo[APP].started_at
@@ -57,7 +62,7 @@ async def test_s5_rolls_back_in_reverse_order_and_spares_what_existed(
     assert undo[SVC].output == {"service": "payment", "deleted": True}
     # Each undo says which agent ran it: the one that did the work.
     assert {i: u.agent for i, u in undo.items()} == {
-        i: result.steps[i].agent for i in (APP, SVC, ENV)}
+        i: result.steps[i].agent for i in (APP, SVC, ENV, DEPLOY)}
     assert undo[SVC].agent == "service-agent"
     assert undo[ENV].output == {"environment": "production", "deleted": False}
     # Nothing the run made is left; what existed before is.
@@ -70,7 +75,7 @@ async def test_s5_rolls_back_in_reverse_order_and_spares_what_existed(
     assert {graph.steps[i]["status"] for i in (APP, SVC, ENV)} == {"compensated"}
     assert graph.steps[DEPLOY]["status"] == "failed"
     assert sorted(graph.compensated_by) == sorted(
-        (i, f"undo-{i}") for i in (APP, SVC, ENV)
+        (i, f"undo-{i}") for i in (APP, SVC, ENV, DEPLOY)
     )
     assert graph.steps[f"undo-{SVC}"]["status"] == "completed"
 
@@ -148,7 +153,10 @@ async def test_an_optional_step_that_fails_is_skipped_and_the_run_goes_on(
     assert result.status == RunStatus.COMPLETED
     assert result.steps["apply-policy-security"].status == StepStatus.SKIPPED
     assert result.steps["apply-policy-monitoring"].status == StepStatus.COMPLETED
-    assert result.compensations == {}
+    # The skipped step is cleaned up after (it may have written before failing).
+    assert list(result.compensations) == ["apply-policy-security"]
+    assert result.compensations["apply-policy-security"].output == {
+        "policy": "security-ecommerce-production", "deleted": False, "absent": True}
 
 
 async def test_a_rollback_leaves_what_another_run_came_to_rely_on(
@@ -183,3 +191,26 @@ async def test_a_rollback_leaves_what_another_run_came_to_rely_on(
     assert service is not None and service.created_by == maker and service.users == []
     assert [(r.source.name, r.type) for r in relations] == [("other", "owns")]
     assert newapp is None
+
+
+async def test_a_step_that_failed_after_writing_leaves_nothing_behind(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    # The deployment step writes (its deployment, its holds, its edges), then fails:
+    # a crash after the side effect, on every attempt.
+    faults = {"deployment.create": Fault(fail_attempts=99, after_write=True)}
+    async with running_stack(client, temporal_server.address, tmp_path, agent_faults=faults) as s:
+        reply = await s.http.post("/v3/ai/chat", json={"message": S1, "wait": True})
+        assert reply.status_code == 200, reply.text
+        result = RunResult.model_validate(reply.json()["result"])
+        left = await s.runtime.store.find_entities()
+        replayed = await replay(await client.get_workflow_handle(result.workflow_id)
+                                .fetch_history())
+
+    assert result.status == RunStatus.ROLLED_BACK
+    assert result.steps[DEPLOY].status == StepStatus.FAILED
+    # Its undo ran as a clean-up: it removed what the step made before failing.
+    assert result.compensations[DEPLOY].output == {
+        "deployment": "ecommerce-production", "deleted": True}
+    assert left == []
+    assert replayed.ok, replayed.describe()

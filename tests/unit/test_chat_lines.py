@@ -90,7 +90,9 @@ def test_an_undo_starting_as_the_failure_is_told_is_printed_after_it_and_once() 
 def test_an_undo_that_left_its_entity_in_place_says_why() -> None:
     at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     kept = {"env": {"environment": "production", "deleted": False},
-            "svc": {"service": "payment", "deleted": False, "kept_for": "wf2/create-service"}}
+            "svc": {"service": "payment", "deleted": False, "kept_for": "wf2/create-service"},
+            "app": {"application": "shop", "deleted": False, "kept_for": "wf/create-service"},
+            "dep": {"deployment": "shop-prod", "deleted": False, "absent": True}}
     state = RunResult(
         workflow_id="wf", status=RunStatus.ROLLED_BACK, request="r",
         steps={i: StepResult(step_id=i, status=StepStatus.COMPENSATED, started_at=at,
@@ -100,6 +102,8 @@ def test_an_undo_that_left_its_entity_in_place_says_why() -> None:
     )
     seen = {i: StepStatus.COMPENSATING for i in kept}
     assert _changes(state, seen) == [
+        "↺ app: compensated — left in place: step create-service of this run still holds it",
+        "↺ dep: compensated — nothing left to remove",
         "↺ env: compensated — left in place: this run did not make it",
         "↺ svc: compensated — left in place: wf2/create-service relies on it",
     ]

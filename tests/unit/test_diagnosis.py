@@ -13,6 +13,7 @@ from orchestrator.agents.dispatch import CapabilityRouter, builtin_agents
 from orchestrator.agents.faults import Fault
 from orchestrator.agents.troubleshooting import CHECKS
 from orchestrator.errors import InvalidInput, TransientFailure
+from orchestrator.graph import queries as q
 from orchestrator.graph.embedded import EmbeddedGraphStore
 from orchestrator.models import EntityRef
 from tests.platform_world import ctx, deployed, failed_redeploy
@@ -132,13 +133,12 @@ async def test_a_retried_redeploy_keeps_the_health_it_first_replaced(
 async def test_fix_refuses_when_the_application_is_gone(store: EmbeddedGraphStore) -> None:
     await _world(store)
     agents = builtin_agents(store)
-    # Gone as by hand: the run's own service and deployment steps still hold it, so
-    # no undo of one step would remove it.
+    # Gone as by hand (a Cypher DELETE): the run's own service and deployment steps
+    # still hold it, so no undo of one step would remove it.
     app = EntityRef(kind="application", name="ecommerce")
     record = await store.get_entity(app)
     assert record is not None and record.users
-    for holder in (*record.users, record.created_by):
-        await store.release_entity(app, holder)
+    await store._write_rows(q.DELETE_ENTITY, id=app.key)
     assert await store.get_entity(app) is None
     found = await _diagnose(agents)
     assert found["service_health"]["blocking"] == [

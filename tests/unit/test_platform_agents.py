@@ -68,3 +68,28 @@ async def test_a_fault_can_target_steps_by_parameter(store: EmbeddedGraphStore) 
         await agents.run("application.create", {"name": "broken"}, _ctx("a"))
     fine = await agents.run("application.create", {"name": "shop"}, _ctx("b"))
     assert fine.output["created"] is True
+
+
+async def test_a_deployment_holds_the_services_it_ships(store: EmbeddedGraphStore) -> None:
+    agents = PlatformAgents(store)
+
+    def step(workflow: str, step_id: str) -> StepContext:
+        return StepContext(workflow_id=workflow, step_id=step_id, attempt=1)
+
+    # Run A makes om2 and its service osvc; run B deploys om2 (with osvc) and
+    # completes; then A rolls back.
+    await agents.run("application.create", {"name": "om2"}, step("A", "app"))
+    await agents.run("service.create", {"application": "om2", "name": "osvc"}, step("A", "svc"))
+    await agents.run("environment.ensure", {"name": "staging"}, step("B", "env"))
+    deployed = await agents.run("deployment.create",
+                                {"application": "om2", "environment": "staging"},
+                                step("B", "deploy"))
+    assert deployed.output["services"] == ["osvc"]
+    undone = await agents.run("service.delete",
+                              {"application": "om2", "name": "osvc", "owner": "A/svc"},
+                              step("A", "svc"))
+    assert undone.output == {"service": "osvc", "deleted": False, "kept_for": "B/deploy"}
+    osvc = EntityRef(kind="service", name="osvc")
+    assert await store.get_entity(osvc) is not None
+    # Still om2's: the deployment relies on that too.
+    assert [(r.source.name, r.type) for r in await store.relations(osvc)] == [("om2", "owns")]
