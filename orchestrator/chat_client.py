@@ -126,8 +126,12 @@ async def control(api: str, workflow_id: str, action: str, out: TextIO,
     # The state as the answer was taken: what follows from it has not happened yet.
     state = RunResult.model_validate(reply.json())
     if action == "cancel":
-        out.write(f"cancel: run {workflow_id} is stopping: running steps are cancelled, "
-                  "completed ones undone\n")
+        if state.status == RunStatus.ROLLING_BACK:
+            out.write(f"cancel: run {workflow_id} is already undoing what it did: the "
+                      "rollback goes on to its end\n")
+        else:
+            out.write(f"cancel: run {workflow_id} is stopping: running steps are cancelled, "
+                      "completed ones undone\n")
         return 0
     answered = max((a for a in state.approvals.values() if a.answered_at is not None),
                    key=lambda a: a.answered_at or datetime.min.replace(tzinfo=UTC), default=None)
@@ -202,6 +206,9 @@ def _step_line(step: StepResult, undo: StepResult | None = None, run: str = "") 
     if step.status == StepStatus.COMPLETED and step.started_at and step.finished_at:
         ms = (step.finished_at - step.started_at).total_seconds() * 1000
         line += f" in {ms:.0f} ms (attempt {step.attempts})"
+        failed = [t for t in step.tries if not t.ok]
+        if failed:  # it moved to another agent: which, and why
+            line += f" by {step.agent}, after {failed[-1].agent} failed: {failed[-1].error}"
     if step.error:
         line += f" — {step.error}"
     text = (step.output or {}).get("text") if step.status == StepStatus.COMPLETED else None

@@ -73,9 +73,18 @@ async def _answer(handle: Handle, decision: Decision, approve: bool) -> RunResul
         raise HTTPException(409, message) from err
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND and await _exists(handle):
-            raise HTTPException(409, f"run {handle.id} has ended: nothing waits for "
-                                     "an answer") from err
+            raise HTTPException(409, f"run {handle.id} {await _stopped(handle)}: nothing "
+                                     "waits for an answer") from err
         raise _not_found(err, handle.id) from err
+
+
+async def _stopped(handle: Handle) -> str:
+    """Whether the run has ended, or is still undoing what it did."""
+    try:
+        state = await handle.query(OrchestrationWorkflow.status)
+    except RPCError:
+        return "has ended"
+    return "has ended" if state.finished_at is not None else f"is {state.status.value}"
 
 
 async def _exists(handle: Handle) -> bool:

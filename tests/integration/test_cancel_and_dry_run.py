@@ -77,6 +77,8 @@ async def test_a_cancel_during_the_rollback_does_not_cut_it_short(
                          and r.steps[SVC].status == StepStatus.COMPENSATING)
         reply = await s.http.post(f"/v1/workflows/{wf}/cancel")
         assert reply.status_code == 200, reply.text
+        # What the CLI tells the user from: the rollback goes on.
+        assert reply.json()["status"] == RunStatus.ROLLING_BACK
         result = await result_of(client, wf)
         await s.runtime.mirror.flush()
         left = await s.runtime.store.find_entities()

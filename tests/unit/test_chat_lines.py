@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from orchestrator.chat_client import TEXT_LINES, _changes, _step_line, in_run_order
-from orchestrator.models import RunResult, RunStatus, Step, StepResult, StepStatus
+from orchestrator.models import AgentTry, RunResult, RunStatus, Step, StepResult, StepStatus
 
 
 def test_a_tools_answer_is_shown_under_its_step() -> None:
@@ -107,3 +107,15 @@ def test_an_undo_that_left_its_entity_in_place_says_why() -> None:
         "↺ env: compensated — left in place: this run did not make it",
         "↺ svc: compensated — left in place: wf2/create-service relies on it",
     ]
+
+
+def test_a_step_that_moved_to_another_agent_says_so() -> None:
+    at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    step = StepResult(
+        step_id="deploy", status=StepStatus.COMPLETED, agent="mcp-west", attempts=1,
+        started_at=at, finished_at=at,
+        tries=[AgentTry(agent="mcp-east", ok=False, attempts=3, duration_ms=9,
+                        error="no cluster prod"),
+               AgentTry(agent="mcp-west", ok=True, attempts=1, duration_ms=2)])
+    assert _step_line(step) == ("✓ deploy: completed in 0 ms (attempt 1) by mcp-west, "
+                                "after mcp-east failed: no cluster prod")
