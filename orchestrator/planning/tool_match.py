@@ -160,7 +160,7 @@ class NoMatch(ValueError):
 
 def best_tool(
     clause: WordForms, goal: WordForms, entries: Sequence[ToolEntry], server: str | None,
-    given: WordForms = (),
+    given: WordForms = (), text: str = "",
 ) -> Match:
     """The tool the clause asks for, among `server`'s tools when one is named;
     `given`: the words of the clause's reference."""
@@ -177,8 +177,13 @@ def best_tool(
                             if e.capability.source) or "nothing"
         raise NoMatch(f"no tool of {where} fits (it offers: {offered})")
     if len(useful) > 1 and useful[1].score == useful[0].score:
-        tied = [m.entry.capability.name for m in useful if m.score == useful[0].score]
-        raise NoMatch(f"several tools fit equally well: {', '.join(tied)}; say which")
+        tied = [m.entry for m in useful if m.score == useful[0].score]
+        # A word none of them knows ("frobnicate") is likely why none stands out.
+        unknown = [w for w in word_forms(text)
+                   if all(w in unknown_words(w, entry) for entry in tied)]
+        told = f"; no tool knows {', '.join(map(repr, unknown))}" if unknown else ""
+        raise NoMatch(f"several tools fit equally well: "
+                      f"{', '.join(e.capability.name for e in tied)}{told}; say which")
     return useful[0]
 
 

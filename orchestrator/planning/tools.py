@@ -169,7 +169,7 @@ class ToolPlanner:
             said = said_words(plain)
             try:
                 match = best_tool(said, reading.goal_words, entries, server,
-                                  said_words(referred))
+                                  said_words(referred), text=plain)
             except NoMatch as no:
                 if named is None or said:
                     reading.not_understood.append(f"{clause.strip()}: {no}")

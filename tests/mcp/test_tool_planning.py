@@ -160,6 +160,11 @@ async def test_built_in_agents_and_tools_in_one_plan(planner: OfflinePlanner) ->
      ["github create repository name=x → mcp.github.create_repository"],
      "jira open ticket: no tool of any MCP server fits"),
     ("slack message channel=x", [], "slack message channel=x: several tools fit equally well"),
+    # A verb no tool knows is said to be why several fit.
+    ("github frobnicate the repository", [],
+     "github frobnicate the repository: several tools fit equally well: "
+     "mcp.github.create_repository, mcp.github.delete_repository, "
+     "mcp.github.get_repository, mcp.github.list_repositories; no tool knows 'frobnicate'"),
     ("gitlab create merge request -> slack notify channel=x text=y",
      ["slack notify channel=x text=y → mcp.slack.post_message"],
      "gitlab create merge request: no tool knows 'gitlab', 'merge', 'request'"),
