@@ -59,6 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(asyncio.run(_until_stopped(args.func(args))) or 0)
     except KeyboardInterrupt:
         return STOP_SIGNALS[signal.SIGINT]
+    except BrokenPipeError:
+        # The reader went away (`orchestrator mcp tools x | head`): nothing more to
+        # say, and Python's own flush at exit must not fail again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a command killed by the pipe's end would
     except OrchestratorError as err:
         # Bad configuration or input, a service not answering: one line saying
         # what to fix, not a traceback.

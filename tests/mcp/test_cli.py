@@ -78,6 +78,15 @@ def test_add_list_tools_remove_round_trip(
     [delete] = [line.split() for line in out.splitlines() if "delete_repository " in line]
     assert delete[:3] == ["mcp.github.delete_repository", "delete_repository", "sensitive"]
 
+    # Read by a pager or `head` that stops early: no traceback.
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.cli", "mcp", "tools", "github"], cwd=ROOT,
+        env=cli.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.close()  # the reader has gone before the first line
+    assert "Traceback" not in reader.stderr.read().decode()
+    assert reader.wait(timeout=60) != 0
+
     code, out, err = cli("remove", "github")
     assert code == 0 and "removed MCP server 'github'" in out, err
     assert sorted(cli.saved()) == ["cloud"]
