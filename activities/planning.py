@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from temporalio import activity
 
 from activities.errors import to_application_error
@@ -11,6 +13,8 @@ from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import PlanInput, PlanOutput, RunRecord, RunStatus
 from orchestrator.planning.offline import Planner, with_definitions
+
+log = logging.getLogger(__name__)
 
 
 class PlanningActivities:
@@ -32,7 +36,12 @@ class PlanningActivities:
                                             last_try=_last_try())
             planned = with_definitions(plan, self._registry)
         except OrchestratorError as error:
-            raise to_application_error(error) from error
+            if error.retryable:
+                # Told in one line; Temporal's own log of a failed attempt would add
+                # its traceback, on every retry of a model service that is down.
+                log.warning("planning %s failed (attempt %d, retried): %s",
+                            request.workflow_id, activity.info().attempt, error)
+            raise to_application_error(error, told=error.retryable) from error
         if request.extension:  # the run's final mirror carries the steps it adds
             return planned
         if request.dry_run:  # a dry run leaves no trace in the graph; it predicts

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import pytest
 from temporalio.client import Client
 
 from orchestrator.devserver import DevServer
@@ -46,8 +48,10 @@ async def test_rejected_plan_request_is_not_retried_by_temporal(
 
 
 async def test_a_model_service_down_for_every_try_leaves_the_plan_to_the_rules(
-    client: Client, temporal_server: DevServer, tmp_path: Path, fake_openai: FakeOpenAi
+    client: Client, temporal_server: DevServer, tmp_path: Path, fake_openai: FakeOpenAi,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO)
     fake_openai.script = [error(503)] * 5
     async with running_stack(client, temporal_server.address, tmp_path,
                              openai_base_url=fake_openai.url, openai_api_key=KEY) as s:
@@ -66,3 +70,8 @@ async def test_a_model_service_down_for_every_try_leaves_the_plan_to_the_rules(
     assert unplannable.status_code == 422, unplannable.text
     told = unplannable.json()["detail"]["detail"]
     assert "not understood" in told and "the model service answered HTTP 5" in told, told
+    # Each failed try is told in one line, without Temporal's traceback.
+    tried = [r for r in caplog.records if r.getMessage().startswith("planning run-")]
+    assert tried and all("(attempt " in r.getMessage() for r in tried)
+    assert not [r for r in caplog.records if r.name.startswith("temporalio") and r.exc_info
+                and r.levelno >= logging.WARNING]
