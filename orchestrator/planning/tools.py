@@ -270,7 +270,10 @@ class ToolPlanner:
                                     f"{draft.said} → {held} exists already: not made again")
 
     def _chain(self, reading: _Reading, platform: list[Step]) -> None:
-        """Each link waits for the link before it (read-only after read-only excepted)."""
+        """Each link waits for the link before it (read-only after read-only excepted);
+        a step that is not read-only waits for every earlier link, read-only steps
+        left side by side included ("git log -> fs read -> slack post": the post
+        waits for both reads)."""
         by_link: dict[int, list[Step | ToolDraft]] = {}
         for draft in reading.tools:
             by_link.setdefault(draft.link, []).append(draft)
@@ -281,7 +284,7 @@ class ToolPlanner:
         links = sorted(by_link)
         items: list[Step | ToolDraft] = [*reading.tools, *platform]
         waits = {step_id(i): set(depends_on(i)) for i in items}
-        for before, after in itertools.pairwise(links):
+        for at, (before, after) in enumerate(itertools.pairwise(links)):
             for item in by_link[after]:
                 wait: set[str] = set()
                 for prior in by_link[before]:
@@ -292,6 +295,11 @@ class ToolPlanner:
                 # A wait the step already has through another step is not repeated.
                 implied = upstream(waits, waits[step_id(item)])
                 wait = {w for w in wait if w not in implied or w in waits[step_id(item)]}
+                if not read_only(item, self._registry):
+                    # Earlier links' steps nothing waited for (reads side by side).
+                    reached = upstream(waits, waits[step_id(item)] | wait) | wait
+                    wait |= {step_id(p) for link in links[:at] for p in by_link[link]
+                             if step_id(p) not in reached}
                 add_depends_on(item, wait)
                 waits[step_id(item)] |= wait
 

@@ -120,7 +120,8 @@ async def test_read_only_steps_do_not_wait_for_each_other(planner: OfflinePlanne
     # A step that writes after them waits for both.
     plan = await planner.plan("github list repositories -> slack list messages channel=ops "
                               "-> slack post message channel=ops text=hi")
-    assert _steps(plan)["slack-post_message"][1] == ["slack-list_messages"]
+    assert _steps(plan)["slack-post_message"][1] == [
+        "github-list_repositories", "slack-list_messages"]
 
 
 async def test_a_server_alone_gets_the_tool_whose_output_another_step_needs(
