@@ -143,7 +143,10 @@ async def control(api: str, workflow_id: str, action: str, out: TextIO,
 
 
 def _show_plan(plan: Plan, out: TextIO) -> None:
-    out.write(f"Plan: {counted(len(plan.steps), 'step')}\n")
+    # Who read the request: the model, or the rules (and why, when they stood in).
+    by = "the model" if plan.planner == "llm" else "the rules"
+    why = f"; {plan.fallback_reason}" if plan.fallback_reason else ""
+    out.write(f"Plan: {counted(len(plan.steps), 'step')} (read by {by}{why})\n")
     for step in in_run_order(plan.steps):
         after = f"  (after {', '.join(step.depends_on)})" if step.depends_on else ""
         out.write(f"  - {step.id}: {step.capability} by {step.agent}{after}\n")

@@ -76,7 +76,8 @@ async def test_up_serves_and_chat_follows_a_run(
                                   "--api", api, env=env)
         assert code == 0, out
         assert f"Follows run {shop}, which had ended" in out
-        assert "Plan: 1 step\n" in out and "✓ create-service-cache: completed" in out
+        assert "Plan: 1 step (read by the rules)\n" in out, out
+        assert "✓ create-service-cache: completed" in out
 
         # A step that fails for good: told in one line in the log, not a traceback.
         code, out = await run_cli("chat", "create application lab with broken service",
