@@ -148,10 +148,17 @@ class EmbeddedGraphStore(CypherStore):
         await self._call(_tx)
 
     def _in_transaction(self, steps: list[Statement]) -> None:
+        self._transactionally(lambda: self._run_all(steps))
+
+    def _run_all(self, steps: list[Statement]) -> None:
+        for query, params in steps:
+            self._exec(query, **params)
+
+    def _transactionally(self, work: Callable[[], None]) -> None:
+        """`work`'s statements in one transaction (on the graph thread)."""
         self._exec("BEGIN TRANSACTION")
         try:
-            for query, params in steps:
-                self._exec(query, **params)
+            work()
         except Exception:
             # A failed statement may already have ended the transaction; the
             # original error is the one worth reporting.
@@ -167,20 +174,11 @@ class EmbeddedGraphStore(CypherStore):
         self, reads: list[Statement], decide: Callable[[list[Rows]], list[Statement]]
     ) -> None:
         # One writer thread: nothing else writes between the reads and the writes.
-        def _tx() -> None:
-            self._exec("BEGIN TRANSACTION")
-            try:
-                writes = decide([self._exec(query, **params) for query, params in reads])
-                for query, params in writes:
-                    self._exec(query, **params)
-            except Exception:
-                with contextlib.suppress(RuntimeError):
-                    self._exec("ROLLBACK")
-                raise
-            self._exec("COMMIT")
+        def _work() -> None:
+            self._run_all(decide([self._exec(query, **params) for query, params in reads]))
 
         try:
-            await self._call(_tx)
+            await self._call(lambda: self._transactionally(_work))
         finally:
             self._wrote([query for query, _ in reads])
 
