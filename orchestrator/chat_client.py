@@ -24,6 +24,8 @@ from orchestrator.models import (
 from orchestrator.wording import counted
 
 POLL_S = 0.2
+# How long a followed run waits for an API that stopped answering (a restart).
+API_GONE_S = 60.0
 MARKS = {StepStatus.PENDING: " ", StepStatus.AWAITING_APPROVAL: "?", StepStatus.RUNNING: "…",
          StepStatus.COMPLETED: "✓", StepStatus.FAILED: "✗", StepStatus.SKIPPED: "-",
          StepStatus.CANCELLED: "⊘", StepStatus.COMPENSATING: "↶", StepStatus.COMPENSATED: "↺",
@@ -49,22 +51,68 @@ async def follow(
         _show_followup(started, out)
         if started.get("plan"):
             _show_plan(Plan.model_validate(started["plan"]), out)
-        seen: dict[str, StepStatus] = {}
-        asked: set[str] = set()
-        while True:
+        state = await _until_finished(http, workflow_id, out)
+    _show_outcome(state, out)
+    out.write(f"Temporal Web UI: {started['web_ui_url']}\n")
+    out.write(f"Follow up: orchestrator chat --continue {started['conversation_id']} "
+              '"..."\n')
+    return 0 if state.status == RunStatus.COMPLETED else 1
+
+
+async def watch(api: str, workflow_id: str, out: TextIO) -> int:
+    """Follow a run already started (by another terminal, the API, a chat that lost
+    its connection) as `follow` does; 0 if it completed."""
+    async with _api(api) as http:
+        reply = await http.get(f"/v1/workflows/{workflow_id}")
+        if reply.status_code != 200:
+            _refused(reply, out)
+            return 2
+        state = RunResult.model_validate(reply.json())
+        out.write(f"Run {workflow_id}: {state.status.value}\n")
+        if state.plan is not None:
+            _show_plan(state.plan, out)
+        state = await _until_finished(http, workflow_id, out)
+    _show_outcome(state, out)
+    return 0 if state.status == RunStatus.COMPLETED else 1
+
+
+async def _until_finished(http: httpx.AsyncClient, workflow_id: str, out: TextIO
+                          ) -> RunResult:
+    """Print each step as it changes, and each approval asked for, until the run ends.
+    An API that stops answering for a while (restarted) is waited for."""
+    seen: dict[str, StepStatus] = {}
+    asked: set[str] = set()
+    lost_since: float | None = None
+    while True:
+        try:
             reply = await http.get(f"/v1/workflows/{workflow_id}")
-            state = RunResult.model_validate(reply.json())
-            for line in _changes(state, seen):
-                out.write(line + "\n")
-            for target in sorted(set(_pending(state)) - asked):
-                asked.add(target)
-                option = "" if target == "plan" else f" --step {target}"
-                out.write(f"? {target} waits for approval: orchestrator approve {workflow_id}"
-                          f"{option} (or reject)\n")
-            out.flush()
-            if state.status.finished:
-                break
+        except httpx.TransportError as err:
+            now = asyncio.get_running_loop().time()
+            if lost_since is None:
+                lost_since = now
+                out.write(f"(the API does not answer: {type(err).__name__}; waiting "
+                          f"{API_GONE_S:.0f} s for it)\n")
+                out.flush()
+            if now - lost_since > API_GONE_S:
+                raise
             await asyncio.sleep(POLL_S)
+            continue
+        lost_since = None
+        state = RunResult.model_validate(reply.json())
+        for line in _changes(state, seen):
+            out.write(line + "\n")
+        for target in sorted(set(_pending(state)) - asked):
+            asked.add(target)
+            option = "" if target == "plan" else f" --step {target}"
+            out.write(f"? {target} waits for approval: orchestrator approve {workflow_id}"
+                      f"{option} (or reject)\n")
+        out.flush()
+        if state.status.finished:
+            return state
+        await asyncio.sleep(POLL_S)
+
+
+def _show_outcome(state: RunResult, out: TextIO) -> None:
     for step_id, undo in state.compensations.items():
         if undo.error:  # the step's own line says it was not undone; this says why
             out.write(f"‼ undo {step_id}: {undo.status.value} — {undo.error}\n")
@@ -76,10 +124,6 @@ async def follow(
     if state.started_at and state.finished_at:
         took = (state.finished_at - state.started_at).total_seconds() * 1000
         out.write(f"Took {took:.0f} ms\n")
-    out.write(f"Temporal Web UI: {started['web_ui_url']}\n")
-    out.write(f"Follow up: orchestrator chat --continue {started['conversation_id']} "
-              '"..."\n')
-    return 0 if state.status == RunStatus.COMPLETED else 1
 
 
 def _show_followup(answer: dict[str, Any], out: TextIO) -> None:

@@ -126,6 +126,11 @@ def _parser() -> argparse.ArgumentParser:
                            "a run that follows it")
     chat.set_defaults(func=_chat)
 
+    watch = sub.add_parser("watch", help="follow a run already started, step by step")
+    watch.add_argument("workflow_id")
+    watch.add_argument("--api", default=default_api(), help=API_HELP)
+    watch.set_defaults(func=_watch)
+
     plan = sub.add_parser("plan", help="dry run: show the plan, its stages and predictions")
     plan.add_argument("message")
     plan.add_argument("--api", default=default_api(), help=API_HELP)
@@ -211,6 +216,12 @@ async def _chat(args: argparse.Namespace) -> int:
     from orchestrator.chat_client import follow
 
     return await follow(args.api, args.message, sys.stdout, args.conversation)
+
+
+async def _watch(args: argparse.Namespace) -> int:
+    from orchestrator.chat_client import watch
+
+    return await watch(args.api, args.workflow_id, sys.stdout)
 
 
 async def _plan(args: argparse.Namespace) -> int:

@@ -71,6 +71,13 @@ async def test_up_serves_and_chat_follows_a_run(
         shop = out.split("Run ", 1)[1].split()[0]
         assert f"Follow up: orchestrator chat --continue {shop} " in out
 
+        # A run already started is followed again by its id.
+        code, out = await run_cli("watch", shop, "--api", api, env=env)
+        assert code == 0 and out.startswith(f"Run {shop}: completed\nPlan: 2 steps"), out
+        assert "✓ create-service-payment: completed" in out and "Outcome: completed" in out
+        code, out = await run_cli("watch", "run-nope", "--api", api, env=env)
+        assert code == 2 and "no workflow 'run-nope'" in out, out
+
         # The shop's run has ended: the follow-up is a new run, for the shop.
         code, out = await run_cli("chat", "--continue", shop, "also add a cache service",
                                   "--api", api, env=env)

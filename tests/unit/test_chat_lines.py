@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
-from orchestrator.chat_client import TEXT_LINES, _changes, _step_line, in_run_order
+import httpx
+
+from orchestrator.chat_client import (
+    TEXT_LINES,
+    _changes,
+    _step_line,
+    _until_finished,
+    in_run_order,
+)
 from orchestrator.models import AgentTry, RunResult, RunStatus, Step, StepResult, StepStatus
 
 
@@ -119,3 +128,22 @@ def test_a_step_that_moved_to_another_agent_says_so() -> None:
                AgentTry(agent="mcp-west", ok=True, attempts=1, duration_ms=2)])
     assert _step_line(step) == ("✓ deploy: completed in 0 ms (attempt 1) by mcp-west, "
                                 "after mcp-east failed: no cluster prod")
+
+
+async def test_a_followed_run_waits_out_an_api_that_restarts() -> None:
+    finished = RunResult(workflow_id="wf", status=RunStatus.COMPLETED, request="r")
+    calls = 0
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:  # the API is restarting
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(200, json=finished.model_dump(mode="json"))
+
+    out = io.StringIO()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer),
+                                 base_url="http://api") as http:
+        state = await _until_finished(http, "wf", out)
+    assert state.status == RunStatus.COMPLETED and calls == 3
+    assert out.getvalue().startswith("(the API does not answer: ConnectError; waiting")
