@@ -147,7 +147,7 @@ class CypherStore(ABC):
         keys = list(dict.fromkeys(ref.key for ref in refs))
         reads: list[Write] = [
             (q.HELD_RELATIONS, {"owner": owner}), (q.HELD_ENTITIES, {"owner": owner}),
-            *((q.ENTITY_HOLDS, {"id": key}) for key in keys),
+            *((q.GET_ENTITY, {"id": key}) for key in keys),
         ]
         outcome: dict[str, Released] = {}
 

@@ -57,14 +57,10 @@ def entity_writes(entity_id: str, row: Sequence[Any] | None, owner: str
 
 
 def relation_writes(rows: Sequence[Sequence[Any]], owner: str) -> list[Write]:
-    """The writes that let go of `owner`'s holds on relationships read by
-    HELD_RELATIONS (a relationship read twice is written once)."""
+    """The writes that let go of `owner`'s holds on the relationships HELD_RELATIONS
+    read (each once)."""
     writes: list[Write] = []
-    seen: set[tuple[str, str, str]] = set()
     for source, kind, target, created_by, users in rows:
-        if (source, kind, target) in seen:
-            continue
-        seen.add((source, kind, target))
         hold = _hold(created_by, users)
         after = let_go(hold, owner)
         where = {"source": source, "type": kind, "target": target}

@@ -143,16 +143,10 @@ RETURN e.kind, e.name, e.created_by, e.attrs, coalesce(e.users, [])
 ORDER BY e.kind, e.name
 """
 
-# Releasing a hold (holds.py): read under a write lock (the SET takes it on
-# Neo4j), decided in Python, written in the same transaction.
-ENTITY_HOLDS = """
-MATCH (e:Entity {id: $id})
-SET e.users = coalesce(e.users, [])
-RETURN e.created_by, e.users
-"""
-
 # Everything one step holds: an undo lets go of it all (a service's application, a
-# deployment's services, what a step that failed after writing made).
+# deployment's services, what a step that failed after writing made). Read under a
+# write lock (the SET takes it on Neo4j), decided in Python (holds.py), written in
+# the same transaction.
 HELD_ENTITIES = """
 MATCH (e:Entity)
 WHERE e.created_by = $owner OR $owner IN coalesce(e.users, [])
