@@ -156,7 +156,7 @@ class CypherStore(ABC):
             # Relationships first: a removed entity takes its own with it.
             writes = relation_writes(relations, owner)
             for entity_id, created_by, users in held:
-                more, released = entity_writes(entity_id, (created_by, users), owner)
+                more, released = entity_writes(entity_id, created_by, users, owner)
                 writes += more
                 outcome[entity_id] = released
             for key, rows in zip(keys, asked, strict=True):

@@ -39,13 +39,10 @@ def let_go(hold: Hold, owner: str) -> Hold | None:
     return None
 
 
-def entity_writes(entity_id: str, row: Sequence[Any] | None, owner: str
-                  ) -> tuple[list[Write], Released]:
-    """The writes that let go of `owner`'s hold on an entity: `row` is its
-    (created_by, users), None if it is not there."""
-    if row is None:
-        return [], Released(deleted=False, absent=True)
-    hold = _hold(row[0], row[1])
+def entity_writes(entity_id: str, created_by: str | None, users: Sequence[str] | None,
+                  owner: str) -> tuple[list[Write], Released]:
+    """The writes that let go of `owner`'s hold on an entity HELD_ENTITIES read."""
+    hold = _hold(created_by, users)
     after = let_go(hold, owner)
     if after is None:
         return [(q.DELETE_ENTITY, {"id": entity_id})], Released(deleted=True)
