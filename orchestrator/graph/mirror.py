@@ -99,6 +99,12 @@ class WriteBehindMirror:
 
     async def _write(self, plans: list[RunRecord], steps: list[StepRecord]) -> None:
         for delay in (*RETRY_S, None):
+            # A run whose final mirror went out while this batch waited to be
+            # tried again: its records here are stale and must not land after it.
+            plans = [p for p in plans if p.workflow_id not in self._finished]
+            steps = [s for s in steps if s.workflow_id not in self._finished]
+            if not plans and not steps:
+                return
             try:
                 # Issued together, they share the store's next group commit.
                 writes = [self._store.record_run(p) for p in plans]

@@ -164,3 +164,33 @@ async def test_group_commit_batches_waiters_and_reports_failures() -> None:
     assert batches == [[0], [1, 2, 3, 4]]  # ...and the rest queued for the next
     with pytest.raises(ValueError, match="unlucky"):
         await commit.write(13)
+
+
+async def test_a_retried_batch_does_not_land_after_its_runs_final_mirror(
+    store: EmbeddedGraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The graph refuses the write-behind's first try ("running"); while it waits
+    # to try again the run finishes and its final mirror is written.
+    await store.record_run(RunRecord(workflow_id="wf", request="t", status=RunStatus.RUNNING,
+                                     plan=PLAN))
+    tried = asyncio.Event()
+    record_steps = store.record_steps
+
+    async def down_once(records: list[StepRecord]) -> None:
+        if not tried.is_set():
+            tried.set()
+            raise RuntimeError("graph down")
+        await record_steps(records)
+
+    monkeypatch.setattr("orchestrator.graph.mirror.RETRY_S", (0.3,))
+    monkeypatch.setattr(store, "record_steps", down_once)
+    mirror = WriteBehindMirror(store, linger_s=0.0)
+    mirror.submit(_record(StepStatus.RUNNING))
+    await tried.wait()
+    mirror.finished("wf")
+    await store.record_run(RunRecord(
+        workflow_id="wf", request="t", status=RunStatus.COMPLETED, plan=PLAN,
+        steps=[_record(StepStatus.COMPLETED)],
+    ))
+    await mirror.close()
+    assert (await store.run_graph("wf")).steps["a"]["status"] == "completed"
