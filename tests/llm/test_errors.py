@@ -9,9 +9,9 @@ import pytest
 
 from activities.errors import to_application_error
 from orchestrator.devserver import free_port
-from orchestrator.errors import OrchestratorError, RetryLater, TransientFailure
+from orchestrator.errors import CannotPlan, OrchestratorError, RetryLater, TransientFailure
 from orchestrator.graph.embedded import EmbeddedGraphStore
-from orchestrator.planning.llm.errors import ModelRejected, retry_after
+from orchestrator.planning.llm.errors import retry_after
 from orchestrator.planning.llm.planner import LlmPlanner
 from orchestrator.settings import Settings
 from tests.integration.stack import S1
@@ -56,16 +56,21 @@ async def test_plan_transient_status_is_retryable_with_the_policys_backoff(
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
-async def test_plan_other_client_errors_are_not_retryable(
+async def test_plan_other_client_errors_leave_the_plan_to_the_rules_at_once(
     fake_openai: FakeOpenAi, store: EmbeddedGraphStore, status: int
 ) -> None:
-    fake_openai.script = [error(status, {"retry-after": "2"})]
-    failure = await _failure(fake_openai, store)
-    assert isinstance(failure, ModelRejected)
-    assert f"HTTP {status}" in str(failure)
-    temporal = to_application_error(failure)
-    assert temporal.non_retryable and temporal.type == "ModelRejected"
-    assert len(fake_openai.requests) == 1
+    fake_openai.script = [error(status, {"retry-after": "2"})] * 2
+    async with llm_planner(fake_openai, store) as planner:
+        plan = await planner.plan(S1)
+        assert plan.planner == "offline" and len(plan.steps) == 6
+        assert (plan.fallback_reason or "").startswith(f"the model service answered HTTP {status}")
+        assert len(fake_openai.requests) == 1
+        # Neither reader plans it: refused for good, with both reasons.
+        with pytest.raises(CannotPlan) as caught:
+            await planner.plan("bake a cake")
+    assert f"HTTP {status}" in str(caught.value)
+    assert to_application_error(caught.value).non_retryable
+    assert len(fake_openai.requests) == 2
 
 
 async def test_plan_slow_answer_times_out_retryable(

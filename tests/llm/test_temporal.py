@@ -9,7 +9,7 @@ import pytest
 from temporalio.client import Client
 
 from orchestrator.devserver import DevServer
-from orchestrator.models import ProblemKind, RunResult, RunStatus
+from orchestrator.models import RunResult, RunStatus
 from tests.integration.stack import S1, running_stack
 from tests.llm.fake_openai import FakeOpenAi, error
 from tests.llm.support import KEY, S1_ANSWER, S1_SHAPE, answer, shape
@@ -32,19 +32,28 @@ async def test_rate_limited_plan_is_retried_by_temporal_after_retry_after(
     assert accepted.at - refused.at >= 2.0
 
 
-async def test_rejected_plan_request_is_not_retried_by_temporal(
+async def test_a_model_service_refusing_the_key_leaves_the_plan_to_the_rules_at_once(
     client: Client, temporal_server: DevServer, tmp_path: Path, fake_openai: FakeOpenAi
 ) -> None:
-    fake_openai.script = [error(400), answer(S1_ANSWER)]
+    fake_openai.script = [error(401), error(401), answer(S1_ANSWER)]
     async with running_stack(client, temporal_server.address, tmp_path,
                              openai_base_url=fake_openai.url, openai_api_key=KEY) as s:
         reply = await s.http.post("/v3/ai/chat", json={"message": S1, "wait": True})
-    assert reply.status_code == 422, reply.text
-    problem = reply.json()["detail"]["problem"]
-    assert problem["kind"] == ProblemKind.CANNOT_PLAN
-    assert problem["message"].startswith("planning failed: the model service answered HTTP 400")
-    # Non-retryable: the workflow's retry policy (3 attempts) made no second request.
-    assert len(fake_openai.requests) == 1
+        asked = len(fake_openai.requests)
+        unplannable = await s.http.post("/v3/ai/chat", json={"message": "bake a cake"})
+    assert reply.status_code == 200, reply.text
+    result = RunResult.model_validate(reply.json()["result"])
+    assert result.status == RunStatus.COMPLETED
+    assert result.plan is not None and result.plan.planner == "offline"
+    assert len(result.plan.steps) == 6
+    assert (result.plan.fallback_reason or "").startswith(
+        "the model service answered HTTP 401"), result.plan.fallback_reason
+    # A refused key does not fix itself: the model was asked once, not once per attempt.
+    assert asked == 1
+    # What the rules cannot plan either is refused with both reasons.
+    assert unplannable.status_code == 422, unplannable.text
+    told = unplannable.json()["detail"]["detail"]
+    assert "not understood" in told and "the model service answered HTTP 401" in told, told
 
 
 async def test_a_model_service_down_for_every_try_leaves_the_plan_to_the_rules(

@@ -1,8 +1,8 @@
 """Failures of the model service, mapped so Temporal retries what may pass.
 
 408, 409, 429 and 5xx are retried, after the server's Retry-After when it gives one;
-any other 4xx fails at once (a bad key or model name does not fix itself); timeouts
-and lost connections are retried.
+any other 4xx is not (a bad key or model name does not fix itself); timeouts and
+lost connections are retried.
 """
 
 from __future__ import annotations

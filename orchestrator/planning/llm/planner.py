@@ -26,7 +26,7 @@ from orchestrator.models import EntityRef, Plan
 from orchestrator.planning.llm.answer import PlanningAnswer
 from orchestrator.planning.llm.checks import answer_problems
 from orchestrator.planning.llm.context import ContextBuilder
-from orchestrator.planning.llm.errors import UnreadableAnswer
+from orchestrator.planning.llm.errors import ModelRejected, UnreadableAnswer
 from orchestrator.planning.llm.prompt import first_messages, repair_messages
 from orchestrator.planning.llm.provider import OpenAiPlanningModel, PlanningModel
 from orchestrator.planning.memory import GraphPlanMemory
@@ -106,6 +106,11 @@ class LlmPlanner:
         except TransientFailure as error:  # the service: down, slow or rate limiting
             if not last_try:
                 raise
+            return await self._fall_back(message, str(error), conversation)
+        except ModelRejected as error:
+            # A wrong key or model name will not fix itself: the model is not asked
+            # again, and the request is not refused for the service's fault either.
+            # The rules plan it, and `fallback_reason` (and the log) tell the operator.
             return await self._fall_back(message, str(error), conversation)
 
     async def _plan_with_model(self, message: str, context: _Conversation) -> Plan:
