@@ -45,6 +45,7 @@ ENVIRONMENTS = {
 }  # fmt: skip
 # After one of these, a deploy's next name is where it goes, not what it deploys.
 PLACES = frozenset({"to", "in", "into", "on"})
+DEPLOYMENT_NOUNS = frozenset({"deployment"})
 JOINERS = frozenset({"and", ","})
 MARKS = ",;.:!?"  # punctuation kept as clause boundaries; quotes and brackets just separate
 # Judged on the original text: lowercasing can turn exotic characters into ASCII ones.
@@ -78,6 +79,8 @@ class _Mention:
     group: int = -1  # index of the kind noun, shared by every name in one list
     reference: bool = False  # the target of "deploy X" or "for X", not something to create
     app: str | None = None  # application given explicitly by "for X"
+    # The existing deployment a policy is applied to: "... policy to shop in staging".
+    guards: dict[str, str] | None = None
 
 
 @dataclass(eq=False)
@@ -282,6 +285,54 @@ class _Reader:
                 if before is not None and m.group == before.group >= 0:
                     m.app = target.name
 
+    def bind_policy_targets(self) -> None:
+        """'apply monitoring policy to shop in staging' (or 'to the shop deployment on
+        prod', 'to deployment shop-staging', 'to staging' when the application is
+        known): the deployment a policy guards, which the request does not make."""
+        for i, tok in enumerate(self.toks):
+            before = self.toks[i - 1].mention if i > 0 else None
+            if tok.tainted or tok.used or tok.text not in ("to", "on") or before is None \
+                    or before.kind != "policy":
+                continue
+            found = self.deployment_named(i + 1)
+            if found is None:
+                continue
+            guards, end = found
+            for k in range(i, end):
+                self.toks[k].used = True
+            for m in self.mentions:
+                if m is before or m.group == before.group >= 0:
+                    m.guards = guards
+
+    def deployment_named(self, j: int) -> tuple[dict[str, str], int] | None:
+        """The deployment named from token `j` on, and the index after its words."""
+        j = self.skip(j, frozenset({"the", "my"}))
+        noun = self.is_word(j, DEPLOYMENT_NOUNS)
+        j = self.skip(j, DEPLOYMENT_NOUNS)
+        if not self.free(j):
+            return None
+        name, j = self.toks[j].text, j + 1
+        noun = noun or self.is_word(j, DEPLOYMENT_NOUNS)
+        j = self.skip(j, DEPLOYMENT_NOUNS)
+        env_at = self.skip(j + 1, frozenset({"the"})) if self.is_word(j, PLACES) else -1
+        named = self.toks[env_at].mention if 0 <= env_at < len(self.toks) else None
+        if named is not None and named.kind == "environment":
+            named.reference = True  # "in the staging environment": where it is, not made
+            end = max(k for k, t in enumerate(self.toks) if t.mention is named) + 1
+            return _deployment_of(name, named.name), end
+        if self.free(env_at):
+            text = self.toks[env_at].text
+            return _deployment_of(name, ENVIRONMENTS.get(text, text)), env_at + 1
+        if name in ENVIRONMENTS and not noun:  # "to staging": the known application's
+            app = self.nearest_app(j)
+            return (_deployment_of(app, ENVIRONMENTS[name]), j) if app else None
+        return {"deployment": name}, j
+
+    def skip(self, j: int, words: frozenset[str]) -> int:
+        while self.is_word(j, words):
+            j += 1
+        return j
+
     def nearest_app(self, pos: int) -> str | None:
         apps = [m for m in self.mentions if m.kind == "application"]
         best = min(apps, key=lambda m: (abs(m.pos - pos), m.pos), default=None)
@@ -301,7 +352,9 @@ class _Reader:
                 continue
             app = m.app or self.nearest_app(m.pos)
             quals = {"application": app} if app and m.kind in ("service", "policy") else {}
-            if m.kind == "policy" and deploys:
+            if m.kind == "policy" and m.guards is not None:
+                quals = dict(m.guards)
+            elif m.kind == "policy" and deploys:
                 # Policies guard a deployment: the nearest one, even if named later.
                 _, near = min(deploys, key=lambda pd: (abs(pd[0] - m.pos), pd[0]))
                 quals = {"deployment": near.name, **near.qualifiers}
@@ -314,6 +367,10 @@ class _Reader:
         return result
 
 
+def _deployment_of(app: str, env: str) -> dict[str, str]:
+    return {"deployment": f"{app}-{env}", "application": app, "environment": env}
+
+
 def parse_request(text: str, default_app: str | None = None) -> ParsedRequest:
     """`default_app`: the application meant where the text names none."""
     reader = _Reader(_tokenize(text), default_app=default_app)
@@ -322,6 +379,7 @@ def parse_request(text: str, default_app: str | None = None) -> ParsedRequest:
     reader.bind_nouns(plural=False)
     reader.bind_deploys()
     reader.bind_nouns(plural=True)
+    reader.bind_policy_targets()
     reader.bind_for()
     leftover = [
         t.text

@@ -1,5 +1,7 @@
 """The request parser: each test states the exact actions a request must give."""
 
+import pytest
+
 from orchestrator.planning.parser import Action, parse_request, spelling_hint
 
 
@@ -269,3 +271,33 @@ def test_a_name_too_long_or_a_character_one_cannot_see_is_told() -> None:
     assert parsed.not_understood == ["application", "shop"]
     assert spelling_hint(parsed.not_understood, hidden) == (
         " (the request holds characters one cannot see: U+202E)")
+
+
+@pytest.mark.parametrize("text", [
+    "apply monitoring policy to shop in staging",
+    "add a monitoring policy to the shop deployment in the staging environment",
+    "apply monitoring policy on shop on stage",
+])
+def test_a_policy_for_an_application_in_an_environment_guards_that_deployment(
+    text: str,
+) -> None:
+    parsed = parse_request(text)
+    assert parsed.actions == [policy("monitoring", "shop", "staging")]
+    assert parsed.not_understood == []
+
+
+def test_policies_name_the_deployment_they_guard() -> None:
+    parsed = parse_request("apply monitoring and security policies to deployment shop-staging")
+    guarded = {"deployment": "shop-staging"}
+    assert parsed.actions == [
+        Action(verb="apply", kind="policy", name="monitoring", qualifiers=guarded),
+        Action(verb="apply", kind="policy", name="security", qualifiers=guarded),
+    ]
+    assert parsed.not_understood == []
+
+
+def test_a_policy_for_an_environment_guards_the_known_applications_deployment() -> None:
+    parsed = parse_request("apply a security policy to production", default_app="shop")
+    assert parsed.actions == [policy("security", "shop", "production")]
+    # With no application known, the environment alone names no deployment.
+    assert parse_request("apply a security policy to production").not_understood
