@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.routers import agents, chat, graph, health, mcp, workflows
 from api.validation import invalid_request
@@ -20,11 +21,26 @@ from orchestrator.mcp.admin import McpAdmin
 from orchestrator.settings import Settings
 from worker.client import connect
 
+# What a call to a Temporal server that is down or restarting fails with.
+UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+
 
 async def graph_unavailable(request: Request, error: Exception) -> JSONResponse:
     """The graph is down or not answering: the service is unavailable, the request
     may be sent again."""
     return JSONResponse(status_code=503, content={"detail": str(error)})
+
+
+async def temporal_unavailable(request: Request, error: Exception) -> JSONResponse:
+    """Temporal does not answer (its server stopped or restarting): the service is
+    unavailable, the request may be sent again. Other refusals stay errors."""
+    if not isinstance(error, RPCError) or error.status not in UNREACHABLE:
+        raise error
+    settings: Settings = request.app.state.settings
+    return JSONResponse(status_code=503, content={
+        "detail": f"Temporal at {settings.temporal_address or 'its address'} does not "
+                  f"answer ({error.message}): try again shortly",
+    })
 
 
 def create_app(
@@ -53,6 +69,7 @@ def create_app(
     app = FastAPI(title="Orchestrator", version="0.1.0", lifespan=lifespan)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(GraphStoreUnavailable, graph_unavailable)
+    app.add_exception_handler(RPCError, temporal_unavailable)
     for module in (chat, workflows, graph, agents, mcp, health):
         app.include_router(module.router)
     return app

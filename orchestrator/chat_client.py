@@ -86,18 +86,25 @@ async def _until_finished(http: httpx.AsyncClient, workflow_id: str, out: TextIO
     while True:
         try:
             reply = await http.get(f"/v1/workflows/{workflow_id}")
+            # 5xx: the API is up, what it needs is not (Temporal restarting).
+            trouble = f"HTTP {reply.status_code}" if reply.is_server_error else None
         except httpx.TransportError as err:
+            trouble = type(err).__name__
+        if trouble is not None:
             now = asyncio.get_running_loop().time()
             if lost_since is None:
                 lost_since = now
-                out.write(f"(the API does not answer: {type(err).__name__}; waiting "
+                out.write(f"(the API does not answer: {trouble}; waiting "
                           f"{API_GONE_S:.0f} s for it)\n")
                 out.flush()
             if now - lost_since > API_GONE_S:
-                raise
+                raise ServiceUnreachable(f"the API did not answer for {API_GONE_S:.0f} s "
+                                         f"({trouble}); the run goes on: orchestrator watch "
+                                         f"{workflow_id}")
             await asyncio.sleep(POLL_S)
             continue
         lost_since = None
+        reply.raise_for_status()
         state = RunResult.model_validate(reply.json())
         for line in _changes(state, seen):
             out.write(line + "\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import logging
 import os
 import shutil
 import signal
@@ -13,6 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.errors import ServiceUnreachable
+
+log = logging.getLogger(__name__)
+# A dev server that keeps dying is not helped by starting it again: after this
+# many restarts within the window, its owner is told to give up.
+RESTARTS = 3
+RESTART_WINDOW_S = 60.0
 
 
 def temporal_binary() -> str:
@@ -128,6 +135,16 @@ class DevServer:
                     f"the Temporal dev server did not listen on {self.port} within {wait_s:g} s")
             await asyncio.sleep(0.1)
 
+    async def exited(self) -> tuple[int, str]:
+        """Wait until the server process ends: its exit code and the end of what it
+        wrote on stderr (read as it comes, so that a full pipe never stalls it)."""
+        assert self._process is not None, "start() first"
+        tail = b""
+        if self._process.stderr is not None:
+            while chunk := await self._process.stderr.read(1 << 16):
+                tail = (tail + chunk)[-2000:]
+        return await self._process.wait(), tail.decode(errors="replace").strip()
+
     async def stop(self) -> None:
         if self._process is None or self._process.returncode is not None:
             return
@@ -144,3 +161,29 @@ def listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def keep_running(server: DevServer, give_up: Callable[[], None]) -> None:
+    """Start `server` again whenever it exits (killed, crashed) until cancelled: it
+    keeps its state in its database file, so the runs it held go on. After
+    `RESTARTS` restarts within `RESTART_WINDOW_S`, call `give_up` and return."""
+    restarts: list[float] = []
+    while True:
+        code, said = await server.exited()
+        now = asyncio.get_running_loop().time()
+        restarts = [t for t in restarts if now - t < RESTART_WINDOW_S] + [now]
+        why = f"code {code}" + (f": {said[-500:]}" if said else "")
+        if len(restarts) > RESTARTS:
+            log.error("the Temporal dev server exited %d times within %.0f s (%s): stopping",
+                      len(restarts), RESTART_WINDOW_S, why)
+            give_up()
+            return
+        log.warning("the Temporal dev server exited (%s); starting it again on %s",
+                    why, server.address)
+        try:
+            await server.start()
+        except ServiceUnreachable as err:
+            log.error("the Temporal dev server did not start again: %s", err)
+            await asyncio.sleep(1.0)
+        else:
+            log.warning("the Temporal dev server is back on %s", server.address)

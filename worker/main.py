@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import uvicorn
 from temporalio.client import Client
 
 from api.app import create_app
-from orchestrator.devserver import DevServer, listening
+from orchestrator.devserver import DevServer, keep_running, listening
 from orchestrator.errors import ServiceUnreachable
 from orchestrator.graph.factory import check_store_settings
 from orchestrator.settings import Settings
@@ -39,9 +41,18 @@ async def temporal(settings: Settings) -> AsyncIterator[Settings]:
     )
     await server.start()
     log.info("Temporal dev server on %s, Web UI on %s", server.address, settings.ui_url)
+    # Killed under us, it is started again; one that keeps dying stops the command
+    # as a SIGTERM would, cleanly.
+    watch = asyncio.create_task(
+        keep_running(server, lambda: os.kill(os.getpid(), signal.SIGTERM)),
+        name="dev-server-watch",
+    )
     try:
         yield settings.model_copy(update={"temporal_address": server.address})
     finally:
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
         await server.stop()
 
 
@@ -54,17 +65,19 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         log.warning("the embedded graph at %s is this worker's alone: workers sharing task "
                     "queue %r need one graph (ORCHESTRATOR_GRAPH_BACKEND=neo4j)",
                     settings.graph_path, settings.task_queue)
-    async with temporal(settings) as settings:
-        client = await connect(settings)
-        await ensure_search_attributes(client)
-        runtime = await build_runtime(settings)
-        try:
+    # The graph and the MCP servers first: what cannot open (another process on the
+    # embedded graph) is told before a dev server is started for nothing.
+    runtime = await build_runtime(settings)
+    try:
+        async with temporal(settings) as settings:
+            client = await connect(settings)
+            await ensure_search_attributes(client)
             async with build_worker(client, runtime):
                 started()
                 log.info("worker on task queue %r", settings.task_queue)
                 await (stop or asyncio.Event()).wait()
-        finally:
-            await runtime.close()
+    finally:
+        await runtime.close()
 
 
 async def serve(
@@ -78,16 +91,18 @@ async def serve(
             "running? (--api-port picks another)"
         )
     check_store_settings(settings)
-    async with temporal(settings) as settings:
-        client = await connect(settings)
-        await ensure_search_attributes(client)
-        runtime = await build_runtime(settings)
-        config = uvicorn.Config(
-            create_app(settings, client, runtime.store, runtime.hub), host=settings.api_host,
-            port=settings.api_port, log_level="warning", lifespan="on",
-        )
-        server = uvicorn.Server(config)
-        try:
+    # As in `run_worker`: the graph is open before a dev server is started.
+    runtime = await build_runtime(settings)
+    try:
+        async with temporal(settings) as settings:
+            client = await connect(settings)
+            await ensure_search_attributes(client)
+            config = uvicorn.Config(
+                create_app(settings, client, runtime.store, runtime.hub),
+                host=settings.api_host, port=settings.api_port, log_level="warning",
+                lifespan="on",
+            )
+            server = uvicorn.Server(config)
             async with build_worker(client, runtime):
                 api = asyncio.create_task(_api(server))
                 try:
@@ -107,8 +122,8 @@ async def serve(
                 finally:
                     server.should_exit = True
                     await asyncio.gather(api, return_exceptions=True)
-        finally:
-            await runtime.close()
+    finally:
+        await runtime.close()
 
 
 async def _api(server: uvicorn.Server) -> None:

@@ -6,6 +6,7 @@ import io
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
 from orchestrator.chat_client import (
     TEXT_LINES,
@@ -130,15 +131,24 @@ def test_a_step_that_moved_to_another_agent_says_so() -> None:
                                 "after mcp-east failed: no cluster prod")
 
 
-async def test_a_followed_run_waits_out_an_api_that_restarts() -> None:
+@pytest.mark.parametrize(("trouble", "told"), [
+    (None, "ConnectError"),  # the API is restarting
+    (503, "HTTP 503"),  # the API is up, Temporal behind it is restarting
+    (500, "HTTP 500"),
+])
+async def test_a_followed_run_waits_out_an_api_that_restarts(
+    trouble: int | None, told: str
+) -> None:
     finished = RunResult(workflow_id="wf", status=RunStatus.COMPLETED, request="r")
     calls = 0
 
     def answer(request: httpx.Request) -> httpx.Response:
         nonlocal calls
         calls += 1
-        if calls <= 2:  # the API is restarting
+        if calls <= 2 and trouble is None:
             raise httpx.ConnectError("connection refused", request=request)
+        if calls <= 2 and trouble is not None:
+            return httpx.Response(trouble, text="Internal Server Error")
         return httpx.Response(200, json=finished.model_dump(mode="json"))
 
     out = io.StringIO()
@@ -146,4 +156,4 @@ async def test_a_followed_run_waits_out_an_api_that_restarts() -> None:
                                  base_url="http://api") as http:
         state = await _until_finished(http, "wf", out)
     assert state.status == RunStatus.COMPLETED and calls == 3
-    assert out.getvalue().startswith("(the API does not answer: ConnectError; waiting")
+    assert out.getvalue().startswith(f"(the API does not answer: {told}; waiting")

@@ -1,0 +1,130 @@
+"""The dev server `orchestrator up` started dies under it (kill -9): `up` starts it
+again and the run it held completes. Meanwhile a second `up` on the same data
+directory is refused before it starts a dev server of its own; and an API whose
+Temporal does not answer says so with a 503."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+
+from api.app import create_app
+from orchestrator.devserver import DevServer, free_port
+from orchestrator.graph.embedded import EmbeddedGraphStore
+from orchestrator.settings import Settings
+from tests.integration.stack import S1
+from worker.client import connect
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as listed:
+        return [int(child) for child in listed.read().split()]
+
+
+async def _up(env: dict[str, str], log: Path, api_port: int) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "orchestrator.cli", "up", "--api-port", str(api_port), env=env,
+        stdin=asyncio.subprocess.DEVNULL, stdout=log.open("ab"),
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+async def _state(http: httpx.AsyncClient, path: str) -> dict[str, object] | None:
+    """The API's answer, or None while it (or Temporal behind it) does not answer."""
+    try:
+        reply = await http.get(path)
+    except httpx.TransportError:
+        return None
+    if reply.status_code == 503:
+        return None
+    assert reply.status_code == 200, reply.text
+    answer: dict[str, object] = reply.json()
+    return answer
+
+
+async def test_up_starts_its_dev_server_again_and_the_run_completes(tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "ORCHESTRATOR_TEMPORAL_ADDRESS"},
+        "ORCHESTRATOR_TEMPORAL_PORT": str(free_port()),
+        "ORCHESTRATOR_TEMPORAL_UI_PORT": str(free_port()),
+        "ORCHESTRATOR_DATA_DIR": str(tmp_path),
+        # Slow, so that the kill lands while the run is going.
+        "ORCHESTRATOR_AGENT_FAULTS": json.dumps({"service.create": {"delay_ms": 3000}}),
+    }
+    log, port = tmp_path / "up.log", free_port()
+    up = await _up(env, log, port)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            async with asyncio.timeout(60):
+                while await _state(http, "/healthz") is None:
+                    assert up.returncode is None, log.read_text()[-3000:]
+                    await asyncio.sleep(0.2)
+            reply = await http.post("/v3/ai/chat", json={"message": S1})
+            assert reply.status_code == 200, reply.text
+            workflow_id = reply.json()["workflow_id"]
+
+            # A second `up` on this data directory is refused before it starts a dev
+            # server of its own on the same Temporal database.
+            second_log = tmp_path / "second.log"
+            second = await _up({**env, "ORCHESTRATOR_TEMPORAL_PORT": str(free_port()),
+                                "ORCHESTRATOR_TEMPORAL_UI_PORT": str(free_port())},
+                               second_log, free_port())
+            async with asyncio.timeout(60):
+                assert await second.wait() == 1
+            told = second_log.read_text()
+            assert "is open in another process" in told, told
+            assert "Temporal dev server on" not in told, told
+
+            (dev_server,) = _children(up.pid)
+            os.kill(dev_server, signal.SIGKILL)
+            async with asyncio.timeout(90):
+                while True:
+                    state = await _state(http, f"/v1/workflows/{workflow_id}")
+                    if state is not None and state["status"] not in ("running", "planning"):
+                        break
+                    assert up.returncode is None, log.read_text()[-3000:]
+                    await asyncio.sleep(0.3)
+    finally:
+        if up.returncode is None:
+            up.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(30):
+                await up.wait()
+    logged = log.read_text()
+    assert state["status"] == "completed", state
+    assert "the Temporal dev server exited (code -9" in logged, logged[-3000:]
+    assert "the Temporal dev server is back on" in logged, logged[-3000:]
+    assert up.returncode == 143, logged[-3000:]  # and it still stops cleanly
+
+
+async def test_the_api_answers_503_while_temporal_does_not_answer(tmp_path: Path) -> None:
+    server = DevServer(free_port())
+    await server.start()
+    settings = Settings(temporal_address=server.address, data_dir=tmp_path)
+    client: Client = await connect(settings)
+    store = EmbeddedGraphStore(tmp_path / "graph.lbug")
+    await store.setup()
+    app = create_app(settings, client, store)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
+                              timeout=60) as http,
+        ):
+            assert (await http.get("/healthz")).status_code == 200
+            await server.stop()
+            health = await http.get("/healthz")
+            run = await http.get("/v1/workflows/run-anything")
+    finally:
+        await server.stop()
+        await store.close()
+    for reply in (health, run):
+        assert reply.status_code == 503, reply.text
+        assert reply.json()["detail"].startswith(
+            f"Temporal at {server.address} does not answer"), reply.text
