@@ -16,6 +16,22 @@ from workflows.orchestration import OrchestrationWorkflow
 REFUSED = "ExtendRefused"
 
 
+async def started_with_key(client: Client, workflow_id: str) -> bool:
+    """Whether the run an Idempotency-Key would start exists already."""
+    try:
+        await run_handle(client, workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+def keyed_extension(run: RunResult, key: str | None) -> Extension | None:
+    """The follow-up the run took on under this Idempotency-Key, if any."""
+    return next((e for e in run.extensions if key is not None and e.key == key), None)
+
+
 async def earlier_run(client: Client, conversation_id: str) -> RunResult:
     """The state of the run a follow-up continues; 404 when there is none."""
     try:
@@ -28,14 +44,17 @@ async def earlier_run(client: Client, conversation_id: str) -> RunResult:
 
 
 async def extend_run(
-    client: Client, conversation_id: str, message: str, update_id: str | None
+    client: Client, conversation_id: str, message: str, key: str | None
 ) -> Extension | None:
     """The steps the running run took on for the message; None when it had
-    finished meanwhile (the caller starts a new run instead)."""
+    finished meanwhile (the caller starts a new run instead). The same key sends
+    the same follow-up once: Temporal keeps one update per id, and answers a repeat
+    with the first one's outcome."""
     handle = run_handle(client, conversation_id)
     try:
         return await handle.execute_update(
-            OrchestrationWorkflow.extend, Followup(message=message), id=update_id
+            OrchestrationWorkflow.extend, Followup(message=message, key=key),
+            id=f"followup-{key}" if key else None,
         )
     except WorkflowUpdateFailedError as err:
         cause = err.cause

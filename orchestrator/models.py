@@ -205,6 +205,9 @@ class Followup(Model):
     """A follow-up message on a run that is still going: plan it and add its steps."""
 
     message: str = Field(max_length=4000)
+    # The Idempotency-Key it was sent with: a repeat of it is answered from the
+    # run's record of it, even once the run has ended.
+    key: str | None = None
 
 
 class Extension(Model):
@@ -213,6 +216,7 @@ class Extension(Model):
     message: str
     steps: list[Step]
     added_at: datetime
+    key: str | None = None
 
 
 class Decision(Model):

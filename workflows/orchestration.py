@@ -203,7 +203,7 @@ class OrchestrationWorkflow:
         # waits for it rather than finishing (see `_execute`).
         self._extending += 1
         try:
-            return await self._extend(followup.message.strip())
+            return await self._extend(followup.message.strip(), followup.key)
         finally:
             self._extending -= 1
 
@@ -227,7 +227,7 @@ class OrchestrationWorkflow:
             return f"the run has finished ({self._status.value}): nothing more can be added"
         return None
 
-    async def _extend(self, message: str) -> Extension:
+    async def _extend(self, message: str, key: str | None) -> Extension:
         await workflow.wait_condition(lambda: self._status != RunStatus.PLANNING)
         assert self._request is not None
         refusal = self._extend_refusal(message)
@@ -273,7 +273,7 @@ class OrchestrationWorkflow:
                                    type="NothingToAdd", non_retryable=True)
         self._planned = merged
         self._results.update((s.id, StepResult(step_id=s.id)) for s in added)
-        extension = Extension(message=message, steps=added, added_at=workflow.now())
+        extension = Extension(message=message, steps=added, added_at=workflow.now(), key=key)
         self._extensions.append(extension)
         # The added steps' nodes exist before the steps mirror their own states.
         await workflow.execute_local_activity_method(

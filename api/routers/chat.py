@@ -15,9 +15,15 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.deps import SettingsDep, TemporalClientDep
-from api.followup import earlier_run, extend_run
+from api.followup import earlier_run, extend_run, keyed_extension, started_with_key
 from api.schemas import ChatRequest, ChatResponse
-from orchestrator.models import EntityRef, OrchestrationRequest, ProblemKind, RunResult
+from orchestrator.models import (
+    EntityRef,
+    Extension,
+    OrchestrationRequest,
+    ProblemKind,
+    RunResult,
+)
 from orchestrator.planning.conversation import context_of
 from orchestrator.settings import Settings
 from worker.client import run_handle
@@ -41,9 +47,17 @@ async def chat(
     if idempotency_key is not None and not _KEY.match(idempotency_key):
         raise HTTPException(422, "Idempotency-Key: use 1-100 letters, digits or . _ : -")
     context: list[EntityRef] = []
+    workflow_id = f"run-{idempotency_key or uuid.uuid4().hex}"
     if body.conversation_id is not None:
         earlier = await earlier_run(client, body.conversation_id)
-        if earlier.finished_at is None and not body.dry_run:
+        # A key names one request: a follow-up it was sent with already went into
+        # this run (answered from the run's record, even once it has ended), or into
+        # a new run of the key's name (the start below finds it).
+        taken = keyed_extension(earlier, idempotency_key)
+        if taken is not None:
+            return await _extended(body, client, settings, taken, idempotency_key)
+        started = idempotency_key is not None and await started_with_key(client, workflow_id)
+        if earlier.finished_at is None and not body.dry_run and not started:
             extended = await _extend(body, client, settings, idempotency_key)
             if extended is not None:
                 return extended
@@ -53,7 +67,6 @@ async def chat(
                 raise HTTPException(409, f"run {body.conversation_id} is stopping ({why}); "
                                          "follow up once it has ended")
         context = context_of(earlier)
-    workflow_id = f"run-{idempotency_key or uuid.uuid4().hex}"
     start = WithStartWorkflowOperation(
         OrchestrationWorkflow.run,
         OrchestrationRequest(
@@ -134,11 +147,24 @@ async def _extend(
     if body.require_approval:
         raise HTTPException(422, "require_approval applies to a new run; "
                                  f"run {workflow_id} is still going")
-    # The same key sends the same follow-up once: Temporal keeps one update per id.
-    added = await extend_run(client, workflow_id, body.message,
-                             f"followup-{key}" if key else None)
+    added = await extend_run(client, workflow_id, body.message, key)
     if added is None:
         return None
+    return await _extended(body, client, settings, added, key)
+
+
+async def _extended(
+    body: ChatRequest, client: TemporalClientDep, settings: Settings, added: Extension,
+    key: str | None,
+) -> ChatResponse:
+    """The answer to a follow-up the conversation's run took on; 409 when its key
+    was first sent with another message (Temporal answers a repeated update id
+    with the first update's outcome, whatever the repeat carries)."""
+    assert body.conversation_id is not None
+    if key is not None and added.message != body.message.strip():
+        raise HTTPException(409, f"Idempotency-Key {key!r} was used for another request "
+                                 f"({added.message!r}): use a new key for this one")
+    workflow_id = body.conversation_id
     handle = run_handle(client, workflow_id)
     run_id = (await handle.describe()).run_id
     result = await handle.result() if body.wait else None

@@ -1,0 +1,64 @@
+"""An Idempotency-Key on a follow-up names that one request, on the real dev server:
+a repeat is answered from the run's record of it, while the run goes and after it
+has ended, and the key sent with another message is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+
+from orchestrator.agents.faults import Fault
+from orchestrator.devserver import DevServer
+from orchestrator.models import RunResult, RunStatus
+from tests.integration.stack import S1, running_stack
+
+SLOW_DEPLOY = {"deployment.create": Fault(delay_ms=3000)}
+MAIL, CHAT = "also add a mail service", "also add a chat service"
+
+
+async def _chat(http: httpx.AsyncClient, message: str, key: str | None = None,
+                **options: object) -> httpx.Response:
+    headers = {"Idempotency-Key": key} if key else {}
+    return await http.post("/v3/ai/chat", json={"message": message, **options},
+                           headers=headers)
+
+
+async def test_a_followups_key_names_one_followup_while_the_run_goes_and_after(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path,
+                             agent_faults=SLOW_DEPLOY) as s:
+        started = await _chat(s.http, S1)
+        run = started.json()["workflow_id"]
+        first = await _chat(s.http, MAIL, "fu-mail", conversation_id=run)
+        again = await _chat(s.http, MAIL, "fu-mail", conversation_id=run)
+        other = await _chat(s.http, CHAT, "fu-mail", conversation_id=run)
+        # A key that started a run of its own is not a follow-up's key too.
+        own = await _chat(s.http, "create application blog", "fu-own")
+        reused = await _chat(s.http, CHAT, "fu-own", conversation_id=run)
+        ended = await _chat(s.http, MAIL, "fu-mail", conversation_id=run, wait=True)
+        # Once the run has ended: the same answer again, not a new run doing it twice.
+        after = await _chat(s.http, MAIL, "fu-mail", conversation_id=run)
+        other_after = await _chat(s.http, CHAT, "fu-mail", conversation_id=run)
+        fresh = await _chat(s.http, CHAT, "fu-chat", conversation_id=run)
+        fresh_again = await _chat(s.http, CHAT, "fu-chat", conversation_id=run)
+    for reply in (first, again, ended, after, fresh, fresh_again):
+        assert reply.status_code == 200, reply.text
+    assert [s["id"] for s in first.json()["added_steps"]] == ["create-service-mail"]
+    for reply in (again, ended, after):
+        assert reply.json()["workflow_id"] == run
+        assert reply.json()["added_steps"] == first.json()["added_steps"]
+    result = RunResult.model_validate(ended.json()["result"])
+    assert result.status == RunStatus.COMPLETED
+    assert [(e.message, e.key) for e in result.extensions] == [(MAIL, "fu-mail")]
+    for reply in (other, other_after):
+        assert reply.status_code == 409, reply.text
+        assert "was used for another request ('also add a mail service')" in reply.text
+    assert own.status_code == 200, own.text
+    assert reused.status_code == 409, reused.text
+    assert "was used for another request ('create application blog')" in reused.text
+    # A new key on the ended run: a new run that follows it, found again by its key.
+    assert fresh.json()["workflow_id"] == fresh_again.json()["workflow_id"] == "run-fu-chat"
+    assert fresh.json()["follows"] == run
