@@ -61,9 +61,7 @@ async def replay(
     types = {e.event_id: e.event_type for e in events}
     event_type = None
     if event_id in types:
-        # "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" reads better as "ActivityTaskScheduled".
-        raw = _event_type_name(types[event_id])
-        event_type = "".join(part.capitalize() for part in raw.split("_"))
+        event_type = _event_label(types[event_id])
     return report.model_copy(update={"error": error, "event_id": event_id,
                                      "event_type": event_type})
 
@@ -88,14 +86,28 @@ def load(path: Path) -> WorkflowHistory:
     except ValueError as err:  # not JSON, or not a history's JSON
         raise InvalidInput(f"{path} is not a workflow history saved as JSON "
                            f"(orchestrator history <id> --out {path.name}): {err}") from err
-    # The run's own id, as its first event records it (servers since 1.24 do);
-    # the file's name otherwise.
     events = list(history.events)
-    started = events[0].workflow_execution_started_event_attributes if events else None
-    if started is not None and started.workflow_id:
+    first = events[0] if events else None
+    # The SDK's core panics on a history that does not open with the run's start
+    # (and the command then hangs): told here instead.
+    if first is None or first.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+        found = "it has no events" if first is None else f"not {_event_label(first.event_type)}"
+        raise InvalidInput(
+            f"{path} does not hold a whole workflow history: its first event must be the "
+            f"run's start (WorkflowExecutionStarted), {found} "
+            f"(orchestrator history <id> --out {path.name} saves one)")
+    started = first.workflow_execution_started_event_attributes
+    if not started.original_execution_run_id:
+        raise InvalidInput(f"{path}: the run's start event has no run id "
+                           "(originalExecutionRunId); replay needs it")
+    # The run's own id, as its start records it (servers since 1.24 do); the file's
+    # name otherwise.
+    if started.workflow_id:
         return WorkflowHistory(started.workflow_id, events)
     return history
 
 
-def _event_type_name(value: int) -> str:
-    return EventType.Name(value).removeprefix("EVENT_TYPE_")  # type: ignore[arg-type]
+def _event_label(value: int) -> str:
+    """"EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" reads better as "ActivityTaskScheduled"."""
+    raw = EventType.Name(value).removeprefix("EVENT_TYPE_")  # type: ignore[arg-type]
+    return "".join(part.capitalize() for part in raw.split("_"))

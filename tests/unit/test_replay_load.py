@@ -1,0 +1,41 @@
+"""`replay --file` reads a saved history, and refuses one the replayer cannot take
+(the SDK's core panics on it, and the command would then hang)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import InvalidInput
+from worker.replay import load
+
+GOLDEN = Path(__file__).parents[1] / "histories" / "s1.json"
+
+
+def test_a_saved_history_loads_under_its_runs_id() -> None:
+    saved = json.loads(GOLDEN.read_text())["events"]
+    history = load(GOLDEN)
+    started = saved[0]["workflowExecutionStartedEventAttributes"]
+    assert history.workflow_id == started.get("workflowId", GOLDEN.stem)
+    assert len(list(history.events)) == len(saved)
+
+
+@pytest.mark.parametrize(("events", "says"), [
+    ([], "first event must be the run's start (WorkflowExecutionStarted), it has no events"),
+    ([{"eventId": "1"}], "not Unspecified"),
+    ([{"eventId": "1", "eventType": "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED"}],
+     "not WorkflowTaskScheduled"),
+    ([{"eventId": "1", "eventType": "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED",
+       "workflowExecutionStartedEventAttributes": {"workflowType": {"name": "X"}}}],
+     "has no run id"),
+])
+def test_a_history_not_opening_with_the_runs_start_is_refused(
+    tmp_path: Path, events: list[dict[str, object]], says: str
+) -> None:
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps({"events": events}))
+    with pytest.raises(InvalidInput, match=r"h\.json") as refused:
+        load(path)
+    assert says in str(refused.value)
