@@ -36,8 +36,10 @@ def rank(
                     key=lambda a: (-success_rate(seen(a)), mean_ms(a), a.id))
     if untried:
         return untried + proven
-    total = sum(seen(a).runs for a in providers)
-    if len(proven) > 1 and total % EXPLORE_EVERY == EXPLORE_EVERY - 1:
+    # Steps are counted by their successes: a step whose first agent failed over
+    # to the next counts two runs, and counting runs would explore every 9 steps.
+    done = sum(seen(a).successes for a in providers)
+    if len(proven) > 1 and done % EXPLORE_EVERY == EXPLORE_EVERY - 1:
         proven[0], proven[1] = proven[1], proven[0]
     return proven
 
