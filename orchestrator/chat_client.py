@@ -200,7 +200,8 @@ def _show_plan(plan: Plan, out: TextIO) -> None:
     out.write(f"Plan: {counted(len(plan.steps), 'step')} (read by {by}{why})\n")
     for step in in_run_order(plan.steps):
         after = f"  (after {', '.join(step.depends_on)})" if step.depends_on else ""
-        out.write(f"  - {step.id}: {step.capability} by {step.agent}{after}\n")
+        ask = "  — waits for approval" if step.requires_approval else ""
+        out.write(f"  - {step.id}: {step.capability} by {step.agent}{after}{ask}\n")
 
 
 def in_run_order(steps: list[Step]) -> list[Step]:

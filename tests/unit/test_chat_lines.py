@@ -11,11 +11,20 @@ import pytest
 from orchestrator.chat_client import (
     TEXT_LINES,
     _changes,
+    _show_plan,
     _step_line,
     _until_finished,
     in_run_order,
 )
-from orchestrator.models import AgentTry, RunResult, RunStatus, Step, StepResult, StepStatus
+from orchestrator.models import (
+    AgentTry,
+    Plan,
+    RunResult,
+    RunStatus,
+    Step,
+    StepResult,
+    StepStatus,
+)
 
 
 def test_a_tools_answer_is_shown_under_its_step() -> None:
@@ -157,3 +166,17 @@ async def test_a_followed_run_waits_out_an_api_that_restarts(
         state = await _until_finished(http, "wf", out)
     assert state.status == RunStatus.COMPLETED and calls == 3
     assert out.getvalue().startswith(f"(the API does not answer: {told}; waiting")
+
+
+def test_the_plan_says_which_steps_wait_for_approval() -> None:
+    plan = Plan(intent="t", request="t", steps=[
+        Step(id="app", capability="application.create", agent="application-agent"),
+        Step(id="dep", capability="deployment.create", agent="deployment-agent",
+             depends_on=["app"], requires_approval=True),
+    ])
+    out = io.StringIO()
+    _show_plan(plan, out)
+    assert out.getvalue().splitlines()[1:] == [
+        "  - app: application.create by application-agent",
+        "  - dep: deployment.create by deployment-agent  (after app)  — waits for approval",
+    ]
