@@ -107,15 +107,27 @@ async def _until_stopped(work: Coroutine[Any, Any, int | None]) -> int | None:
             loop.remove_signal_handler(sig)
 
 
+# The rest of the settings are environment variables; the README lists them all.
+SETTINGS_HELP = (
+    "Settings come from ORCHESTRATOR_* environment variables (the README's Settings "
+    "section lists them all), among them: ORCHESTRATOR_DATA_DIR (graph and Temporal "
+    "database), ORCHESTRATOR_TEMPORAL_ADDRESS (use this Temporal instead of starting "
+    "one), ORCHESTRATOR_TEMPORAL_PORT and ORCHESTRATOR_TEMPORAL_UI_PORT (the dev server "
+    "started here), ORCHESTRATOR_API_PORT, ORCHESTRATOR_TASK_QUEUE, "
+    "ORCHESTRATOR_GRAPH_BACKEND."
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orchestrator", description=__doc__)
     sub = parser.add_subparsers(required=True, metavar="command")
 
-    up = sub.add_parser("up", help="start Temporal (unless configured), the worker and the API")
+    up = sub.add_parser("up", help="start Temporal (unless configured), the worker and the API",
+                        epilog=SETTINGS_HELP)
     up.add_argument("--api-port", type=_port, help="API port (default 8000)")
     up.set_defaults(func=_up)
 
-    worker = sub.add_parser("worker", help="run a worker only")
+    worker = sub.add_parser("worker", help="run a worker only", epilog=SETTINGS_HELP)
     worker.set_defaults(func=_worker)
 
     chat = sub.add_parser("chat", help="send a request to a running API and follow it")

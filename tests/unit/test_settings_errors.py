@@ -11,7 +11,7 @@ from pydantic_settings import SettingsError
 from orchestrator.agents.catalogue import PLATFORM_AGENTS, PLATFORM_CAPABILITIES
 from orchestrator.agents.faults import Fault
 from orchestrator.agents.registry import AgentRegistry
-from orchestrator.cli import main
+from orchestrator.cli import SETTINGS_HELP, main
 from orchestrator.errors import InvalidInput
 from orchestrator.models import Limits
 from orchestrator.settings import Settings, settings_problem
@@ -75,3 +75,9 @@ def test_a_fault_that_would_inject_nothing_is_refused(
     with pytest.raises(InvalidInput, match=re.escape(says)):
         registry.check_faults(faults)
     registry.check_faults({"deployment.create": Fault(agent="deployment-agent")})
+
+
+def test_the_commands_help_names_real_settings() -> None:
+    named = re.findall(r"ORCHESTRATOR_([A-Z_]+[A-Z])", SETTINGS_HELP)
+    assert len(named) >= 5
+    assert sorted(n.lower() for n in named if n.lower() not in Settings.model_fields) == []
