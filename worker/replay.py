@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
@@ -23,6 +24,7 @@ _EVENT_ID = re.compile(r"(?:event[_ ]id|HistoryEvent\(id|id)[:=]\s*(\d+)", re.IG
 
 
 _CORE_MESSAGE = re.compile(r'message: "([^"]+)"')
+_SCHEDULED_AS = re.compile(r"scheduled event '([^']+)'")
 
 
 class ReplayReport(Model):
@@ -57,7 +59,7 @@ async def replay(
     core = _CORE_MESSAGE.search(error)
     error = core.group(1) if core else error
     found = _EVENT_ID.search(error)
-    event_id = int(found.group(1)) if found else None
+    event_id = int(found.group(1)) if found else _scheduled_event(error, events)
     types = {e.event_id: e.event_type for e in events}
     event_type = None
     if event_id in types:
@@ -105,6 +107,18 @@ def load(path: Path) -> WorkflowHistory:
     if started.workflow_id:
         return WorkflowHistory(started.workflow_id, events)
     return history
+
+
+def _scheduled_event(error: str, events: list[HistoryEvent]) -> int | None:
+    """The event an activity mismatch names by its type, not its id ("Activity type
+    of scheduled event 'x' does not match ..."): the first scheduled as 'x'."""
+    named = _SCHEDULED_AS.search(error)
+    if named is None:
+        return None
+    return next((e.event_id for e in events
+                 if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+                 and e.activity_task_scheduled_event_attributes.activity_type.name
+                 == named.group(1)), None)
 
 
 def _event_label(value: int) -> str:

@@ -3,6 +3,7 @@ without `workflow.patched` is caught, at the event where it diverges."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,17 @@ async def test_a_change_without_patched_is_caught_at_its_event() -> None:
     assert report.describe().startswith(f"MISMATCH at event {report.event_id}")
     # The patched code replays the same history.
     assert (await replay(_history(BEFORE_PATCH))).ok
+
+
+async def test_an_activity_that_does_not_match_is_named_at_its_event() -> None:
+    # The history's first step scheduled under another activity type, as if the
+    # code had renamed it since.
+    saved = json.loads(HISTORIES["s1"])
+    first = next(e for e in saved["events"]
+                 if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")
+    first["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "renamed_step"
+    report = await replay(WorkflowHistory.from_json("tampered", json.dumps(saved)))
+    assert not report.ok
+    assert (report.event_id, report.event_type) == (
+        int(first["eventId"]), "ActivityTaskScheduled"), report.describe()
+    assert "'renamed_step'" in (report.error or "")
