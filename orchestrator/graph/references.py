@@ -29,7 +29,7 @@ _PLACEMENT = {"to", "in", "on", "at"}
 _ALIASES = {"app": "application", "apps": "application", "env": "environment",
             "envs": "environment", "svc": "service"}
 TROUBLE = frozenset({"failing", "failed", "fails", "broken", "down", "crashing", "unhealthy",
-                     "erroring"})
+                     "erroring", "wrong"})
 # The attribute, and its value, by which an entity is known to be failing.
 HEALTH, FAILING = "health", "failing"
 

@@ -1,6 +1,8 @@
 """Troubleshooting requests ("my application is failing in staging, fix it"):
 find the failing deployment through the graph, then inspect it, diagnose it four
-ways at once, fix what the diagnoses found and deploy it again.
+ways at once, fix what the diagnoses found and deploy it again. A question ("why
+is shop failing in staging?") or a request to diagnose stops after the diagnoses:
+it asks for an answer, not a change.
 
 The target is never guessed: the words are resolved against the graph
 (`resolve_reference`), the entities found lead to their deployments, and of
@@ -25,7 +27,12 @@ from orchestrator.planning.synthesis import assign_agents
 
 # Asking for a repair is enough on its own; saying something is wrong (`TROUBLE`)
 # is enough unless the request also asks to make things.
-REPAIR = frozenset({"fix", "repair", "troubleshoot", "diagnose", "debug", "heal", "remediate"})
+FIXING = frozenset({"fix", "repair", "troubleshoot", "heal", "remediate"})
+LOOKING = frozenset({"diagnose", "debug", "investigate"})
+REPAIR = FIXING | LOOKING
+# A question ("why is shop failing in staging?") asks for an answer: the plan
+# diagnoses and changes nothing, unless the request also asks for a fix.
+QUESTION = frozenset({"why", "what", "whats", "how", "where", "which"})
 MAKING = frozenset({"create", "build", "make", "add", "deploy", "apply", "ensure", "set"})
 _PLACEMENT = frozenset({"in", "on", "at", "to"})
 _ALIASES = {"prod": "production", "stage": "staging", "dev": "development"}
@@ -44,6 +51,8 @@ class TroubleRequest:
     # The environment named after "in", "on", "at" or "to", if any.
     environment: str | None
     words: list[str] = field(default_factory=list)
+    # Fix and redeploy after the diagnoses; False: diagnose only.
+    fix: bool = True
 
 
 def read_trouble(message: str) -> TroubleRequest | None:
@@ -58,7 +67,9 @@ def read_trouble(message: str) -> TroubleRequest | None:
             place = later if after == "the" else after
             environment = _ALIASES.get(place, place)
             break
-    return TroubleRequest(environment=environment, words=tokens)
+    asks = "?" in message or tokens[0] in QUESTION or bool(found & LOOKING)
+    return TroubleRequest(environment=environment, words=tokens,
+                          fix=bool(found & FIXING) or not asks)
 
 
 class TroubleshootPlanner:
@@ -79,10 +90,12 @@ class TroubleshootPlanner:
                              "nowhere: there is nothing to redeploy",
                              [f"troubleshoot deployment {target.name}"], [])
         stats = await self._store.agent_stats()
-        steps = _link([self._step(d, stats) for d in _drafts(target.name, app, env)],
-                      self._registry)
-        return Plan(intent=f"troubleshoot deployment {target.name}", request=message,
-                    steps=steps)
+        drafts = _drafts(target.name, app, env)
+        if not request.fix:  # the inspection and the diagnoses: they change nothing
+            drafts = [d for d in drafts if d.capability not in (FIX, REDEPLOY)]
+        steps = _link([self._step(d, stats) for d in drafts], self._registry)
+        verb = "troubleshoot" if request.fix else "diagnose"
+        return Plan(intent=f"{verb} deployment {target.name}", request=message, steps=steps)
 
     async def _target(self, message: str, request: TroubleRequest) -> EntityRecord:
         """The one failing deployment the request refers to."""

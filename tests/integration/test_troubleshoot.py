@@ -93,6 +93,9 @@ async def test_s3_diagnoses_in_parallel_then_fixes_and_redeploys(
         resolved = await s.http.get("/v1/graph/resolve", params={"q": S3})
         preview = await s.http.post("/v3/ai/chat", json={"message": S3, "dry_run": True,
                                                          "wait": True})
+        # A question gets the diagnoses' answer, and changes nothing.
+        asked = await _chat(s.http, "why is my application failing in staging?")
+        still = await store.get_entity(DEP)
         result = await _chat(s.http, S3)
         await s.runtime.mirror.flush()
         healed = await store.get_entity(DEP)
@@ -106,6 +109,11 @@ async def test_s3_diagnoses_in_parallel_then_fixes_and_redeploys(
     assert preview.status_code == 200, preview.text
     assert preview.json()["preview"]["stages"] == [
         ["inspect"], sorted(DIAGNOSES), ["fix"], ["redeploy"]]
+    assert asked.status == RunStatus.COMPLETED and asked.plan is not None, asked.problem
+    assert asked.plan.intent == "diagnose deployment ecommerce-staging"
+    assert sorted(asked.steps) == sorted(["inspect", *DIAGNOSES])
+    assert asked.steps["diagnose-deployment-logs"].output is not None
+    assert still is not None and still.attrs["health"] == "failing"
     assert result.status == RunStatus.COMPLETED, result.problem
     assert result.plan is not None and result.plan.intent == (
         "troubleshoot deployment ecommerce-staging")

@@ -138,3 +138,27 @@ async def test_refuses_to_choose_between_failing_deployments(store: EmbeddedGrap
     with pytest.raises(CannotPlan, match=r"several failing deployments match "
                                          r"\(blog-staging, ecommerce-staging\)"):
         await _plan(store, "troubleshoot my apps in staging")
+
+
+@pytest.mark.parametrize(("message", "fixes"), [
+    ("why is my application failing in staging?", False),
+    ("what is wrong with ecommerce in staging", False),
+    ("diagnose ecommerce in staging", False),
+    ("ecommerce is failing in staging: why? fix it", True),
+    (S3, True),
+    ("shop is down on prod", True),
+])
+async def test_a_question_is_answered_by_the_diagnoses_alone(
+    store: EmbeddedGraphStore, message: str, fixes: bool
+) -> None:
+    await _staging(store)
+    await deployed(store, "shop", "production")
+    await failed_redeploy(store, "shop", "production")
+    plan = await _plan(store, message)
+    if fixes:
+        assert stages(plan.steps)[-2:] == [["fix"], ["redeploy"]]
+        assert plan.intent.startswith("troubleshoot deployment ")
+    else:
+        assert stages(plan.steps) == [["inspect"], DIAGNOSES]
+        assert plan.intent == "diagnose deployment ecommerce-staging"
+        assert all(s.compensation is None for s in plan.steps)
