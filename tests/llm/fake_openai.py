@@ -108,7 +108,8 @@ class FakeOpenAi:
                 body = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
                 try:
                     self.send_response(reply.status)
-                    self.send_header("content-type", "application/json")
+                    if "content-type" not in reply.headers:
+                        self.send_header("content-type", "application/json")
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
                     self.send_header("content-length", str(len(body.encode())))

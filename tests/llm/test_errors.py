@@ -73,6 +73,25 @@ async def test_plan_other_client_errors_leave_the_plan_to_the_rules_at_once(
     assert len(fake_openai.requests) == 2
 
 
+@pytest.mark.parametrize("reply", [
+    Reply(body="<html>502 Bad Gateway</html>", headers={"content-type": "text/html"}),
+    Reply(body="<html>502 Bad Gateway</html>"),  # said to be JSON
+    Reply(body='{"id": "chatcmpl-1", "choices": [{"mess'),  # cut off
+])
+async def test_a_body_that_is_no_chat_completion_is_retryable_then_left_to_the_rules(
+    fake_openai: FakeOpenAi, store: EmbeddedGraphStore, reply: Reply
+) -> None:
+    fake_openai.script = [reply, reply]
+    failure = await _failure(fake_openai, store)
+    assert type(failure) is TransientFailure, failure
+    assert "not a chat completion" in str(failure)
+    assert not to_application_error(failure).non_retryable
+    async with llm_planner(fake_openai, store) as planner:
+        plan = await planner.plan(S1, last_try=True)
+    assert plan.planner == "offline" and len(plan.steps) == 6
+    assert "not a chat completion" in (plan.fallback_reason or "")
+
+
 async def test_plan_slow_answer_times_out_retryable(
     fake_openai: FakeOpenAi, store: EmbeddedGraphStore
 ) -> None:

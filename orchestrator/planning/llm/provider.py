@@ -17,6 +17,7 @@ import openai
 import pydantic
 from openai.types.chat import ChatCompletionMessageParam
 
+from orchestrator.errors import TransientFailure
 from orchestrator.planning.llm.answer import PlanningAnswer
 from orchestrator.planning.llm.errors import UnreadableAnswer, from_api_error
 from orchestrator.planning.llm.prompt import reread_message
@@ -100,6 +101,14 @@ class OpenAiPlanningModel:
             return None, str(error)
         except pydantic.ValidationError as error:
             return None, _schema_errors(error)
+        except (ValueError, AttributeError, TypeError) as error:
+            # Not the model's answer but the service's: a body that is no chat
+            # completion at all (a proxy's error page, cut-off JSON). Like a 502,
+            # worth another try, and on the last the rules plan instead.
+            raise TransientFailure(
+                f"the model service answered with something that is not a chat "
+                f"completion ({type(error).__name__}: {str(error)[:200]})"
+            ) from error
         if not completion.choices:
             return None, "the answer has no choices"
         message = completion.choices[0].message
