@@ -26,6 +26,9 @@ class AgentRegistry:
     def agents(self) -> list[Agent]:
         return [self._agents[i] for i in sorted(self._agents)]
 
+    def has_capability(self, name: str) -> bool:
+        return name in self._capabilities
+
     def capability(self, name: str) -> Capability:
         try:
             return self._capabilities[name]

@@ -88,8 +88,8 @@ def misnamed_tools(server: str, options: ServerOptions, offered: Collection[str]
         elif extra.compensation is not None and extra.compensation not in offered:
             problems.append(
                 f"{field}.compensation: MCP server {server!r} offers no tool "
-                f"{extra.compensation!r}{_guess(extra.compensation, offered)}, so a rollback "
-                f"could not undo {tool!r}"
+                f"{extra.compensation!r}{_guess(extra.compensation, offered)}, so plans "
+                f"calling {tool!r} are refused: they could not be undone"
             )
     return problems
 
@@ -121,8 +121,11 @@ def _capability(
         sensitive = extra.sensitive
     compensation = None
     if extra is not None and extra.compensation is not None:
-        # A name it does not offer was reported by `to_capabilities`.
-        compensation = by_tool.get(extra.compensation)
+        # A name it does not offer was reported by `to_capabilities`, and keeps the
+        # name it would have: a plan with this tool is then refused, naming the
+        # option, rather than run without the undo it was given.
+        compensation = by_tool.get(extra.compensation) or names.capability_name(
+            server, names.tool_segments([extra.compensation])[extra.compensation])
     return Capability(
         name=by_tool[tool.name],
         description=tool.description or tool.title or f"Tool {tool.name} of MCP server {server}",

@@ -314,9 +314,21 @@ class ToolPlanner:
         )
 
     def _undo(self, draft: ToolDraft) -> Compensation | None:
-        if draft.capability.compensation is None:
+        capability = draft.capability
+        if capability.compensation is None:
             return None
-        undo = self._registry.capability(draft.capability.compensation)
+        if not self._registry.has_capability(capability.compensation):
+            source = capability.source
+            where = (f"MCP server {source.server!r} offers no tool for it "
+                     f"(orchestrator.tools.{source.tool}.compensation)" if source else
+                     "no agent provides it")
+            raise CannotPlan(
+                f"step {draft.id} could not be undone: its compensation "
+                f"{capability.compensation!r} is unknown; {where}. Correct the option, or "
+                "remove it to run the tool without an undo",
+                [f"call {capability.name}"], [],
+            )
+        undo = self._registry.capability(capability.compensation)
         return Compensation(capability=undo.name, parameters=undo_parameters(draft, undo))
 
 

@@ -104,13 +104,15 @@ def test_unannotated_tool_is_treated_as_destructive() -> None:
     assert not caps["peek"].sensitive and caps["peek"].read_only
 
 
-def test_options_override_annotations_and_drop_unknown_compensation() -> None:
+def test_options_override_annotations_and_keep_an_unknown_compensations_name() -> None:
     options = ServerOptions.model_validate({"sensitive": False, "tools": {
         "wipe": {"sensitive": True, "compensation": "restore_from_nowhere"},
     }})
     caps = to_capabilities("s", [_tool("mutate"), _tool("wipe")], options)
     assert not caps["mutate"].sensitive
-    assert caps["wipe"].sensitive and caps["wipe"].compensation is None
+    # Kept under the name it would have: plans calling `wipe` are refused, naming it.
+    assert caps["wipe"].sensitive
+    assert caps["wipe"].compensation == "mcp.s.restore_from_nowhere"
 
 
 def test_options_naming_tools_the_server_lacks_are_warned_about_by_field(
@@ -122,12 +124,13 @@ def test_options_naming_tools_the_server_lacks_are_warned_about_by_field(
     }})
     with caplog.at_level("WARNING", logger="orchestrator.mcp.discovery"):
         caps = to_capabilities("cloud", [_tool("deploy"), _tool("undeploy")], options)
-    assert caps["deploy"].compensation is None
+    assert caps["deploy"].compensation == "mcp.cloud.undeploi"
     assert caplog.messages == [
         "orchestrator.tools.deploi: MCP server 'cloud' offers no tool 'deploi' "
         "(did you mean 'deploy'?), so these options apply to nothing",
         "orchestrator.tools.deploy.compensation: MCP server 'cloud' offers no tool "
-        "'undeploi' (did you mean 'undeploy'?), so a rollback could not undo 'deploy'",
+        "'undeploi' (did you mean 'undeploy'?), so plans calling 'deploy' are refused: "
+        "they could not be undone",
     ]
 
 

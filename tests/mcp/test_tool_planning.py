@@ -505,3 +505,26 @@ async def test_a_reference_tells_what_the_tool_is_given_not_which_tool(
     await _given(store, ("repository", "shop"))
     plan = await natural.plan(message)
     assert _params(plan) == {capability: params}
+
+
+async def test_a_tool_whose_configured_undo_is_not_offered_is_refused_naming_the_option(
+    store: EmbeddedGraphStore,
+) -> None:
+    tools = [types.Tool.model_validate({"name": name, "inputSchema": {
+        "type": "object", "properties": {"name": _TEXT}, "required": ["name"]}})
+        for name in ("create_repository", "delete_repository")]
+    options = ServerOptions.model_validate({"tools": {"create_repository": {
+        "produces": ["repository"], "compensation": "remove_repo"}}})
+    capabilities = list(to_capabilities("github", tools, options).values())
+    registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS)
+    registry.replace_kind(AgentKind.MCP, capabilities, [Agent(
+        id="mcp-github", kind=AgentKind.MCP, capabilities=[c.name for c in capabilities])])
+    planner = OfflinePlanner(registry, store)
+    with pytest.raises(CannotPlan) as refused:
+        await planner.plan("github create repository name=shop")
+    assert ("its compensation 'mcp.github.remove_repo' is unknown; MCP server 'github' "
+            "offers no tool for it (orchestrator.tools.create_repository.compensation)"
+            ) in refused.value.reason
+    # Its other tools still plan.
+    plan = await planner.plan("github delete repository name=shop")
+    assert [s.capability for s in plan.steps] == ["mcp.github.delete_repository"]
