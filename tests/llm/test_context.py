@@ -9,7 +9,7 @@ from typing import Any
 from orchestrator.agents.catalogue import PLATFORM_AGENTS, PLATFORM_CAPABILITIES
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.graph.embedded import EmbeddedGraphStore
-from orchestrator.models import Agent, AgentKind, Capability, EntityRef, Plan
+from orchestrator.models import Agent, AgentKind, Capability, EntityRef, Plan, ToolSource
 from orchestrator.planning.llm.context import ContextBuilder
 from orchestrator.planning.llm.prompt import catalogue
 from orchestrator.planning.llm.retrieval import relevant_capabilities
@@ -95,8 +95,20 @@ def test_relevance_weighs_rare_words_above_common_ones() -> None:
     assert relevant_capabilities("create a ticket in jira", registry.capabilities, 3) == picked
 
 
-def test_relevance_is_empty_for_a_request_sharing_no_word() -> None:
-    assert relevant_capabilities("bake bread", REGISTRY.capabilities, 12) == []
+def test_a_request_sharing_no_word_is_shown_the_built_in_capabilities() -> None:
+    # Mapping "an online store with a cart" onto applications and services is the
+    # model's job: it is shown the built-in capabilities, not nothing.
+    tool = Capability(name="mcp.shop.create_store", description="Create a store.",
+                      input_schema={"type": "object"}, produces=["store"],
+                      source=ToolSource(server="shop", tool="create_store"))
+    catalogue = [*PLATFORM_CAPABILITIES, tool]
+    shown = relevant_capabilities("bake bread", catalogue, 12)
+    assert [c.name for c in shown] == sorted(
+        c.name for c in PLATFORM_CAPABILITIES if c.produces)
+    assert len(relevant_capabilities("bake bread", catalogue, 2)) == 2
+    # A request that shares a word still gets only what it shares.
+    assert [c.name for c in relevant_capabilities("open a store", catalogue, 12)] == [
+        "mcp.shop.create_store"]
 
 
 async def test_context_recalls_past_plans_through_the_memory_hook(

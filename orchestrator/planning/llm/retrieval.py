@@ -89,7 +89,10 @@ def relevant_capabilities(
         if score > 0:
             scored.append((-score, capability.name, capability))
     if not scored:
-        return []
+        # Nothing shares a word ("an online store with a shopping cart"): reading the
+        # request in other words is the model's job, so it sees the built-in
+        # capabilities (tools are too many to guess from).
+        return sorted((c for c in plannable if c.source is None), key=lambda c: c.name)[:limit]
     best = -min(scored)[0]
     # Far below the best means it matched only common words ("create" in a catalogue
     # full of create_* tools): noise that would crowd the prompt.
