@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.planning import PlanningActivities
     from activities.steps import StepActivities
     from orchestrator.models import (
+        Agent,
         AgentTry,
         ApprovalStatus,
         Decision,
@@ -427,7 +428,7 @@ class OrchestrationWorkflow:
                 result.finished_at = workflow.now()
                 return
             result.status = StepStatus.SKIPPED if step.optional else StepStatus.FAILED
-            result.error, result.attempts = failure(err)
+            result.error, result.attempts = failure(err, self._agent(result.agent))
             result.finished_at = workflow.now()
             if not step.optional:
                 self._stop_with(ProblemKind.STEP_FAILED, f"step {step.id} failed: {result.error}")
@@ -446,7 +447,7 @@ class OrchestrationWorkflow:
             except ActivityError as err:
                 if isinstance(err.cause, CancelledError):
                     raise
-                message, attempts = failure(err)
+                message, attempts = failure(err, self._agent(agent))
                 result.tries.append(AgentTry(
                     agent=agent, ok=False, attempts=attempts, error=message,
                     duration_ms=ms_between(started, workflow.now()),
@@ -460,6 +461,9 @@ class OrchestrationWorkflow:
             ))
             return output
         raise AssertionError("unreachable: a step has at least one agent")
+
+    def _agent(self, agent_id: str | None) -> Agent | None:
+        return self._planned.agents.get(agent_id or "") if self._planned else None
 
     async def _call(self, step: Step, undo: bool = False) -> StepOutput:
         """One agent call as an activity, with the agent's retries and timeouts."""
@@ -586,7 +590,7 @@ class OrchestrationWorkflow:
             output = await self._call(undo, undo=True)
         except (ActivityError, PlanProblem, LookupError) as err:
             result.status = StepStatus.FAILED
-            result.error, result.attempts = failure(err)
+            result.error, result.attempts = failure(err, self._agent(result.agent))
             result.finished_at = workflow.now()
             if not cleanup:
                 undone.status = StepStatus.COMPENSATION_FAILED

@@ -7,9 +7,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    RetryState,
+    TimeoutType,
+)
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 from orchestrator.models import (
+    Agent,
     OrchestrationRequest,
     Outcome,
     Plan,
@@ -104,11 +111,22 @@ def planning_problem(err: ActivityError | ApplicationError) -> Problem:
     return Problem(kind=ProblemKind.CANNOT_PLAN, message=f"planning failed: {message}")
 
 
-def failure(err: Exception) -> tuple[str, int]:
-    """The error message and the number of attempts made."""
+def failure(err: Exception, agent: Agent | None = None) -> tuple[str, int]:
+    """The error message and the number of attempts made (`agent`: the one that
+    ran it, whose limits explain a timeout)."""
     cause = err.cause if isinstance(err, ActivityError) else None
     if isinstance(cause, ApplicationError):
         detail = cause.details[0] if cause.details else {}
         attempts = detail.get("attempt", 0) if isinstance(detail, dict) else 0
         return cause.message, attempts
+    if isinstance(cause, ActivityTimeout) and agent is not None:
+        assert isinstance(err, ActivityError)
+        # A timed-out attempt tells nothing of itself: the retry state does.
+        tries = agent.retry.max_attempts
+        attempts = tries if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED else 0
+        limit = (f"sent no heartbeat within {agent.heartbeat_ms} ms"
+                 if cause.type == TimeoutType.HEARTBEAT else
+                 f"did not finish within {agent.start_to_close_ms} ms")
+        each = f", on each of {attempts} attempts" if attempts > 1 else ""
+        return f"{agent.id} {limit} (its timeout){each}", attempts
     return str(cause or err), 0
