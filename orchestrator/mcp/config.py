@@ -211,12 +211,31 @@ def load_config(path: Path) -> McpConfig:
     except OSError as error:
         raise McpConfigError(f"cannot read MCP config {path}: {error.strerror}") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_one_of_each)
     except json.JSONDecodeError as error:
         raise McpConfigError(
             f"{path}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
         ) from None
+    except _Repeated as repeated:
+        # JSON keeps the last of a repeated key: one of two servers would vanish.
+        raise McpConfigError(f"{path}: {repeated.key!r} is given twice in one object "
+                             "(two servers of one name?): keep one") from None
     return parse_config(data, str(path))
+
+
+class _Repeated(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _one_of_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _Repeated(key)
+        found[key] = value
+    return found
 
 
 def read_config(path: Path) -> McpConfig:

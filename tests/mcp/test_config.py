@@ -96,6 +96,14 @@ def test_load_names_file_line_and_column_of_bad_json(tmp_path: Path) -> None:
         load_config(path)
 
 
+def test_load_refuses_a_server_named_twice(tmp_path: Path) -> None:
+    # JSON keeps the last of a repeated key: the first server would vanish unsaid.
+    path = tmp_path / "mcp.json"
+    path.write_text('{"mcpServers": {"dup": {"command": "a"}, "dup": {"command": "b"}}}')
+    with pytest.raises(McpConfigError, match=r"mcp\.json: 'dup' is given twice in one object"):
+        load_config(path)
+
+
 def test_load_reports_missing_file(tmp_path: Path) -> None:
     with pytest.raises(McpConfigError, match=r"cannot read MCP config .*missing\.json"):
         load_config(tmp_path / "missing.json")
