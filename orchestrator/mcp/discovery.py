@@ -84,19 +84,23 @@ def misnamed_tools(server: str, options: ServerOptions, offered: Collection[str]
         field = f"orchestrator.tools.{tool}"
         if tool not in offered:
             problems.append(f"{field}: MCP server {server!r} offers no tool {tool!r}"
-                            f"{_guess(tool, offered)}, so these options apply to nothing")
+                            f"{_guess(tool, offered, options)}, so these options apply to nothing")
         elif extra.compensation is not None and extra.compensation not in offered:
             problems.append(
                 f"{field}.compensation: MCP server {server!r} offers no tool "
-                f"{extra.compensation!r}{_guess(extra.compensation, offered)}, so plans "
+                f"{extra.compensation!r}{_guess(extra.compensation, offered, options)}, so plans "
                 f"calling {tool!r} are refused: they could not be undone"
             )
     return problems
 
 
-def _guess(name: str, offered: Collection[str]) -> str:
-    close = get_close_matches(name, sorted(offered), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else " (or the configuration excludes it)"
+def _guess(name: str, offered: Collection[str], options: ServerOptions) -> str:
+    hints = [f"did you mean {close!r}?"
+             for close in get_close_matches(name, sorted(offered), n=1)]
+    if options.include_tools is not None or options.exclude_tools:
+        # `offered` is what they let through: the tool may exist and be left out.
+        hints.append("or include_tools/exclude_tools leave it out")
+    return f" ({' '.join(hints)})" if hints else ""
 
 
 def to_agent(server: str, capabilities: list[str], options: ServerOptions) -> Agent:

@@ -11,7 +11,7 @@ import mcp.types as types
 import pytest
 
 from orchestrator.mcp import ServerOptions
-from orchestrator.mcp.discovery import to_capabilities
+from orchestrator.mcp.discovery import misnamed_tools, to_capabilities
 from orchestrator.mcp.names import segment, tool_segments
 from orchestrator.models import CAPABILITY_PATTERN, AgentKind, RetrySpec, ToolSource
 from tests.mcp.conftest import HubFactory
@@ -132,6 +132,19 @@ def test_options_naming_tools_the_server_lacks_are_warned_about_by_field(
         "'undeploi' (did you mean 'undeploy'?), so plans calling 'deploy' are refused: "
         "they could not be undone",
     ]
+
+
+def test_a_tool_the_include_list_leaves_out_is_not_called_missing() -> None:
+    options = ServerOptions.model_validate({
+        "include_tools": ["create_*"], "tools": {"delete_repository": {}}})
+    offered = ["create_repository"]  # what include_tools lets through
+    assert misnamed_tools("gh", options, offered) == [
+        "orchestrator.tools.delete_repository: MCP server 'gh' offers no tool "
+        "'delete_repository' (did you mean 'create_repository'? or include_tools/"
+        "exclude_tools leave it out), so these options apply to nothing"]
+    # Without the lists, no such hint.
+    assert "leave it out" not in misnamed_tools(
+        "gh", ServerOptions.model_validate({"tools": {"nope": {}}}), offered)[0]
 
 
 @pytest.mark.parametrize(("name", "expected"), [
