@@ -317,6 +317,8 @@ class StepResult(Model):
 
 class ProblemKind(StrEnum):
     CANNOT_PLAN = "cannot_plan"
+    # Planning needed a service that did not answer (the graph): worth sending again.
+    UNAVAILABLE = "unavailable"
     INVALID_PLAN = "invalid_plan"
     STEP_FAILED = "step_failed"
     REJECTED = "rejected"

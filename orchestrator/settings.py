@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     neo4j_user: str = "neo4j"
     neo4j_password: SecretStr | None = None
     neo4j_database: str = "neo4j"
+    # How long one statement or transaction may go unanswered before the graph is
+    # told unavailable (a paused server, a network dropping packets).
+    neo4j_query_timeout_s: float = Field(default=30.0, gt=0)
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=MAX_PORT)

@@ -108,7 +108,11 @@ def planning_problem(err: ActivityError | ApplicationError) -> Problem:
             not_understood=detail.get("not_understood", []),
         )
     message = cause.message if isinstance(cause, ApplicationError) else str(err)
-    return Problem(kind=ProblemKind.CANNOT_PLAN, message=f"planning failed: {message}")
+    # The request may be fine: what planning reads was not there to read.
+    kind = (ProblemKind.UNAVAILABLE
+            if isinstance(cause, ApplicationError) and cause.type == "GraphStoreUnavailable"
+            else ProblemKind.CANNOT_PLAN)
+    return Problem(kind=kind, message=f"planning failed: {message}")
 
 
 def failure(err: Exception, agent: Agent | None = None) -> tuple[str, int]:

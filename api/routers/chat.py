@@ -101,13 +101,16 @@ async def chat(
         # not a reason to hand back a run the caller did not ask for.
         raise HTTPException(409, f"Idempotency-Key {idempotency_key!r} was used for another "
                                  f"request ({differs}): use a new key for this one")
-    if state.problem is not None and state.problem.kind in _REFUSED:
+    if state.problem is not None and state.problem.kind in (*_REFUSED, ProblemKind.UNAVAILABLE):
         problem = state.problem
         # The reasons in the one line a caller reads first ("the plan is not valid:
         # the plan has 6 steps; the budget allows 5"), and in `problem` as a list.
         told = f"{problem.message}: {'; '.join(problem.details)}" if problem.details else (
             problem.message)
-        raise HTTPException(422, {
+        if problem.kind == ProblemKind.UNAVAILABLE:  # not the request's fault
+            told += ("; send the request again once it answers"
+                     + (" (with a new Idempotency-Key)" if idempotency_key else ""))
+        raise HTTPException(503 if problem.kind == ProblemKind.UNAVAILABLE else 422, {
             "detail": told, "workflow_id": workflow_id,
             "problem": state.problem.model_dump(mode="json"),
         })

@@ -29,7 +29,7 @@ def create_store(settings: Settings) -> GraphStore:
     assert settings.neo4j_password is not None  # checked above
     return Neo4jGraphStore(
         settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password.get_secret_value(),
-        settings.neo4j_database,
+        settings.neo4j_database, query_timeout_s=settings.neo4j_query_timeout_s,
     )
 
 

@@ -12,14 +12,16 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from temporalio.client import Client
 
 from api.app import create_app
-from orchestrator.devserver import free_port
+from orchestrator.devserver import DevServer, free_port
 from orchestrator.errors import GraphStoreUnavailable
 from orchestrator.graph.neo4j_store import Neo4jGraphStore
 from orchestrator.models import EntityRef
 from orchestrator.settings import Settings
+from tests.integration.stack import running_stack
 from tests.neo4j_access import Neo4jAccess
 
 APP = EntityRef(kind="application", name="stalled")
@@ -125,3 +127,36 @@ async def test_the_api_answers_503_while_the_graph_does_not_answer(
         proxy.thaw()
         await store.close()
         await proxy.close()
+
+
+async def test_a_request_that_cannot_be_planned_while_the_graph_stalls_is_a_503(
+    neo4j: Neo4jAccess, client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    target = urlsplit(neo4j.uri)
+    assert target.hostname is not None and target.port is not None
+    proxy = FreezableProxy(target.hostname, target.port)
+    await proxy.start()
+    try:
+        async with running_stack(
+            client, temporal_server.address, tmp_path, graph_backend="neo4j",
+            neo4j_uri=f"bolt://127.0.0.1:{proxy.port}", neo4j_user=neo4j.user,
+            neo4j_password=SecretStr(neo4j.password), neo4j_database=neo4j.database,
+            neo4j_query_timeout_s=2.0,
+        ) as s:
+            proxy.freeze()
+            reply = await s.http.post("/v3/ai/chat", json={
+                "message": "create application stalled with payment service"})
+            proxy.thaw()
+            again = await s.http.post("/v3/ai/chat", json={
+                "message": "create application stalled with payment service", "wait": True})
+    finally:
+        proxy.thaw()
+        await proxy.close()
+    # Not the request's fault: a 503 saying what did not answer, and to send it again.
+    assert reply.status_code == 503, reply.text
+    told = reply.json()["detail"]
+    assert told["problem"]["kind"] == "unavailable"
+    assert "did not answer within 2 s" in told["detail"]
+    assert told["detail"].endswith("send the request again once it answers")
+    assert again.status_code == 200, again.text
+    assert again.json()["result"]["status"] == "completed"
