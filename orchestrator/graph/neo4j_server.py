@@ -193,9 +193,25 @@ class Neo4jServer:
         await self.stop()
 
 
-async def _serve(args: argparse.Namespace) -> None:
+def dev_password(data_dir: Path) -> str:
+    """The password of the development server on `data_dir`: made on its first start
+    and kept beside its data (owner-only), so that a restart on the same data keeps
+    it, and the orchestrators configured with it keep working."""
+    kept = data_dir / "password"
+    if kept.exists():
+        return kept.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(16)
-    async with Neo4jServer(args.port, args.data_dir.resolve(), password) as server:
+    fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(password + "\n")
+    return password
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    data_dir = args.data_dir.resolve()
+    password = dev_password(data_dir)
+    async with Neo4jServer(args.port, data_dir, password) as server:
         print(f"Neo4j on {server.uri}, data in {server.data_dir}. Ctrl-C stops it. Use it with:\n"
               f"  export ORCHESTRATOR_GRAPH_BACKEND=neo4j ORCHESTRATOR_NEO4J_URI={server.uri} "
               f"ORCHESTRATOR_NEO4J_PASSWORD={password}")

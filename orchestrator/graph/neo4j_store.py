@@ -154,6 +154,12 @@ class Neo4jGraphStore(CypherStore):
             raise GraphStoreUnavailable(
                 f"Neo4j at {self._uri} did not answer within {self._query_timeout_s:g} s"
             ) from None
+        except (AuthError, ServiceUnavailable) as err:
+            # Told as at start-up: a server restarted with other credentials, or
+            # gone, is unavailable (503), not an error of the request.
+            explained = self._explain(err)
+            assert explained is not None
+            raise explained from err
 
     async def _read_then_write(
         self, reads: list[Write], decide: Callable[[list[Rows]], list[Write]]
