@@ -12,8 +12,9 @@ the run: what still waits here for it is dropped, and what comes later (an
 activity the run gave up on, ending late) is ignored, so that a stale state
 (a step still "completed" that the rollback has since compensated) never lands
 after it. A run's records reach a given process's mirror only from the
-activities that process ran: with several workers, one's late record can still
-land after another's final mirror.
+activities that process ran: with several workers, one's late record reaches the
+graph after another's final mirror, and the graph drops it there (a final
+state is replaced only by another final one: SET_STEP_STATES).
 """
 
 from __future__ import annotations

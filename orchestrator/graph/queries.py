@@ -45,6 +45,8 @@ EMBEDDED_SCHEMA = [
     "ALTER TABLE Entity ADD IF NOT EXISTS users STRING[] DEFAULT []",
     "ALTER TABLE RELATED_TO ADD IF NOT EXISTS created_by STRING DEFAULT ''",
     "ALTER TABLE RELATED_TO ADD IF NOT EXISTS users STRING[] DEFAULT []",
+    # Whether a step's state is its run's final mirror's (SET_STEP_STATES).
+    "ALTER TABLE Step ADD IF NOT EXISTS final BOOLEAN DEFAULT false",
     # MCP servers and the tools they expose, each implementing its capability.
     "CREATE NODE TABLE IF NOT EXISTS McpServer(id STRING PRIMARY KEY, agent STRING)",
     "CREATE NODE TABLE IF NOT EXISTS Tool(id STRING PRIMARY KEY, server STRING, name STRING,"
@@ -286,10 +288,14 @@ RETURN e.id
 
 # The plan's mirror made every step's node before any step could start, so a
 # state is a MATCH and a SET, three times cheaper than a MERGE setting every field.
+# A state the run's final mirror wrote is final: only another final one replaces it
+# (a late attempt's record, from any worker, is dropped here).
 SET_STEP_STATES = """
 UNWIND $rows AS r
 MATCH (s:Step {id: r.id})
-SET s.status = r.status, s.attempt = r.attempt, s.output = r.output, s.error = r.error
+WHERE r.final OR NOT coalesce(s.final, false)
+SET s.status = r.status, s.attempt = r.attempt, s.output = r.output, s.error = r.error,
+    s.final = r.final
 """
 
 # An undo is a step of its own, made when the rollback runs it.

@@ -91,14 +91,17 @@ def run_writes(records: list[RunRecord], workflow_query: str, with_plan: bool = 
         (q.MERGE_DEPENDS_ON, {"rows": deps}),
         (q.MERGE_FOLLOWS, {"rows": follows}),
     ]
-    return writes + step_writes([s for r in records for s in r.steps])
+    final = {r.workflow_id for r in records if r.status.finished}
+    return writes + step_writes([s for r in records for s in r.steps], final)
 
 
-def step_writes(records: list[StepRecord]) -> list[Write]:
-    """Steps' states, the undos of rolled-back steps, and the entities they touch."""
+def step_writes(records: list[StepRecord], final: Container[str] = ()) -> list[Write]:
+    """Steps' states, the undos of rolled-back steps, and the entities they touch.
+    The states of runs in `final` are their final mirror's: the last word, which no
+    later state (an attempt given up on, ending late in some worker) overwrites."""
     states = [
         {"id": _step_key(r), "status": r.status.value, "attempt": r.attempt,
-         "output": _output_text(r), "error": r.error}
+         "output": _output_text(r), "error": r.error, "final": r.workflow_id in final}
         for r in records if not r.undo
     ]
     undos = [

@@ -358,6 +358,27 @@ async def test_final_record_alone_writes_the_whole_run(graph: GraphStore) -> Non
     assert run.steps["svc"]["status"] == "pending"
 
 
+async def test_a_late_state_never_overwrites_the_final_mirrors(graph: GraphStore) -> None:
+    await graph.record_run(_run("wf1"))
+    final = _run("wf1", RunStatus.ROLLED_BACK, steps=[
+        _step("wf1", "app", StepStatus.COMPENSATED),
+        _step("wf1", "svc", StepStatus.FAILED, attempt=3, error="boom"),
+    ])
+    await graph.record_run(final)
+    # Attempts given up on, ending late in some worker: their records land after.
+    await graph.record_steps([
+        _step("wf1", "app", StepStatus.COMPLETED),
+        _step("wf1", "svc", StepStatus.FAILED, attempt=2, error="late"),
+    ])
+    run = await graph.run_graph("wf1")
+    assert run.steps["app"]["status"] == "compensated"
+    assert (run.steps["svc"]["status"], run.steps["svc"]["attempt"]) == ("failed", 3)
+    # Another final mirror of the run is still the last word.
+    await graph.record_run(final.model_copy(update={"steps": [
+        _step("wf1", "app", StepStatus.COMPENSATION_FAILED)]}))
+    assert (await graph.run_graph("wf1")).steps["app"]["status"] == "compensation_failed"
+
+
 async def test_undo_is_a_step_of_its_own_compensating_the_step(graph: GraphStore) -> None:
     await graph.record_run(_run("wf1"))
     await graph.claim_entity(APP, "wf1/app", {})
