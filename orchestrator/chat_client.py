@@ -266,7 +266,7 @@ def _step_line(step: StepResult, undo: StepResult | None = None, run: str = "") 
             line += f" by {step.agent}, after {failed[-1].agent} failed: {failed[-1].error}"
     if step.error:
         line += f" — {step.error}"
-    text = (step.output or {}).get("text") if step.status == StepStatus.COMPLETED else None
+    text = _shown_text(step.output or {}) if step.status == StepStatus.COMPLETED else None
     if isinstance(text, str) and text.strip():
         # A tool's answer is what its step was for ("git status"): its first lines.
         lines = text.strip().splitlines()
@@ -276,6 +276,18 @@ def _step_line(step: StepResult, undo: StepResult | None = None, run: str = "") 
                          f"GET /v1/workflows/<id> has it all)")
         line += "\n" + "\n".join(shown)
     return line
+
+
+def _shown_text(output: dict[str, Any]) -> str | None:
+    """What a step's output says to a person: a tool's text, a diagnosis's issues
+    (what a question like "why is shop failing?" asked for), a fix's summary."""
+    if isinstance(output.get("text"), str):
+        return str(output["text"])
+    issues = output.get("issues")
+    if isinstance(issues, list) and issues:
+        return "\n".join(f"issue: {issue}" for issue in issues)
+    summary = output.get("summary")
+    return summary if isinstance(summary, str) else None
 
 
 def _kept(undone: dict[str, Any], run: str) -> str:

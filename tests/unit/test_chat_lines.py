@@ -180,3 +180,20 @@ def test_the_plan_says_which_steps_wait_for_approval() -> None:
         "  - app: application.create by application-agent",
         "  - dep: deployment.create by deployment-agent  (after app)  — waits for approval",
     ]
+
+
+def test_a_diagnosis_shows_its_issues_and_a_fix_its_summary() -> None:
+    at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def done(step_id: str, output: dict[str, object]) -> StepResult:
+        return StepResult(step_id=step_id, status=StepStatus.COMPLETED, attempts=1,
+                          started_at=at, finished_at=at, output=output)
+
+    logs = _step_line(done("diagnose-deployment-logs", {
+        "check": "deployment_logs", "status": "problem",
+        "issues": ["the last deployment failed: injected failure"]}))
+    assert logs.splitlines()[1:] == ["    │ issue: the last deployment failed: injected failure"]
+    fix = _step_line(done("fix", {"summary": "applied policy monitoring", "actions": []}))
+    assert fix.splitlines()[1:] == ["    │ applied policy monitoring"]
+    # Nothing to say: the one line.
+    assert "\n" not in _step_line(done("inspect", {"health": "failing", "issues": []}))
