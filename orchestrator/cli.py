@@ -124,7 +124,8 @@ def _parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="start Temporal (unless configured), the worker and the API",
                         epilog=SETTINGS_HELP)
-    up.add_argument("--api-port", type=_port, help="API port (default 8000)")
+    up.add_argument("--api-port", type=_port,
+                    help="API port (default: ORCHESTRATOR_API_PORT, else 8000)")
     up.set_defaults(func=_up)
 
     worker = sub.add_parser("worker", help="run a worker only", epilog=SETTINGS_HELP)
