@@ -263,6 +263,9 @@ class AgentStats(Model):
     runs: int = 0
     successes: int = 0
     total_ms: int = 0
+    # Recent runs' duration, weighted towards the latest (each run moves it a fifth
+    # of the way): what one slow spell long ago no longer drags up.
+    recent_ms: float = 0.0
 
 
 class PlanOutput(Model):

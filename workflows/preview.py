@@ -29,7 +29,9 @@ def preview(plan: Plan, stats: Mapping[str, AgentStats]) -> Preview:
         seen = stats.get(f"{step.agent}/{step.capability}")
         if seen is not None and seen.runs > 0:
             observed += 1
-            durations[step.id] = seen.total_ms // seen.runs
+            # The recent duration: a slow spell long ago (an outage) fades from it.
+            durations[step.id] = round(seen.recent_ms) if seen.recent_ms > 0 else (
+                seen.total_ms // seen.runs)
             p = success_rate(seen)
         else:
             durations[step.id] = DEFAULT_STEP_MS

@@ -503,7 +503,7 @@ ORDER BY e.name, e.kind
 
 AGENT_STATS = """
 MATCH (a:Agent)-[p:PROVIDES]->(c:Capability)
-RETURN a.id, c.id, p.runs, p.successes, p.total_ms
+RETURN a.id, c.id, p.runs, p.successes, p.total_ms, p.recent_ms
 ORDER BY a.id, c.id
 """
 
@@ -511,7 +511,7 @@ ORDER BY a.id, c.id
 AGENTS = """
 MATCH (a:Agent)
 OPTIONAL MATCH (a)-[p:PROVIDES]->(c:Capability)
-RETURN a.id, a.kind, c.id, p.runs, p.successes, p.total_ms
+RETURN a.id, a.kind, c.id, p.runs, p.successes, p.total_ms, p.recent_ms
 ORDER BY a.id, c.id
 """
 

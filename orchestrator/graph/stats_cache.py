@@ -93,14 +93,21 @@ class StatsCache:
         self._version += 1
         if self._value is None:
             return
+        # As ADD_FRESH_OUTCOMES counts them: by agent and capability, each group
+        # moving the recent duration once, by its mean.
+        groups: dict[str, list[dict[str, Any]]] = {}
         for row in fresh:
-            stats = self._value.get(f"{row['agent']}/{row['capability']}")
+            groups.setdefault(f"{row['agent']}/{row['capability']}", []).append(row)
+        for key, rows in groups.items():
+            stats = self._value.get(key)
             if stats is None:  # a provider this value does not know yet
                 self.invalidate()
                 return
-            stats.runs += 1
-            stats.successes += row["ok"]
-            stats.total_ms += row["ms"]
+            ms = sum(row["ms"] for row in rows) / len(rows)
+            stats.recent_ms = ms if stats.runs == 0 else 0.8 * stats.recent_ms + 0.2 * ms
+            stats.runs += len(rows)
+            stats.successes += sum(row["ok"] for row in rows)
+            stats.total_ms += sum(row["ms"] for row in rows)
 
     def _start(self) -> None:
         self._used = False

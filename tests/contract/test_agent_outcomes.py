@@ -28,13 +28,20 @@ async def test_outcomes_count_once_and_record_every_agent_tried(graph: GraphStor
     await graph.record_run(final)
     stats = await graph.agent_stats()
     assert stats["application-agent/application.create"].model_dump() == {
-        "runs": 1, "successes": 0, "total_ms": 30}
+        "runs": 1, "successes": 0, "total_ms": 30, "recent_ms": 30.0}
     assert stats["spare-agent/application.create"].model_dump() == {
-        "runs": 1, "successes": 1, "total_ms": 10}
+        "runs": 1, "successes": 1, "total_ms": 10, "recent_ms": 10.0}
     assert stats["service-agent/service.create"].runs == 1
     tried = sorted(a for s, a in (await graph.run_graph("wf")).executed_by if s == "app")
     assert tried == ["application-agent", "spare-agent"]
 
-    second = final.model_copy(update={"workflow_id": "wf2"})
+    second = final.model_copy(update={"workflow_id": "wf2", "outcomes": [
+        Outcome(step_id="app", agent="spare-agent", capability="application.create",
+                ok=True, duration_ms=60)]})
     await graph.record_run(second)
-    assert (await graph.agent_stats())["spare-agent/application.create"].runs == 2
+    spare = (await graph.agent_stats())["spare-agent/application.create"]
+    # The recent duration moves a fifth of the way to the latest run's; the mean halves.
+    assert (spare.runs, spare.total_ms, spare.recent_ms) == (2, 70, 20.0)
+    # What the statistics' cache says is what the graph holds.
+    stored = next(a for a in await graph.list_agents() if a.id == "spare-agent")
+    assert stored.capabilities["application.create"] == spare

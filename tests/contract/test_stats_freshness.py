@@ -40,12 +40,12 @@ async def test_one_final_mirror_sent_twice_in_one_batch_counts_once(graph: Graph
     await asyncio.gather(graph.record_run(final), graph.record_run(final))
     stats = await graph.agent_stats()
     assert stats["application-agent/application.create"].model_dump() == {
-        "runs": 1, "successes": 1, "total_ms": 40}
+        "runs": 1, "successes": 1, "total_ms": 40, "recent_ms": 40.0}
     # Sent again later (a retried final mirror): the outcome is known, not counted.
     await graph.record_run(final)
     stats = await graph.agent_stats()
     assert stats["application-agent/application.create"].model_dump() == {
-        "runs": 1, "successes": 1, "total_ms": 40}
+        "runs": 1, "successes": 1, "total_ms": 40, "recent_ms": 40.0}
 
 
 async def test_statistics_handed_out_are_the_callers_own(graph: GraphStore) -> None:
@@ -77,4 +77,4 @@ async def test_own_outcomes_join_the_kept_statistics_as_the_graph_counts_them(
         assert await graph.agent_stats() == await read_agent_stats(read)
     assert stats_reads == 0
     assert (await graph.agent_stats())["application-agent/application.create"].model_dump() == {
-        "runs": 3, "successes": 2, "total_ms": 120}
+        "runs": 3, "successes": 2, "total_ms": 120, "recent_ms": 40.0}

@@ -27,3 +27,16 @@ def test_successes_never_predict_worse_than_no_history() -> None:
 def test_failures_lower_it_by_how_often_they_came() -> None:
     assert _predicted(10, 5) < _predicted(10, 9) < _predicted(10, 10)
     assert abs(success_rate(AgentStats(runs=1000, successes=500)) - 0.5) < 0.01
+
+
+def test_durations_come_from_recent_runs_not_a_slow_spell_long_ago() -> None:
+    # 100 runs, one of which waited 90 s on an outage: the mean is 910 ms a step,
+    # the recent duration 12 ms. Six steps one after another.
+    chain = Plan(intent="chain", request="chain", steps=[
+        step.model_copy(update={"depends_on": [f"s{i - 1}"] if i else []})
+        for i, step in enumerate(STEPS)])
+    stats = {KEY: AgentStats(runs=100, successes=100, total_ms=91_000, recent_ms=12.4)}
+    assert preview(chain, stats).predicted_duration_ms == 6 * 12
+    # Statistics kept before the recent duration was: the mean, as before.
+    older = {KEY: AgentStats(runs=100, successes=100, total_ms=91_000)}
+    assert preview(chain, older).predicted_duration_ms == 6 * 910
