@@ -93,6 +93,9 @@ class ServerOptions(Model):
         return self
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 class StdioServer(Model):
     type: Literal["stdio"] | None = None
     command: str = Field(min_length=1)
@@ -111,6 +114,16 @@ class StdioServer(Model):
         if any(c.isspace() for c in command) and not Path(command).is_absolute():
             raise ValueError("must be one executable; put its arguments in 'args'")
         return command
+
+    @field_validator("env")
+    @classmethod
+    def _variable_names(cls, env: dict[str, str]) -> dict[str, str]:
+        # Only the names are told: the values may be secrets.
+        bad = sorted(name for name in env if not _ENV_NAME.fullmatch(name))
+        if bad:
+            raise ValueError(f"not environment variable names: {', '.join(map(repr, bad))} "
+                             "(letters, digits and _, not starting with a digit)")
+        return env
 
 
 class HttpServer(Model):

@@ -89,6 +89,13 @@ def test_parse_rejects_names_that_collide_as_capabilities() -> None:
     assert "'Git Hub'" in message and "'git_hub'" in message and "'mcp.git_hub'" in message
 
 
+def test_env_keys_must_be_variable_names_and_their_values_stay_unsaid() -> None:
+    message = _error({"mcpServers": {"x": {"command": "a", "env": {
+        "BAD KEY": "s3cret", "1ST": "s3cret", "GOOD_2": "s3cret"}}}})
+    assert "mcpServers.x.env" in message and "'1ST', 'BAD KEY'" in message
+    assert "GOOD_2" not in message and "s3cret" not in message
+
+
 def test_load_names_file_line_and_column_of_bad_json(tmp_path: Path) -> None:
     path = tmp_path / "mcp.json"
     path.write_text('{"mcpServers": {\n  "git": {"command": "uvx",}\n}}')
