@@ -29,7 +29,9 @@ async def started_with_key(client: Client, workflow_id: str) -> bool:
 
 def keyed_extension(run: RunResult, key: str | None) -> Extension | None:
     """The follow-up the run took on under this Idempotency-Key, if any."""
-    return next((e for e in run.extensions if key is not None and e.key == key), None)
+    if key is None:
+        return None
+    return next((e for e in run.extensions if e.key == key), None)
 
 
 async def earlier_run(client: Client, conversation_id: str) -> RunResult:

@@ -33,7 +33,10 @@ from workflows.orchestration import OrchestrationWorkflow
 router = APIRouter(prefix="/v3/ai", tags=["chat"])
 
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-_REFUSED = (ProblemKind.CANNOT_PLAN, ProblemKind.INVALID_PLAN)
+# Runs that ended before any step, answered as errors: the request's (422), or
+# the graph's, not there to plan with (503: send it again).
+_REFUSED = {ProblemKind.CANNOT_PLAN: 422, ProblemKind.INVALID_PLAN: 422,
+            ProblemKind.UNAVAILABLE: 503}
 
 
 @router.post("/chat", response_model=ChatResponse, responses={404: {}, 409: {}, 422: {}})
@@ -101,7 +104,7 @@ async def chat(
         # not a reason to hand back a run the caller did not ask for.
         raise HTTPException(409, f"Idempotency-Key {idempotency_key!r} was used for another "
                                  f"request ({differs}): use a new key for this one")
-    if state.problem is not None and state.problem.kind in (*_REFUSED, ProblemKind.UNAVAILABLE):
+    if state.problem is not None and state.problem.kind in _REFUSED:
         problem = state.problem
         # The reasons in the one line a caller reads first ("the plan is not valid:
         # the plan has 6 steps; the budget allows 5"), and in `problem` as a list.
@@ -110,7 +113,7 @@ async def chat(
         if problem.kind == ProblemKind.UNAVAILABLE:  # not the request's fault
             told += ("; send the request again once it answers"
                      + (" (with a new Idempotency-Key)" if idempotency_key else ""))
-        raise HTTPException(503 if problem.kind == ProblemKind.UNAVAILABLE else 422, {
+        raise HTTPException(_REFUSED[problem.kind], {
             "detail": told, "workflow_id": workflow_id,
             "problem": state.problem.model_dump(mode="json"),
         })
