@@ -131,6 +131,7 @@ def failure(err: Exception, agent: Agent | None = None) -> tuple[str, int]:
         limit = (f"sent no heartbeat within {agent.heartbeat_ms} ms"
                  if cause.type == TimeoutType.HEARTBEAT else
                  f"did not finish within {agent.start_to_close_ms} ms")
-        each = f", on each of {attempts} attempts" if attempts > 1 else ""
-        return f"{agent.id} {limit} (its timeout){each}", attempts
+        # Of the attempts, only the last is known to have timed out.
+        made = f"; {attempts} attempts made" if attempts > 1 else ""
+        return f"{agent.id} {limit} (its timeout){made}", attempts
     return str(cause or err), 0

@@ -36,6 +36,6 @@ async def test_a_timed_out_step_names_its_agent_its_limit_and_its_attempts(
     assert step.status == StepStatus.COMPLETED and step.agent == "service-agent"
     slow, steady = step.tries
     assert (slow.agent, slow.ok, slow.attempts) == (SLOW.id, False, 2)
-    assert slow.error == ("edge-service-agent did not finish within 600 ms (its timeout), "
-                          "on each of 2 attempts")
+    assert slow.error == ("edge-service-agent did not finish within 600 ms (its timeout); "
+                          "2 attempts made")
     assert (steady.agent, steady.ok) == ("service-agent", True)
