@@ -17,7 +17,7 @@ from workflows.dag import ancestors, references, resolve
 # rollback, leaving the rest undone; runs after it finish their rollback.
 ROLLBACK_OUTLIVES_CANCEL = "rollback-outlives-cancel"
 # Runs after this patch also clean up after steps that started and did not
-# complete, when the undo touches only what the step held (`owner_scoped`).
+# complete, when the undo touches only what the step held (`cleans_up`).
 CLEAN_UP_UNFINISHED = "clean-up-unfinished-steps"
 
 

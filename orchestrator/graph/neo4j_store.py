@@ -60,7 +60,7 @@ class Neo4jGraphStore(CypherStore):
 
     async def setup(self) -> None:
         """Connect, check the credentials and the database, create the constraints."""
-        self._check_uri()
+        check_uri(self._uri)
         try:
             driver = AsyncGraphDatabase.driver(
                 self._uri, auth=(self._user, self._password),
@@ -84,9 +84,6 @@ class Neo4jGraphStore(CypherStore):
             if explained is None:
                 raise
             raise explained from err
-
-    def _check_uri(self) -> None:
-        check_uri(self._uri)
 
     def _explain(self, err: Exception) -> GraphStoreUnavailable | None:
         """One sentence naming what is wrong with the configuration, if that is it."""

@@ -66,7 +66,6 @@ class OfflinePlanner:
                 return reused
         return await self._synthesiser.synthesise(message, parsed.actions, context, making)
 
-
     async def _as_tool_calls(self, message: str, refusal: CannotPlan) -> Plan:
         """A request the built-in rules cannot read may be a tool call said without
         its server ("write file notes.txt with hello"): every word must still be one
