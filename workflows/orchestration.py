@@ -69,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
         undo_step,
     )
     from workflows.validation import parameter_problems, validate_plan
+    from workflows.waits import WaitMirror
 
 PLAN_TIMEOUT = timedelta(minutes=2)
 MIRROR_TIMEOUT = timedelta(seconds=30)
@@ -105,6 +106,7 @@ class OrchestrationWorkflow:
         self._extending = 0
         self._closed = False
         self._wake: asyncio.Future[None] | None = None
+        self._waits = WaitMirror(self._record, MIRROR_TIMEOUT, MIRROR_RETRY)
 
     @workflow.run
     async def run(self, request: OrchestrationRequest) -> RunResult:
@@ -317,6 +319,7 @@ class OrchestrationWorkflow:
         assert self._request is not None
         self._approvals.request(target, workflow.now())
         self._refresh_status()
+        self._waits.changed()
         try:
             await workflow.wait_condition(
                 lambda: self._approvals.answered(target) or self._stop is not None,
@@ -336,6 +339,8 @@ class OrchestrationWorkflow:
         if approval.status in (ApprovalStatus.REJECTED, ApprovalStatus.TIMED_OUT):
             why = f": {approval.reason}" if approval.reason else ""
             self._stop_with(ProblemKind.REJECTED, f"{target} was {approval.status.value}{why}")
+        elif self._stop is None:
+            self._waits.changed()
         return approval.status == ApprovalStatus.APPROVED
 
     async def _execute(self, steps: list[Step], max_parallel: int) -> None:
@@ -665,6 +670,7 @@ class OrchestrationWorkflow:
         self._set_status(status)
         self._finished_at = workflow.now()
         assert self._request is not None
+        await self._waits.close()
         if not self._request.dry_run:
             await self._mirror_finished(status)
         # A caller waiting on `planned` gets its answer before the run closes.

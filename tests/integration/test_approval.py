@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
 from temporalio.client import Client
 
 from orchestrator.devserver import DevServer
+from orchestrator.graph.store import GraphStore
 from orchestrator.models import ApprovalStatus, RunResult, RunStatus, StepStatus
 from tests.integration.stack import (
     S1,
@@ -31,6 +33,21 @@ def _waiting(*targets: str) -> Callable[[RunResult], bool]:
     return check
 
 
+async def _graph_shows(store: GraphStore, wf: str, status: str, **steps: str) -> None:
+    """Wait until the graph shows the run, and these steps, in these states."""
+    seen = None
+    try:
+        async with asyncio.timeout(15):
+            while True:
+                run = await store.run_graph(wf)
+                seen = (run.status, {i: run.steps.get(i, {}).get("status") for i in steps})
+                if seen == (status, steps):
+                    return
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"the graph shows {seen}, not {(status, steps)}") from None
+
+
 async def test_two_pending_approvals_are_answered_separately(
     client: Client, temporal_server: DevServer, tmp_path: Path
 ) -> None:
@@ -39,6 +56,9 @@ async def test_two_pending_approvals_are_answered_separately(
         state = await wait_until(s.http, wf, _waiting(MONITORING, SECURITY))
         assert state.status == RunStatus.AWAITING_APPROVAL
         assert state.steps[MONITORING].status == StepStatus.AWAITING_APPROVAL
+        # The graph shows the wait too, though no step activity runs meanwhile.
+        waiting = {MONITORING: "awaiting_approval", SECURITY: "awaiting_approval"}
+        await _graph_shows(s.runtime.store, wf, "awaiting_approval", **waiting)
         # Two are waiting: an answer must say which.
         vague = await s.http.post(f"/v1/workflows/{wf}/approve", json={})
         assert vague.status_code == 409 and "name the step" in vague.json()["detail"]
@@ -55,6 +75,8 @@ async def test_two_pending_approvals_are_answered_separately(
         )
         assert state.steps[SECURITY].status == StepStatus.AWAITING_APPROVAL
         assert state.status == RunStatus.AWAITING_APPROVAL
+        await _graph_shows(s.runtime.store, wf, "awaiting_approval",
+                           **{SECURITY: "awaiting_approval"})
         # With one left, an answer without a step is for that one.
         last = await s.http.post(f"/v1/workflows/{wf}/approve", json={"by": "bo"})
         assert last.status_code == 200, last.text
@@ -115,6 +137,8 @@ async def test_an_approved_plan_runs(
     async with running_stack(client, temporal_server.address, tmp_path) as s:
         wf = await start(s.http, "create application shop", require_approval=True)
         assert (await state_of(s.http, wf)).status == RunStatus.AWAITING_APPROVAL
+        step = "create-application-shop"
+        await _graph_shows(s.runtime.store, wf, "awaiting_approval", **{step: "pending"})
         reply = await s.http.post(f"/v1/workflows/{wf}/approve")
         assert reply.status_code == 200, reply.text
         result = await result_of(client, wf)

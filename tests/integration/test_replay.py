@@ -45,7 +45,7 @@ class UnpatchedWorkflow(OrchestrationWorkflow):
 
 
 def test_golden_histories_exist() -> None:
-    assert set(HISTORIES) >= {"s1", "s5", "s7", BEFORE_PATCH}
+    assert set(HISTORIES) >= {"s1", "s5", "s7", "s7-before-approval-mirror", BEFORE_PATCH}
 
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))
