@@ -388,6 +388,8 @@ class Outcome(Model):
     capability: str
     ok: bool
     duration_ms: int
+    # An undo's outcome: the undo keeps its step's id.
+    undo: bool = False
 
 
 class RunRecord(Model):

@@ -596,11 +596,19 @@ class OrchestrationWorkflow:
         except (ActivityError, PlanProblem, LookupError) as err:
             result.status = StepStatus.FAILED
             result.error, result.attempts = failure(err, self._agent(result.agent))
-            result.finished_at = workflow.now()
+            result.finished_at = now = workflow.now()
+            if isinstance(err, ActivityError) and result.agent is not None:  # it was called
+                result.tries.append(AgentTry(
+                    agent=result.agent, ok=False, attempts=result.attempts, error=result.error,
+                    duration_ms=ms_between(result.started_at or now, now),
+                ))
             if not cleanup:
                 undone.status = StepStatus.COMPENSATION_FAILED
             return
         record_output(result, StepStatus.COMPLETED, output)
+        result.tries.append(AgentTry(agent=undo.agent, ok=True, attempts=output.attempt,
+                                     duration_ms=ms_between(output.started_at,
+                                                            output.finished_at)))
         if not cleanup:
             undone.status = StepStatus.COMPENSATED
 

@@ -50,6 +50,12 @@ def run_record(
                 duration_ms=t.duration_ms)
         for s in plan.steps for t in results[s.id].tries
     ]
+    # Undos count in their agents' record too: how often an undo fails is worth knowing.
+    outcomes += [
+        Outcome(step_id=i, agent=t.agent, capability=undos[i].capability, ok=t.ok,
+                duration_ms=t.duration_ms, undo=True)
+        for i, r in sorted(compensations.items()) if i in undos for t in r.tries
+    ]
     return RunRecord(
         workflow_id=wf, request=request.message, status=status,
         error=problem.message if problem else None, plan=plan, steps=steps,

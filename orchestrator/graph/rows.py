@@ -14,7 +14,7 @@ from typing import Any
 from orchestrator.graph import queries as q
 from orchestrator.graph.overtaking import opening
 from orchestrator.graph.store import Relation
-from orchestrator.models import RunRecord, StepRecord
+from orchestrator.models import Outcome, RunRecord, StepRecord
 
 Write = tuple[str, dict[str, Any]]
 
@@ -48,18 +48,24 @@ def outcome_writes(records: list[RunRecord]) -> list[Write]:
     besides its planned one."""
     # By id: one batch may carry the same run's final mirror twice (a retry).
     rows = list({
-        f"{r.workflow_id}/{o.step_id}/{o.agent}": {
-            "id": f"{r.workflow_id}/{o.step_id}/{o.agent}", "workflow_id": r.workflow_id,
+        _outcome_id(r, o): {
+            "id": _outcome_id(r, o), "workflow_id": r.workflow_id,
             "step_id": o.step_id, "agent": o.agent, "capability": o.capability,
             "ok": int(o.ok), "ms": o.duration_ms}
         for r in records for o in r.outcomes
     }.values())
     tried = [{"step": f"{r.workflow_id}/{o.step_id}", "agent": o.agent}
-             for r in records for o in r.outcomes if o.agent != _planned_agent(r, o.step_id)]
+             for r in records for o in r.outcomes
+             if not o.undo and o.agent != _planned_agent(r, o.step_id)]
     return [
         (q.COUNT_OUTCOMES, {"rows": rows}),
         (q.MERGE_TRIED_BY, {"rows": tried}),
     ]
+
+
+def _outcome_id(record: RunRecord, outcome: Outcome) -> str:
+    key = f"{record.workflow_id}/{outcome.step_id}/{outcome.agent}"
+    return f"{key}/undo" if outcome.undo else key
 
 
 def _planned_agent(record: RunRecord, step_id: str) -> str | None:

@@ -88,6 +88,7 @@ async def test_a_failed_compensation_is_reported_and_the_rest_still_run(
         reply = await s.http.post("/v3/ai/chat", json={"message": S1, "wait": True})
         result = RunResult.model_validate(reply.json()["result"])
         left = {(e.kind, e.name) for e in await s.runtime.store.find_entities()}
+        agents = (await s.http.get("/v1/agents")).json()
 
     assert result.status == RunStatus.ROLLBACK_FAILED
     assert result.problem is not None
@@ -104,6 +105,12 @@ async def test_a_failed_compensation_is_reported_and_the_rest_still_run(
         "application": "ecommerce", "deleted": False,
         "kept_for": f"{result.workflow_id}/{SVC}"}
     assert left == {("service", "payment"), ("application", "ecommerce")}
+    # Undos count in their agents' record, the failed one as a failure.
+    undos = {(a["id"], c): (v["runs"], v["successes"]) for a in agents
+             for c, v in a["capabilities"].items() if c.endswith(".delete")}
+    assert undos[("service-agent", "service.delete")] == (1, 0)
+    assert undos[("application-agent", "application.delete")] == (1, 1)
+    assert undos[("deployment-agent", "deployment.delete")] == (1, 1)
 
 
 async def test_runs_are_findable_by_search_attributes(
