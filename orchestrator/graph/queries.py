@@ -289,13 +289,14 @@ RETURN e.id
 # The plan's mirror made every step's node before any step could start, so a
 # state is a MATCH and a SET, three times cheaper than a MERGE setting every field.
 # A state the run's final mirror wrote is final: only another final one replaces it
-# (a late attempt's record, from any worker, is dropped here).
+# (a late attempt's record, from any worker, is dropped here). The agent is the
+# one that ran it: after a failover, not the planned one.
 SET_STEP_STATES = """
 UNWIND $rows AS r
 MATCH (s:Step {id: r.id})
 WHERE r.final OR NOT coalesce(s.final, false)
 SET s.status = r.status, s.attempt = r.attempt, s.output = r.output, s.error = r.error,
-    s.final = r.final
+    s.final = r.final, s.agent = r.agent
 """
 
 # An undo is a step of its own, made when the rollback runs it.

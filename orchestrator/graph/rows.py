@@ -106,7 +106,7 @@ def step_writes(records: list[StepRecord], final: Container[str] = ()) -> list[W
     The states of runs in `final` are their final mirror's: the last word, which no
     later state (an attempt given up on, ending late in some worker) overwrites."""
     states = [
-        {"id": _step_key(r), "status": r.status.value, "attempt": r.attempt,
+        {"id": _step_key(r), "agent": r.agent, "status": r.status.value, "attempt": r.attempt,
          "output": _output_text(r), "error": r.error, "final": r.workflow_id in final}
         for r in records if not r.undo
     ]

@@ -54,10 +54,12 @@ async def test_a_failing_agent_is_replaced_and_then_avoided(
     assert preview["basis"] == "history of every step's agent", preview
     assert 0.5 < preview["predicted_success"] < 1.0
 
-    # Both agents had a go at the first run's deployment, and the graph says so.
+    # Both agents had a go at the first run's deployment, and the graph says so; its
+    # step names the one that did it.
     assert sorted(a for step, a in first.executed_by if step == DEPLOY.format(i=0)) == [
         FLAKY, STEADY
     ]
+    assert first.steps[DEPLOY.format(i=0)]["agent"] == STEADY
     # New agents are tried first; after that the steady one is chosen at least
     # 9 times in 10 (one in ten explores).
     assert chosen[:MIN_TRIES] == [FLAKY] * MIN_TRIES
