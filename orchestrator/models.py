@@ -104,6 +104,10 @@ class Capability(Model):
     # Values for parameters a request leaves unset (configured per MCP tool, e.g.
     # the channel notifications go to).
     defaults: dict[str, Any] = {}
+    # How the agent names what it produces, from the step's parameters, when that
+    # is not simply the name asked for: a policy is named after its deployment too
+    # ("{policy}-{deployment}"), and a plan names what its steps touch the same way.
+    names: str | None = None
 
 
 class RetrySpec(Model):

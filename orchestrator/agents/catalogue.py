@@ -12,6 +12,8 @@ from orchestrator.agents.troubleshooting import TROUBLESHOOTING_CAPABILITIES
 from orchestrator.models import NAME_PATTERN, Agent, AgentKind, Capability
 
 _NAME = {"type": "string", "pattern": NAME_PATTERN}
+# A policy is one deployment's: "monitoring" on shop-staging is monitoring-shop-staging.
+POLICY_NAMES = "{policy}-{deployment}"
 # Who created an entity: "<workflow id>/<step id>" of the step that claimed it.
 _OWNER = {"type": "string", "minLength": 1, "maxLength": 300}
 
@@ -30,13 +32,13 @@ def _schema(*names: str, owner: bool = False) -> dict[str, Any]:
 
 def _pair(
     kind: str, verb: str, undo: str, params: tuple[str, ...], description: str,
-    consumes: tuple[str, ...] = (), ensures: bool = False,
+    consumes: tuple[str, ...] = (), ensures: bool = False, names: str | None = None,
 ) -> list[Capability]:
     """A forward action and the action that compensates it."""
     forward = Capability(
         name=f"{kind}.{verb}", description=description, input_schema=_schema(*params),
         consumes=list(consumes), produces=[kind], ensures=ensures,
-        compensation=f"{kind}.{undo}",
+        compensation=f"{kind}.{undo}", names=names,
     )
     backward = Capability(
         name=f"{kind}.{undo}", description=f"Undo {kind}.{verb}: remove what it made.",
@@ -63,7 +65,7 @@ PLATFORM_CAPABILITIES: list[Capability] = [
     *_pair(
         "policy", "apply", "remove", ("deployment", "policy"),
         "Apply a policy (monitoring, security, ...) to a deployment.",
-        consumes=("deployment",),
+        consumes=("deployment",), names=POLICY_NAMES,
     ),
     *TROUBLESHOOTING_CAPABILITIES,
 ]

@@ -18,6 +18,7 @@ from typing import Any
 
 from orchestrator.agents import health
 from orchestrator.agents.base import AgentResult, StepContext
+from orchestrator.agents.catalogue import POLICY_NAMES
 from orchestrator.agents.faults import Fault, with_fault
 from orchestrator.errors import InvalidInput, OrchestratorError
 from orchestrator.graph.store import GraphStore, Relation, Released
@@ -217,5 +218,5 @@ def _deployment_name(application: str, environment: str) -> str:
 
 
 def policy_name(policy: str, deployment: str) -> str:
-    return f"{policy}-{deployment}"
+    return POLICY_NAMES.format(policy=policy, deployment=deployment)
 

@@ -175,7 +175,8 @@ def to_step(
         )
     name = draft.capability.name
     agent, fallbacks = assign_agents(registry, name, stats)
-    operates_on = {draft.produces.key: draft.produces}
+    made = _as_named(draft.produces, draft.capability, draft.bindings)
+    operates_on = {made.key: made}
     for kind, value in draft.bindings.items():
         if kind not in ("name", draft.produces.kind):
             operates_on.setdefault(f"{kind}:{value}", EntityRef(kind=kind, name=value))
@@ -220,3 +221,16 @@ def _unique_id(base: str, drafts: list[_Draft]) -> str:
         suffix = f"-{n}"
         candidate, n = base[: MAX_ID - len(suffix)] + suffix, n + 1
     return candidate
+
+
+def _as_named(ref: EntityRef, capability: Capability, bindings: Mapping[str, str]) -> EntityRef:
+    """What the step makes, named as its agent will name it (`Capability.names`);
+    as asked when the parameters do not make a valid name (the step then fails
+    saying why)."""
+    if capability.names is None:
+        return ref
+    try:
+        return EntityRef(kind=ref.kind, name=capability.names.format_map(bindings))
+    except (KeyError, ValueError):  # a pydantic ValidationError is a ValueError
+        return ref
+

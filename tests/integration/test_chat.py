@@ -52,6 +52,10 @@ async def test_chat_runs_s1_end_to_end(
         steps = result.steps
         for step in planned:
             assert steps[step.id].status == StepStatus.COMPLETED
+            # The plan names what a step touches as its agent does (a policy is
+            # its deployment's): a follow-up planned from the plan finds them.
+            touched = {e.key for e in steps[step.id].operates_on}
+            assert {e.key for e in step.operates_on} <= touched, step.id
             for dep in step.depends_on:
                 finished, started = steps[dep].finished_at, steps[step.id].started_at
                 assert finished and started and finished <= started
