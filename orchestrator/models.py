@@ -411,3 +411,5 @@ class RunRecord(Model):
     steps: list[StepRecord] = []
     # Every agent's go at a step of the run, for the agents' statistics.
     outcomes: list[Outcome] = []
+    # When the run finished (its final mirror): the plan memory takes the newest first.
+    finished_at: datetime | None = None

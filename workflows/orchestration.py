@@ -668,7 +668,7 @@ class OrchestrationWorkflow:
         return run_record(
             workflow.info().workflow_id, self._request, self._status, self._problem,
             self._planned.plan if self._planned else None, self._results, self._undos,
-            self._compensations,
+            self._compensations, self._finished_at,
         )
 
     async def _finish(self, status: RunStatus) -> RunResult:

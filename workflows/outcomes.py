@@ -35,7 +35,7 @@ from orchestrator.models import (
 def run_record(
     wf: str, request: OrchestrationRequest, status: RunStatus, problem: Problem | None,
     plan: Plan | None, results: dict[str, StepResult], undos: dict[str, Step],
-    compensations: dict[str, StepResult],
+    compensations: dict[str, StepResult], finished_at: datetime | None = None,
 ) -> RunRecord:
     """The run's final state for the graph: its plan, every step's state and every
     undo's (the plan's early mirror is write-behind, so this one carries the plan
@@ -59,7 +59,7 @@ def run_record(
     return RunRecord(
         workflow_id=wf, request=request.message, status=status,
         error=problem.message if problem else None, plan=plan, steps=steps,
-        outcomes=outcomes, follows=request.follows,
+        outcomes=outcomes, follows=request.follows, finished_at=finished_at,
     )
 
 

@@ -258,7 +258,8 @@ class CypherStore(ABC):
 
     async def _read_completed_runs(self, limit: int) -> list[CompletedRun]:
         rows = await self._read(q.COMPLETED_PLANS, limit=limit)
-        return [CompletedRun(request=r[0], intent=r[1], workflow_id=r[2]) for r in rows]
+        return [CompletedRun(request=r[0], intent=r[1], workflow_id=r[2], finished=r[3])
+                for r in rows]
 
     async def agent_stats(self) -> dict[str, AgentStats]:
         return await self._stats.get()

@@ -18,7 +18,8 @@ CREATE_MISSING_WORKFLOWS = """
 UNWIND $rows AS r
 OPTIONAL MATCH (w:Workflow {id: r.id})
 WITH r, w WHERE w IS NULL
-CREATE (:Workflow {id: r.id, request: r.request, status: r.status, error: r.error})
+CREATE (:Workflow {id: r.id, request: r.request, status: r.status, error: r.error,
+    finished: r.finished})
 """
 
 CREATE_MISSING_PLANS = """

@@ -47,6 +47,8 @@ EMBEDDED_SCHEMA = [
     "ALTER TABLE RELATED_TO ADD IF NOT EXISTS users STRING[] DEFAULT []",
     # Whether a step's state is its run's final mirror's (SET_STEP_STATES).
     "ALTER TABLE Step ADD IF NOT EXISTS final BOOLEAN DEFAULT false",
+    # When a run finished, in ms since the epoch (COMPLETED_PLANS: newest first).
+    "ALTER TABLE Workflow ADD IF NOT EXISTS finished INT64",
     # MCP servers and the tools they expose, each implementing its capability.
     "CREATE NODE TABLE IF NOT EXISTS McpServer(id STRING PRIMARY KEY, agent STRING)",
     "CREATE NODE TABLE IF NOT EXISTS Tool(id STRING PRIMARY KEY, server STRING, name STRING,"
@@ -225,7 +227,7 @@ ORDER BY r.type, a.id, b.id
 MERGE_WORKFLOWS = """
 UNWIND $rows AS r
 MERGE (w:Workflow {id: r.id})
-SET w.request = r.request, w.status = r.status, w.error = r.error
+SET w.request = r.request, w.status = r.status, w.error = r.error, w.finished = r.finished
 """
 
 # A plan's early, write-behind mirror may land after the run's final one: it
@@ -240,7 +242,7 @@ ON CREATE SET w.request = r.request, w.status = r.status, w.error = r.error
 SET_WORKFLOWS = """
 UNWIND $rows AS r
 MATCH (w:Workflow {id: r.id})
-SET w.request = r.request, w.status = r.status, w.error = r.error
+SET w.request = r.request, w.status = r.status, w.error = r.error, w.finished = r.finished
 """
 
 MERGE_PLANS = """
@@ -369,12 +371,13 @@ MERGE (a:Agent {id: r.agent})
 MERGE (s)-[:EXECUTED_BY]->(a)
 """
 
-# The plan memory: requests of runs that completed, newest ids first.
+# The plan memory: requests of runs that completed, the last to finish first (runs
+# mirrored before finish times were kept come after, by id).
 COMPLETED_PLANS = """
 MATCH (w:Workflow)-[:HAS_PLAN]->(p:Plan)
 WHERE w.status = 'completed'
-RETURN p.request, p.intent, w.id
-ORDER BY w.id DESC
+RETURN p.request, p.intent, w.id, coalesce(w.finished, 0) AS finished
+ORDER BY finished DESC, w.id DESC
 LIMIT $limit
 """
 

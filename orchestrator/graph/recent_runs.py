@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from orchestrator.graph.batching import ignore_failure, stop
 from orchestrator.graph.overtaking import opening
+from orchestrator.graph.rows import epoch_ms
 from orchestrator.graph.store import CompletedRun
 from orchestrator.models import RunRecord, RunStatus
 
@@ -32,7 +33,7 @@ class RecentRuns:
                  max_age_s: float = MAX_AGE_S) -> None:
         self._read = read
         self._max_age_s = max_age_s
-        # Newest (highest workflow id) first, as the graph orders them.
+        # The last to finish first, as the graph orders them (`newest_first`).
         self._runs: list[CompletedRun] | None = None
         self._read_at = 0.0
         # Bumped by a write the list cannot account for: a read begun before it is
@@ -122,7 +123,9 @@ class RecentRuns:
             return
         for run in listed:
             runs.remove(run)
-        runs.append(CompletedRun(workflow_id=record.workflow_id, request=record.plan.request,
-                                 intent=record.plan.intent))
-        runs.sort(key=lambda run: run.workflow_id, reverse=True)
+        runs.append(CompletedRun(
+            workflow_id=record.workflow_id, request=record.plan.request,
+            intent=record.plan.intent, finished=epoch_ms(record.finished_at),
+        ))
+        runs.sort(key=lambda run: (run.finished, run.workflow_id), reverse=True)
         del runs[KEPT:]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Container
+from datetime import datetime
 from typing import Any
 
 from orchestrator.graph import queries as q
@@ -63,6 +64,12 @@ def outcome_writes(records: list[RunRecord]) -> list[Write]:
     ]
 
 
+def epoch_ms(at: datetime | None) -> int:
+    """A time as the graph keeps it: ms since the epoch, 0 for none (a typed null the
+    embedded store cannot take from a batch of nulls)."""
+    return 0 if at is None else round(at.timestamp() * 1000)
+
+
 def _outcome_id(record: RunRecord, outcome: Outcome) -> str:
     key = f"{record.workflow_id}/{outcome.step_id}/{outcome.agent}"
     return f"{key}/undo" if outcome.undo else key
@@ -82,7 +89,7 @@ def run_writes(records: list[RunRecord], workflow_query: str, with_plan: bool = 
     for record in records:
         wf = record.workflow_id
         workflows.append({"id": wf, "request": record.request, "status": record.status.value,
-                          "error": record.error})
+                          "error": record.error, "finished": epoch_ms(record.finished_at)})
         if record.plan is None or not with_plan:
             continue
         plans.append({"id": wf, "intent": record.plan.intent, "request": record.plan.request})

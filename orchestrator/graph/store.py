@@ -100,6 +100,8 @@ class CompletedRun(Model):
     workflow_id: str
     request: str
     intent: str
+    # When it finished, in ms since the epoch (0: not known).
+    finished: int = 0
 
 
 class Impacted(Model):

@@ -2,16 +2,18 @@
 
 "Close" is measured on what a request asks for, not on its names: each request
 is read by the offline parser into actions, and two requests are compared by the
-Jaccard index of their (verb, kind) sets; among equally close runs the newest
-comes first. "Create application shop with payment service" and "create
-application ecommerce with billing service" are identical in shape (1.0), and a
-request asking for one more thing than a stored one scores lower. Plan reuse
+Jaccard index of their (verb, kind) multisets (how many of each: two policies are
+not one); among equally close runs the last to finish comes first. "Create
+application shop with payment service" and "create application ecommerce with
+billing service" are identical in shape (1.0), and a request asking for one more
+thing than a stored one scores lower. Plan reuse
 (reuse.py) asks more than closeness before it renames a stored plan.
 """
 
 from __future__ import annotations
 
 import functools
+from collections import Counter
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.graph.store import CompletedRun, GraphStore
@@ -41,16 +43,23 @@ def parsed(request: str) -> ParsedRequest | None:
         return None
 
 
+Shape = tuple[tuple[tuple[str, str], int], ...]
+
+
 @functools.lru_cache(maxsize=2048)
-def shape(request: str) -> frozenset[tuple[str, str]]:
-    """What the request asks for, as (verb, kind) pairs; kept like the reading, as
-    every plan compares against every stored request."""
+def shape(request: str) -> Shape:
+    """What the request asks for, as how many of each (verb, kind); kept like the
+    reading, as every plan compares against every stored request."""
     reading = parsed(request)
-    return frozenset((a.verb, a.kind) for a in reading.actions) if reading else frozenset()
+    counts = Counter((a.verb, a.kind) for a in reading.actions) if reading else Counter()
+    return tuple(sorted(counts.items()))
 
 
-def closeness(a: frozenset[tuple[str, str]], b: frozenset[tuple[str, str]]) -> float:
-    return len(a & b) / len(a | b) if a | b else 0.0
+def closeness(a: Shape, b: Shape) -> float:
+    """The Jaccard index of two multisets: what both ask for over what either does."""
+    left, right = Counter(dict(a)), Counter(dict(b))
+    union = sum((left | right).values())
+    return sum((left & right).values()) / union if union else 0.0
 
 
 class GraphPlanMemory:
@@ -79,5 +88,6 @@ class GraphPlanMemory:
         found.sort(key=lambda scored: -scored[0])
         # Only the few returned are made into models: with hundreds of similar runs
         # stored, making them all cost each plan ~2 ms.
-        return [Recalled(**run.model_dump(), similarity=score)
+        return [Recalled(workflow_id=run.workflow_id, request=run.request, intent=run.intent,
+                         similarity=score)
                 for score, run in found[: self._most]]

@@ -3,9 +3,11 @@ mirroring: after any mix of writes they are what the graph itself answers."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from orchestrator.graph.cypher_store import CypherStore
 from orchestrator.graph.store import GraphStore
-from orchestrator.models import RunStatus, StepStatus
+from orchestrator.models import RunRecord, RunStatus, StepStatus
 from tests.contract.test_graph_store import PLAN, _run, _step
 
 
@@ -17,16 +19,22 @@ async def _as_the_graph_says(graph: GraphStore) -> None:
 
 
 async def test_completed_runs_follow_final_mirrors_in_order(graph: GraphStore) -> None:
-    await graph.record_run(_run("wf-5", RunStatus.COMPLETED, [_step("wf-5", "app",
-                                                                      StepStatus.COMPLETED)]))
+    def finished(wf: str, status: RunStatus, minute: int) -> RunRecord:
+        done = _run(wf, status, [_step(wf, "app", StepStatus.COMPLETED)])
+        return done.model_copy(update={"finished_at": datetime(2026, 1, 1, 12, minute, tzinfo=UTC)})
+
+    await graph.record_run(finished("wf-5", RunStatus.COMPLETED, 0))
     assert [r.workflow_id for r in await graph.completed_runs()] == ["wf-5"]  # now kept
-    for wf, status in [("wf-7", RunStatus.COMPLETED), ("wf-1", RunStatus.COMPLETED),
-                       ("wf-9", RunStatus.ROLLED_BACK), ("wf-3", RunStatus.COMPLETED)]:
+    for minute, (wf, status) in enumerate([
+        ("wf-7", RunStatus.COMPLETED), ("wf-1", RunStatus.COMPLETED),
+        ("wf-9", RunStatus.ROLLED_BACK), ("wf-3", RunStatus.COMPLETED),
+    ], start=1):
         await graph.record_run(_run(wf))  # the plan's early mirror first
-        await graph.record_run(_run(wf, status, [_step(wf, "app", StepStatus.COMPLETED)]))
+        await graph.record_run(finished(wf, status, minute))
         await _as_the_graph_says(graph)
     runs = await graph.completed_runs()
-    assert [r.workflow_id for r in runs] == ["wf-7", "wf-5", "wf-3", "wf-1"]
+    # The last to finish first, whatever their ids.
+    assert [r.workflow_id for r in runs] == ["wf-3", "wf-1", "wf-7", "wf-5"]
     assert {(r.request, r.intent) for r in runs} == {(PLAN.request, PLAN.intent)}
 
 

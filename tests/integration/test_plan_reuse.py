@@ -42,3 +42,18 @@ async def test_a_completed_run_is_reused_for_a_request_of_its_shape(
             await s.runtime.store.relations(blog)
         )
         assert (await s.runtime.store.run_graph(second_id)).status == "completed"
+
+
+async def test_the_last_run_to_finish_is_reused_first(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        # Ids in the other order than the runs: the newest by id is the oldest run.
+        for key, app in (("zz-first", "shop"), ("aa-second", "blog")):
+            reply = await s.http.post(
+                "/v3/ai/chat", headers={"Idempotency-Key": key},
+                json={"message": f"create application {app} with api service", "wait": True},
+            )
+            assert reply.status_code == 200, reply.text
+        _, third = await _chat(s.http, "create application wiki with web service")
+    assert third.plan is not None and third.plan.reused_from == "run-aa-second"
