@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from temporalio.client import Client
 
 from orchestrator.graph.store import GraphStore
@@ -39,3 +39,7 @@ StoreDep = Annotated[GraphStore, Depends(_store)]
 McpHubDep = Annotated[McpHub, Depends(_mcp_hub)]
 # Changes to the MCP servers, made to the config file and to the hub together.
 McpAdminDep = Annotated[McpAdmin, Depends(_mcp_admin)]
+
+# A run's id in a path: every route takes the same (Temporal allows far more, but no
+# run here is named past it; a longer id is refused, not echoed back in a 404).
+WorkflowId = Annotated[str, Path(min_length=1, max_length=200)]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from api.deps import StoreDep
+from api.deps import StoreDep, WorkflowId
 from api.graph_view import run_graph_view
 from api.schemas import EntityDetail, EntityPage, Resolution, RunGraphView
 from orchestrator.graph.store import IMPACT_DEPTH, GraphStore, Impact, StepGraphContext
@@ -19,7 +19,6 @@ MAX_OFFSET = 10**9
 router = APIRouter(prefix="/v1/graph", tags=["graph"])
 
 Name = Annotated[str, Path(pattern=NAME_PATTERN)]
-WorkflowId = Annotated[str, Path(max_length=200)]
 KindFilter = Annotated[str | None, Query(pattern=NAME_PATTERN)]
 
 

@@ -10,7 +10,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import TemporalClientDep
+from api.deps import TemporalClientDep, WorkflowId
 from orchestrator.models import Decision, RunResult
 from worker.client import run_handle
 from workflows.orchestration import OrchestrationWorkflow
@@ -20,7 +20,7 @@ Handle = WorkflowHandle[Any, RunResult]
 
 
 @router.get("/{workflow_id}", response_model=RunResult, responses={404: {}})
-async def get_workflow(workflow_id: str, client: TemporalClientDep) -> RunResult:
+async def get_workflow(workflow_id: WorkflowId, client: TemporalClientDep) -> RunResult:
     """The run's status, its plan, each step's state, approvals and rollback."""
     handle = run_handle(client, workflow_id)
     try:
@@ -31,7 +31,7 @@ async def get_workflow(workflow_id: str, client: TemporalClientDep) -> RunResult
 
 @router.post("/{workflow_id}/approve", response_model=RunResult, responses={404: {}, 409: {}})
 async def approve(
-    workflow_id: str, client: TemporalClientDep, decision: Decision | None = None
+    workflow_id: WorkflowId, client: TemporalClientDep, decision: Decision | None = None
 ) -> RunResult:
     """Approve the pending approval (the plan's, or the step named by `step_id`)."""
     handle = run_handle(client, workflow_id)
@@ -40,7 +40,7 @@ async def approve(
 
 @router.post("/{workflow_id}/reject", response_model=RunResult, responses={404: {}, 409: {}})
 async def reject(
-    workflow_id: str, client: TemporalClientDep, decision: Decision | None = None
+    workflow_id: WorkflowId, client: TemporalClientDep, decision: Decision | None = None
 ) -> RunResult:
     """Reject the pending approval: the run stops and what it did is rolled back."""
     handle = run_handle(client, workflow_id)
@@ -48,7 +48,7 @@ async def reject(
 
 
 @router.post("/{workflow_id}/cancel", response_model=RunResult, responses={404: {}, 409: {}})
-async def cancel(workflow_id: str, client: TemporalClientDep) -> RunResult:
+async def cancel(workflow_id: WorkflowId, client: TemporalClientDep) -> RunResult:
     """Ask the run to stop: running steps are cancelled, completed ones compensated."""
     handle = run_handle(client, workflow_id)
     try:

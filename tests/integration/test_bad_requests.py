@@ -44,6 +44,21 @@ async def test_a_message_over_the_limit_is_named_not_echoed(
         assert len(reply.content) < 1_000
 
 
+async def test_a_run_id_over_the_limit_is_refused_on_every_route(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    long = "x" * 20_000
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        for method, path in [("GET", f"/v1/workflows/{long}"),
+                             ("POST", f"/v1/workflows/{long}/approve"),
+                             ("POST", f"/v1/workflows/{long}/reject"),
+                             ("POST", f"/v1/workflows/{long}/cancel"),
+                             ("GET", f"/v1/graph/workflows/{long}")]:
+            reply = await s.http.request(method, path)
+            assert reply.status_code == 422, (path[:40], reply.status_code)
+            assert "at most 200 characters" in reply.text and len(reply.content) < 1_000
+
+
 async def test_chat_rejects_malformed_json(
     client: Client, temporal_server: DevServer, tmp_path: Path
 ) -> None:
