@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.errors import RunRefused, run_refused
 from api.routers import agents, chat, graph, health, mcp, workflows
 from api.validation import invalid_request
 from orchestrator.errors import GraphStoreUnavailable
@@ -70,6 +71,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(GraphStoreUnavailable, graph_unavailable)
     app.add_exception_handler(RPCError, temporal_unavailable)
+    app.add_exception_handler(RunRefused, run_refused)
     for module in (chat, workflows, graph, agents, mcp, health):
         app.include_router(module.router)
     return app

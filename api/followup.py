@@ -8,6 +8,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.errors import Refusal, RunRefused
 from orchestrator.models import Extension, Followup, Problem, ProblemKind, RunResult
 from worker.client import run_handle
 from workflows.orchestration import OrchestrationWorkflow
@@ -63,10 +64,10 @@ async def extend_run(
         if isinstance(cause, ApplicationError) and cause.type == REFUSED:
             return None
         problem = _problem(cause)
-        raise HTTPException(422, {
-            "detail": problem.message, "workflow_id": conversation_id,
-            "conversation_id": conversation_id, "problem": problem.model_dump(mode="json"),
-        }) from err
+        raise RunRefused(422, Refusal(
+            detail=problem.message, workflow_id=conversation_id,
+            conversation_id=conversation_id, problem=problem,
+        )) from err
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:  # closed between the query and now
             return None

@@ -319,13 +319,12 @@ async def _api(api: str) -> AsyncIterator[httpx.AsyncClient]:
 def _refused(reply: httpx.Response, out: TextIO) -> None:
     body = reply.json() if reply.headers.get("content-type", "").startswith("application/json") \
         else {"detail": reply.text}
-    detail = body.get("detail")
-    if isinstance(detail, dict):
-        problem = detail.get("problem")
-        reasons = problem.get("details", []) if isinstance(problem, dict) else []
+    detail, problem = body.get("detail"), body.get("problem")
+    if isinstance(problem, dict):  # a request the orchestrator would not run
+        reasons = problem.get("details", [])
         # With its reasons listed below, the headline is the problem alone.
-        headline = problem.get("message") if reasons and isinstance(problem, dict) else None
-        out.write(f"Refused: {headline or detail.get('detail')}\n")
+        headline = problem.get("message") if reasons else None
+        out.write(f"Refused: {headline or detail}\n")
         for why in reasons:
             out.write(f"  - {why}\n")
     elif isinstance(detail, list):  # the API's validation errors: what, and where

@@ -15,6 +15,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.deps import SettingsDep, TemporalClientDep
+from api.errors import Refusal, RunRefused, described
 from api.followup import earlier_run, extend_run, keyed_extension, started_with_key
 from api.schemas import ChatRequest, ChatResponse
 from orchestrator.models import (
@@ -39,7 +40,8 @@ _REFUSED = {ProblemKind.CANNOT_PLAN: 422, ProblemKind.INVALID_PLAN: 422,
             ProblemKind.UNAVAILABLE: 503}
 
 
-@router.post("/chat", response_model=ChatResponse, responses={404: {}, 409: {}, 422: {}})
+@router.post("/chat", response_model=ChatResponse,
+             responses=described(404, 409, refusals=(422, 503)))
 async def chat(
     body: ChatRequest,
     client: TemporalClientDep,
@@ -113,10 +115,8 @@ async def chat(
         if problem.kind == ProblemKind.UNAVAILABLE:  # not the request's fault
             told += ("; send the request again once it answers"
                      + (" (with a new Idempotency-Key)" if idempotency_key else ""))
-        raise HTTPException(_REFUSED[problem.kind], {
-            "detail": told, "workflow_id": workflow_id,
-            "problem": state.problem.model_dump(mode="json"),
-        })
+        raise RunRefused(_REFUSED[problem.kind],
+                         Refusal(detail=told, workflow_id=workflow_id, problem=problem))
     result = await handle.result() if body.wait else None
     return ChatResponse(
         workflow_id=workflow_id, run_id=run_id, status=(result or state).status,

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.deps import StoreDep, WorkflowId
+from api.errors import described
 from api.graph_view import run_graph_view
 from api.schemas import EntityDetail, EntityPage, Resolution, RunGraphView
 from orchestrator.graph.store import IMPACT_DEPTH, GraphStore, Impact, StepGraphContext
@@ -22,7 +23,7 @@ Name = Annotated[str, Path(pattern=NAME_PATTERN)]
 KindFilter = Annotated[str | None, Query(pattern=NAME_PATTERN)]
 
 
-@router.get("/entities", response_model=EntityPage, responses={422: {}})
+@router.get("/entities", response_model=EntityPage)
 async def list_entities(
     store: StoreDep, kind: KindFilter = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -34,7 +35,7 @@ async def list_entities(
 
 
 @router.get("/entities/{kind}/{name}", response_model=EntityDetail,
-            responses={404: {}, 422: {}})
+            responses=described(404))
 async def get_entity(kind: Name, name: Name, store: StoreDep) -> EntityDetail:
     """The entity and every relationship leaving or entering it."""
     entity = await store.get_entity(EntityRef(kind=kind, name=name))
@@ -44,7 +45,7 @@ async def get_entity(kind: Name, name: Name, store: StoreDep) -> EntityDetail:
 
 
 @router.get("/entities/{kind}/{name}/impact", response_model=Impact,
-            responses={404: {}, 422: {}})
+            responses=described(404))
 async def get_impact(
     kind: Name, name: Name, store: StoreDep,
     depth: Annotated[int, Query(ge=1, le=IMPACT_DEPTH)] = IMPACT_DEPTH,
@@ -53,7 +54,7 @@ async def get_impact(
     return await store.impact(await _known(store, kind, name), depth)
 
 
-@router.get("/resolve", response_model=Resolution, responses={422: {}})
+@router.get("/resolve", response_model=Resolution)
 async def resolve(
     store: StoreDep, q: Annotated[str, Query(min_length=1, max_length=500)],
     kind: KindFilter = None,
@@ -62,7 +63,7 @@ async def resolve(
     return Resolution(query=q, kind=kind, candidates=await store.resolve_reference(q, kind))
 
 
-@router.get("/workflows/{workflow_id}", response_model=RunGraphView, responses={404: {}})
+@router.get("/workflows/{workflow_id}", response_model=RunGraphView, responses=described(404))
 async def get_run_graph(workflow_id: WorkflowId, store: StoreDep) -> RunGraphView:
     """The run's workflow, steps, agents and entities, with the edges between them."""
     run = await store.run_graph(workflow_id)
@@ -72,7 +73,7 @@ async def get_run_graph(workflow_id: WorkflowId, store: StoreDep) -> RunGraphVie
 
 
 @router.get("/workflows/{workflow_id}/steps/{step_id}/context",
-            response_model=StepGraphContext, responses={404: {}, 422: {}})
+            response_model=StepGraphContext, responses=described(404))
 async def get_step_context(
     workflow_id: WorkflowId, step_id: Name, store: StoreDep
 ) -> StepGraphContext:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Response
 from pydantic import BaseModel, ConfigDict
 
 from api.deps import McpAdminDep, SettingsDep, StoreDep
+from api.errors import described
 from orchestrator.graph.store import McpServerRecord
 from orchestrator.mcp import (
     McpApprovalConflict,
@@ -93,7 +94,7 @@ async def list_servers(admin: McpAdminDep, refresh: bool = False) -> list[Server
     return [server_view(admin.hub, name) for name in sorted(admin.hub.config.servers)]
 
 
-@router.get("/{name}", response_model=ServerDetail, responses={404: {}})
+@router.get("/{name}", response_model=ServerDetail, responses=described(404))
 async def get_server(name: str, admin: McpAdminDep, refresh: bool = False) -> ServerDetail:
     """One server with its tools: capability, annotations, fingerprints, changed or not."""
     _known(admin, name)
@@ -101,7 +102,7 @@ async def get_server(name: str, admin: McpAdminDep, refresh: bool = False) -> Se
     return server_detail(admin.hub, name)
 
 
-@router.get("/{name}/graph", response_model=McpServerRecord, responses={404: {}})
+@router.get("/{name}/graph", response_model=McpServerRecord, responses=described(404))
 async def get_server_graph(name: str, store: StoreDep) -> McpServerRecord:
     """The server as the graph holds it: its agent and the tools it exposes, each
     with the capability it implements."""
@@ -112,7 +113,7 @@ async def get_server_graph(name: str, store: StoreDep) -> McpServerRecord:
 
 
 @router.post("", response_model=ServerDetail, status_code=201,
-             responses={403: {}, 409: {}, 422: {}, 502: {}})
+             responses=described(403, 409, 502))
 async def add_server(
     admin: McpAdminDep, caller: CallerDep,
     body: Annotated[dict[str, Any], Body(openapi_examples=_NEW_SERVER)],
@@ -134,7 +135,7 @@ async def add_server(
     return server_detail(admin.hub, name)
 
 
-@router.delete("/{name}", status_code=204, responses={403: {}, 404: {}})
+@router.delete("/{name}", status_code=204, responses=described(403, 404))
 async def remove_server(name: str, admin: McpAdminDep, caller: CallerDep) -> Response:
     """Remove a server: its session closes, its tools and pins go."""
     caller.require_admin("removing an MCP server")
@@ -144,7 +145,7 @@ async def remove_server(name: str, admin: McpAdminDep, caller: CallerDep) -> Res
 
 
 @router.post("/{name}/tools/{tool}/approve", response_model=ToolView,
-             responses={403: {}, 404: {}, 409: {}, 502: {}})
+             responses=described(403, 404, 409, 502))
 async def approve_tool(
     name: str, tool: str, admin: McpAdminDep, caller: CallerDep,
     approval: Approval | None = None,

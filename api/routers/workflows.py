@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import TemporalClientDep, WorkflowId
+from api.errors import described
 from orchestrator.models import Decision, RunResult
 from worker.client import run_handle
 from workflows.orchestration import OrchestrationWorkflow
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
 Handle = WorkflowHandle[Any, RunResult]
 
 
-@router.get("/{workflow_id}", response_model=RunResult, responses={404: {}})
+@router.get("/{workflow_id}", response_model=RunResult, responses=described(404))
 async def get_workflow(workflow_id: WorkflowId, client: TemporalClientDep) -> RunResult:
     """The run's status, its plan, each step's state, approvals and rollback."""
     handle = run_handle(client, workflow_id)
@@ -29,7 +30,7 @@ async def get_workflow(workflow_id: WorkflowId, client: TemporalClientDep) -> Ru
         raise _not_found(err, workflow_id) from err
 
 
-@router.post("/{workflow_id}/approve", response_model=RunResult, responses={404: {}, 409: {}})
+@router.post("/{workflow_id}/approve", response_model=RunResult, responses=described(404, 409))
 async def approve(
     workflow_id: WorkflowId, client: TemporalClientDep, decision: Decision | None = None
 ) -> RunResult:
@@ -38,7 +39,7 @@ async def approve(
     return await _answer(handle, decision or Decision(), approve=True)
 
 
-@router.post("/{workflow_id}/reject", response_model=RunResult, responses={404: {}, 409: {}})
+@router.post("/{workflow_id}/reject", response_model=RunResult, responses=described(404, 409))
 async def reject(
     workflow_id: WorkflowId, client: TemporalClientDep, decision: Decision | None = None
 ) -> RunResult:
@@ -47,7 +48,7 @@ async def reject(
     return await _answer(handle, decision or Decision(), approve=False)
 
 
-@router.post("/{workflow_id}/cancel", response_model=RunResult, responses={404: {}, 409: {}})
+@router.post("/{workflow_id}/cancel", response_model=RunResult, responses=described(404, 409))
 async def cancel(workflow_id: WorkflowId, client: TemporalClientDep) -> RunResult:
     """Ask the run to stop: running steps are cancelled, completed ones compensated."""
     handle = run_handle(client, workflow_id)

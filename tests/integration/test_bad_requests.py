@@ -88,7 +88,7 @@ async def test_chat_refuses_unplannable_request(
     async with running_stack(client, temporal_server.address, tmp_path) as s:
         reply = await s.http.post("/v3/ai/chat", json={"message": message})
         assert reply.status_code == 422
-        detail = reply.json()["detail"]
+        detail = reply.json()
         assert detail["detail"].startswith("cannot plan")
         assert detail["problem"]["understood"] == understood
         assert detail["problem"]["not_understood"] == not_understood
@@ -118,6 +118,6 @@ async def test_a_plan_over_budget_is_refused_with_the_reason_in_its_first_line(
             "message": "Create application ecommerce with payment service, deploy to "
                        "production with monitoring and security policies"})
     assert reply.status_code == 422, reply.text
-    body = reply.json()["detail"]
+    body = reply.json()
     assert body["detail"] == "the plan is not valid: the plan has 6 steps; the budget allows 5"
     assert body["problem"]["details"] == ["the plan has 6 steps; the budget allows 5"]

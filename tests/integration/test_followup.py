@@ -179,12 +179,12 @@ async def test_ambiguous_or_unplannable_followup_is_refused_and_changes_nothing(
         before = await state_of(s.http, workflow_id)
         reply = await _chat(s.http, CACHE, conversation_id=workflow_id)
         assert reply.status_code == 422, reply.text
-        detail = reply.json()["detail"]
+        detail = reply.json()
         assert "which application? blog or shop" in detail["detail"]
         assert detail["problem"]["kind"] == "cannot_plan"
         reply = await _chat(s.http, "also frobnicate the flux", conversation_id=workflow_id)
         assert reply.status_code == 422, reply.text
-        assert reply.json()["detail"]["problem"]["not_understood"] == ["frobnicate", "flux"]
+        assert reply.json()["problem"]["not_understood"] == ["frobnicate", "flux"]
         # Straight to Temporal, past the API's checks: the run's validator refuses.
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await run_handle(s.client, workflow_id).execute_update(
@@ -207,7 +207,7 @@ async def test_followup_over_the_step_budget_is_refused(
         reply = await _chat(s.http, "also add cache and search services",
                             conversation_id=workflow_id)
         assert reply.status_code == 422, reply.text
-        detail = reply.json()["detail"]
+        detail = reply.json()
         assert "the plan has 8 steps; the budget allows 7" in detail["detail"]
         assert detail["problem"]["kind"] == "invalid_plan"
         # One more step fits the budget.

@@ -224,7 +224,7 @@ async def test_s4_unknown_tools_cannot_be_planned_and_say_what_was_understood(
     reply = await s4.http.post("/v3/ai/chat", json={
         "message": "GitHub create repository name=x -> Jira open ticket", "wait": True})
     assert reply.status_code == 422, reply.text
-    problem = reply.json()["detail"]["problem"]
+    problem = reply.json()["problem"]
     assert problem["kind"] == ProblemKind.CANNOT_PLAN
     assert problem["understood"] == [
         "GitHub create repository name=x → mcp.github.create_repository"]
@@ -285,7 +285,7 @@ async def test_s4_deploy_my_app_is_refused_when_the_graph_holds_two_applications
     reply = await s4.http.post("/v3/ai/chat", json={
         "message": "deploy my app using GitHub → AWS → Slack notifications", "wait": True})
     assert reply.status_code == 422, reply.text
-    problem = reply.json()["detail"]["problem"]
+    problem = reply.json()["problem"]
     assert problem["kind"] == ProblemKind.CANNOT_PLAN
     assert "which application is 'my app'? blog or shop" in problem["message"]
     assert _state(s4, "github.json")["repositories"] == {}

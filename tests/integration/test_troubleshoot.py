@@ -177,7 +177,7 @@ async def test_s3_diagnoses_in_parallel_then_fixes_and_redeploys(
         EntityRef(kind="environment", name="staging")]
     # ...and nothing in staging is failing any more: the same request is refused.
     assert again.status_code == 422, again.text
-    assert again.json()["detail"]["detail"].startswith(
+    assert again.json()["detail"].startswith(
         "cannot plan: nothing deployed to staging is failing (ecommerce-staging is healthy)")
 
 
@@ -190,7 +190,7 @@ async def test_s3_is_refused_when_nothing_is_deployed_to_staging(
         reply = await s.http.post("/v3/ai/chat", json={"message": S3, "wait": True})
         entities = await s.runtime.store.find_entities()
     assert reply.status_code == 422, reply.text
-    problem = reply.json()["detail"]["problem"]
+    problem = reply.json()["problem"]
     assert problem["kind"] == "cannot_plan"
     assert problem["message"] == (
         "cannot plan: nothing deployed to staging is failing: no application it names is "

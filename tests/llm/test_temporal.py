@@ -48,7 +48,7 @@ async def _s1_and_a_cake(
     assert result.status == RunStatus.COMPLETED
     assert result.plan is not None and result.plan.planner == "offline"
     assert len(result.plan.steps) == 6
-    told: str = unplannable.json()["detail"]["detail"]
+    told: str = unplannable.json()["detail"]
     assert "not understood" in told, told  # what the rules say, and then the model's reason
     return result, asked, told
 
