@@ -9,6 +9,7 @@ output of the step that makes it, and that step becomes a dependency.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from orchestrator.models import Capability, Compensation, EntityRef, PlanOutput, Step
@@ -18,17 +19,23 @@ MAX_ID = 63
 # Patch id: runs extended before added steps waited for the run's makers replay
 # without it.
 WAIT_FOR_MAKERS = "followup-waits-for-makers"
+# Patch id: runs extended before the run's steps yet to start waited for added
+# makers replay without it.
+PENDING_WAIT_FOR_ADDED = "followup-pending-steps-wait-for-added-makers"
 
 
 def merge(
-    current: PlanOutput, followup: PlanOutput, wait_for_makers: bool = True
+    current: PlanOutput, followup: PlanOutput, wait_for_makers: bool = True,
+    not_started: Collection[str] = (),
 ) -> tuple[PlanOutput, list[Step]]:
     """The run's plan with the follow-up's new steps added, and those steps.
 
     `wait_for_makers`: an added step also waits for the run's steps making what it
     consumes without naming it (a deployment waits for its application's
     services), as synthesis orders steps within one plan. Off only to replay runs
-    extended before it was."""
+    extended before it was. The other way round, the run's steps in `not_started`
+    wait for added steps making what they consume so (a deployment yet to start
+    waits for a service the follow-up adds, and ships it)."""
     capabilities = {**current.capabilities, **followup.capabilities}
     makers: dict[tuple[str, str], str] = {}
     for step in current.plan.steps:
@@ -51,8 +58,12 @@ def merge(
     added = [_rewired(s, renamed, by_entity) for s in kept]
     if wait_for_makers:
         added = [_after_makers(s, current.plan.steps, capabilities) for s in added]
+    steps = [
+        _after_makers(s, added, capabilities, unless_after=added) if s.id in not_started else s
+        for s in current.plan.steps
+    ]
     plan = current.plan.model_copy(update={
-        "steps": [*current.plan.steps, *added],
+        "steps": [*steps, *added],
         "intent": f"{current.plan.intent}; {followup.plan.intent}" if added
         else current.plan.intent,
     })
@@ -77,7 +88,10 @@ def _made(step: Step, capabilities: dict[str, Capability]) -> EntityRef | None:
     return next((e for e in step.operates_on if e.kind in capability.produces), None)
 
 
-def _after_makers(step: Step, run: list[Step], capabilities: dict[str, Capability]) -> Step:
+def _after_makers(step: Step, run: list[Step], capabilities: dict[str, Capability],
+                  unless_after: Sequence[Step] = ()) -> Step:
+    """`step`, also waiting for the steps of `run` that make what it consumes without
+    naming it, in its context; not for one of `unless_after` that waits for it."""
     capability = capabilities[step.capability]
     unnamed = set(capability.consumes) - set(step.parameters)
     made = _made(step, capabilities)
@@ -89,9 +103,23 @@ def _after_makers(step: Step, run: list[Step], capabilities: dict[str, Capabilit
             {e.key for e in other.operates_on if e != other_made} & context
         ):
             makers.add(other.id)
+    makers -= _waiting_for(step.id, unless_after)
     if makers <= set(step.depends_on):
         return step
     return step.model_copy(update={"depends_on": sorted({*step.depends_on, *makers})})
+
+
+def _waiting_for(step_id: str, steps: Sequence[Step]) -> set[str]:
+    """The steps among `steps` that wait for `step_id`, directly or through others."""
+    waiting: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for s in steps:
+            if s.id not in waiting and ({step_id} | waiting) & set(s.depends_on):
+                waiting.add(s.id)
+                grew = True
+    return waiting
 
 
 def _rewired(step: Step, renamed: dict[str, str], by_entity: dict[str, str]) -> Step:

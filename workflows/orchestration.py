@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.approvals import PLAN, ApprovalRefused, Approvals
     from workflows.dag import PlanProblem, references, resolve, stages
-    from workflows.extension import WAIT_FOR_MAKERS, made_by, merge
+    from workflows.extension import PENDING_WAIT_FOR_ADDED, WAIT_FOR_MAKERS, made_by, merge
     from workflows.outcomes import (
         failure,
         final_problem,
@@ -103,6 +103,9 @@ class OrchestrationWorkflow:
         # (then nothing more can be added).
         self._extensions: list[Extension] = []
         self._added: list[Step] = []
+        # Steps the executor has started (their task made): the others may still
+        # be made to wait for what a follow-up adds.
+        self._scheduled: set[str] = set()
         self._extending = 0
         self._closed = False
         self._wake: asyncio.Future[None] | None = None
@@ -261,7 +264,9 @@ class OrchestrationWorkflow:
             raise ApplicationError(refusal, type="ExtendRefused", non_retryable=True)
         try:
             merged, added = merge(
-                self._planned, planned, wait_for_makers=workflow.patched(WAIT_FOR_MAKERS)
+                self._planned, planned, wait_for_makers=workflow.patched(WAIT_FOR_MAKERS),
+                not_started=self._not_started() if workflow.patched(PENDING_WAIT_FOR_ADDED)
+                else (),
             )
         except PlanProblem as problem:
             raise ApplicationError(str(problem), type="InvalidPlan", non_retryable=True) from None
@@ -358,6 +363,7 @@ class OrchestrationWorkflow:
                             break
                         if self._ready(by_id[step_id]):
                             pending.remove(step_id)
+                            self._scheduled.add(step_id)
                             running[step_id] = asyncio.create_task(
                                 self._run_step(by_id[step_id])
                             )
@@ -382,11 +388,22 @@ class OrchestrationWorkflow:
             self._closed = True
 
     def _admit(self, by_id: dict[str, Step], pending: list[str]) -> None:
-        """Take the steps follow-ups added into the ready set."""
+        """Take the steps follow-ups added into the ready set, and the new
+        dependencies they gave steps yet to start."""
+        if not self._added:
+            return
         for step in self._added:
             by_id[step.id] = step
             pending.append(step.id)
         self._added = []
+        assert self._planned is not None
+        for step in self._planned.plan.steps:
+            if step.id in pending:
+                by_id[step.id] = step
+
+    def _not_started(self) -> set[str]:
+        return {i for i, r in self._results.items()
+                if r.status == StepStatus.PENDING and i not in self._scheduled}
 
     def _wakeup(self) -> asyncio.Future[None]:
         """Resolved when a follow-up adds steps, so the executor looks again."""

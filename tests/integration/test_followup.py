@@ -241,3 +241,22 @@ async def test_followup_while_rolling_back_is_refused_then_follows_the_ended_run
         assert [st.id for st in result.plan.steps] == [
             "create-application-ecommerce", "create-service-cache"
         ]
+
+
+async def test_a_deployment_yet_to_start_ships_a_service_a_followup_adds(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    # The run's service takes a while: its deployment has not started when the
+    # follow-up comes.
+    slow = {"service.create": Fault(delay_ms=1500)}
+    async with running_stack(client, temporal_server.address, tmp_path, agent_faults=slow) as s:
+        workflow_id = await _started(
+            s.http, "create application zeta with zsvc service, deploy to staging")
+        reply = await _chat(s.http, CACHE, conversation_id=workflow_id, wait=True)
+        assert reply.status_code == 200, reply.text
+    result = RunResult.model_validate(reply.json()["result"])
+    assert result.status == RunStatus.COMPLETED and result.plan is not None
+    deploy = next(x for x in result.plan.steps if x.capability == "deployment.create")
+    assert "create-service-cache" in deploy.depends_on
+    output = result.steps[deploy.id].output
+    assert output is not None and output["services"] == ["cache", "zsvc"]

@@ -146,3 +146,26 @@ async def test_a_followup_deploy_of_it_waits_for_the_runs_services(
     # A run extended before the rule replays as it ran.
     _, as_before = merge(running, followup, wait_for_makers=False)
     assert "create-service-slow" not in as_before[-1].depends_on
+
+
+async def test_a_deployment_yet_to_start_waits_for_a_service_the_followup_adds(
+    store: EmbeddedGraphStore,
+) -> None:
+    planner = OfflinePlanner(REGISTRY, store)
+    running = with_definitions(
+        await planner.plan("create application zeta with zsvc service, deploy to staging"),
+        REGISTRY,
+    )
+    followup = with_definitions(await planner.plan(
+        "also add a cache service", conversation_entities(running.plan), made_by(running)
+    ), REGISTRY)
+    deploy = "deploy-deployment-zeta-staging"
+    merged, added = merge(running, followup, not_started={deploy})
+    assert [s.id for s in added] == ["create-service-cache"]
+    waits = {s.id: s.depends_on for s in merged.plan.steps}
+    assert "create-service-cache" in waits[deploy]
+    assert validate_plan(merged, Limits()) == []
+    # Once started it cannot wait any more; and runs extended before, as they ran.
+    for started in (merge(running, followup)[0], merge(running, followup, False)[0]):
+        assert "create-service-cache" not in {s.id: s.depends_on
+                                              for s in started.plan.steps}[deploy]
