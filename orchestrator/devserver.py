@@ -10,7 +10,7 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from orchestrator.errors import ServiceUnreachable
@@ -78,8 +78,11 @@ class DevServer:
     def __init__(
         self, port: int, ui_port: int | None = None, db_file: Path | None = None,
         search_attributes: dict[str, str] | None = None, own_session: bool = False,
+        namespaces: Sequence[str] = (),
     ) -> None:
         self.port = port
+        # Made at start besides "default", which always is.
+        self._namespaces = [n for n in namespaces if n != "default"]
         # A terminal's Ctrl-C signals its whole foreground group. In a session of its
         # own, the server is stopped by its owner's `stop()`, after the worker using
         # it, not at once under it (the worker's shutdown call then fails, noisily).
@@ -109,6 +112,8 @@ class DevServer:
             cmd += ["--dynamic-config-value", value]
         for name, kind in sorted(self._search_attributes.items()):
             cmd += ["--search-attribute", f"{name}={kind}"]
+        for namespace in self._namespaces:
+            cmd += ["--namespace", namespace]
         return cmd
 
     async def start(self, wait_s: float = 30.0) -> None:
@@ -117,6 +122,11 @@ class DevServer:
                 f"port {self.port} is taken: is a Temporal server already running? Set "
                 f"ORCHESTRATOR_TEMPORAL_ADDRESS=127.0.0.1:{self.port} to use it, or "
                 "ORCHESTRATOR_TEMPORAL_PORT to start one on another port"
+            )
+        if self.ui_port is not None and listening(self.ui_port):
+            raise ServiceUnreachable(
+                f"port {self.ui_port}, for the Temporal Web UI, is taken: set "
+                "ORCHESTRATOR_TEMPORAL_UI_PORT to another port"
             )
         self._process = await asyncio.create_subprocess_exec(
             *self.command(), stdin=asyncio.subprocess.DEVNULL,

@@ -12,9 +12,9 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
-from orchestrator.errors import ServiceUnreachable
+from orchestrator.errors import InvalidInput, ServiceUnreachable
 from orchestrator.models import RunResult
 from orchestrator.settings import Settings
 from workflows import search_attributes as sa
@@ -42,9 +42,19 @@ async def ensure_search_attributes(client: Client) -> None:
     """Register the runs' search attributes unless the namespace has them; a
     server that refuses gets one clear error instead of failing every run."""
     namespace = client.namespace
-    listed = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=namespace)
-    )
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise InvalidInput(
+            f"the Temporal server at {client.service_client.config.target_host} has no "
+            f"namespace {namespace!r} (ORCHESTRATOR_TEMPORAL_NAMESPACE): create it "
+            f"(temporal operator namespace create --namespace {namespace}) or name one "
+            "it has"
+        ) from err
     missing = sorted(set(sa.DEFINITIONS) - set(listed.custom_attributes))
     if not missing:
         return
@@ -58,7 +68,7 @@ async def ensure_search_attributes(client: Client) -> None:
             f"temporal operator search-attribute create --namespace {namespace} "
             f"--name {n} --type Keyword" for n in missing
         )
-        raise RuntimeError(
+        raise InvalidInput(
             f"the Temporal namespace {namespace!r} lacks the search attributes "
             f"{', '.join(missing)} and refused to add them ({err.message}); "
             f"an administrator can run: {commands}"

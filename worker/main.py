@@ -38,6 +38,7 @@ async def temporal(settings: Settings) -> AsyncIterator[Settings]:
         settings.temporal_port, ui_port=settings.temporal_ui_port,
         db_file=settings.data_dir / "temporal.db", search_attributes=sa.DEFINITIONS,
         own_session=True,  # the CLI stops it on SIGINT, SIGTERM and SIGHUP
+        namespaces=[settings.temporal_namespace],
     )
     await server.start()
     log.info("Temporal dev server on %s, Web UI on %s", server.address, settings.ui_url)

@@ -114,6 +114,17 @@ async def test_up_names_a_taken_temporal_port(env: dict[str, str]) -> None:
     assert f"port {port} is taken" in out and "ORCHESTRATOR_TEMPORAL_ADDRESS" in out, out
 
 
+async def test_up_names_a_taken_web_ui_port(env: dict[str, str]) -> None:
+    temporal = free_port()
+    with _taken() as port:
+        code, out = await run_cli("up", "--api-port", str(free_port()), env={
+            **env, "ORCHESTRATOR_TEMPORAL_PORT": str(temporal),
+            "ORCHESTRATOR_TEMPORAL_UI_PORT": str(port)})
+    assert code == 1 and "Traceback" not in out, out
+    assert f"port {port}, for the Temporal Web UI, is taken" in out, out
+    assert "ORCHESTRATOR_TEMPORAL_UI_PORT" in out and not listening(temporal), out
+
+
 async def test_up_whose_api_cannot_bind_stops_the_dev_server_it_started(
     env: dict[str, str],
 ) -> None:
