@@ -33,10 +33,12 @@ MARKS = {StepStatus.PENDING: " ", StepStatus.AWAITING_APPROVAL: "?", StepStatus.
 
 
 async def follow(
-    api: str, message: str, out: TextIO, conversation_id: str | None = None
+    api: str, message: str, out: TextIO, conversation_id: str | None = None,
+    api_option: str = "", follow_up_hint: bool = True,
 ) -> int:
     """Start a run (or, with `conversation_id`, follow up on one), print its plan
-    and each step as it changes; 0 if it completed."""
+    and each step as it changes; 0 if it completed. `api_option` is what the
+    commands it suggests need to reach the same API (` --api <address>`)."""
     body: dict[str, Any] = {"message": message}
     if conversation_id is not None:
         body["conversation_id"] = conversation_id
@@ -51,15 +53,16 @@ async def follow(
         _show_followup(started, out)
         if started.get("plan"):
             _show_plan(Plan.model_validate(started["plan"]), out)
-        state = await _until_finished(http, workflow_id, out)
+        state = await _until_finished(http, workflow_id, out, api_option)
     _show_outcome(state, out)
     out.write(f"Temporal Web UI: {started['web_ui_url']}\n")
-    out.write(f"Follow up: orchestrator chat --continue {started['conversation_id']} "
-              '"..."\n')
+    if follow_up_hint:
+        out.write(f"Follow up: orchestrator chat{api_option} --continue "
+                  f'{started["conversation_id"]} "..."\n')
     return 0 if state.status == RunStatus.COMPLETED else 1
 
 
-async def watch(api: str, workflow_id: str, out: TextIO) -> int:
+async def watch(api: str, workflow_id: str, out: TextIO, api_option: str = "") -> int:
     """Follow a run already started (by another terminal, the API, a chat that lost
     its connection) as `follow` does; 0 if it completed."""
     async with _api(api) as http:
@@ -71,13 +74,13 @@ async def watch(api: str, workflow_id: str, out: TextIO) -> int:
         out.write(f"Run {workflow_id}: {state.status.value}\n")
         if state.plan is not None:
             _show_plan(state.plan, out)
-        state = await _until_finished(http, workflow_id, out)
+        state = await _until_finished(http, workflow_id, out, api_option)
     _show_outcome(state, out)
     return 0 if state.status == RunStatus.COMPLETED else 1
 
 
-async def _until_finished(http: httpx.AsyncClient, workflow_id: str, out: TextIO
-                          ) -> RunResult:
+async def _until_finished(http: httpx.AsyncClient, workflow_id: str, out: TextIO,
+                          api_option: str = "") -> RunResult:
     """Print each step as it changes, and each approval asked for, until the run ends.
     An API that stops answering for a while (restarted) is waited for."""
     seen: dict[str, StepStatus] = {}
@@ -99,8 +102,8 @@ async def _until_finished(http: httpx.AsyncClient, workflow_id: str, out: TextIO
                 out.flush()
             if now - lost_since > API_GONE_S:
                 raise ServiceUnreachable(f"the API did not answer for {API_GONE_S:.0f} s "
-                                         f"({trouble}); the run goes on: orchestrator watch "
-                                         f"{workflow_id}")
+                                         f"({trouble}); the run goes on: orchestrator watch"
+                                         f"{api_option} {workflow_id}")
             await asyncio.sleep(POLL_S)
             continue
         lost_since = None
@@ -111,8 +114,8 @@ async def _until_finished(http: httpx.AsyncClient, workflow_id: str, out: TextIO
         for target in sorted(set(_pending(state)) - asked):
             asked.add(target)
             option = "" if target == "plan" else f" --step {target}"
-            out.write(f"? {target} waits for approval: orchestrator approve {workflow_id}"
-                      f"{option} (or reject)\n")
+            out.write(f"? {target} waits for approval: orchestrator approve{api_option} "
+                      f"{workflow_id}{option} (or reject)\n")
         out.flush()
         if state.status.finished:
             return state

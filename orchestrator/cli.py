@@ -1,5 +1,5 @@
-"""The `orchestrator` command: `up`, `worker`, `chat`, `plan`, `approve`, `reject`,
-`cancel`, `replay`, `history` and `demo`."""
+"""The `orchestrator` command: `up`, `worker`, `demo`, `chat`, `watch`, `plan`,
+`approve`, `reject`, `cancel`, `replay`, `history` and `mcp`."""
 
 from __future__ import annotations
 
@@ -44,6 +44,11 @@ def default_api() -> str:
     port = os.environ.get("ORCHESTRATOR_API_PORT", "").strip()
     usable = port.isdigit() and 0 < int(port) <= MAX_PORT
     return f"http://127.0.0.1:{port if usable else 8000}"
+
+
+def api_option(api: str) -> str:
+    """What a suggested command needs to reach `api`: nothing for the default."""
+    return "" if api.rstrip("/") == default_api() else f" --api {api}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,7 +182,8 @@ def _parser() -> argparse.ArgumentParser:
     history.set_defaults(func=_history)
 
     demo = sub.add_parser("demo", help="start everything, run the S1 request, show the result")
-    demo.add_argument("--api-port", type=_port, help="API port (default 8000)")
+    demo.add_argument("--api-port", type=_port,
+                      help="API port (default: ORCHESTRATOR_API_PORT, else 8000)")
     demo.add_argument("--exit", action="store_true", help="stop once the run is over")
     demo.add_argument("--message", default=S1, help="the request to run")
     demo.set_defaults(func=_demo)
@@ -228,13 +234,14 @@ async def _worker(args: argparse.Namespace) -> int:
 async def _chat(args: argparse.Namespace) -> int:
     from orchestrator.chat_client import follow
 
-    return await follow(args.api, args.message, sys.stdout, args.conversation)
+    return await follow(args.api, args.message, sys.stdout, args.conversation,
+                        api_option(args.api))
 
 
 async def _watch(args: argparse.Namespace) -> int:
     from orchestrator.chat_client import watch
 
-    return await watch(args.api, args.workflow_id, sys.stdout)
+    return await watch(args.api, args.workflow_id, sys.stdout, api_option(args.api))
 
 
 async def _plan(args: argparse.Namespace) -> int:
@@ -300,7 +307,8 @@ async def _demo(args: argparse.Namespace) -> int:
 
     async def ready(settings: Settings, _client: object) -> None:
         api = f"http://{settings.api_host}:{settings.api_port}"
-        outcome.append(await follow(api, args.message, sys.stdout))
+        outcome.append(await follow(api, args.message, sys.stdout, api_option=api_option(api),
+                                    follow_up_hint=not args.exit))
         if args.exit:
             raise _Done
         print(f"\nStill running: API {api}, Temporal Web UI {settings.ui_url}. Ctrl-C stops.")

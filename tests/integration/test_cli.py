@@ -69,7 +69,8 @@ async def test_up_serves_and_chat_follows_a_run(
         assert "Outcome: completed" in out
         assert "Temporal Web UI: http://localhost:8233/namespaces/default/workflows/run-" in out
         shop = out.split("Run ", 1)[1].split()[0]
-        assert f"Follow up: orchestrator chat --continue {shop} " in out
+        # The command it suggests reaches the same API.
+        assert f"Follow up: orchestrator chat --api {api} --continue {shop} " in out
 
         # A run already started is followed again by its id.
         code, out = await run_cli("watch", shop, "--api", api, env=env)
