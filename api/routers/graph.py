@@ -20,7 +20,8 @@ MAX_OFFSET = 10**9
 router = APIRouter(prefix="/v1/graph", tags=["graph"])
 
 Name = Annotated[str, Path(pattern=NAME_PATTERN)]
-KindFilter = Annotated[str | None, Query(pattern=NAME_PATTERN)]
+# Empty means no filter: `?kind=` is what a form or a URL template sends for none.
+KindFilter = Annotated[str | None, Query(pattern=f"^$|{NAME_PATTERN}")]
 
 
 @router.get("/entities", response_model=EntityPage)
@@ -30,7 +31,7 @@ async def list_entities(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> EntityPage:
     """Entities in kind and name order, a page at a time, of one kind if given."""
-    entities = await store.list_entities(kind, limit=limit, offset=offset)
+    entities = await store.list_entities(kind or None, limit=limit, offset=offset)
     return EntityPage(entities=entities, limit=limit, offset=offset)
 
 
@@ -60,6 +61,7 @@ async def resolve(
     kind: KindFilter = None,
 ) -> Resolution:
     """The entities a phrase such as "the payment service" refers to, sorted by name."""
+    kind = kind or None
     return Resolution(query=q, kind=kind, candidates=await store.resolve_reference(q, kind))
 
 

@@ -47,6 +47,11 @@ async def test_graph_api_reads_what_s1_left(
             await _get(http, "/v1/graph/entities", kind="policy", limit=1, offset=1)
         )
         assert [e.ref for e in second.entities] == [POLICIES[1]] and second.offset == 1
+        # An empty filter, as a URL template sends it, is no filter.
+        unfiltered = EntityPage.model_validate(await _get(http, "/v1/graph/entities", kind=""))
+        assert unfiltered.entities == page.entities
+        resolved = await _get(http, "/v1/graph/resolve", q="the payment service", kind="")
+        assert [c["name"] for c in resolved["candidates"]] == ["payment"]
 
         detail = EntityDetail.model_validate(
             await _get(http, "/v1/graph/entities/application/ecommerce")
