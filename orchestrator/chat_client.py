@@ -267,7 +267,7 @@ def _step_line(step: StepResult, undo: StepResult | None = None, run: str = "") 
         failed = [t for t in step.tries if not t.ok]
         if failed:  # it moved to another agent: which, and why
             line += f" by {step.agent}, after {failed[-1].agent} failed: {failed[-1].error}"
-    if step.error:
+    if step.error and step.error != step.status.value:  # not "cancelled — cancelled"
         line += f" — {step.error}"
     text = _shown_text(step.output or {}) if step.status == StepStatus.COMPLETED else None
     if isinstance(text, str) and text.strip():

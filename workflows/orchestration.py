@@ -343,7 +343,9 @@ class OrchestrationWorkflow:
         approval = self._approvals.by_target[target]
         if approval.status in (ApprovalStatus.REJECTED, ApprovalStatus.TIMED_OUT):
             why = f": {approval.reason}" if approval.reason else ""
-            self._stop_with(ProblemKind.REJECTED, f"{target} was {approval.status.value}{why}")
+            told = ("rejected" if approval.status == ApprovalStatus.REJECTED
+                    else "not approved in time")
+            self._stop_with(ProblemKind.REJECTED, f"{target} was {told}{why}")
         elif self._stop is None:
             self._waits.changed()
         return approval.status == ApprovalStatus.APPROVED

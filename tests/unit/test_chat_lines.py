@@ -50,6 +50,13 @@ def test_steps_without_text_are_one_line() -> None:
         assert "\n" not in line
 
 
+def test_an_error_that_only_repeats_the_status_is_not_said_twice() -> None:
+    cancelled = StepResult(step_id="s", status=StepStatus.CANCELLED, error="cancelled")
+    assert _step_line(cancelled) == "⊘ s: cancelled"
+    failed = StepResult(step_id="s", status=StepStatus.FAILED, error="boom")
+    assert _step_line(failed) == "✗ s: failed — boom"
+
+
 def test_a_rollback_seen_between_two_polls_is_told_in_the_order_it_happened() -> None:
     at = [datetime(2026, 1, 1, 12, 0, s, tzinfo=UTC) for s in range(6)]
     state = RunResult(
