@@ -98,4 +98,9 @@ async def record(names: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(record(sys.argv[1:] or list(SCENARIOS)))
+    asked = sys.argv[1:] or list(SCENARIOS)
+    unknown = [name for name in asked if name not in SCENARIOS]
+    if unknown:  # before any server starts: `--help` included
+        sys.exit(f"usage: python -m tests.histories.record [{' | '.join(SCENARIOS)}]...\n"
+                 + ("" if unknown == ["--help"] else f"unknown: {', '.join(unknown)}"))
+    asyncio.run(record(asked))
