@@ -15,6 +15,11 @@ from orchestrator.planning.synthesis import Synthesiser
 from orchestrator.planning.tools import ToolPlanner
 from orchestrator.planning.troubleshoot import TroubleshootPlanner, read_trouble
 
+# Words asking to take something away, which no built-in capability does.
+REMOVING = frozenset({
+    "delete", "remove", "destroy", "uninstall", "decommission", "undeploy",
+    "erase", "teardown",
+})
 
 class Planner(Protocol):
     # `context`: the entities of the conversation a follow-up message continues;
@@ -50,11 +55,20 @@ class OfflinePlanner:
         parsed = parse_request(message, only_application(context))
         understood = [f"{a.verb} {a.kind} {a.name}" for a in parsed.actions]
         if parsed.not_understood:
-            refusal = CannotPlan(
-                "part of the request was not understood"
-                + spelling_hint(parsed.not_understood, message),
-                understood, parsed.not_understood,
-            )
+            removing = sorted(set(parsed.not_understood) & REMOVING)
+            if removing:
+                # "delete application shop" read as "create application shop" would
+                # be told back as understood: the opposite of what was asked.
+                refusal = CannotPlan(
+                    f"a request cannot {removing[0]} things: the built-in agents only "
+                    "undo what a run made, when that run rolls back (orchestrator cancel "
+                    "or reject while it runs)", [], parsed.not_understood)
+            else:
+                refusal = CannotPlan(
+                    "part of the request was not understood"
+                    + spelling_hint(parsed.not_understood, message),
+                    understood, parsed.not_understood,
+                )
             return await self._as_tool_calls(message, refusal)
         if not parsed.actions:
             raise CannotPlan("the request asks for nothing I can do", [], [])

@@ -79,6 +79,8 @@ async def test_chat_rejects_malformed_json(
          ["order", "pizza"]),
         ("create application shop'; DROP DATABASE neo4j", ["create application shop"],
          ["drop", "database", "neo4j"]),
+        # Not told back as "create application shop": the opposite of what was asked.
+        ("delete application shop", [], ["delete"]),
     ],
 )
 async def test_chat_refuses_unplannable_request(
