@@ -18,11 +18,15 @@ def run_graph_view(run: RunGraph) -> RunGraphView:
         GraphNode(id=f"agent:{agent}", label="Agent", properties={"id": agent})
         for agent in sorted({agent for _, agent in run.executed_by})
     ]
+    nodes += [GraphNode(id=f"workflow:{earlier}", label="Workflow",
+                        properties={"workflow_id": earlier}) for earlier in run.follows]
     for key in sorted({key for _, key in run.operates_on}):
         kind, _, name = key.partition(":")
         nodes.append(GraphNode(id=f"entity:{key}", label="Entity",
                                properties={"kind": kind, "name": name}))
     edges = [GraphEdge(source=workflow, type="CONTAINS", target=f"step:{s}") for s in run.steps]
+    edges += [GraphEdge(source=workflow, type="FOLLOWS", target=f"workflow:{earlier}")
+              for earlier in run.follows]
     for edge_type, pairs, prefix in (
         ("DEPENDS_ON", run.depends_on, "step"),
         ("COMPENSATED_BY", run.compensated_by, "step"),

@@ -70,6 +70,7 @@ async def read_run_graph(read: Read, workflow_id: str) -> RunGraph:
         compensated_by=[
             (r[0], r[1]) for r in await read(q.RUN_COMPENSATED_BY, id=workflow_id)
         ],
+        follows=[r[0] for r in await read(q.FOLLOWED_RUNS, id=workflow_id)],
     )
 
 

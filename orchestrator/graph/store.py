@@ -63,6 +63,8 @@ class RunGraph(Model):
     operates_on: list[tuple[str, str]]
     # (step, its undo), for the steps a rollback compensated.
     compensated_by: list[tuple[str, str]] = []
+    # The earlier run of the conversation this one follows up on.
+    follows: list[str] = []
 
 
 class StepOutcome(Model):

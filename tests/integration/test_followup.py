@@ -157,6 +157,10 @@ async def test_followup_on_a_finished_run_starts_a_run_that_follows_it(
         assert isinstance(s.runtime.store, CypherStore)
         rows = await s.runtime.store._read(q.FOLLOWED_RUNS, id=body["workflow_id"])
         assert [r[0] for r in rows] == [earlier]
+        view = (await s.http.get(f"/v1/graph/workflows/{body['workflow_id']}")).json()
+        assert {"source": f"workflow:{body['workflow_id']}", "type": "FOLLOWS",
+                "target": f"workflow:{earlier}"} in view["edges"]
+        assert f"workflow:{earlier}" in {n["id"] for n in view["nodes"]}
 
 
 async def test_followup_on_an_unknown_conversation_is_404(
