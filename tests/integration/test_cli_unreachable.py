@@ -142,11 +142,10 @@ async def test_up_whose_api_cannot_bind_stops_the_dev_server_it_started(
 
 
 async def test_up_names_why_the_dev_server_did_not_start(env: dict[str, str]) -> None:
-    temporal = free_port()
-    with _taken() as ui:
-        code, out = await run_cli("up", "--api-port", str(free_port()), env={
-            **env, "ORCHESTRATOR_TEMPORAL_PORT": str(temporal),
-            "ORCHESTRATOR_TEMPORAL_UI_PORT": str(ui),
-        })
+    # Its database cannot be opened: a directory stands where the file goes.
+    (Path(env["ORCHESTRATOR_DATA_DIR"]) / "temporal.db").mkdir(parents=True)
+    code, out = await run_cli("up", "--api-port", str(free_port()), env={
+        **env, "ORCHESTRATOR_TEMPORAL_PORT": str(free_port())})
     assert code == 1 and "Traceback" not in out, out
-    assert f"the Temporal dev server exited: Error: can't set UI port {ui}" in out, out
+    assert "the Temporal dev server exited: Error: failed starting server" in out, out
+    assert "unable to open database file" in out, out
