@@ -355,9 +355,14 @@ class _Reader:
             if m.kind == "policy" and m.guards is not None:
                 quals = dict(m.guards)
             elif m.kind == "policy" and deploys:
-                # Policies guard a deployment: the nearest one, even if named later.
-                _, near = min(deploys, key=lambda pd: (abs(pd[0] - m.pos), pd[0]))
-                quals = {"deployment": near.name, **near.qualifiers}
+                # Policies guard a deployment: the nearest one, even if named later;
+                # each of one deploy's ("deploy shop to staging and production with
+                # monitoring policy": both are guarded).
+                at, _ = min(deploys, key=lambda pd: (abs(pd[0] - m.pos), pd[0]))
+                found += [(m.pos, Action(verb=VERBS[m.kind], kind=m.kind, name=m.name,
+                                         qualifiers={"deployment": d.name, **d.qualifiers}))
+                          for pos, d in deploys if pos == at]
+                continue
             action = Action(verb=VERBS[m.kind], kind=m.kind, name=m.name, qualifiers=quals)
             found.append((m.pos, action))
         result: list[Action] = []

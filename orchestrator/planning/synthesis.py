@@ -55,8 +55,10 @@ class Synthesiser:
         drafts: list[_Draft] = []
         for action in actions:
             draft = self._draft(action, drafts, context)
+            # The same thing asked twice is done once; a policy on each of two
+            # deployments is two.
             if not any(d.produces == draft.produces and d.capability == draft.capability
-                       for d in drafts):
+                       and d.bindings == draft.bindings for d in drafts):
                 drafts.append(draft)
         todo = list(drafts)
         while todo:
@@ -161,8 +163,9 @@ def to_step(
     by_ref = {d.produces.key: d for d in drafts}
     params: dict[str, str] = {}
     for param, value in draft.bindings.items():
-        producer = by_ref.get(f"{param}:{value}")
-        # Entities made earlier in the run arrive through the producer's output.
+        # Entities made earlier in the run arrive through the producer's output (not
+        # the step's own kind: another step may make one of that name elsewhere).
+        producer = None if param == draft.produces.kind else by_ref.get(f"{param}:{value}")
         if producer is not None and producer is not draft:
             params[param] = f"${{steps.{producer.id}.output.{param}}}"
         else:

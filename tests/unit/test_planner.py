@@ -176,3 +176,20 @@ async def test_an_optional_parameter_nothing_gives_is_left_to_its_default(
         "create repository llmrepo", [Action(verb="create", kind="repository", name="llmrepo")])
     assert [(s.capability, s.parameters) for s in plan.steps] == [
         ("repository.create", {"name": "llmrepo"})]
+
+
+async def test_a_policy_with_a_deploy_to_two_environments_guards_both(
+    store: EmbeddedGraphStore,
+) -> None:
+    plan = await OfflinePlanner(REGISTRY, store).plan(
+        "create application shop, deploy it to staging and production with monitoring policy")
+    policies = [s for s in plan.steps if s.capability == "policy.apply"]
+    assert [(s.id, s.depends_on, s.parameters["policy"]) for s in policies] == [
+        ("apply-policy-monitoring", ["deploy-deployment-shop-staging"], "monitoring"),
+        ("apply-policy-monitoring-2", ["deploy-deployment-shop-production"], "monitoring"),
+    ]
+    # Asked twice for one deployment, it is done once.
+    twice = await OfflinePlanner(REGISTRY, store).plan(
+        "deploy shop to staging with monitoring policy and monitoring policy")
+    assert [s.id for s in twice.steps if s.capability == "policy.apply"] == [
+        "apply-policy-monitoring"]
