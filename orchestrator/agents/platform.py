@@ -90,7 +90,10 @@ class PlatformAgents:
         """The entity, which the step relies on from now on (held: see the module)."""
         ref = _ref(kind, name)
         if await self._store.hold_entity(ref, ctx.owner) is None:
-            raise InvalidInput(f"{kind} {name!r} does not exist")
+            # A plan counts on what exists when it is made; nothing holds it for the
+            # run until a step does, and another run's rollback may take it first.
+            raise InvalidInput(f"{kind} {name!r} does not exist (if it did when this run "
+                               "was planned, another run removed it since)")
         return ref
 
     async def _create_application(self, p: dict[str, Any], ctx: StepContext) -> AgentResult:
