@@ -49,7 +49,7 @@ class PlanningActivities:
             return planned.model_copy(update={"stats": {
                 key: value for key, value in stats.items()
                 if key.split("/", 1)[0] in planned.agents
-            }})
+            }, "stage_overhead_ms": await self._store.stage_overhead_ms()})
         self._mirror.submit_plan(RunRecord(
             workflow_id=request.workflow_id, request=request.message,
             status=RunStatus.RUNNING, plan=plan,

@@ -280,6 +280,8 @@ class PlanOutput(Model):
     agents: dict[str, Agent]
     # What history says of the plan's agents, by "<agent>/<capability>".
     stats: dict[str, AgentStats] = {}
+    # What recent runs took a stage beyond their agents' time (dry runs only).
+    stage_overhead_ms: float | None = None
 
 
 class StepInput(Model):
@@ -413,3 +415,6 @@ class RunRecord(Model):
     outcomes: list[Outcome] = []
     # When the run finished (its final mirror): the plan memory takes the newest first.
     finished_at: datetime | None = None
+    # A completed run's time beyond its agents' (planning, Temporal's dispatch, the
+    # graph), per stage of its plan: dry runs add it to their predictions.
+    stage_overhead_ms: float | None = None

@@ -127,7 +127,7 @@ class OrchestrationWorkflow:
         plan = self._planned.plan
         self._results = {s.id: StepResult(step_id=s.id) for s in plan.steps}
         if request.dry_run:
-            self._preview = preview(plan, self._planned.stats)
+            self._preview = preview(plan, self._planned.stats, self._planned.stage_overhead_ms)
             return await self._finish(RunStatus.COMPLETED)
         self._set_status(RunStatus.RUNNING)
         try:
@@ -687,7 +687,7 @@ class OrchestrationWorkflow:
         return run_record(
             workflow.info().workflow_id, self._request, self._status, self._problem,
             self._planned.plan if self._planned else None, self._results, self._undos,
-            self._compensations, self._finished_at,
+            self._compensations, self._finished_at, workflow.info().start_time,
         )
 
     async def _finish(self, status: RunStatus) -> RunResult:

@@ -30,12 +30,15 @@ from orchestrator.models import (
     StepResult,
     StepStatus,
 )
+from workflows.dag import stages
+from workflows.preview import critical_path_ms
 
 
 def run_record(
     wf: str, request: OrchestrationRequest, status: RunStatus, problem: Problem | None,
     plan: Plan | None, results: dict[str, StepResult], undos: dict[str, Step],
     compensations: dict[str, StepResult], finished_at: datetime | None = None,
+    started_at: datetime | None = None,
 ) -> RunRecord:
     """The run's final state for the graph: its plan, every step's state and every
     undo's (the plan's early mirror is write-behind, so this one carries the plan
@@ -60,7 +63,22 @@ def run_record(
         workflow_id=wf, request=request.message, status=status,
         error=problem.message if problem else None, plan=plan, steps=steps,
         outcomes=outcomes, follows=request.follows, finished_at=finished_at,
+        stage_overhead_ms=stage_overhead_ms(plan, results, started_at, finished_at)
+        if status == RunStatus.COMPLETED else None,
     )
+
+
+def stage_overhead_ms(
+    plan: Plan | None, results: dict[str, StepResult], started_at: datetime | None,
+    finished_at: datetime | None,
+) -> float | None:
+    """The run's time beyond its agents' longest chain, per stage: what planning,
+    dispatch and mirroring add, for dry runs to predict with."""
+    if plan is None or not plan.steps or started_at is None or finished_at is None:
+        return None
+    agents_ms = {s.id: sum(t.duration_ms for t in results[s.id].tries) for s in plan.steps}
+    beyond = ms_between(started_at, finished_at) - critical_path_ms(plan.steps, agents_ms)
+    return max(0, beyond) / len(stages(plan.steps))
 
 
 def final_problem(

@@ -21,7 +21,10 @@ DEFAULT_SUCCESS = 0.95
 PRIOR_RUNS = 10
 
 
-def preview(plan: Plan, stats: Mapping[str, AgentStats]) -> Preview:
+def preview(plan: Plan, stats: Mapping[str, AgentStats],
+            stage_overhead_ms: float | None = None) -> Preview:
+    """`stage_overhead_ms`: what recent runs took a stage beyond their agents' time
+    (planning, Temporal's dispatch, the graph); the steps' own time is all without."""
     durations: dict[str, int] = {}
     success = 1.0
     observed = 0
@@ -46,9 +49,14 @@ def preview(plan: Plan, stats: Mapping[str, AgentStats]) -> Preview:
     else:
         basis = (f"defaults, no history yet: {DEFAULT_STEP_MS} ms and "
                  f"{DEFAULT_SUCCESS:.0%} success a step")
+    planned = stages(plan.steps)
+    orchestration = 0
+    if stage_overhead_ms is not None:
+        orchestration = round(stage_overhead_ms * len(planned))
+        basis += f"; plus {stage_overhead_ms:.0f} ms of orchestration a stage, as recent runs"
     return Preview(
-        stages=stages(plan.steps),
-        predicted_duration_ms=critical_path_ms(plan.steps, durations),
+        stages=planned,
+        predicted_duration_ms=critical_path_ms(plan.steps, durations) + orchestration,
         predicted_success=round(success, 4),
         basis=basis,
         mermaid=mermaid(plan.steps),

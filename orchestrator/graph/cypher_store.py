@@ -5,6 +5,7 @@ statements in one transaction), so the stores cannot drift apart."""
 from __future__ import annotations
 
 import json
+import statistics
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -50,6 +51,9 @@ from orchestrator.models import (
     RunRecord,
     StepRecord,
 )
+
+# How many recent runs a dry run's orchestration time per stage is taken from.
+RECENT_OVERHEADS = 20
 
 
 class CypherStore(ABC):
@@ -263,6 +267,10 @@ class CypherStore(ABC):
 
     async def agent_stats(self) -> dict[str, AgentStats]:
         return await self._stats.get()
+
+    async def stage_overhead_ms(self) -> float | None:
+        rows = await self._read(q.STAGE_OVERHEADS, limit=RECENT_OVERHEADS)
+        return statistics.median(r[0] for r in rows) if rows else None
 
     def _wrote(self, queries: list[str], mirroring: bool = False) -> None:
         """Called once statements were run (committed or not): what is cached is

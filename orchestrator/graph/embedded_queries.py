@@ -19,7 +19,7 @@ UNWIND $rows AS r
 OPTIONAL MATCH (w:Workflow {id: r.id})
 WITH r, w WHERE w IS NULL
 CREATE (:Workflow {id: r.id, request: r.request, status: r.status, error: r.error,
-    finished: r.finished})
+    finished: r.finished, stage_ms: r.stage_ms})
 """
 
 CREATE_MISSING_PLANS = """

@@ -49,6 +49,8 @@ EMBEDDED_SCHEMA = [
     "ALTER TABLE Step ADD IF NOT EXISTS final BOOLEAN DEFAULT false",
     # When a run finished, in ms since the epoch (COMPLETED_PLANS: newest first).
     "ALTER TABLE Workflow ADD IF NOT EXISTS finished INT64",
+    # A completed run's time beyond its agents', per stage (STAGE_OVERHEADS).
+    "ALTER TABLE Workflow ADD IF NOT EXISTS stage_ms DOUBLE",
     # MCP servers and the tools they expose, each implementing its capability.
     "CREATE NODE TABLE IF NOT EXISTS McpServer(id STRING PRIMARY KEY, agent STRING)",
     "CREATE NODE TABLE IF NOT EXISTS Tool(id STRING PRIMARY KEY, server STRING, name STRING,"
@@ -227,7 +229,8 @@ ORDER BY r.type, a.id, b.id
 MERGE_WORKFLOWS = """
 UNWIND $rows AS r
 MERGE (w:Workflow {id: r.id})
-SET w.request = r.request, w.status = r.status, w.error = r.error, w.finished = r.finished
+SET w.request = r.request, w.status = r.status, w.error = r.error, w.finished = r.finished,
+    w.stage_ms = r.stage_ms
 """
 
 # A plan's early, write-behind mirror may land after the run's final one: it
@@ -242,7 +245,8 @@ ON CREATE SET w.request = r.request, w.status = r.status, w.error = r.error
 SET_WORKFLOWS = """
 UNWIND $rows AS r
 MATCH (w:Workflow {id: r.id})
-SET w.request = r.request, w.status = r.status, w.error = r.error, w.finished = r.finished
+SET w.request = r.request, w.status = r.status, w.error = r.error, w.finished = r.finished,
+    w.stage_ms = r.stage_ms
 """
 
 MERGE_PLANS = """
@@ -378,6 +382,15 @@ MATCH (w:Workflow)-[:HAS_PLAN]->(p:Plan)
 WHERE w.status = 'completed'
 RETURN p.request, p.intent, w.id, coalesce(w.finished, 0) AS finished
 ORDER BY finished DESC, w.id DESC
+LIMIT $limit
+"""
+
+# What the last completed runs took a stage beyond their agents' time.
+STAGE_OVERHEADS = """
+MATCH (w:Workflow)
+WHERE w.status = 'completed' AND w.stage_ms >= 0
+RETURN w.stage_ms
+ORDER BY w.finished DESC
 LIMIT $limit
 """
 

@@ -89,7 +89,10 @@ def run_writes(records: list[RunRecord], workflow_query: str, with_plan: bool = 
     for record in records:
         wf = record.workflow_id
         workflows.append({"id": wf, "request": record.request, "status": record.status.value,
-                          "error": record.error, "finished": epoch_ms(record.finished_at)})
+                          "error": record.error, "finished": epoch_ms(record.finished_at),
+                          # -1: not known (a typed null, as for `finished`).
+                          "stage_ms": -1.0 if record.stage_overhead_ms is None
+                          else float(record.stage_overhead_ms)})
         if record.plan is None or not with_plan:
             continue
         plans.append({"id": wf, "intent": record.plan.intent, "request": record.plan.request})

@@ -247,6 +247,10 @@ class GraphStore(Protocol):
     async def agent_stats(self) -> dict[str, AgentStats]:
         """Observed outcomes by "<agent>/<capability>"."""
 
+    async def stage_overhead_ms(self) -> float | None:
+        """What recent completed runs took a stage beyond their agents' time (the
+        median of the last ones); None before any."""
+
     async def list_agents(self) -> list[AgentRecord]:
         """Every agent with the capabilities it provides and their statistics, by id."""
 

@@ -47,3 +47,20 @@ async def test_writes_the_list_cannot_follow_are_read_again(graph: GraphStore) -
                                                                    StepStatus.FAILED)]))
     await _as_the_graph_says(graph)
     assert await graph.completed_runs() == []
+
+
+async def test_a_dry_run_takes_the_median_stage_overhead_of_the_last_runs(
+    graph: GraphStore,
+) -> None:
+    assert await graph.stage_overhead_ms() is None
+    for minute, (wf, status, overhead) in enumerate([
+        ("wf-1", RunStatus.COMPLETED, 500.0), ("wf-2", RunStatus.COMPLETED, 10.0),
+        ("wf-3", RunStatus.ROLLED_BACK, 900.0), ("wf-4", RunStatus.COMPLETED, 20.0),
+        ("wf-5", RunStatus.COMPLETED, None),
+    ]):
+        record = _run(wf, status, [_step(wf, "app", StepStatus.COMPLETED)]).model_copy(
+            update={"finished_at": datetime(2026, 1, 1, 12, minute, tzinfo=UTC),
+                    "stage_overhead_ms": overhead})
+        await graph.record_run(record)
+    # Completed runs that measured it only: 500, 10 and 20.
+    assert await graph.stage_overhead_ms() == 20.0

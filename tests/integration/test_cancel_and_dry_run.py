@@ -8,9 +8,10 @@ from temporalio.client import Client
 
 from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer
-from orchestrator.models import ProblemKind, RunStatus, StepStatus
+from orchestrator.models import ProblemKind, RunResult, RunStatus, StepStatus
 from tests.integration.stack import S1, result_of, running_stack, start, wait_until
 from worker.replay import replay
+from workflows.dag import stages
 
 APP, ENV = "create-application-ecommerce", "ensure-environment-production"
 SVC = "create-service-payment"
@@ -119,3 +120,26 @@ async def test_dry_run_plans_predicts_and_changes_nothing(
     assert result.dry_run and result.status == RunStatus.COMPLETED
     assert all(r.status == StepStatus.PENDING for r in result.steps.values())
     assert entities == [] and graph.status is None and graph.steps == {}
+
+
+async def test_a_dry_run_after_real_runs_predicts_their_orchestration_too(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        ran = await s.http.post("/v3/ai/chat", json={"message": S1, "wait": True})
+        result = RunResult.model_validate(ran.json()["result"])
+        dry = await s.http.post("/v3/ai/chat", json={
+            "message": S1.replace("ecommerce", "shop"), "dry_run": True})
+    assert result.status == RunStatus.COMPLETED
+    assert result.finished_at is not None and result.started_at is not None
+    took_ms = (result.finished_at - result.started_at).total_seconds() * 1000
+    preview = dry.json()["preview"]
+    assert "ms of orchestration a stage, as recent runs" in preview["basis"], preview
+    # With its orchestration the prediction is about the run's own time (the one
+    # run seen; parallel steps of a kind are predicted at their mean); without, it
+    # was the agents' chain alone, a fraction of it.
+    assert result.plan is not None
+    chain_ms = sum(max(sum(t.duration_ms for t in result.steps[i].tries) for i in stage)
+                   for stage in stages(result.plan.steps))
+    assert chain_ms < 0.8 * took_ms, (chain_ms, took_ms)
+    assert 0.8 * took_ms <= preview["predicted_duration_ms"] <= took_ms + 2, (preview, took_ms)

@@ -51,7 +51,7 @@ async def test_a_failing_agent_is_replaced_and_then_avoided(
         })
     # Predictions now come from what was observed, not from the defaults.
     preview = dry.json()["preview"]
-    assert preview["basis"] == "history of every step's agent", preview
+    assert preview["basis"].startswith("history of every step's agent"), preview
     assert 0.5 < preview["predicted_success"] < 1.0
 
     # Both agents had a go at the first run's deployment, and the graph says so; its

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from orchestrator.models import AgentStats, Plan, Step
+from datetime import UTC, datetime, timedelta
+
+from orchestrator.models import AgentStats, AgentTry, Plan, Step, StepResult, StepStatus
+from workflows.outcomes import stage_overhead_ms
 from workflows.preview import DEFAULT_SUCCESS, preview, success_rate
 
 STEPS = [Step(id=f"s{i}", capability="application.create", agent="platform",
@@ -40,3 +43,25 @@ def test_durations_come_from_recent_runs_not_a_slow_spell_long_ago() -> None:
     # Statistics kept before the recent duration was: the mean, as before.
     older = {KEY: AgentStats(runs=100, successes=100, total_ms=91_000)}
     assert preview(chain, older).predicted_duration_ms == 6 * 910
+
+
+def test_orchestration_is_added_a_stage_from_what_recent_runs_took() -> None:
+    # Six independent steps: one stage of 12 ms, and 30 ms of orchestration.
+    stats = {KEY: AgentStats(runs=100, successes=100, total_ms=1_200, recent_ms=12)}
+    shown = preview(PLAN, stats, stage_overhead_ms=30.4)
+    assert shown.predicted_duration_ms == 12 + 30
+    assert "plus 30 ms of orchestration a stage" in shown.basis
+    assert preview(PLAN, stats).predicted_duration_ms == 12
+
+
+def test_a_completed_runs_time_beyond_its_agents_is_measured_per_stage() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    chain = [Step(id="a", capability="c", agent="x"),
+             Step(id="b", capability="c", agent="x", depends_on=["a"])]
+    results = {i: StepResult(step_id=i, status=StepStatus.COMPLETED,
+                             tries=[AgentTry(agent="x", ok=True, attempts=1, duration_ms=20)])
+               for i in ("a", "b")}
+    plan = Plan(intent="i", request="r", steps=chain)
+    # 100 ms in all, 40 of them the agents': 60 over 2 stages.
+    assert stage_overhead_ms(plan, results, start, start + timedelta(milliseconds=100)) == 30
+    assert stage_overhead_ms(None, results, start, start) is None
