@@ -126,6 +126,10 @@ def _show_outcome(state: RunResult, out: TextIO) -> None:
     for step_id, undo in state.compensations.items():
         if undo.error:  # the step's own line says it was not undone; this says why
             out.write(f"‼ undo {step_id}: {undo.status.value} — {undo.error}\n")
+        elif step_id in state.steps and state.steps[step_id].status not in UNDOING:
+            # A clean-up after a step that started and did not complete: its own
+            # line keeps saying failed or cancelled, so this one says what was done.
+            out.write(f"↺ clean-up after {step_id}: {_cleaned(undo.output or {}, state)}\n")
     out.write(f"\nOutcome: {state.status.value}\n")
     if state.problem:
         out.write(f"Problem: {state.problem.message}\n")
@@ -291,6 +295,12 @@ def _shown_text(output: dict[str, Any]) -> str | None:
         return "\n".join(f"issue: {issue}" for issue in issues)
     summary = output.get("summary")
     return summary if isinstance(summary, str) else None
+
+
+def _cleaned(undone: dict[str, Any], state: RunResult) -> str:
+    if undone.get("deleted"):
+        return "removed what it had made"
+    return _kept(undone, state.workflow_id)
 
 
 def _kept(undone: dict[str, Any], run: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 from orchestrator.chat_client import (
     TEXT_LINES,
     _changes,
+    _show_outcome,
     _show_plan,
     _step_line,
     _until_finished,
@@ -204,3 +205,22 @@ def test_a_diagnosis_shows_its_issues_and_a_fix_its_summary() -> None:
     assert fix.splitlines()[1:] == ["    │ applied policy monitoring"]
     # Nothing to say: the one line.
     assert "\n" not in _step_line(done("inspect", {"health": "failing", "issues": []}))
+
+
+def test_a_clean_up_after_a_step_that_did_not_complete_is_told() -> None:
+    state = RunResult(
+        workflow_id="wf", status=RunStatus.CANCELLED, request="r",
+        steps={"svc": StepResult(step_id="svc", status=StepStatus.CANCELLED, error="cancelled"),
+               "app": StepResult(step_id="app", status=StepStatus.COMPENSATED)},
+        compensations={
+            "svc": StepResult(step_id="svc", status=StepStatus.COMPLETED,
+                              output={"service": "cart", "deleted": False, "absent": True}),
+            "app": StepResult(step_id="app", status=StepStatus.COMPLETED,
+                              output={"application": "shop", "deleted": True}),
+        },
+    )
+    out = io.StringIO()
+    _show_outcome(state, out)
+    # The undo of a completed step has its own line (↺ app: compensated): not again.
+    assert out.getvalue().splitlines()[0] == "↺ clean-up after svc: nothing left to remove"
+    assert "app" not in out.getvalue()
