@@ -34,12 +34,14 @@ MARKS = {StepStatus.PENDING: " ", StepStatus.AWAITING_APPROVAL: "?", StepStatus.
 
 async def follow(
     api: str, message: str, out: TextIO, conversation_id: str | None = None,
-    api_option: str = "", follow_up_hint: bool = True,
+    api_option: str = "", follow_up_hint: bool = True, require_approval: bool = False,
 ) -> int:
     """Start a run (or, with `conversation_id`, follow up on one), print its plan
     and each step as it changes; 0 if it completed. `api_option` is what the
     commands it suggests need to reach the same API (` --api <address>`)."""
     body: dict[str, Any] = {"message": message}
+    if require_approval:
+        body["require_approval"] = True
     if conversation_id is not None:
         body["conversation_id"] = conversation_id
     async with _api(api) as http:

@@ -142,6 +142,8 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--continue", dest="conversation", metavar="WORKFLOW_ID",
                       help="follow up on this run: add to it while it runs, else start "
                            "a run that follows it")
+    chat.add_argument("--require-approval", action="store_true",
+                      help="the whole plan waits for an approval before anything runs")
     chat.set_defaults(func=_chat)
 
     watch = sub.add_parser("watch", help="follow a run already started, step by step")
@@ -235,7 +237,7 @@ async def _chat(args: argparse.Namespace) -> int:
     from orchestrator.chat_client import follow
 
     return await follow(args.api, args.message, sys.stdout, args.conversation,
-                        api_option(args.api))
+                        api_option(args.api), require_approval=args.require_approval)
 
 
 async def _watch(args: argparse.Namespace) -> int:

@@ -157,6 +157,24 @@ async def test_up_serves_and_chat_follows_a_run(
             code, out = await run_cli(*args, env=env)
             assert code == 1 and says in out and "Traceback" not in out, (args, out)
 
+        # A plan that waits for a person, asked from the command line and answered there.
+        chat = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "orchestrator.cli", "chat", "create application gated",
+            "--require-approval", "--api", api, env=env, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        assert chat.stdout is not None
+        lines: list[str] = []
+        async with asyncio.timeout(30):
+            while not lines or not lines[-1].startswith("? plan waits for approval"):
+                line = (await chat.stdout.readline()).decode()
+                assert line, f"chat ended without waiting for an approval: {lines}"
+                lines.append(line)
+        gated = lines[0].split()[1]
+        code, out = await run_cli("approve", gated, "--api", api, env=env)
+        assert code == 0, out
+        rest, _ = await asyncio.wait_for(chat.communicate(), timeout=30)
+        assert chat.returncode == 0 and "Outcome: completed" in rest.decode(), rest
+
         async with httpx.AsyncClient(base_url=api) as http:
             started = await http.post(
                 "/v3/ai/chat", json={"message": S1, "require_approval": True}
