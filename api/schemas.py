@@ -58,6 +58,8 @@ class EntityPage(BaseModel):
     entities: list[EntityRecord]
     limit: int
     offset: int
+    # Where the next page starts; None on the last page.
+    next_offset: int | None = None
 
 
 class EntityDetail(BaseModel):

@@ -31,8 +31,11 @@ async def list_entities(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> EntityPage:
     """Entities in kind and name order, a page at a time, of one kind if given."""
-    entities = await store.list_entities(kind or None, limit=limit, offset=offset)
-    return EntityPage(entities=entities, limit=limit, offset=offset)
+    # One more than asked: whether another page follows, without counting them all.
+    entities = await store.list_entities(kind or None, limit=limit + 1, offset=offset)
+    more = len(entities) > limit
+    return EntityPage(entities=entities[:limit], limit=limit, offset=offset,
+                      next_offset=offset + limit if more else None)
 
 
 @router.get("/entities/{kind}/{name}", response_model=EntityDetail,

@@ -11,7 +11,13 @@ from temporalio.client import Client
 from api.schemas import EntityDetail, EntityPage, Resolution, RunGraphView
 from orchestrator.agents.catalogue import PLATFORM_AGENTS
 from orchestrator.devserver import DevServer
-from orchestrator.graph.store import AgentRecord, Impact, Relation, StepGraphContext
+from orchestrator.graph.store import (
+    AgentRecord,
+    EntityRecord,
+    Impact,
+    Relation,
+    StepGraphContext,
+)
 from orchestrator.models import EntityRef, RunResult, RunStatus
 from tests.integration.stack import S1, running_stack
 
@@ -47,6 +53,16 @@ async def test_graph_api_reads_what_s1_left(
             await _get(http, "/v1/graph/entities", kind="policy", limit=1, offset=1)
         )
         assert [e.ref for e in second.entities] == [POLICIES[1]] and second.offset == 1
+        assert second.next_offset is None and page.next_offset is None
+        # Pages walked by next_offset: every entity once, the last page saying so.
+        walked: list[EntityRecord] = []
+        at: int | None = 0
+        while at is not None:
+            part = EntityPage.model_validate(
+                await _get(http, "/v1/graph/entities", limit=3, offset=at))
+            walked += part.entities
+            at = part.next_offset
+        assert walked == page.entities and part.entities
         # An empty filter, as a URL template sends it, is no filter.
         unfiltered = EntityPage.model_validate(await _get(http, "/v1/graph/entities", kind=""))
         assert unfiltered.entities == page.entities
