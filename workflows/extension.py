@@ -9,7 +9,7 @@ output of the step that makes it, and that step becomes a dependency.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import Any
 
 from orchestrator.models import Capability, Compensation, EntityRef, PlanOutput, Step
@@ -59,7 +59,7 @@ def merge(
     if wait_for_makers:
         added = [_after_makers(s, current.plan.steps, capabilities) for s in added]
     steps = [
-        _after_makers(s, added, capabilities, unless_after=added) if s.id in not_started else s
+        _after_makers(s, added, capabilities) if s.id in not_started else s
         for s in current.plan.steps
     ]
     plan = current.plan.model_copy(update={
@@ -88,10 +88,9 @@ def _made(step: Step, capabilities: dict[str, Capability]) -> EntityRef | None:
     return next((e for e in step.operates_on if e.kind in capability.produces), None)
 
 
-def _after_makers(step: Step, run: list[Step], capabilities: dict[str, Capability],
-                  unless_after: Sequence[Step] = ()) -> Step:
+def _after_makers(step: Step, run: list[Step], capabilities: dict[str, Capability]) -> Step:
     """`step`, also waiting for the steps of `run` that make what it consumes without
-    naming it, in its context; not for one of `unless_after` that waits for it."""
+    naming it, in its context; not for one that waits for it (a cycle)."""
     capability = capabilities[step.capability]
     unnamed = set(capability.consumes) - set(step.parameters)
     made = _made(step, capabilities)
@@ -103,13 +102,13 @@ def _after_makers(step: Step, run: list[Step], capabilities: dict[str, Capabilit
             {e.key for e in other.operates_on if e != other_made} & context
         ):
             makers.add(other.id)
-    makers -= _waiting_for(step.id, unless_after)
+    makers -= _waiting_for(step.id, run)
     if makers <= set(step.depends_on):
         return step
     return step.model_copy(update={"depends_on": sorted({*step.depends_on, *makers})})
 
 
-def _waiting_for(step_id: str, steps: Sequence[Step]) -> set[str]:
+def _waiting_for(step_id: str, steps: list[Step]) -> set[str]:
     """The steps among `steps` that wait for `step_id`, directly or through others."""
     waiting: set[str] = set()
     grew = True
