@@ -33,7 +33,7 @@ class RecentRuns:
                  max_age_s: float = MAX_AGE_S) -> None:
         self._read = read
         self._max_age_s = max_age_s
-        # The last to finish first, as the graph orders them (`newest_first`).
+        # The last to finish first, as the graph orders them (COMPLETED_PLANS).
         self._runs: list[CompletedRun] | None = None
         self._read_at = 0.0
         # Bumped by a write the list cannot account for: a read begun before it is

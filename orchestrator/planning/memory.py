@@ -6,8 +6,8 @@ Jaccard index of their (verb, kind) multisets (how many of each: two policies ar
 not one); among equally close runs the last to finish comes first. "Create
 application shop with payment service" and "create application ecommerce with
 billing service" are identical in shape (1.0), and a request asking for one more
-thing than a stored one scores lower. Plan reuse
-(reuse.py) asks more than closeness before it renames a stored plan.
+thing than a stored one scores lower. Plan reuse (reuse.py) asks more than
+closeness before it renames a stored plan.
 """
 
 from __future__ import annotations

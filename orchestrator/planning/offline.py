@@ -21,6 +21,7 @@ REMOVING = frozenset({
     "erase", "teardown",
 })
 
+
 class Planner(Protocol):
     # `context`: the entities of the conversation a follow-up message continues;
     # `making`: those the run it extends is making (planned as if they existed).
