@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
@@ -50,6 +51,30 @@ class ChatResponse(BaseModel):
     follows: str | None = None
     # The steps a follow-up added to a run that was still going.
     added_steps: list[Step] = []
+
+
+class RunSummary(BaseModel):
+    """A run as the list of runs shows it."""
+
+    workflow_id: str
+    # The run's own word; None for a run that has not said yet, or that was ended
+    # from outside (terminated, timed out: `execution_status` says which).
+    status: RunStatus | None
+    # Temporal's: running, completed, failed, canceled, terminated, timed_out, ...
+    execution_status: str
+    tenant: str | None
+    intent: str | None
+    started_at: datetime
+    closed_at: datetime | None
+    web_ui_url: str
+
+
+class RunPage(BaseModel):
+    """Runs still going first, then the others, the last to end first."""
+
+    runs: list[RunSummary]
+    # Send it back as `page_token` for the next page; None on the last page.
+    next_page_token: str | None = None
 
 
 class EntityPage(BaseModel):

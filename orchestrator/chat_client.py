@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import httpx
 
+from orchestrator.api_client import session, show_refusal
 from orchestrator.errors import ServiceUnreachable
 from orchestrator.models import (
     ApprovalStatus,
@@ -44,10 +43,10 @@ async def follow(
         body["require_approval"] = True
     if conversation_id is not None:
         body["conversation_id"] = conversation_id
-    async with _api(api) as http:
+    async with session(api) as http:
         reply = await http.post("/v3/ai/chat", json=body)
         if reply.status_code != 200:
-            _refused(reply, out)
+            show_refusal(reply, out)
             return 2
         started: dict[str, Any] = reply.json()
         workflow_id = started["workflow_id"]
@@ -67,10 +66,10 @@ async def follow(
 async def watch(api: str, workflow_id: str, out: TextIO, api_option: str = "") -> int:
     """Follow a run already started (by another terminal, the API, a chat that lost
     its connection) as `follow` does; 0 if it completed."""
-    async with _api(api) as http:
+    async with session(api) as http:
         reply = await http.get(f"/v1/workflows/{workflow_id}")
         if reply.status_code != 200:
-            _refused(reply, out)
+            show_refusal(reply, out)
             return 2
         state = RunResult.model_validate(reply.json())
         out.write(f"Run {workflow_id}: {state.status.value}\n")
@@ -157,10 +156,10 @@ def _pending(state: RunResult) -> list[str]:
 
 async def dry_run(api: str, message: str, out: TextIO) -> int:
     """Plan the request and show what would run, in what order, with predictions."""
-    async with _api(api) as http:
+    async with session(api) as http:
         reply = await http.post("/v3/ai/chat", json={"message": message, "dry_run": True})
     if reply.status_code != 200:
-        _refused(reply, out)
+        show_refusal(reply, out)
         return 2
     body = reply.json()
     _show_plan(Plan.model_validate(body["plan"]), out)
@@ -178,10 +177,10 @@ async def control(api: str, workflow_id: str, action: str, out: TextIO,
                   step: str | None = None, reason: str = "", by: str = "") -> int:
     """Approve, reject or cancel a run; prints what the answer does."""
     body = None if action == "cancel" else {"step_id": step, "reason": reason, "by": by}
-    async with _api(api) as http:
+    async with session(api) as http:
         reply = await http.post(f"/v1/workflows/{workflow_id}/{action}", json=body)
     if reply.status_code != 200:
-        _refused(reply, out)
+        show_refusal(reply, out)
         return 2
     # The state as the answer was taken: what follows from it has not happened yet.
     state = RunResult.model_validate(reply.json())
@@ -316,43 +315,3 @@ def _kept(undone: dict[str, Any], run: str) -> str:
     if workflow == run:  # its own step, whose undo failed or has yet to run
         return f"left in place: step {step_id} of this run still holds it"
     return f"left in place: {holder} relies on it"
-
-
-@contextlib.asynccontextmanager
-async def _api(api: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the API: not reaching it is one clear error, not a traceback."""
-    try:
-        async with httpx.AsyncClient(base_url=api, timeout=30) as http:
-            yield http
-    except httpx.TransportError as err:
-        raise ServiceUnreachable(
-            f"cannot reach the API at {api} ({type(err).__name__}): is `orchestrator up` "
-            "running? (--api names another)"
-        ) from err
-
-
-def _refused(reply: httpx.Response, out: TextIO) -> None:
-    body = reply.json() if reply.headers.get("content-type", "").startswith("application/json") \
-        else {"detail": reply.text}
-    detail, problem = body.get("detail"), body.get("problem")
-    if isinstance(problem, dict):  # a request the orchestrator would not run
-        reasons = problem.get("details", [])
-        # With its reasons listed below, the headline is the problem alone.
-        headline = problem.get("message") if reasons else None
-        out.write(f"Refused: {headline or detail}\n")
-        for why in reasons:
-            out.write(f"  - {why}\n")
-    elif isinstance(detail, list):  # the API's validation errors: what, and where
-        out.write(f"Refused ({reply.status_code}): {'; '.join(map(_invalid, detail))}\n")
-    else:
-        out.write(f"Refused ({reply.status_code}): {detail}\n")
-
-
-def _invalid(error: Any) -> str:
-    """One validation error as `field: what is wrong` (the field as sent, not
-    where FastAPI found it: `body.message` is the request's `message`)."""
-    if not isinstance(error, dict):
-        return str(error)
-    loc = [str(part) for part in error.get("loc", [])]
-    field = ".".join(loc[1:] if loc[:1] == ["body"] else loc)
-    return f"{field}: {error.get('msg')}" if field else str(error.get("msg"))

@@ -1,5 +1,5 @@
-"""The `orchestrator` command: `up`, `worker`, `demo`, `chat`, `watch`, `plan`,
-`approve`, `reject`, `cancel`, `replay`, `history` and `mcp`."""
+"""The `orchestrator` command: `up`, `worker`, `demo`, `chat`, `watch`, `runs`,
+`plan`, `approve`, `reject`, `cancel`, `replay`, `history` and `mcp`."""
 
 from __future__ import annotations
 
@@ -151,6 +151,15 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--api", default=default_api(), help=API_HELP)
     watch.set_defaults(func=_watch)
 
+    runs = sub.add_parser("runs", help="list runs, those still going first")
+    runs.add_argument("--status", help="only runs in this status (running, "
+                      "awaiting_approval, completed, rolled_back, failed, ...)")
+    runs.add_argument("--tenant", help="only this tenant's runs")
+    runs.add_argument("--limit", type=int, default=20, help="runs a page (1-100; default 20)")
+    runs.add_argument("--page", help="the page a previous listing named")
+    runs.add_argument("--api", default=default_api(), help=API_HELP)
+    runs.set_defaults(func=_runs)
+
     plan = sub.add_parser("plan", help="dry run: show the plan, its stages and predictions")
     plan.add_argument("message")
     plan.add_argument("--api", default=default_api(), help=API_HELP)
@@ -244,6 +253,13 @@ async def _watch(args: argparse.Namespace) -> int:
     from orchestrator.chat_client import watch
 
     return await watch(args.api, args.workflow_id, sys.stdout, api_option(args.api))
+
+
+async def _runs(args: argparse.Namespace) -> int:
+    from orchestrator.api_client import list_runs
+
+    return await list_runs(args.api, sys.stdout, {"status": args.status, "tenant": args.tenant},
+                           args.limit, args.page, api_option(args.api))
 
 
 async def _plan(args: argparse.Namespace) -> int:

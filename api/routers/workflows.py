@@ -1,23 +1,50 @@
-"""`/v1/workflows/{id}`: a run's state from its query, and the controls a person
-has over it: approve, reject, cancel."""
+"""`/v1/workflows`: the runs, listed from Temporal's visibility; `/v1/workflows/{id}`:
+a run's state from its query, and the controls a person has over it: approve,
+reject, cancel."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import TemporalClientDep, WorkflowId
+from api.deps import SettingsDep, TemporalClientDep, WorkflowId
 from api.errors import described
-from orchestrator.models import Decision, RunResult
+from api.run_list import BadListing, page_token, summary, token_text, visibility_query
+from api.schemas import RunPage
+from orchestrator.models import Decision, RunResult, RunStatus
 from worker.client import run_handle
 from workflows.orchestration import OrchestrationWorkflow
 
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
 Handle = WorkflowHandle[Any, RunResult]
+
+
+@router.get("", response_model=RunPage, responses=described(400))
+async def list_runs(
+    client: TemporalClientDep, settings: SettingsDep, status: RunStatus | None = None,
+    tenant: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    page_token_: Annotated[str | None, Query(alias="page_token", max_length=4096)] = None,
+) -> RunPage:
+    """Runs, those still going first, then the last to end first; by status and
+    tenant if asked. Pages: `next_page_token` back as `page_token`."""
+    try:
+        runs = client.list_workflows(visibility_query(status, tenant), page_size=limit,
+                                     next_page_token=page_token(page_token_))
+        await runs.fetch_next_page()
+    except BadListing as err:
+        raise HTTPException(400, str(err)) from None
+    except RPCError as err:
+        if err.status != RPCStatusCode.INVALID_ARGUMENT or not page_token_:
+            raise
+        raise HTTPException(400, "page_token is not one this API gave (or its page is "
+                                 "gone): start again without it") from None
+    return RunPage(runs=[summary(run, settings) for run in runs.current_page or []],
+                   next_page_token=token_text(runs.next_page_token))
 
 
 @router.get("/{workflow_id}", response_model=RunResult, responses=described(404))

@@ -130,6 +130,21 @@ async def test_up_serves_and_chat_follows_a_run(
         assert code == 0 and f": run {wf} stops and undoes what it did" in out, out
         await _until_ended(api, wf)
 
+        # Listed, the last run to end first (visibility lags a moment), with the
+        # command for the next page: the lab's run rolled back too.
+        async with asyncio.timeout(20):
+            while True:
+                code, out = await run_cli("runs", "--status", "rolled_back", "--limit", "1",
+                                          "--api", api, env=env)
+                if code != 0 or out.startswith(wf):
+                    break
+                await asyncio.sleep(0.2)
+        assert code == 0 and out.startswith(f"{wf}  rolled_back  "), out
+        assert ("\nmore: orchestrator runs --page " in out
+                and f" --limit 1 --status rolled_back --api {api}\n" in out), out
+        code, out = await run_cli("runs", "--status", "done", "--api", api, env=env)
+        assert code == 2 and out.startswith("Refused (422): status: Input should be"), out
+
         code, out = await run_cli("history", wf, "--out", str(tmp_path / "h.json"), env=env)
         assert code == 0 and "saved" in out, out
         code, out = await run_cli("replay", "--file", str(tmp_path / "h.json"), env=env)

@@ -21,6 +21,7 @@ def test_error_answers_are_described(tmp_path: Path) -> None:
     assert [_body(chat, c) for c in (404, 409, 422, 503)] == [
         "ErrorBody", "ErrorBody", "Refusal", "Refusal"]
     assert _body(paths["/v1/workflows/{workflow_id}"]["get"]["responses"], 404) == "ErrorBody"
+    assert _body(paths["/v1/workflows"]["get"]["responses"], 400) == "ErrorBody"
     assert _body(paths["/v1/workflows/{workflow_id}/cancel"]["post"]["responses"], 409) == (
         "ErrorBody")
     assert _body(paths["/healthz"]["get"]["responses"], 503) == "ErrorBody"

@@ -1,0 +1,113 @@
+"""GET /v1/workflows lists the runs from Temporal's visibility: by status and
+tenant, page by page, a run ended from outside told as such; bad filters refused."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+
+from orchestrator.agents.faults import Fault
+from orchestrator.devserver import DevServer
+from orchestrator.models import RunStatus
+from tests.integration.stack import S1, running_stack, start, wait_until
+
+S2 = "create application shop with payment service"
+BROKEN = Fault(fail_attempts=1, non_retryable=True)
+
+
+async def listed(http: httpx.AsyncClient, until: Any, **params: Any) -> list[dict[str, Any]]:
+    """The runs listed, polled until `until(runs)` holds (visibility lags a little)."""
+    async with asyncio.timeout(20):
+        while True:
+            reply = await http.get("/v1/workflows", params={"limit": 100, **params})
+            assert reply.status_code == 200, reply.text
+            runs: list[dict[str, Any]] = reply.json()["runs"]
+            if until(runs):
+                return runs
+            await asyncio.sleep(0.2)
+
+
+def ids(runs: list[dict[str, Any]]) -> list[str]:
+    return [r["workflow_id"] for r in runs]
+
+
+async def test_runs_are_listed_by_status_and_tenant_page_by_page(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    tenant = f"t{uuid.uuid4().hex[:12]}"  # other tests' runs share the server
+    faults = {"deployment.create": BROKEN}
+    async with running_stack(client, temporal_server.address, tmp_path,
+                             agent_faults=faults) as s:
+        done = (await s.http.post("/v3/ai/chat", json={
+            "message": S2, "wait": True, "tenant": tenant})).json()["workflow_id"]
+        failed = (await s.http.post("/v3/ai/chat", json={
+            "message": S1, "wait": True, "tenant": tenant})).json()["workflow_id"]
+        waiting = await start(s.http, S1, tenant=tenant, require_approval=True)
+        await wait_until(s.http, waiting, lambda r: r.status == RunStatus.AWAITING_APPROVAL)
+
+        runs = await listed(s.http, lambda r: len(r) == 3 and all(
+            x["status"] in ("completed", "rolled_back", "awaiting_approval") for x in r),
+            tenant=tenant)
+        by_id = {r["workflow_id"]: r for r in runs}
+        assert by_id[done]["status"] == "completed"
+        assert by_id[failed]["status"] == "rolled_back"
+        assert by_id[waiting]["status"] == "awaiting_approval"
+        assert by_id[waiting]["execution_status"] == "running"
+        assert by_id[done]["execution_status"] == "completed"
+        assert by_id[done]["tenant"] == tenant and by_id[done]["intent"]
+        assert by_id[done]["closed_at"] and by_id[waiting]["closed_at"] is None
+        assert by_id[done]["web_ui_url"].endswith("/history")
+        assert ids(runs)[0] == waiting  # runs still going come first
+
+        for status, expected in (("completed", done), ("rolled_back", failed),
+                                 ("awaiting_approval", waiting)):
+            reply = await s.http.get("/v1/workflows", params={"status": status,
+                                                              "tenant": tenant})
+            assert ids(reply.json()["runs"]) == [expected], status
+
+        seen: list[str] = []
+        token: str | None = None
+        for _ in range(3):
+            params: dict[str, str | int] = {"tenant": tenant, "limit": 1}
+            if token:
+                params["page_token"] = token
+            page = (await s.http.get("/v1/workflows", params=params)).json()
+            seen += ids(page["runs"])
+            token = page["next_page_token"]
+        assert sorted(seen) == sorted([done, failed, waiting])
+        if token is not None:  # visibility may not know the last page was the last
+            last = (await s.http.get("/v1/workflows", params={
+                "tenant": tenant, "limit": 1, "page_token": token})).json()
+            assert last["runs"] == [] and last["next_page_token"] is None
+
+        # Ended from outside: no longer awaiting anything, and listed as terminated.
+        await client.get_workflow_handle(waiting).terminate("test")
+        runs = await listed(s.http, lambda r: any(
+            x["workflow_id"] == waiting and x["execution_status"] == "terminated" for x in r),
+            tenant=tenant)
+        assert {r["workflow_id"]: r["status"] for r in runs}[waiting] is None
+        reply = await s.http.get("/v1/workflows", params={"status": "awaiting_approval",
+                                                          "tenant": tenant})
+        assert reply.json()["runs"] == []
+
+
+async def test_bad_filters_are_refused_naming_them(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        reply = await s.http.get("/v1/workflows", params={"status": "stopping"})
+        assert reply.status_code == 400 and "stopping" in reply.json()["detail"]
+        reply = await s.http.get("/v1/workflows", params={"page_token": "%%%"})
+        assert reply.status_code == 400 and "page_token" in reply.json()["detail"]
+        reply = await s.http.get("/v1/workflows", params={"page_token": "bm90IGEgdG9rZW4="})
+        assert reply.status_code == 400 and "page_token" in reply.json()["detail"]
+        for params in ({"status": "done"}, {"tenant": "a' OR '1'='1"}, {"limit": 0},
+                       {"limit": 101}):
+            reply = await s.http.get("/v1/workflows", params=params)
+            assert reply.status_code == 422, params
+            assert reply.json()["detail"][0]["loc"][-1] == next(iter(params)), params
