@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 
 from temporalio import activity
 
 from activities.errors import to_application_error
 from activities.heartbeat import heartbeating
+from activities.metrics import step_ended
 from orchestrator.agents.base import AgentRunner, StepContext
 from orchestrator.errors import OrchestratorError
 from orchestrator.graph.mirror import WriteBehindMirror
@@ -26,7 +28,7 @@ class StepActivities:
     @activity.defn(name="run_agent_step")
     async def run_agent_step(self, request: StepInput) -> StepOutput:
         step, attempt = request.step, activity.info().attempt
-        started = datetime.now(UTC)
+        started, clock = datetime.now(UTC), time.monotonic()
         record = StepRecord(
             workflow_id=request.workflow_id, step_id=step.id, capability=step.capability,
             agent=step.agent, status=StepStatus.RUNNING, attempt=attempt, undo=request.undo,
@@ -40,8 +42,10 @@ class StepActivities:
                 result = await self._agents.run(step.capability, step.parameters, ctx)
         except asyncio.CancelledError:
             self._mirror.submit(record.model_copy(update={"status": StepStatus.CANCELLED}))
+            step_ended(step.capability, step.agent, request.undo, "cancelled", clock)
             raise
         except OrchestratorError as error:
+            step_ended(step.capability, step.agent, request.undo, "failed", clock)
             self._mirror.submit(
                 record.model_copy(update={"status": StepStatus.FAILED, "error": str(error)})
             )
@@ -49,6 +53,10 @@ class StepActivities:
                         request.workflow_id, attempt,
                         "retryable" if error.retryable else "not retryable", error)
             raise to_application_error(error, {"attempt": attempt}, told=True) from error
+        except Exception:  # an agent's bug: Temporal reports it; counted all the same
+            step_ended(step.capability, step.agent, request.undo, "failed", clock)
+            raise
+        step_ended(step.capability, step.agent, request.undo, "completed", clock)
         self._mirror.submit(record.model_copy(update={
             "status": StepStatus.COMPLETED, "output": result.output,
             "operates_on": result.operates_on,

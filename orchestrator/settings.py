@@ -42,6 +42,11 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=MAX_PORT)
+    # Prometheus metrics of `up` and `worker` (Temporal's worker metrics and the
+    # orchestrator's runs and steps) at http://<metrics_host>:<metrics_port>/metrics;
+    # unset: none.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=MAX_PORT)
 
     # Run workflows in Temporal's sandbox (import isolation and run-time checks of
     # determinism), at a cost of a few ms a run; off trades that net for speed.

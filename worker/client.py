@@ -12,22 +12,33 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.metrics import STEP_DURATION
+from orchestrator.devserver import listening
 from orchestrator.errors import InvalidInput, ServiceUnreachable
 from orchestrator.models import RunResult
 from orchestrator.settings import Settings
 from workflows import search_attributes as sa
 
+# Step durations run from milliseconds (zero-work agents) to minutes (a deploy);
+# the SDK's default buckets start at 50 ms.
+DURATION_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
+                       300000]
 
-async def connect(settings: Settings, wait_s: float = 30.0) -> Client:
-    """Connect to Temporal, waiting for a server that is still starting."""
+
+async def connect(
+    settings: Settings, wait_s: float = 30.0, telemetry: Runtime | None = None
+) -> Client:
+    """Connect to Temporal, waiting for a server that is still starting; a worker
+    run with the client uses `telemetry` (its metrics: `metrics_runtime`)."""
     deadline = asyncio.get_running_loop().time() + wait_s
     while True:
         try:
             return await Client.connect(
                 settings.address, namespace=settings.temporal_namespace,
-                data_converter=pydantic_data_converter,
+                data_converter=pydantic_data_converter, runtime=telemetry,
             )
         except (RuntimeError, RPCError) as err:
             if asyncio.get_running_loop().time() > deadline:
@@ -36,6 +47,24 @@ async def connect(settings: Settings, wait_s: float = 30.0) -> Client:
                     f"{wait_s:g} s: is it running? ({err})"
                 ) from err
             await asyncio.sleep(0.2)
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A Temporal runtime exporting to Prometheus, if a metrics port is set; made
+    before anything starts, so that a port it cannot serve on is told first."""
+    if settings.metrics_port is None:
+        return None
+    where = f"{settings.metrics_host}:{settings.metrics_port}"
+    if listening(settings.metrics_port):
+        raise InvalidInput(f"the metrics port {settings.metrics_port} is taken "
+                           "(ORCHESTRATOR_METRICS_PORT): pick another, or unset it")
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(
+            bind_address=where, histogram_bucket_overrides={
+                STEP_DURATION: DURATION_BUCKETS_MS})))
+    except (RuntimeError, ValueError) as err:
+        raise InvalidInput(f"metrics cannot be served on {where} "
+                           f"(ORCHESTRATOR_METRICS_HOST/PORT): {err}") from None
 
 
 async def ensure_search_attributes(client: Client) -> None:

@@ -21,7 +21,7 @@ from orchestrator.devserver import DevServer, keep_running, listening
 from orchestrator.errors import ServiceUnreachable
 from orchestrator.graph.factory import check_store_settings
 from orchestrator.settings import Settings
-from worker.client import connect, ensure_search_attributes
+from worker.client import connect, ensure_search_attributes, metrics_runtime
 from worker.runtime import build_runtime, build_worker, started
 from workflows import search_attributes as sa
 
@@ -66,16 +66,18 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         log.warning("the embedded graph at %s is this worker's alone: workers sharing task "
                     "queue %r need one graph (ORCHESTRATOR_GRAPH_BACKEND=neo4j)",
                     settings.graph_path, settings.task_queue)
+    telemetry = metrics_runtime(settings)
     # The graph and the MCP servers first: what cannot open (another process on the
     # embedded graph) is told before a dev server is started for nothing.
     runtime = await build_runtime(settings)
     try:
         async with temporal(settings) as settings:
-            client = await connect(settings)
+            client = await connect(settings, telemetry=telemetry)
             await ensure_search_attributes(client)
             async with build_worker(client, runtime):
                 started()
                 log.info("worker on task queue %r", settings.task_queue)
+                _tell_metrics(settings)
                 await (stop or asyncio.Event()).wait()
     finally:
         await runtime.close()
@@ -92,11 +94,12 @@ async def serve(
             "running? (--api-port picks another)"
         )
     check_store_settings(settings)
+    telemetry = metrics_runtime(settings)
     # As in `run_worker`: the graph is open before a dev server is started.
     runtime = await build_runtime(settings)
     try:
         async with temporal(settings) as settings:
-            client = await connect(settings)
+            client = await connect(settings, telemetry=telemetry)
             await ensure_search_attributes(client)
             config = uvicorn.Config(
                 create_app(settings, client, runtime.store, runtime.hub),
@@ -115,6 +118,7 @@ async def serve(
                         await asyncio.sleep(0.05)
                     started()
                     log.info("API on http://%s:%d", settings.api_host, settings.api_port)
+                    _tell_metrics(settings)
                     if ready is not None:
                         await ready(settings, client)
                     # Shielded: when the command is stopped, the API is asked to
@@ -125,6 +129,11 @@ async def serve(
                     await asyncio.gather(api, return_exceptions=True)
     finally:
         await runtime.close()
+
+
+def _tell_metrics(settings: Settings) -> None:
+    if settings.metrics_port is not None:
+        log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
 
 
 async def _api(server: uvicorn.Server) -> None:

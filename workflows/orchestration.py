@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approvals import PLAN, ApprovalRefused, Approvals
     from workflows.dag import PlanProblem, references, resolve, stages
     from workflows.extension import PENDING_WAIT_FOR_ADDED, WAIT_FOR_MAKERS, made_by, merge
+    from workflows.metrics import run_ended
     from workflows.outcomes import (
         failure,
         final_problem,
@@ -697,6 +698,7 @@ class OrchestrationWorkflow:
         self._set_status(status)
         self._finished_at = workflow.now()
         assert self._request is not None
+        run_ended(status, self._request.dry_run)
         await self._waits.close()
         if not self._request.dry_run:
             await self._mirror_finished(status)

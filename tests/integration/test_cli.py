@@ -33,9 +33,10 @@ async def _until_ended(api: str, workflow_id: str) -> dict[str, Any]:
 async def test_up_serves_and_chat_follows_a_run(
     temporal_server: DevServer, tmp_path: Path
 ) -> None:
-    port = free_port()
+    port, metrics = free_port(), free_port()
     env = {
         **os.environ,
+        "ORCHESTRATOR_METRICS_PORT": str(metrics),
         "ORCHESTRATOR_TEMPORAL_ADDRESS": temporal_server.address,
         "ORCHESTRATOR_TASK_QUEUE": f"cli-{uuid.uuid4()}",
         "ORCHESTRATOR_DATA_DIR": str(tmp_path),
@@ -198,6 +199,19 @@ async def test_up_serves_and_chat_follows_a_run(
         code, out = await run_cli("cancel", wf, "--api", api, env=env)
         assert code == 0 and f"run {wf} is stopping" in out, out
         assert (await _until_ended(api, wf))["status"] == "cancelled"
+
+        # Runs by how they ended and step tries by capability, beside Temporal's own.
+        async with httpx.AsyncClient() as http:
+            scraped = (await http.get(f"http://127.0.0.1:{metrics}/metrics")).text
+        counts = _metrics(scraped)
+        assert counts[("orchestrator_runs", "completed")] >= 3, scraped
+        assert counts[("orchestrator_runs", "rolled_back")] == 2, scraped
+        assert counts[("orchestrator_runs", "cancelled")] == 1, scraped
+        assert counts[("orchestrator_steps", "service.create", "failed", "false")] == 1, scraped
+        assert counts[("orchestrator_steps", "service.create", "completed", "false")] >= 3
+        assert counts[("orchestrator_steps", "application.delete", "completed", "true")] >= 1
+        assert 'orchestrator_step_duration_bucket{' in scraped and 'le="5"}' in scraped
+        assert "temporal_activity_execution_latency_count{" in scraped
     finally:
         up.send_signal(signal.SIGINT)
         await asyncio.wait_for(up.wait(), timeout=20)
@@ -206,3 +220,21 @@ async def test_up_serves_and_chat_follows_a_run(
     assert "Traceback" not in log.read_text(), log.read_text()
     assert "step create-service-broken of run-" in log.read_text()
     assert "failed (attempt 1, not retryable): injected" in log.read_text(), log.read_text()
+    assert f"metrics on http://127.0.0.1:{metrics}/metrics" in log.read_text()
+
+
+def _metrics(text: str) -> dict[tuple[str, ...], float]:
+    """Counter values by (name, status) for runs, (name, capability, outcome, undo)
+    for steps, summed over the other labels (dry runs, agents)."""
+    counts: dict[tuple[str, ...], float] = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition("{")
+        if name not in ("orchestrator_runs", "orchestrator_steps"):
+            continue
+        labels_text, _, value = rest.rpartition("} ")
+        labels = dict(part.split("=", 1) for part in labels_text.split(","))
+        labels = {key: label.strip('"') for key, label in labels.items()}
+        key = ((name, labels["status"]) if name == "orchestrator_runs" else
+               (name, labels["capability"], labels["outcome"], labels["undo"]))
+        counts[key] = counts.get(key, 0) + float(value)
+    return counts

@@ -106,6 +106,19 @@ async def test_up_refuses_a_taken_api_port_before_starting_anything(env: dict[st
     assert not listening(temporal)  # no dev server was started
 
 
+async def test_up_refuses_a_taken_metrics_port_before_starting_anything(
+    env: dict[str, str],
+) -> None:
+    temporal = free_port()
+    with _taken() as port:
+        code, out = await run_cli("up", "--api-port", str(free_port()), env={
+            **env, "ORCHESTRATOR_TEMPORAL_PORT": str(temporal),
+            "ORCHESTRATOR_METRICS_PORT": str(port)})
+    assert code == 1 and "Traceback" not in out, out
+    assert f"the metrics port {port} is taken (ORCHESTRATOR_METRICS_PORT)" in out, out
+    assert not listening(temporal)  # no dev server was started
+
+
 async def test_up_names_a_taken_temporal_port(env: dict[str, str]) -> None:
     with _taken() as port:
         code, out = await run_cli("up", "--api-port", str(free_port()),
