@@ -261,6 +261,11 @@ class Preview(Model):
     mermaid: str
 
 
+# Each run moves an agent's recent figures a fifth of the way: they stand for about
+# the last five runs.
+RECENT_RUNS = 5
+
+
 class AgentStats(Model):
     """Observed outcomes of one agent on one capability."""
 
@@ -270,6 +275,28 @@ class AgentStats(Model):
     # Recent runs' duration, weighted towards the latest (each run moves it a fifth
     # of the way): what one slow spell long ago no longer drags up.
     recent_ms: float = 0.0
+    # Recent runs' success, weighted the same way: an agent that worked for years
+    # and broke today is told by this within a few runs (its lifetime rate would
+    # take as many failures as it had successes), and one that failed for long and
+    # works again, as soon. None: not counted yet (statistics from before it was).
+    recent_ok: float | None = None
+
+    @property
+    def recent_runs(self) -> int:
+        """How many runs the recent figures stand for."""
+        return min(self.runs, RECENT_RUNS)
+
+    def count(self, runs: int, successes: int, ms: int) -> None:
+        """Add outcomes counted together as the graph adds them (ADD_FRESH_OUTCOMES):
+        the recent figures move once, a fifth of the way to the outcomes' means."""
+        mean_ms, mean_ok = ms / runs, successes / runs
+        fresh = self.runs == 0
+        self.recent_ms = mean_ms if fresh else 0.8 * self.recent_ms + 0.2 * mean_ms
+        self.recent_ok = mean_ok if fresh or self.recent_ok is None else (
+            0.8 * self.recent_ok + 0.2 * mean_ok)
+        self.runs += runs
+        self.successes += successes
+        self.total_ms += ms
 
 
 class PlanOutput(Model):

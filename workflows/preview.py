@@ -64,8 +64,12 @@ def preview(plan: Plan, stats: Mapping[str, AgentStats],
 
 
 def success_rate(seen: AgentStats) -> float:
-    """How often the agent's step succeeds: what was seen, from the default."""
-    return (seen.successes + DEFAULT_SUCCESS * PRIOR_RUNS) / (seen.runs + PRIOR_RUNS)
+    """How often the agent's step succeeds: what was seen lately (an agent that has
+    just broken, or works again), from the default."""
+    if seen.recent_ok is None:
+        return (seen.successes + DEFAULT_SUCCESS * PRIOR_RUNS) / (seen.runs + PRIOR_RUNS)
+    weight = seen.recent_runs
+    return (seen.recent_ok * weight + DEFAULT_SUCCESS * PRIOR_RUNS) / (weight + PRIOR_RUNS)
 
 
 def critical_path_ms(steps: list[Step], durations: Mapping[str, int]) -> int:

@@ -1,8 +1,8 @@
 """Which provider of a capability runs a step, from what the graph has observed.
 
 Deterministic, so a plan can be explained and tested: new agents are tried
-first (each until it has a small record), then the best smoothed success rate
-wins, faster recent latency breaking ties; one selection in ten goes to the
+first (each until it has a small record), then the best smoothed recent success
+rate wins, faster recent latency breaking ties; one selection in ten goes to the
 runner-up, so a recovering agent gets another chance. The ranking after the
 first is the order of fallbacks when the chosen agent fails for good.
 """
@@ -45,5 +45,11 @@ def rank(
 
 
 def success_rate(stats: AgentStats) -> float:
-    """Laplace-smoothed: a few runs do not make a certainty either way."""
-    return (stats.successes + 1) / (stats.runs + 2)
+    """Laplace-smoothed (a few runs do not make a certainty either way), over the
+    recent runs: an agent that broke after a long good record goes behind its
+    alternative within a few failures, and one that works again after a long bad
+    one comes back as soon. Over every run for statistics from before recent
+    success was kept."""
+    if stats.recent_ok is None:
+        return (stats.successes + 1) / (stats.runs + 2)
+    return (stats.recent_ok * stats.recent_runs + 1) / (stats.recent_runs + 2)

@@ -40,6 +40,7 @@ EMBEDDED_SCHEMA = [
     " step_id STRING, agent STRING, capability STRING, ok INT64, ms INT64, fresh BOOLEAN)",
     # Added after the first release: databases made before get the column here.
     "ALTER TABLE PROVIDES ADD IF NOT EXISTS recent_ms DOUBLE DEFAULT 0.0",
+    "ALTER TABLE PROVIDES ADD IF NOT EXISTS recent_ok DOUBLE",
     # Who else holds an entity or a relationship besides the step that made it
     # (holds.py); relationships also say which step made them.
     "ALTER TABLE Entity ADD IF NOT EXISTS users STRING[] DEFAULT []",
@@ -357,6 +358,8 @@ WITH o.agent AS agent, o.capability AS capability, count(*) AS n, sum(o.ok) AS o
 MATCH (a:Agent {id: agent})-[p:PROVIDES]->(c:Capability {id: capability})
 SET p.recent_ms = CASE WHEN p.runs = 0 THEN 1.0 * ms / n
                        ELSE 0.8 * p.recent_ms + 0.2 * ms / n END,
+    p.recent_ok = CASE WHEN p.runs = 0 OR p.recent_ok IS NULL THEN 1.0 * ok / n
+                       ELSE 0.8 * p.recent_ok + 0.2 * ok / n END,
     p.runs = p.runs + n, p.successes = p.successes + ok, p.total_ms = p.total_ms + ms
 """
 
@@ -520,7 +523,7 @@ ORDER BY e.name, e.kind
 
 AGENT_STATS = """
 MATCH (a:Agent)-[p:PROVIDES]->(c:Capability)
-RETURN a.id, c.id, p.runs, p.successes, p.total_ms, p.recent_ms
+RETURN a.id, c.id, p.runs, p.successes, p.total_ms, p.recent_ms, p.recent_ok
 ORDER BY a.id, c.id
 """
 
@@ -528,7 +531,7 @@ ORDER BY a.id, c.id
 AGENTS = """
 MATCH (a:Agent)
 OPTIONAL MATCH (a)-[p:PROVIDES]->(c:Capability)
-RETURN a.id, a.kind, c.id, p.runs, p.successes, p.total_ms, p.recent_ms
+RETURN a.id, a.kind, c.id, p.runs, p.successes, p.total_ms, p.recent_ms, p.recent_ok
 ORDER BY a.id, c.id
 """
 

@@ -125,13 +125,13 @@ async def read_impact(read: Read, ref: EntityRef, depth: int) -> Impact:
 
 
 def _stats(runs: int | None, successes: int | None, total_ms: int | None,
-           recent_ms: float | None) -> AgentStats:
+           recent_ms: float | None, recent_ok: float | None) -> AgentStats:
     return AgentStats(runs=runs or 0, successes=successes or 0, total_ms=total_ms or 0,
-                      recent_ms=recent_ms or 0.0)
+                      recent_ms=recent_ms or 0.0, recent_ok=recent_ok)
 
 
 async def read_agent_stats(read: Read) -> dict[str, AgentStats]:
-    return {f"{r[0]}/{r[1]}": _stats(*r[2:6]) for r in await read(q.AGENT_STATS)}
+    return {f"{r[0]}/{r[1]}": _stats(*r[2:7]) for r in await read(q.AGENT_STATS)}
 
 
 async def read_agents(read: Read) -> list[AgentRecord]:

@@ -103,11 +103,8 @@ class StatsCache:
             if stats is None:  # a provider this value does not know yet
                 self.invalidate()
                 return
-            ms = sum(row["ms"] for row in rows) / len(rows)
-            stats.recent_ms = ms if stats.runs == 0 else 0.8 * stats.recent_ms + 0.2 * ms
-            stats.runs += len(rows)
-            stats.successes += sum(row["ok"] for row in rows)
-            stats.total_ms += sum(row["ms"] for row in rows)
+            stats.count(len(rows), sum(row["ok"] for row in rows),
+                        sum(row["ms"] for row in rows))
 
     def _start(self) -> None:
         self._used = False

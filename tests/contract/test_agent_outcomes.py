@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import Outcome, RunStatus, StepStatus
 from tests.contract.test_graph_store import AGENTS, CAPABILITIES, _run, _step
@@ -28,9 +30,9 @@ async def test_outcomes_count_once_and_record_every_agent_tried(graph: GraphStor
     await graph.record_run(final)
     stats = await graph.agent_stats()
     assert stats["application-agent/application.create"].model_dump() == {
-        "runs": 1, "successes": 0, "total_ms": 30, "recent_ms": 30.0}
+        "runs": 1, "successes": 0, "total_ms": 30, "recent_ms": 30.0, "recent_ok": 0.0}
     assert stats["spare-agent/application.create"].model_dump() == {
-        "runs": 1, "successes": 1, "total_ms": 10, "recent_ms": 10.0}
+        "runs": 1, "successes": 1, "total_ms": 10, "recent_ms": 10.0, "recent_ok": 1.0}
     assert stats["service-agent/service.create"].runs == 1
     tried = sorted(a for s, a in (await graph.run_graph("wf")).executed_by if s == "app")
     assert tried == ["application-agent", "spare-agent"]
@@ -43,5 +45,15 @@ async def test_outcomes_count_once_and_record_every_agent_tried(graph: GraphStor
     # The recent duration moves a fifth of the way to the latest run's; the mean halves.
     assert (spare.runs, spare.total_ms, spare.recent_ms) == (2, 70, 20.0)
     # What the statistics' cache says is what the graph holds.
+    stored = next(a for a in await graph.list_agents() if a.id == "spare-agent")
+    assert stored.capabilities["application.create"] == spare
+
+    # A failure moves the recent success rate a fifth of the way down.
+    third = second.model_copy(update={"workflow_id": "wf3", "outcomes": [
+        Outcome(step_id="app", agent="spare-agent", capability="application.create",
+                ok=False, duration_ms=20)]})
+    await graph.record_run(third)
+    spare = (await graph.agent_stats())["spare-agent/application.create"]
+    assert (spare.runs, spare.successes, spare.recent_ok) == (3, 2, pytest.approx(0.8))
     stored = next(a for a in await graph.list_agents() if a.id == "spare-agent")
     assert stored.capabilities["application.create"] == spare

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from orchestrator.graph import queries as q
 from orchestrator.graph.cypher_store import CypherStore
 from orchestrator.graph.results import Rows, read_agent_stats
@@ -40,12 +42,12 @@ async def test_one_final_mirror_sent_twice_in_one_batch_counts_once(graph: Graph
     await asyncio.gather(graph.record_run(final), graph.record_run(final))
     stats = await graph.agent_stats()
     assert stats["application-agent/application.create"].model_dump() == {
-        "runs": 1, "successes": 1, "total_ms": 40, "recent_ms": 40.0}
+        "runs": 1, "successes": 1, "total_ms": 40, "recent_ms": 40.0, "recent_ok": 1.0}
     # Sent again later (a retried final mirror): the outcome is known, not counted.
     await graph.record_run(final)
     stats = await graph.agent_stats()
     assert stats["application-agent/application.create"].model_dump() == {
-        "runs": 1, "successes": 1, "total_ms": 40, "recent_ms": 40.0}
+        "runs": 1, "successes": 1, "total_ms": 40, "recent_ms": 40.0, "recent_ok": 1.0}
 
 
 async def test_statistics_handed_out_are_the_callers_own(graph: GraphStore) -> None:
@@ -76,5 +78,7 @@ async def test_own_outcomes_join_the_kept_statistics_as_the_graph_counts_them(
         await graph.record_run(record)
         assert await graph.agent_stats() == await read_agent_stats(read)
     assert stats_reads == 0
-    assert (await graph.agent_stats())["application-agent/application.create"].model_dump() == {
-        "runs": 3, "successes": 2, "total_ms": 120, "recent_ms": 40.0}
+    kept = (await graph.agent_stats())["application-agent/application.create"].model_dump()
+    # The recent success rate: 1, then a fifth of the way to 0, then to 1 again.
+    assert kept.pop("recent_ok") == pytest.approx(0.84)
+    assert kept == {"runs": 3, "successes": 2, "total_ms": 120, "recent_ms": 40.0}

@@ -16,20 +16,18 @@ def _agent(agent_id: str) -> Agent:
     return Agent(id=agent_id, kind=AgentKind.BUILTIN, capabilities=[CAPABILITY])
 
 
-def _firsts(works: dict[str, bool], steps: int) -> list[str]:
-    """The agent chosen first for each of `steps` steps."""
+def _firsts(works: dict[str, bool], steps: int,
+            stats: dict[str, AgentStats] | None = None) -> list[str]:
+    """The agent chosen first for each of `steps` steps (`stats`: kept up to date)."""
     agents = [_agent(a) for a in sorted(works)]
-    stats: dict[str, AgentStats] = {}
+    stats = {} if stats is None else stats
     firsts = []
     for _ in range(steps):
         ranked = rank(agents, CAPABILITY, stats)
         firsts.append(ranked[0].id)
         for agent in ranked:  # each fails over to the next until one works
-            key = f"{agent.id}/{CAPABILITY}"
-            seen = stats.get(key, AgentStats())
             ok = works[agent.id]
-            stats[key] = AgentStats(runs=seen.runs + 1, successes=seen.successes + ok,
-                                    total_ms=seen.total_ms + 5)
+            stats.setdefault(f"{agent.id}/{CAPABILITY}", AgentStats()).count(1, int(ok), 5)
             if ok:
                 break
     return firsts
@@ -45,3 +43,15 @@ def test_the_reliable_agent_goes_first_in_nine_of_every_ten_steps(broken: str) -
         assert window.count(reliable) >= EXPLORE_EVERY - 1, (start, window)
     # ...and the other still gets its chance, once in ten.
     assert firsts.count(broken) >= len(firsts) // EXPLORE_EVERY
+
+
+@pytest.mark.parametrize("record", [20, 2000])
+def test_a_reliable_agent_that_breaks_goes_behind_within_a_few_steps(record: int) -> None:
+    """However long its good record: its lifetime rate alone would keep it first for
+    about as many failing steps as it had successes."""
+    stats: dict[str, AgentStats] = {}
+    _firsts({"agent-a": True, "agent-b": False}, record, stats)
+    firsts = _firsts({"agent-a": False, "agent-b": True}, 10, stats)
+    switched = firsts.index("agent-b")
+    assert switched <= 4, firsts
+    assert firsts[switched:].count("agent-b") >= len(firsts[switched:]) - 1, firsts
