@@ -12,6 +12,7 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import PlanInput, PlanOutput, RunRecord, RunStatus
+from orchestrator.planning.answering import plan_message
 from orchestrator.planning.offline import Planner, with_definitions
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,9 @@ class PlanningActivities:
         """Plan the request; the plan is mirrored write-behind, off the path to the
         first step (the run's final mirror carries it again, so it is never lost)."""
         try:
-            plan = await self._planner.plan(request.message, request.context, request.making,
-                                            last_try=_last_try())
+            plan = await plan_message(self._planner, self._store, request.message,
+                                      request.answering, request.context, request.making,
+                                      last_try=_last_try())
             planned = with_definitions(plan, self._registry)
         except OrchestratorError as error:
             if error.retryable:

@@ -27,7 +27,9 @@ class Refusal(BaseModel):
 
     detail: str
     workflow_id: str
-    # Set when the request was a follow-up on a conversation.
+    # Send it back as `conversation_id` to go on: to answer what the refusal asks
+    # ("name the one to fix": "the ecommerce one"), or, for a follow-up refused by
+    # the run it was sent to, to that run's conversation.
     conversation_id: str | None = None
     problem: Problem
 

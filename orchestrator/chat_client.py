@@ -47,6 +47,7 @@ async def follow(
         reply = await http.post("/v3/ai/chat", json=body)
         if reply.status_code != 200:
             show_refusal(reply, out)
+            _answer_hint(reply, out, api_option)
             return 2
         started: dict[str, Any] = reply.json()
         workflow_id = started["workflow_id"]
@@ -61,6 +62,18 @@ async def follow(
         out.write(f"Follow up: orchestrator chat{api_option} --continue "
                   f'{started["conversation_id"]} "..."\n')
     return 0 if state.status == RunStatus.COMPLETED else 1
+
+
+def _answer_hint(reply: httpx.Response, out: TextIO, api_option: str) -> None:
+    """How to answer a refusal that asks something ("name the one to fix")."""
+    body = reply.json() if reply.headers.get("content-type", "").startswith(
+        "application/json") else {}
+    problem = body.get("problem") if isinstance(body, dict) else None
+    if isinstance(problem, dict) and problem.get("kind") == "cannot_plan" and body.get(
+        "conversation_id"
+    ):
+        out.write(f"Answer or say more: orchestrator chat{api_option} --continue "
+                  f'{body["conversation_id"]} "..."\n')
 
 
 async def watch(api: str, workflow_id: str, out: TextIO, api_option: str = "") -> int:

@@ -191,6 +191,11 @@ class OrchestrationRequest(Model):
     # the entities that conversation worked on (they fill what the message leaves out).
     follows: str | None = None
     context: list[EntityRef] = []
+    # The request of the run it follows, refused as it could not be planned (which
+    # of several was meant?): a message that cannot be planned alone may be the
+    # answer ("the ecommerce one"), and is planned as that request again with what
+    # it names.
+    answering: str | None = None
 
 
 class PlanInput(Model):
@@ -201,6 +206,8 @@ class PlanInput(Model):
     # those the run being extended is making (planned as if they existed).
     context: list[EntityRef] = []
     making: list[EntityRef] = []
+    # See `OrchestrationRequest.answering`.
+    answering: str | None = None
     # Steps to add to a running run: its final mirror records them, not the planner.
     extension: bool = False
 
@@ -390,6 +397,8 @@ class RunResult(Model):
     # The run this one follows up on, and the conversation's entities it was given.
     follows: str | None = None
     context: list[EntityRef] = []
+    # The refused request this run's message may answer (`OrchestrationRequest`).
+    answering: str | None = None
     # Follow-ups that added steps to this run while it ran.
     extensions: list[Extension] = []
 

@@ -163,6 +163,7 @@ class OrchestrationWorkflow:
             finished_at=self._finished_at,
             follows=self._request.follows if self._request else None,
             context=self._request.context if self._request else [],
+            answering=self._request.answering if self._request else None,
             extensions=self._extensions,
         )
 
@@ -304,7 +305,8 @@ class OrchestrationWorkflow:
             planned = await workflow.execute_local_activity_method(
                 PlanningActivities.plan_request,
                 PlanInput(workflow_id=workflow.info().workflow_id, message=request.message,
-                          dry_run=request.dry_run, context=request.context),
+                          dry_run=request.dry_run, context=request.context,
+                          answering=request.answering),
                 start_to_close_timeout=PLAN_TIMEOUT, retry_policy=QUICK_RETRY,
                 summary="plan the request",
             )

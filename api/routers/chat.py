@@ -52,6 +52,7 @@ async def chat(
     if idempotency_key is not None and not _KEY.match(idempotency_key):
         raise HTTPException(422, "Idempotency-Key: use 1-100 letters, digits or . _ : -")
     context: list[EntityRef] = []
+    answering: str | None = None
     workflow_id = f"run-{idempotency_key or uuid.uuid4().hex}"
     if body.conversation_id is not None:
         earlier = await earlier_run(client, body.conversation_id)
@@ -72,13 +73,14 @@ async def chat(
                 raise HTTPException(409, f"run {body.conversation_id} is stopping ({why}); "
                                          "follow up once it has ended")
         context = context_of(earlier)
+        answering = refused_request(earlier)
     start = WithStartWorkflowOperation(
         OrchestrationWorkflow.run,
         OrchestrationRequest(
             message=body.message, tenant=body.tenant, limits=settings.limits,
             dry_run=body.dry_run, require_approval=body.require_approval,
             approval_timeout_s=settings.approval_timeout_s,
-            follows=body.conversation_id, context=context,
+            follows=body.conversation_id, context=context, answering=answering,
         ),
         id=workflow_id,
         task_queue=settings.task_queue,
@@ -115,8 +117,10 @@ async def chat(
         if problem.kind == ProblemKind.UNAVAILABLE:  # not the request's fault
             told += ("; send the request again once it answers"
                      + (" (with a new Idempotency-Key)" if idempotency_key else ""))
+        # Sent back as `conversation_id`, a message answers it ("the ecommerce one").
         raise RunRefused(_REFUSED[problem.kind],
-                         Refusal(detail=told, workflow_id=workflow_id, problem=problem))
+                         Refusal(detail=told, workflow_id=workflow_id,
+                                 conversation_id=workflow_id, problem=problem))
     result = await handle.result() if body.wait else None
     return ChatResponse(
         workflow_id=workflow_id, run_id=run_id, status=(result or state).status,
@@ -124,6 +128,16 @@ async def chat(
         preview=state.preview, result=result, conversation_id=workflow_id,
         follows=state.follows,
     )
+
+
+def refused_request(run: RunResult) -> str | None:
+    """The request a follow-up on `run` may answer: the one `run` could not plan
+    (the first one asked, when `run` was itself an answer that did not do)."""
+    if run.plan is not None or run.problem is None or run.problem.kind != (
+        ProblemKind.CANNOT_PLAN
+    ):
+        return None
+    return run.answering or run.request
 
 
 def _differs(run: RunResult, body: ChatRequest) -> str | None:

@@ -49,7 +49,7 @@ class OfflinePlanner:
     ) -> Plan:
         # "X is failing, fix it" asks for no things to make: it has its own reader.
         if read_trouble(message) is not None:
-            return await self._troubleshooter.plan(message)
+            return await self._troubleshooter.plan(message, context)
         # Requests that chain links ("A -> B") or name an MCP server may use tools.
         if self._tools.wants(message):
             return await self._tools.plan(message)

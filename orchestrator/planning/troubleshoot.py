@@ -13,7 +13,7 @@ comes from what their capabilities consume and produce.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.agents.health import HEALTH, is_failing
@@ -77,11 +77,13 @@ class TroubleshootPlanner:
         self._registry = registry
         self._store = store
 
-    async def plan(self, message: str) -> Plan:
+    async def plan(self, message: str, context: Sequence[EntityRef] = ()) -> Plan:
+        """`context`: the conversation's entities ("fix it" after a diagnosis of
+        checkout; "the ecommerce one" answering which of several is meant)."""
         request = read_trouble(message)
         if request is None:
             raise CannotPlan("the request asks to fix nothing", [], [])
-        target = await self._target(message, request)
+        target = await self._target(message, request, context)
         relations = await self._store.relations(target.ref)
         app = _other_end(relations, target.ref, "deploys", "application")
         env = _other_end(relations, target.ref, "runs_in", "environment")
@@ -97,10 +99,17 @@ class TroubleshootPlanner:
         verb = "troubleshoot" if request.fix else "diagnose"
         return Plan(intent=f"{verb} deployment {target.name}", request=message, steps=steps)
 
-    async def _target(self, message: str, request: TroubleRequest) -> EntityRecord:
-        """The one failing deployment the request refers to."""
+    async def _target(self, message: str, request: TroubleRequest,
+                      context: Sequence[EntityRef]) -> EntityRecord:
+        """The one failing deployment the request refers to: by what it names, or,
+        naming nothing, by the conversation's entities; of several, the one the
+        conversation names."""
         where = f" to {request.environment}" if request.environment else ""
         named = await self._store.resolve_reference(message)
+        talked_of = _most_specific(
+            [e for e in [await self._store.get_entity(ref) for ref in context] if e])
+        if not named:
+            named = talked_of
         understood = [f"troubleshoot {e.kind} {e.name}" for e in named]
         deployments = await self._deployments(named, request.environment)
         if not named and not request.environment:
@@ -116,6 +125,9 @@ class TroubleshootPlanner:
             states = ", ".join(f"{d.name} is {d.attrs.get(HEALTH, 'not marked failing')}"
                                for d in deployments)
             raise CannotPlan(f"nothing deployed{where} is failing ({states})", understood, [])
+        if len(failing) > 1 and talked_of:
+            meant = {d.name for d in await self._deployments(talked_of, request.environment)}
+            failing = [d for d in failing if d.name in meant] or failing
         if len(failing) > 1:
             names = ", ".join(d.name for d in failing)
             raise CannotPlan(f"several failing deployments match ({names}): name the one "
@@ -156,6 +168,22 @@ class TroubleshootPlanner:
             optional=capability.optional, requires_approval=capability.sensitive,
             compensation=draft.compensation, operates_on=draft.operates_on,
         )
+
+
+# From the most to the least specific: an environment leads to every deployment
+# in it, a deployment to itself.
+_SPECIFIC = ("deployment", "application", "service", "policy", "environment")
+
+
+def _most_specific(entities: list[EntityRecord]) -> list[EntityRecord]:
+    """Of the conversation's entities, those of the most specific kind it has:
+    after a diagnosis of checkout-production, "fix it" means that deployment, not
+    everything deployed to production."""
+    for kind in _SPECIFIC:
+        chosen = [e for e in entities if e.kind == kind]
+        if chosen:
+            return chosen
+    return []
 
 
 @dataclass

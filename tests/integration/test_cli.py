@@ -96,6 +96,7 @@ async def test_up_serves_and_chat_follows_a_run(
         code, out = await run_cli("chat", "make me a sandwich", "--api", api, env=env)
         assert code == 2
         assert "Refused: cannot plan" in out and "sandwich" in out
+        assert f"\nAnswer or say more: orchestrator chat --api {api} --continue run-" in out
         # Refused after planning: the reasons are listed, not only that it was.
         services = ", ".join(f"s{i}" for i in range(10))
         code, out = await run_cli("chat", f"create application big with {services} services",

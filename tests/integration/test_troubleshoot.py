@@ -221,3 +221,58 @@ async def test_s3_rolls_the_fix_back_when_the_redeploy_fails(
     assert still is not None and still.attrs["health"] == "failing"
     assert still.attrs["failed_capability"] == "deployment.redeploy"
     assert still.attrs["failed_run"] == result.workflow_id
+
+
+async def test_which_one_is_answered_in_the_conversation_and_fix_it_follows_a_diagnosis(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    await _given(client, temporal_server.address, tmp_path)  # ecommerce-staging failing
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        for app in ("blog", "shop"):
+            assert (await _chat(s.http, f"create application {app}, deploy to staging")
+                    ).status == RunStatus.COMPLETED
+    async with running_stack(client, temporal_server.address, tmp_path,
+                             agent_faults=BROKEN) as s:
+        for app in ("blog", "shop"):
+            assert (await _chat(s.http, f"deploy {app} to staging")
+                    ).status == RunStatus.ROLLED_BACK
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        asked = await s.http.post("/v3/ai/chat", json={"message": S3})
+        assert asked.status_code == 422, asked.text
+        refusal = asked.json()
+        assert ("several failing deployments match (blog-staging, ecommerce-staging, "
+                "shop-staging)") in refusal["detail"]
+        # The refusal names the conversation to answer it in.
+        assert refusal["conversation_id"] == refusal["workflow_id"]
+
+        # A diagnosis, then "fix it": the conversation says what "it" is, the
+        # deployment diagnosed (not everything failing in its environment).
+        diagnosed = await _chat(s.http, "why is blog failing in staging?")
+        assert diagnosed.plan is not None
+        assert diagnosed.plan.intent == "diagnose deployment blog-staging"
+        reply = await s.http.post("/v3/ai/chat", json={
+            "message": "fix it", "conversation_id": diagnosed.workflow_id, "wait": True})
+        assert reply.status_code == 200, reply.text
+        result = RunResult.model_validate(reply.json()["result"])
+        assert result.plan is not None
+        assert result.plan.intent == "troubleshoot deployment blog-staging"
+        assert result.status == RunStatus.COMPLETED
+
+        # Not a request on its own: the answer to the one refused, which of the two
+        # still failing.
+        answer = await s.http.post("/v3/ai/chat", json={
+            "message": "the ecommerce one", "conversation_id": refusal["conversation_id"],
+            "wait": True})
+        assert answer.status_code == 200, answer.text
+        fixed = RunResult.model_validate(answer.json()["result"])
+        assert fixed.answering == S3 and fixed.follows == refusal["workflow_id"]
+        assert fixed.plan is not None
+        assert fixed.plan.intent == "troubleshoot deployment ecommerce-staging"
+        assert fixed.status == RunStatus.COMPLETED
+
+        # An answer that names nothing the graph holds is refused, saying so.
+        wrong = await s.http.post("/v3/ai/chat", json={
+            "message": "the purple one", "conversation_id": refusal["conversation_id"]})
+        assert wrong.status_code == 422
+        assert f"as an answer to {S3!r}, it names nothing the graph holds" in (
+            wrong.json()["detail"])

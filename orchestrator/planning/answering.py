@@ -1,0 +1,40 @@
+"""A message answering a request that was refused because it was not clear which
+of several things it meant ("several failing deployments match (blog-staging,
+ecommerce-staging): name the one to fix" -> "the ecommerce one").
+
+The message is planned on its own first: a full new request ("fix
+ecommerce-staging") stands as it is. Only if it cannot be planned alone is it
+read as the answer: the entities it names in the graph join the conversation's,
+and the refused request is planned again with them, which then picks the one
+they name (troubleshoot.py narrows several failing deployments to those the
+conversation names; "my app" is the conversation's application when it has one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from orchestrator.errors import CannotPlan
+from orchestrator.graph.store import GraphStore
+from orchestrator.models import EntityRef, Plan
+from orchestrator.planning.offline import Planner
+
+
+async def plan_message(
+    planner: Planner, store: GraphStore, message: str, answering: str | None,
+    context: Sequence[EntityRef] = (), making: Collection[EntityRef] = (),
+    last_try: bool = False,
+) -> Plan:
+    try:
+        return await planner.plan(message, context, making, last_try=last_try)
+    except CannotPlan as alone:
+        if answering is None:
+            raise
+        named = [entity.ref for entity in await store.resolve_reference(message)]
+        if not named:
+            raise CannotPlan(f"{alone.reason}; as an answer to {answering!r}, it names "
+                             "nothing the graph holds", alone.understood,
+                             alone.not_understood) from None
+    known = {ref.key for ref in context}
+    answered = [*context, *(ref for ref in named if ref.key not in known)]
+    return await planner.plan(answering, answered, making, last_try=last_try)
