@@ -1,8 +1,9 @@
 """Troubleshooting requests ("my application is failing in staging, fix it"):
 find the failing deployment through the graph, then inspect it, diagnose it four
-ways at once, fix what the diagnoses found and deploy it again. A question ("why
-is shop failing in staging?") or a request to diagnose stops after the diagnoses:
-it asks for an answer, not a change.
+ways at once, fix what the diagnoses found and deploy it again. Only a request to
+fix changes anything: a question ("why is shop failing in staging?"), a request to
+diagnose, or a report ("the payment service is down") stops after the diagnoses,
+and "fix it" in the same conversation goes on from there.
 
 The target is never guessed: the words are resolved against the graph
 (`resolve_reference`), the entities found lead to their deployments, and of
@@ -26,13 +27,11 @@ from orchestrator.models import AgentStats, Capability, Compensation, EntityRef,
 from orchestrator.planning.synthesis import assign_agents
 
 # Asking for a repair is enough on its own; saying something is wrong (`TROUBLE`)
-# is enough unless the request also asks to make things.
+# is enough unless the request also asks to make things, and is answered with the
+# diagnoses alone.
 FIXING = frozenset({"fix", "repair", "troubleshoot", "heal", "remediate"})
 LOOKING = frozenset({"diagnose", "debug", "investigate"})
 REPAIR = FIXING | LOOKING
-# A question ("why is shop failing in staging?") asks for an answer: the plan
-# diagnoses and changes nothing, unless the request also asks for a fix.
-QUESTION = frozenset({"why", "what", "whats", "how", "where", "which"})
 MAKING = frozenset({"create", "build", "make", "add", "deploy", "apply", "ensure", "set"})
 _PLACEMENT = frozenset({"in", "on", "at", "to"})
 _ALIASES = {"prod": "production", "stage": "staging", "dev": "development"}
@@ -67,9 +66,7 @@ def read_trouble(message: str) -> TroubleRequest | None:
             place = later if after == "the" else after
             environment = _ALIASES.get(place, place)
             break
-    asks = "?" in message or tokens[0] in QUESTION or bool(found & LOOKING)
-    return TroubleRequest(environment=environment, words=tokens,
-                          fix=bool(found & FIXING) or not asks)
+    return TroubleRequest(environment=environment, words=tokens, fix=bool(found & FIXING))
 
 
 class TroubleshootPlanner:

@@ -146,9 +146,11 @@ async def test_refuses_to_choose_between_failing_deployments(store: EmbeddedGrap
     ("diagnose ecommerce in staging", False),
     ("ecommerce is failing in staging: why? fix it", True),
     (S3, True),
-    ("shop is down on prod", True),
+    # A report is not a request to change anything.
+    ("ecommerce is down on staging", False),
+    ("my application is failing in staging", False),
 ])
-async def test_a_question_is_answered_by_the_diagnoses_alone(
+async def test_only_a_request_to_fix_changes_anything(
     store: EmbeddedGraphStore, message: str, fixes: bool
 ) -> None:
     await _staging(store)
