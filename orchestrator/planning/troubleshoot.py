@@ -113,9 +113,15 @@ class TroubleshootPlanner:
             raise CannotPlan("the request names nothing to fix: name an application, "
                              "service, deployment or environment", [], [])
         if not deployments:
+            await self._no_such_environment(request.environment)
             what = " or ".join(sorted({e.kind for e in named}))
             detail = (f"no {what} it names is deployed{where}" if named
                       else "nothing it names is deployed there")
+            elsewhere = await self._deployments(named, None) if request.environment else []
+            if elsewhere:
+                places = [f"{d.name} is in {await self._environment_of(d.ref)}"
+                          for d in elsewhere]
+                detail += f" ({', '.join(places)})"
             raise CannotPlan(f"nothing deployed{where} is failing: {detail}", understood, [])
         failing = [d for d in deployments if is_failing(d)]
         if not failing:
@@ -130,6 +136,20 @@ class TroubleshootPlanner:
             raise CannotPlan(f"several failing deployments match ({names}): name the one "
                              "to fix", understood, [])
         return failing[0]
+
+    async def _environment_of(self, deployment: EntityRef) -> str | None:
+        relations = await self._store.relations(deployment)
+        return _other_end(relations, deployment, "runs_in", "environment")
+
+    async def _no_such_environment(self, environment: str | None) -> None:
+        """Refuse a request naming an environment the graph does not hold."""
+        if environment is None or await self._store.get_entity(
+            EntityRef(kind="environment", name=environment)
+        ) is not None:
+            return
+        known = sorted(e.name for e in await self._store.list_entities("environment"))
+        raise CannotPlan(f"there is no environment {environment!r} (the graph holds "
+                         f"{', '.join(known) or 'none'})", [], [])
 
     async def _deployments(
         self, named: list[EntityRecord], environment: str | None
@@ -150,9 +170,7 @@ class TroubleshootPlanner:
             entity = await self._store.get_entity(ref)
             if entity is None:
                 continue
-            runs_in = _other_end(await self._store.relations(ref), ref, "runs_in",
-                                 "environment")
-            if environment is None or runs_in == environment:
+            if environment is None or await self._environment_of(ref) == environment:
                 found.append(entity)
         return found
 

@@ -193,8 +193,8 @@ async def test_s3_is_refused_when_nothing_is_deployed_to_staging(
     problem = reply.json()["problem"]
     assert problem["kind"] == "cannot_plan"
     assert problem["message"] == (
-        "cannot plan: nothing deployed to staging is failing: no application it names is "
-        "deployed to staging. Understood: troubleshoot application ecommerce.")
+        "cannot plan: there is no environment 'staging' (the graph holds none). "
+        "Understood: nothing.")
     assert {(e.kind, e.name) for e in entities} == {("application", "ecommerce"),
                                                     ("service", "payment")}
 

@@ -121,7 +121,7 @@ async def test_refuses_when_nothing_deployed_there_is_failing(store: EmbeddedGra
 
 async def test_refuses_when_nothing_is_deployed_there(store: EmbeddedGraphStore) -> None:
     await _staging(store)
-    with pytest.raises(CannotPlan, match="nothing deployed to development is failing"):
+    with pytest.raises(CannotPlan, match="there is no environment 'development'"):
         await _plan(store, "my application is failing in development, fix it")
     with pytest.raises(CannotPlan, match="names nothing to fix"):
         await _plan(store, "fix it")
@@ -129,6 +129,24 @@ async def test_refuses_when_nothing_is_deployed_there(store: EmbeddedGraphStore)
         await _plan(store, "fix the checkout service in staging")
     assert refused.value.reason == ("nothing deployed to staging is failing: nothing it "
                                     "names is deployed there")
+
+
+async def test_refusals_name_a_missing_environment_and_where_things_are_deployed(
+    store: EmbeddedGraphStore,
+) -> None:
+    await _staging(store)
+    await deployed(store, "checkout", "production")
+    await failed_redeploy(store, "checkout", "production")
+    with pytest.raises(CannotPlan) as refused:
+        await _plan(store, "fix my application in qa")
+    assert refused.value.reason == (
+        "there is no environment 'qa' (the graph holds production, staging)")
+    assert refused.value.understood == []
+    with pytest.raises(CannotPlan) as refused:
+        await _plan(store, "fix checkout in staging")
+    assert refused.value.reason == (
+        "nothing deployed to staging is failing: no application it names is deployed to "
+        "staging (checkout-production is in production)")
 
 
 async def test_refuses_to_choose_between_failing_deployments(store: EmbeddedGraphStore
