@@ -1,7 +1,9 @@
 """Replay debugging: run a recorded history against the current workflow code.
 
 The answer is OK, or the first event where the code and the history disagree,
-which is where a change to the workflow needs `workflow.patched`.
+which is where a change to the workflow needs `workflow.patched`: Temporal's
+finding, or, earlier, the first step activity the code schedules otherwise than
+the history recorded (replay_steps.py).
 """
 
 from __future__ import annotations
@@ -18,11 +20,20 @@ from temporalio.worker import Replayer
 
 from orchestrator.errors import InvalidInput
 from orchestrator.models import Model
+from worker.replay_steps import ScheduledSteps
 from workflows.orchestration import OrchestrationWorkflow
 
 _EVENT_ID = re.compile(r"(?:event[_ ]id|HistoryEvent\(id|id)[:=]\s*(\d+)", re.IGNORECASE)
 
 
+_CLOSED = frozenset({
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+})
 _CORE_MESSAGE = re.compile(r'message: "([^"]+)"')
 _SCHEDULED_AS = re.compile(r"scheduled event '([^']+)'")
 
@@ -36,9 +47,15 @@ class ReplayReport(Model):
     event_type: str | None = None
     error: str | None = None
 
+    # Whether the history ends with the run's end: a run still going replays as far
+    # as it has got.
+    finished: bool = True
+
     def describe(self) -> str:
         if self.ok:
-            return f"OK: {self.workflow_id} replays ({self.events} events)"
+            going = "" if self.finished else (
+                "; the run is still going: replayed as far as it has got")
+            return f"OK: {self.workflow_id} replays ({self.events} events{going})"
         where = (f" at event {self.event_id} ({self.event_type})"
                  if self.event_id is not None else "")
         return f"MISMATCH{where}: {self.workflow_id}: {self.error}"
@@ -47,11 +64,14 @@ class ReplayReport(Model):
 async def replay(
     history: WorkflowHistory, workflow: type = OrchestrationWorkflow
 ) -> ReplayReport:
-    replayer = Replayer(workflows=[workflow], data_converter=pydantic_data_converter)
+    steps = ScheduledSteps()
+    replayer = Replayer(workflows=[workflow], data_converter=pydantic_data_converter,
+                        interceptors=[steps])
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     events = list(history.events)
     report = ReplayReport(workflow_id=history.workflow_id, ok=result.replay_failure is None,
-                          events=len(events))
+                          events=len(events),
+                          finished=bool(events) and events[-1].event_type in _CLOSED)
     if result.replay_failure is None:
         return report
     error = str(result.replay_failure)
@@ -60,6 +80,13 @@ async def replay(
     error = core.group(1) if core else error
     found = _EVENT_ID.search(error)
     event_id = int(found.group(1)) if found else _scheduled_event(error, events)
+    parting = steps.parting(events)
+    if parting is not None and (event_id is None or parting.event_id < event_id):
+        # Earlier than Temporal could tell: its finding follows, for the record.
+        noticed = f" at event {event_id}" if event_id is not None else ""
+        error = (f"the history scheduled {parting.recorded} here; the code now schedules "
+                 f"{parting.scheduled} (Temporal noticed{noticed}: {error})")
+        event_id = parting.event_id
     types = {e.event_id: e.event_type for e in events}
     event_type = None
     if event_id in types:

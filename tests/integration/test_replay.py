@@ -4,13 +4,22 @@ without `workflow.patched` is caught, at the event where it diverges."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 
-from orchestrator.models import OrchestrationRequest, RunResult, RunStatus
+from activities.steps import StepActivities
+from orchestrator.models import (
+    OrchestrationRequest,
+    RunResult,
+    RunStatus,
+    Step,
+    StepInput,
+    StepOutput,
+)
 from worker.replay import replay
 from workflows import search_attributes as sa
 from workflows.orchestration import OrchestrationWorkflow
@@ -75,3 +84,48 @@ async def test_an_activity_that_does_not_match_is_named_at_its_event() -> None:
     assert (report.event_id, report.event_type) == (
         int(first["eventId"]), "ActivityTaskScheduled"), report.describe()
     assert "'renamed_step'" in (report.error or "")
+
+
+@workflow.defn(name="OrchestrationWorkflow", sandboxed=False)
+class ExtraStepWorkflow(OrchestrationWorkflow):
+    """An activity added before each step, of the steps' own type, without
+    `workflow.patched`: Temporal, comparing types, notices only events later."""
+
+    @workflow.run
+    async def run(self, request: OrchestrationRequest) -> RunResult:
+        return await super().run(request)
+
+    async def _call(self, step: Step, undo: bool = False) -> StepOutput:
+        await workflow.execute_activity_method(
+            StepActivities.run_agent_step,
+            StepInput(workflow_id=workflow.info().workflow_id, step=step, undo=undo),
+            start_to_close_timeout=timedelta(seconds=5), summary=f"extra {step.id}")
+        return await super()._call(step, undo)
+
+
+async def test_a_step_scheduled_otherwise_is_named_where_it_first_differs() -> None:
+    saved = json.loads(HISTORIES["s1"])
+    first = next(e for e in saved["events"]
+                 if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")
+    report = await replay(_history("s1"), ExtraStepWorkflow)
+    assert not report.ok
+    assert (report.event_id, report.event_type) == (
+        int(first["eventId"]), "ActivityTaskScheduled"), report.describe()
+    assert (report.error or "").startswith(
+        "the history scheduled run_agent_step (create-application-ecommerce · "
+        "application.create · application-agent) here; the code now schedules "
+        "run_agent_step (extra create-application-ecommerce) (Temporal noticed at event ")
+
+
+async def test_a_run_still_going_replays_as_far_as_it_has_got() -> None:
+    saved = json.loads(HISTORIES["s1"])
+    # The history as it was halfway: cut after a workflow task completed.
+    completed = [i for i, e in enumerate(saved["events"])
+                 if e["eventType"] == "EVENT_TYPE_WORKFLOW_TASK_COMPLETED"]
+    saved["events"] = saved["events"][:completed[len(completed) // 2] + 1]
+    report = await replay(WorkflowHistory.from_json("going", json.dumps(saved)))
+    assert report.ok and not report.finished, report.describe()
+    assert report.describe().endswith(
+        "; the run is still going: replayed as far as it has got)")
+    whole = await replay(_history("s1"))
+    assert whole.finished and whole.describe().endswith(" events)")
