@@ -287,6 +287,9 @@ def _step_line(step: StepResult, undo: StepResult | None = None, run: str = "") 
             line += f" by {step.agent}, after {failed[-1].agent} failed: {failed[-1].error}"
     if step.error and step.error != step.status.value:  # not "cancelled — cancelled"
         line += f" — {step.error}"
+    if step.status == StepStatus.FAILED and len({t.agent for t in step.tries}) > 1:
+        # It moved to other agents before failing for good: each one's try.
+        line += "".join(f"\n    ✗ {t.agent}: {t.error}" for t in step.tries if not t.ok)
     text = _shown_text(step.output or {}) if step.status == StepStatus.COMPLETED else None
     if isinstance(text, str) and text.strip():
         # A tool's answer is what its step was for ("git status"): its first lines.

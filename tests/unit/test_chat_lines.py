@@ -148,6 +148,22 @@ def test_a_step_that_moved_to_another_agent_says_so() -> None:
                                 "after mcp-east failed: no cluster prod")
 
 
+def test_a_step_that_failed_on_every_agent_names_each_try() -> None:
+    step = StepResult(
+        step_id="deploy", status=StepStatus.FAILED, agent="mcp-west", attempts=1,
+        error="no cluster prod (west)",
+        tries=[AgentTry(agent="mcp-east", ok=False, attempts=3, duration_ms=9,
+                        error="no cluster prod (east)"),
+               AgentTry(agent="mcp-west", ok=False, attempts=1, duration_ms=2,
+                        error="no cluster prod (west)")])
+    assert _step_line(step).splitlines() == [
+        "✗ deploy: failed — no cluster prod (west)",
+        "    ✗ mcp-east: no cluster prod (east)",
+        "    ✗ mcp-west: no cluster prod (west)"]
+    alone = step.model_copy(update={"tries": step.tries[1:]})
+    assert _step_line(alone) == "✗ deploy: failed — no cluster prod (west)"
+
+
 @pytest.mark.parametrize(("trouble", "told"), [
     (None, "ConnectError"),  # the API is restarting
     (503, "HTTP 503"),  # the API is up, Temporal behind it is restarting
