@@ -8,12 +8,14 @@ import time
 from datetime import UTC, datetime
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from activities.deadline import seconds_left
 from activities.errors import to_application_error
 from activities.heartbeat import heartbeating
 from activities.metrics import step_ended
 from orchestrator.agents.base import AgentRunner, StepContext
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import AttemptTimedOut, OrchestratorError
 from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.models import StepInput, StepOutput, StepRecord, StepStatus
 
@@ -37,22 +39,24 @@ class StepActivities:
         self._mirror.submit(record)
         ctx = StepContext(workflow_id=request.workflow_id, step_id=step.id, attempt=attempt,
                           agent=step.agent, undo=request.undo)
+        stop = asyncio.timeout(seconds_left())
         try:
-            async with heartbeating():
+            async with heartbeating(), stop:
                 result = await self._agents.run(step.capability, step.parameters, ctx)
         except asyncio.CancelledError:
             self._mirror.submit(record.model_copy(update={"status": StepStatus.CANCELLED}))
             step_ended(step.capability, step.agent, request.undo, "cancelled", clock)
             raise
+        except TimeoutError as timed_out:
+            if not stop.expired():  # the agent's own
+                step_ended(step.capability, step.agent, request.undo, "failed", clock)
+                raise
+            limit = activity.info().start_to_close_timeout
+            ms = f" within {limit.total_seconds() * 1000:.0f} ms" if limit else ""
+            late = AttemptTimedOut(f"{step.agent} did not finish{ms} (its timeout)")
+            raise self._failed(record, request, late, clock) from timed_out
         except OrchestratorError as error:
-            step_ended(step.capability, step.agent, request.undo, "failed", clock)
-            self._mirror.submit(
-                record.model_copy(update={"status": StepStatus.FAILED, "error": str(error)})
-            )
-            log.warning("step %s of %s failed (attempt %d, %s): %s", step.id,
-                        request.workflow_id, attempt,
-                        "retryable" if error.retryable else "not retryable", error)
-            raise to_application_error(error, {"attempt": attempt}, told=True) from error
+            raise self._failed(record, request, error, clock) from error
         except Exception:  # an agent's bug: Temporal reports it; counted all the same
             step_ended(step.capability, step.agent, request.undo, "failed", clock)
             raise
@@ -65,3 +69,15 @@ class StepActivities:
             output=result.output, started_at=started, finished_at=datetime.now(UTC),
             attempt=attempt, operates_on=result.operates_on,
         )
+
+    def _failed(self, record: StepRecord, request: StepInput, error: OrchestratorError,
+                clock: float) -> ApplicationError:
+        """Mirror, count and tell a failed attempt; the failure to raise."""
+        step, attempt = request.step, record.attempt
+        step_ended(step.capability, step.agent, request.undo, "failed", clock)
+        self._mirror.submit(
+            record.model_copy(update={"status": StepStatus.FAILED, "error": str(error)}))
+        log.warning("step %s of %s failed (attempt %d, %s): %s", step.id,
+                    request.workflow_id, attempt,
+                    "retryable" if error.retryable else "not retryable", error)
+        return to_application_error(error, {"attempt": attempt}, told=True)

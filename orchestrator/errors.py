@@ -21,6 +21,10 @@ class TransientFailure(OrchestratorError):
     retryable = True
 
 
+class AttemptTimedOut(TransientFailure):
+    """An attempt stopped itself at its timeout (activities/deadline.py)."""
+
+
 class RetryLater(TransientFailure):
     """A transient fault whose source said how long to wait before trying again
     (an HTTP Retry-After): the next attempt waits that long instead of backing off."""

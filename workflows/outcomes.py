@@ -146,7 +146,10 @@ def failure(err: Exception, agent: Agent | None = None) -> tuple[str, int]:
     if isinstance(cause, ApplicationError):
         detail = cause.details[0] if cause.details else {}
         attempts = detail.get("attempt", 0) if isinstance(detail, dict) else 0
-        return cause.message, attempts
+        # An attempt that stopped itself at its timeout, as Temporal's timeout says it.
+        made = (f"; {attempts} attempts made"
+                if cause.type == "AttemptTimedOut" and attempts > 1 else "")
+        return cause.message + made, attempts
     if isinstance(cause, ActivityTimeout) and agent is not None:
         assert isinstance(err, ActivityError)
         # A timed-out attempt tells nothing of itself: the retry state does.

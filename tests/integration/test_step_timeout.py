@@ -4,13 +4,22 @@ the capability's other agent (which has time enough)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from temporalio.client import Client
 
 from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer
-from orchestrator.models import Agent, AgentKind, RetrySpec, RunResult, RunStatus, StepStatus
+from orchestrator.models import (
+    Agent,
+    AgentKind,
+    EntityRef,
+    RetrySpec,
+    RunResult,
+    RunStatus,
+    StepStatus,
+)
 from tests.integration.stack import running_stack
 
 # A second provider of services: each of its tries takes longer than it is given.
@@ -39,3 +48,38 @@ async def test_a_timed_out_step_names_its_agent_its_limit_and_its_attempts(
     assert slow.error == ("edge-service-agent did not finish within 600 ms (its timeout); "
                           "2 attempts made")
     assert (steady.agent, steady.ok) == ("service-agent", True)
+
+
+# Its one attempt outlives its timeout; the run then rolls back.
+LATE = Agent(id="edge-service-agent", kind=AgentKind.BUILTIN, start_to_close_ms=600,
+             retry=RetrySpec(max_attempts=1),
+             capabilities=["service.create", "service.delete"])
+
+
+async def test_an_attempt_past_its_timeout_does_not_act_after_its_step_is_undone(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    faults = {"service.create": Fault(delay_ms=1500, agent=LATE.id),
+              "deployment.create": Fault(fail_attempts=1, non_retryable=True)}
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        made = await s.http.post("/v3/ai/chat", json={"message": "create application zshop",
+                                                      "wait": True})
+        assert made.json()["result"]["status"] == "completed", made.text
+    async with running_stack(client, temporal_server.address, tmp_path, extra_agents=[LATE],
+                             agent_faults=faults) as s:
+        reply = await s.http.post("/v3/ai/chat", json={
+            "message": "create application zshop with zz service, deploy to staging",
+            "wait": True})
+        result = RunResult.model_validate(reply.json()["result"])
+        assert result.status == RunStatus.ROLLED_BACK, result.problem
+        step = result.steps["create-service-zz"]
+        assert [(t.agent, t.ok) for t in step.tries] == [(LATE.id, False),
+                                                        ("service-agent", True)]
+        assert step.tries[0].error == (
+            "edge-service-agent did not finish within 600 ms (its timeout)")
+        # Past the moment the late attempt would have written, had it gone on.
+        await asyncio.sleep(1.5)
+        zz = await s.runtime.store.get_entity(EntityRef(kind="service", name="zz"))
+        zshop = await s.runtime.store.get_entity(EntityRef(kind="application", name="zshop"))
+    assert zz is None
+    assert zshop is not None and zshop.users == []
