@@ -63,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.preview import preview
     from workflows.rollback import (
         CLEAN_UP_UNFINISHED,
+        NO_FAILOVER_WHILE_STOPPING,
         ROLLBACK_OUTLIVES_CANCEL,
         cleans_up,
         ready,
@@ -481,6 +482,8 @@ class OrchestrationWorkflow:
                 ))
                 if i == len(agents) - 1:
                     raise
+                if self._stop is not None and workflow.patched(NO_FAILOVER_WHILE_STOPPING):
+                    raise  # the run is stopping: no step starts on another agent
                 continue
             result.tries.append(AgentTry(
                 agent=agent, ok=True, attempts=output.attempt,

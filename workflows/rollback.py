@@ -19,6 +19,10 @@ ROLLBACK_OUTLIVES_CANCEL = "rollback-outlives-cancel"
 # Runs after this patch also clean up after steps that started and did not
 # complete, when the undo touches only what the step held (`cleans_up`).
 CLEAN_UP_UNFINISHED = "clean-up-unfinished-steps"
+# Runs after this patch do not move a step that fails for good to its next agent
+# once the run is stopping (cancelled, rejected, another step failed): it would
+# only start work the rollback then undoes.
+NO_FAILOVER_WHILE_STOPPING = "no-failover-while-stopping"
 
 
 def cleans_up(step: Step, undo: Capability) -> bool:

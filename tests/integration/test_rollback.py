@@ -12,7 +12,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer
-from orchestrator.models import EntityRef, ProblemKind, RunResult, RunStatus, StepStatus
+from orchestrator.models import (
+    Agent,
+    AgentKind,
+    EntityRef,
+    ProblemKind,
+    RunResult,
+    RunStatus,
+    StepStatus,
+)
 from tests.integration.stack import S1, result_of, running_stack, start, wait_until
 from worker.replay import replay
 from workflows import search_attributes as sa
@@ -221,3 +229,29 @@ async def test_a_step_that_failed_after_writing_leaves_nothing_behind(
         "deployment": "ecommerce-production", "deleted": True}
     assert left == []
     assert replayed.ok, replayed.describe()
+
+
+async def test_a_stopping_run_moves_no_step_to_another_agent(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    """The environment fails at once, stopping the run; the application, beside it,
+    fails a moment later on its first agent: it is not started again on the second,
+    which would only make what the rollback then removes."""
+    second = Agent(id="application-agent-b", kind=AgentKind.BUILTIN,
+                   capabilities=["application.create", "application.delete"])
+    faults = {
+        "environment.ensure": BROKEN,
+        "application.create": Fault(fail_attempts=1, non_retryable=True, delay_ms=800,
+                                    agent="application-agent"),
+    }
+    async with running_stack(client, temporal_server.address, tmp_path,
+                             extra_agents=[second], agent_faults=faults) as s:
+        reply = await s.http.post("/v3/ai/chat", json={
+            "message": "create application lone, deploy to production", "wait": True})
+        made = await s.runtime.store.find_entities()
+    result = RunResult.model_validate(reply.json()["result"])
+    assert result.status == RunStatus.ROLLED_BACK, result.problem
+    app = result.steps["create-application-lone"]
+    assert app.status == StepStatus.FAILED
+    assert [(t.agent, t.ok) for t in app.tries] == [("application-agent", False)]
+    assert made == []
