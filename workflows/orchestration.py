@@ -71,7 +71,7 @@ with workflow.unsafe.imports_passed_through():
         undo_step,
     )
     from workflows.validation import parameter_problems, validate_plan
-    from workflows.waits import WaitMirror
+    from workflows.waits import ROLLBACK_PATCH, WaitMirror
 
 PLAN_TIMEOUT = timedelta(minutes=2)
 MIRROR_TIMEOUT = timedelta(seconds=30)
@@ -549,6 +549,8 @@ class OrchestrationWorkflow:
         waiting = set(to_undo(steps, completed | left))
         if waiting:
             self._set_status(RunStatus.ROLLING_BACK)
+            if workflow.patched(ROLLBACK_PATCH):  # the graph shows it while it runs
+                self._waits.changed("the rollback starting")
         await self._undo_in_order(waiting, left)
         return all(r.status == StepStatus.COMPLETED for r in self._compensations.values())
 

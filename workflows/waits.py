@@ -1,10 +1,13 @@
-"""The graph's view of a run waiting for a person.
+"""The graph's view of a run waiting for a person, or rolling back.
 
 While a run waits for an approval no step activity runs, and steps are what
 mirror a run as it goes: without this the graph showed a run waiting for an
 answer as `running`, its waiting steps as `pending`. So a request for an
 approval, and its answer, are mirrored by the workflow (a local activity),
-under a patch: runs recorded before it replay without these activities.
+under a patch: runs recorded before it replay without these activities. So is
+the start of a rollback (another patch): the undos mirror themselves, not the
+run, which the graph showed as it was before (waiting for the approval whose
+rejection started the rollback) until the rollback's end.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from orchestrator.models import RunRecord
 
 PATCH = "mirror-approval-waits"
+ROLLBACK_PATCH = "mirror-rollback-start"
 
 
 class WaitMirror:
@@ -33,14 +37,16 @@ class WaitMirror:
         self._timeout = timeout
         self._retry = retry
         self._wanted = False
+        self._what = ""
         self._closed = False
         self._task: asyncio.Task[None] | None = None
 
-    def changed(self) -> None:
-        """An approval was asked for or answered: the graph should show it."""
+    def changed(self, what: str = "an approval asked for or answered") -> None:
+        """The run's state changed (`what`): the graph should show it."""
         if self._closed or not workflow.patched(PATCH):
             return
         self._wanted = True
+        self._what = what
         if self._task is None:
             self._task = asyncio.create_task(self._mirror())
 
@@ -65,5 +71,5 @@ class WaitMirror:
             await workflow.execute_local_activity_method(
                 GraphActivities.record_run, self._record(),
                 start_to_close_timeout=self._timeout, retry_policy=self._retry,
-                summary="mirror an approval asked for or answered",
+                summary=f"mirror {self._what}",
             )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import ApprovalStatus, RunResult, RunStatus, StepStatus
@@ -147,3 +148,23 @@ async def test_an_approved_plan_runs(
         late = await s.http.post(f"/v1/workflows/{wf}/approve")
     assert result.status == RunStatus.COMPLETED
     assert late.status_code == 409
+
+
+async def test_the_graph_shows_a_rejected_run_rolling_back_while_it_does(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    slow = {"service.delete": Fault(delay_ms=1500)}
+    async with running_stack(client, temporal_server.address, tmp_path, agent_faults=slow,
+                             **SENSITIVE) as s:
+        wf = await start(s.http, S1)
+        await wait_until(s.http, wf, _waiting(MONITORING, SECURITY))
+        await _graph_shows(s.runtime.store, wf, "awaiting_approval",
+                           **{SECURITY: "awaiting_approval"})
+        reply = await s.http.post(f"/v1/workflows/{wf}/reject", json={"step_id": SECURITY})
+        assert reply.status_code == 200, reply.text
+        # While the slow undo of the service runs, not "awaiting_approval" any more.
+        await _graph_shows(s.runtime.store, wf, "rolling_back", **{SECURITY: "cancelled"})
+        assert (await state_of(s.http, wf)).finished_at is None
+        result = await result_of(client, wf)
+        await _graph_shows(s.runtime.store, wf, "rolled_back")
+    assert result.status == RunStatus.ROLLED_BACK
