@@ -655,6 +655,14 @@ class OrchestrationWorkflow:
                 if not workflow.patched(ROLLBACK_OUTLIVES_CANCEL):
                     raise
 
+    def _left_unstarted(self) -> None:
+        """Steps the run stopped before starting: not pending any more, but left
+        (they would read as if something were still to happen)."""
+        why = self._stop.message if self._stop is not None else "the run ended"
+        for result in self._results.values():
+            if result.status == StepStatus.PENDING:
+                result.status, result.error = StepStatus.CANCELLED, f"not started: {why}"
+
     def _stop_with(self, kind: ProblemKind, message: str) -> None:
         """Stop scheduling and close pending approvals; the first reason is the one
         reported."""
@@ -705,6 +713,8 @@ class OrchestrationWorkflow:
         self._set_status(status)
         self._finished_at = workflow.now()
         assert self._request is not None
+        if status != RunStatus.COMPLETED and not self._request.dry_run:
+            self._left_unstarted()
         run_ended(status, self._request.dry_run)
         await self._waits.close()
         if not self._request.dry_run:

@@ -130,7 +130,10 @@ async def test_a_whole_plan_waits_for_approval_and_times_out_as_a_rejection(
     assert result.approvals["plan"].status == ApprovalStatus.TIMED_OUT
     assert result.problem is not None
     assert result.problem.message == "plan was not approved in time: no answer within 1 s"
-    assert all(r.status == StepStatus.PENDING for r in result.steps.values())
+    # Left when the run stopped, and said so: not pending any more.
+    assert all(r.status == StepStatus.CANCELLED for r in result.steps.values())
+    assert {r.error for r in result.steps.values()} == {
+        "not started: plan was not approved in time: no answer within 1 s"}
     assert result.compensations == {}
 
 

@@ -52,9 +52,10 @@ async def test_s5_rolls_back_in_reverse_order_and_spares_what_existed(
     assert DEPLOY in result.problem.message
     steps = result.steps
     assert steps[DEPLOY].status == StepStatus.FAILED and steps[DEPLOY].attempts == 1
-    assert {i for i, r in steps.items() if r.status == StepStatus.PENDING} == {
+    assert {i for i, r in steps.items() if r.status == StepStatus.CANCELLED} == {
         i for i in steps if i.startswith("apply-policy")
     }
+    assert steps["apply-policy-security"].error == f"not started: {result.problem.message}"
     assert {steps[i].status for i in (APP, SVC, ENV)} == {StepStatus.COMPENSATED}
     undo = result.compensations
     # The failed step is cleaned up after too; having written nothing, it finds nothing.
