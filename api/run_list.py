@@ -1,5 +1,5 @@
 """Runs as Temporal's visibility lists them: the query a filter makes, and what a
-listed run says.
+listed run says; and what a run ended from outside says of itself.
 
 The list reads the search attributes each run keeps up to date (its status,
 tenant and intent: workflows/search_attributes.py), so it costs Temporal one
@@ -12,11 +12,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from typing import Any
 
-from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
+from temporalio.client import WorkflowExecution, WorkflowExecutionStatus, WorkflowHandle
 
 from api.schemas import RunSummary
-from orchestrator.models import RunStatus
+from orchestrator.models import Problem, ProblemKind, RunResult, RunStatus
 from orchestrator.settings import Settings
 from workflows import search_attributes as sa
 from workflows.orchestration import OrchestrationWorkflow
@@ -47,11 +48,12 @@ def visibility_query(status: RunStatus | None, tenant: str | None) -> str:
     return " AND ".join(terms)
 
 
-def page_token(text: str | None) -> bytes | None:
-    """Temporal's token from the one this API handed out. The API's carries a
-    digest of Temporal's: a token Temporal cannot read is not an error it names
-    (the dev server answers "something went wrong, please retry", and the client
-    retries it for seconds), so one not handed out here never reaches it."""
+def page_token(text: str | None, query: str) -> bytes | None:
+    """Temporal's token from the one this API handed out for `query`. The API's
+    carries a digest of Temporal's and of the query: a token Temporal cannot read
+    is not an error it names (the dev server answers "something went wrong, please
+    retry", and the client retries it for seconds), so one not handed out here, or
+    handed out for other filters, never reaches it."""
     if not text:
         return None
     try:
@@ -59,18 +61,21 @@ def page_token(text: str | None) -> bytes | None:
     except (binascii.Error, UnicodeEncodeError):
         sealed = b""
     digest, token = sealed[:DIGEST], sealed[DIGEST:]
-    if not token or digest != _digest(token):
-        raise BadListing("page_token is not one this API gave: send next_page_token "
-                         "from the previous page as it is")
+    if not token or digest != _digest(token, query):
+        raise BadListing("page_token is not one this API gave for these filters: send "
+                         "next_page_token from the previous page as it is, with the same "
+                         "status and tenant")
     return token
 
 
-def token_text(token: bytes | None) -> str | None:
-    return base64.urlsafe_b64encode(_digest(token) + token).decode("ascii") if token else None
+def token_text(token: bytes | None, query: str) -> str | None:
+    if not token:
+        return None
+    return base64.urlsafe_b64encode(_digest(token, query) + token).decode("ascii")
 
 
-def _digest(token: bytes) -> bytes:
-    return hashlib.sha256(token).digest()[:DIGEST]
+def _digest(token: bytes, query: str) -> bytes:
+    return hashlib.sha256(query.encode() + b"\0" + token).digest()[:DIGEST]
 
 
 def summary(run: WorkflowExecution, settings: Settings) -> RunSummary:
@@ -87,3 +92,19 @@ def summary(run: WorkflowExecution, settings: Settings) -> RunSummary:
         started_at=run.start_time, closed_at=run.close_time,
         web_ui_url=settings.run_url(run.id, run.run_id),
     )
+
+
+async def ended_outside(handle: WorkflowHandle[Any, RunResult], state: RunResult) -> RunResult:
+    """`state` as the run's query gave it, unless Temporal ended the run from outside
+    (terminated, timed out): then failed, and said so, so that whoever follows it
+    stops waiting for an end that has come."""
+    described = await handle.describe()
+    if described.status in (None, WorkflowExecutionStatus.RUNNING):
+        return state
+    how = described.status.name.lower().replace("_", " ")
+    return state.model_copy(update={
+        "status": RunStatus.FAILED, "finished_at": described.close_time,
+        "problem": Problem(kind=ProblemKind.TERMINATED, message=(
+            f"the run was {how} from outside (Temporal): its steps stopped where they "
+            "were and nothing was rolled back")),
+    })

@@ -367,6 +367,9 @@ class ProblemKind(StrEnum):
     REJECTED = "rejected"
     CANCELLED = "cancelled"
     COMPENSATION_FAILED = "compensation_failed"
+    # Ended from outside (terminated in the Web UI or the CLI, timed out): the
+    # workflow's own code never ran to its end, so nothing was rolled back.
+    TERMINATED = "terminated"
 
 
 class Problem(Model):

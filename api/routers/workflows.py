@@ -13,7 +13,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SettingsDep, TemporalClientDep, WorkflowId
 from api.errors import described
-from api.run_list import BadListing, page_token, summary, token_text, visibility_query
+from api.run_list import (
+    BadListing,
+    ended_outside,
+    page_token,
+    summary,
+    token_text,
+    visibility_query,
+)
 from api.schemas import RunPage
 from orchestrator.models import Decision, RunResult, RunStatus
 from worker.client import run_handle
@@ -33,8 +40,9 @@ async def list_runs(
     """Runs, those still going first, then the last to end first; by status and
     tenant if asked. Pages: `next_page_token` back as `page_token`."""
     try:
-        runs = client.list_workflows(visibility_query(status, tenant), page_size=limit,
-                                     next_page_token=page_token(page_token_))
+        query = visibility_query(status, tenant)
+        runs = client.list_workflows(query, page_size=limit,
+                                     next_page_token=page_token(page_token_, query))
         await runs.fetch_next_page()
     except BadListing as err:
         raise HTTPException(400, str(err)) from None
@@ -44,7 +52,7 @@ async def list_runs(
         raise HTTPException(400, "page_token is not one this API gave (or its page is "
                                  "gone): start again without it") from None
     return RunPage(runs=[summary(run, settings) for run in runs.current_page or []],
-                   next_page_token=token_text(runs.next_page_token))
+                   next_page_token=token_text(runs.next_page_token, query))
 
 
 @router.get("/{workflow_id}", response_model=RunResult, responses=described(404))
@@ -52,7 +60,9 @@ async def get_workflow(workflow_id: WorkflowId, client: TemporalClientDep) -> Ru
     """The run's status, its plan, each step's state, approvals and rollback."""
     handle = run_handle(client, workflow_id)
     try:
-        return await handle.query(OrchestrationWorkflow.status)
+        state = await handle.query(OrchestrationWorkflow.status)
+        # A run ended from outside answers its query with the state it had then.
+        return state if state.finished_at is not None else await ended_outside(handle, state)
     except RPCError as err:
         raise _not_found(err, workflow_id) from err
 

@@ -80,6 +80,13 @@ async def test_runs_are_listed_by_status_and_tenant_page_by_page(
             seen += ids(page["runs"])
             token = page["next_page_token"]
         assert sorted(seen) == sorted([done, failed, waiting])
+        # A token goes with the filters it was given for.
+        first = (await s.http.get("/v1/workflows", params={"tenant": tenant, "limit": 1})
+                 ).json()
+        elsewhere = await s.http.get("/v1/workflows", params={
+            "limit": 1, "page_token": first["next_page_token"]})
+        assert elsewhere.status_code == 400 and "for these filters" in (
+            elsewhere.json()["detail"])
         if token is not None:  # visibility may not know the last page was the last
             last = (await s.http.get("/v1/workflows", params={
                 "tenant": tenant, "limit": 1, "page_token": token})).json()
@@ -94,6 +101,11 @@ async def test_runs_are_listed_by_status_and_tenant_page_by_page(
         reply = await s.http.get("/v1/workflows", params={"status": "awaiting_approval",
                                                           "tenant": tenant})
         assert reply.json()["runs"] == []
+        # Its own view ends too, so that whoever follows it stops waiting.
+        state = (await s.http.get(f"/v1/workflows/{waiting}")).json()
+        assert state["status"] == "failed" and state["finished_at"], state
+        assert state["problem"]["kind"] == "terminated"
+        assert "nothing was rolled back" in state["problem"]["message"]
 
 
 async def test_bad_filters_are_refused_naming_them(
