@@ -3,11 +3,13 @@ of several things it meant ("several failing deployments match (blog-staging,
 ecommerce-staging): name the one to fix" -> "the ecommerce one").
 
 The message is planned on its own first: a full new request ("fix
-ecommerce-staging") stands as it is. Only if it cannot be planned alone is it
-read as the answer: the entities it names in the graph join the conversation's,
-and the refused request is planned again with them, which then picks the one
-they name (troubleshoot.py narrows several failing deployments to those the
-conversation names; "my app" is the conversation's application when it has one).
+ecommerce-staging") stands as it is, and so does its refusal when it is refused
+for a reason of its own (it understood something). Only a message the planner
+understands nothing of is read as the answer: the entities it names in the
+graph join the conversation's, and the refused request is planned again with
+them, which then picks the one they name (troubleshoot.py narrows several failing
+deployments to those the conversation names; "my app" is the conversation's
+application when it has one).
 """
 
 from __future__ import annotations
@@ -27,14 +29,16 @@ async def plan_message(
 ) -> Plan:
     try:
         return await planner.plan(message, context, making, last_try=last_try)
-    except CannotPlan as alone:
-        if answering is None:
+    except CannotPlan as refused:
+        # Understood in part, it is a request of its own ("ecommerce is down in
+        # staging"), refused for its own reason: that reason stands.
+        if answering is None or refused.understood:
             raise
-        named = [entity.ref for entity in await store.resolve_reference(message)]
-        if not named:
-            raise CannotPlan(f"{alone.reason}; as an answer to {answering!r}, it names "
-                             "nothing the graph holds", alone.understood,
-                             alone.not_understood) from None
+        alone = refused
+    named = [entity.ref for entity in await store.resolve_reference(message)]
+    if not named:
+        raise CannotPlan(f"{alone.reason}; as an answer to {answering!r}, it names "
+                         "nothing the graph holds", alone.understood, alone.not_understood)
     known = {ref.key for ref in context}
     answered = [*context, *(ref for ref in named if ref.key not in known)]
     return await planner.plan(answering, answered, making, last_try=last_try)

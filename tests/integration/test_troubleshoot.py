@@ -270,6 +270,16 @@ async def test_which_one_is_answered_in_the_conversation_and_fix_it_follows_a_di
         assert fixed.plan.intent == "troubleshoot deployment ecommerce-staging"
         assert fixed.status == RunStatus.COMPLETED
 
+        # A request of its own sent there is planned, or refused, as itself: not
+        # read as an answer (shop-staging is the one still failing).
+        own = await s.http.post("/v3/ai/chat", json={
+            "message": "ecommerce is down in staging, fix it",
+            "conversation_id": refusal["conversation_id"]})
+        assert own.status_code == 422, own.text
+        assert own.json()["detail"].startswith(
+            "cannot plan: nothing deployed to staging is failing (ecommerce-staging is "
+            "healthy)"), own.json()["detail"]
+
         # An answer that names nothing the graph holds is refused, saying so.
         wrong = await s.http.post("/v3/ai/chat", json={
             "message": "the purple one", "conversation_id": refusal["conversation_id"]})
