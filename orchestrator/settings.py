@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     # remove servers or approve changed tools. Unset: nobody may, over HTTP.
     mcp_admin_token: SecretStr | None = None
 
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _unset_if_empty(cls, port: object) -> object:
+        # `ORCHESTRATOR_METRICS_PORT=` (set, empty) means no metrics, as unset does.
+        return None if isinstance(port, str) and not port.strip() else port
+
     @field_validator("temporal_address")
     @classmethod
     def _host_and_port(cls, address: str | None) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -52,15 +53,23 @@ async def connect(
 def metrics_runtime(settings: Settings) -> Runtime | None:
     """A Temporal runtime exporting to Prometheus, if a metrics port is set; made
     before anything starts, so that a port it cannot serve on is told first."""
-    if settings.metrics_port is None:
+    port = settings.metrics_port
+    if port is None:
         return None
-    where = f"{settings.metrics_host}:{settings.metrics_port}"
-    if listening(settings.metrics_port):
+    where = f"{settings.metrics_host}:{port}"
+    try:  # the exporter takes an address, not a name: "localhost" is resolved here
+        family, *_, address = socket.getaddrinfo(
+            settings.metrics_host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as err:
+        raise InvalidInput(f"metrics cannot be served on {where} (ORCHESTRATOR_METRICS_HOST): "
+                           f"the host does not resolve ({err})") from None
+    bind = f"[{address[0]}]:{port}" if family == socket.AF_INET6 else f"{address[0]}:{port}"
+    if listening(port):
         raise InvalidInput(f"the metrics port {settings.metrics_port} is taken "
                            "(ORCHESTRATOR_METRICS_PORT): pick another, or unset it")
     try:
         return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(
-            bind_address=where, histogram_bucket_overrides={
+            bind_address=bind, histogram_bucket_overrides={
                 STEP_DURATION: DURATION_BUCKETS_MS})))
     except (RuntimeError, ValueError) as err:
         raise InvalidInput(f"metrics cannot be served on {where} "

@@ -715,7 +715,7 @@ class OrchestrationWorkflow:
         assert self._request is not None
         if status != RunStatus.COMPLETED and not self._request.dry_run:
             self._left_unstarted()
-        run_ended(status, self._request.dry_run)
+        run_ended(status, self._request.dry_run, self._problem)
         await self._waits.close()
         if not self._request.dry_run:
             await self._mirror_finished(status)

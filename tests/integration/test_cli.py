@@ -208,6 +208,9 @@ async def test_up_serves_and_chat_follows_a_run(
         assert counts[("orchestrator_runs", "completed")] >= 3, scraped
         assert counts[("orchestrator_runs", "rolled_back")] == 2, scraped
         assert counts[("orchestrator_runs", "cancelled")] == 1, scraped
+        # Refused requests are failed runs, told apart by their problem.
+        assert counts[("orchestrator_runs", "failed", "cannot_plan")] == 1, scraped
+        assert counts[("orchestrator_runs", "failed", "invalid_plan")] == 1, scraped
         assert counts[("orchestrator_steps", "service.create", "failed", "false")] == 1, scraped
         assert counts[("orchestrator_steps", "service.create", "completed", "false")] >= 3
         assert counts[("orchestrator_steps", "application.delete", "completed", "true")] >= 1
@@ -225,8 +228,8 @@ async def test_up_serves_and_chat_follows_a_run(
 
 
 def _metrics(text: str) -> dict[tuple[str, ...], float]:
-    """Counter values by (name, status) for runs, (name, capability, outcome, undo)
-    for steps, summed over the other labels (dry runs, agents)."""
+    """Counter values by (name, status) and (name, status, problem) for runs, (name,
+    capability, outcome, undo) for steps, summed over the other labels."""
     counts: dict[tuple[str, ...], float] = {}
     for line in text.splitlines():
         name, _, rest = line.partition("{")
@@ -235,7 +238,9 @@ def _metrics(text: str) -> dict[tuple[str, ...], float]:
         labels_text, _, value = rest.rpartition("} ")
         labels = dict(part.split("=", 1) for part in labels_text.split(","))
         labels = {key: label.strip('"') for key, label in labels.items()}
-        key = ((name, labels["status"]) if name == "orchestrator_runs" else
-               (name, labels["capability"], labels["outcome"], labels["undo"]))
-        counts[key] = counts.get(key, 0) + float(value)
+        keys = ([(name, labels["status"]), (name, labels["status"], labels["problem"])]
+                if name == "orchestrator_runs" else
+                [(name, labels["capability"], labels["outcome"], labels["undo"])])
+        for key in keys:
+            counts[key] = counts.get(key, 0) + float(value)
     return counts

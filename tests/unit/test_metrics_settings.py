@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.devserver import free_port
 from orchestrator.errors import InvalidInput
 from orchestrator.settings import Settings
 from worker.client import metrics_runtime
@@ -27,7 +28,28 @@ def test_a_taken_metrics_port_is_named(tmp_path: Path) -> None:
 
 
 def test_a_host_metrics_cannot_be_served_on_is_named(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match=r"metrics cannot be served on not-an-address:9 "
-                                           r"\(ORCHESTRATOR_METRICS_HOST/PORT\): .*address"):
-        metrics_runtime(Settings(data_dir=tmp_path, metrics_host="not-an-address",
+    with pytest.raises(InvalidInput, match=r"metrics cannot be served on no-such-host\.:9 "
+                                           r"\(ORCHESTRATOR_METRICS_HOST\): the host does "
+                                           r"not resolve"):
+        metrics_runtime(Settings(data_dir=tmp_path, metrics_host="no-such-host.",
                                  metrics_port=9))
+
+
+@pytest.mark.parametrize("host", ["localhost", "::1", "127.0.0.1"])
+def test_metrics_are_served_on_a_name_or_an_address_of_either_family(
+    tmp_path: Path, host: str
+) -> None:
+    port = free_port()
+    runtime = metrics_runtime(Settings(data_dir=tmp_path, metrics_host=host,
+                                       metrics_port=port))
+    assert runtime is not None
+    family = socket.AF_INET6 if host == "::1" else socket.AF_INET
+    where = "::1" if host == "::1" else "127.0.0.1"
+    with socket.socket(family) as sock:
+        assert sock.connect_ex((where, port)) == 0
+
+
+def test_an_empty_metrics_port_means_none(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCHESTRATOR_METRICS_PORT", "")
+    assert Settings(data_dir=tmp_path).metrics_port is None
