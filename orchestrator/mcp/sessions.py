@@ -18,12 +18,14 @@ import anyio
 import httpx2
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CONNECTION_CLOSED, INVALID_REQUEST
+from mcp.types import CONNECTION_CLOSED, INTERNAL_ERROR, INVALID_REQUEST
 
 from orchestrator.mcp.config import HttpServer, StdioServer
 from orchestrator.mcp.connection import Connection, ServerEvent
 from orchestrator.mcp.errors import McpServerUnavailable, McpUnknownTool, describe
 
+# The SDK client's error for an HTTP error status whose body holds no JSON-RPC error.
+HTTP_ERROR_STAND_IN = "Server returned an error response"
 # Faults that mean the connection itself is gone, whatever the request was.
 TRANSPORT_FAULTS: tuple[type[BaseException], ...] = (
     OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, httpx2.TransportError,
@@ -158,11 +160,18 @@ def _connected_to(conn: Connection, client: Client) -> bool:
 def _session_gone(error: MCPError) -> bool:
     """Whether the connection closed, or the server no longer knows its session.
 
-    A streamable HTTP server that restarted answers a stale session id with 404,
-    which reaches us as an error response ("Session not found" from the Python
-    SDK, "Session terminated" from the SDK client's own fallback, -32001 from the
-    TypeScript SDK's servers); a new session is the cure.
+    A streamable HTTP server that restarted refuses a stale session id, and how
+    it says so varies: 404, which the SDK client reports as "Session terminated"
+    (or the Python SDK's servers, "Session not found"); -32001 from some
+    TypeScript servers; and 400 "No valid session ID provided" from others
+    (server-everything), which reaches us as the SDK's stand-in for an HTTP error
+    without a JSON-RPC one, "Server returned an error response". A new session is
+    the cure for each; a server that answers every request so is then retried on
+    fresh sessions, as many times as the step's retry policy allows.
     """
     if error.code == CONNECTION_CLOSED:
         return True
-    return error.code in (INVALID_REQUEST, -32001) and "session" in error.message.lower()
+    if error.code == INTERNAL_ERROR and error.message == HTTP_ERROR_STAND_IN:
+        return True
+    stale = error.code in (INVALID_REQUEST, -32001) or -32099 <= error.code <= -32000
+    return stale and "session" in error.message.lower()

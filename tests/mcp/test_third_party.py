@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,15 @@ import pytest
 
 from orchestrator.agents.catalogue import PLATFORM_AGENTS, PLATFORM_CAPABILITIES
 from orchestrator.agents.registry import AgentRegistry
+from orchestrator.devserver import free_port, listening
 from orchestrator.errors import CannotPlan
 from orchestrator.graph.embedded import EmbeddedGraphStore
-from orchestrator.mcp import McpInvalidArguments, McpToolFailed, ToolProgress
+from orchestrator.mcp import (
+    McpInvalidArguments,
+    McpServerUnavailable,
+    McpToolFailed,
+    ToolProgress,
+)
 from orchestrator.models import AgentKind
 from orchestrator.planning.offline import OfflinePlanner
 from tests.mcp.conftest import HubFactory
@@ -165,3 +173,36 @@ async def test_git_requests_in_words_get_the_tool_they_name(
     # Without the path, the answer asks for it (the repo is the tool's repo_path).
     with pytest.raises(CannotPlan, match=f"to call mcp.git.{tool} I need its repo_path"):
         await planner.plan(request_words)
+
+
+async def test_everything_over_http_restarted_gets_a_new_session(make_hub: HubFactory) -> None:
+    """server-everything refuses a session it does not know with HTTP 400 ("No valid
+    session ID provided"), not 404: one retryable failure, then a fresh session."""
+    port = free_port()
+    entry = node_server("server-everything", "streamableHttp")
+    env = {**os.environ, "PORT": str(port)}
+
+    def start() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([entry["command"], *entry["args"]], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while not listening(port):
+            assert time.monotonic() < deadline and process.poll() is None, "not listening"
+            time.sleep(0.05)
+        return process
+
+    server = start()
+    try:
+        hub = make_hub({"evh": {"url": f"http://127.0.0.1:{port}/mcp"}})
+        assert (await hub.call_tool("evh", "echo", {"message": "one"}))["text"] == "Echo: one"
+        server.kill()
+        server.wait()
+        server = start()
+        with pytest.raises(McpServerUnavailable, match="lost the session") as raised:
+            await hub.call_tool("evh", "echo", {"message": "two"})
+        assert raised.value.retryable
+        assert (await hub.call_tool("evh", "echo", {"message": "two"}))["text"] == "Echo: two"
+        assert hub.pool.opened("evh") == 2
+    finally:
+        server.kill()
+        server.wait()
