@@ -655,6 +655,16 @@ class OrchestrationWorkflow:
                 if not workflow.patched(ROLLBACK_OUTLIVES_CANCEL):
                     raise
 
+    def _kept(self) -> list[Step]:
+        """Completed steps a rollback left as they were: they change something and
+        nothing undoes them (a tool configured without a compensation)."""
+        if self._planned is None:
+            return []
+        capabilities = self._planned.capabilities
+        return [s for s in self._planned.plan.steps
+                if self._results[s.id].status == StepStatus.COMPLETED
+                and s.compensation is None and not capabilities[s.capability].read_only]
+
     def _left_unstarted(self) -> None:
         """Steps the run stopped before starting: not pending any more, but left
         (they would read as if something were still to happen)."""
@@ -708,7 +718,7 @@ class OrchestrationWorkflow:
 
     async def _finish(self, status: RunStatus) -> RunResult:
         self._problem = self._problem or final_problem(
-            self._stop, status, self._results, self._compensations
+            self._stop, status, self._results, self._compensations, self._kept()
         )
         self._set_status(status)
         self._finished_at = workflow.now()

@@ -5,6 +5,7 @@ workflow code, so no I/O, clocks or randomness here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from temporalio.exceptions import (
@@ -83,14 +84,17 @@ def stage_overhead_ms(
 
 def final_problem(
     stop: Problem | None, status: RunStatus, results: dict[str, StepResult],
-    compensations: dict[str, StepResult],
+    compensations: dict[str, StepResult], kept: Sequence[Step] = (),
 ) -> Problem | None:
     """What the caller needs to know: the reason the run stopped, with the failed
-    steps and, if any, the undos that failed."""
+    steps, the completed ones nothing undoes (`kept`: a tool with no compensation)
+    and, if any, the undos that failed."""
     if stop is None:
         return None
     failed = sorted(i for i, r in results.items() if r.status == StepStatus.FAILED)
     details = [f"{i}: {results[i].error}" for i in failed]
+    # "rolled back" must not read as "nothing left": what stays is said.
+    details += [f"not undone: {s.id} ({s.capability} has no compensation)" for s in kept]
     if status != RunStatus.ROLLBACK_FAILED:
         return stop.model_copy(update={"details": details})
     broken = sorted(i for i, r in compensations.items() if r.status != StepStatus.COMPLETED)

@@ -193,6 +193,23 @@ async def test_s4_a_failing_tool_rolls_back_earlier_tools_on_their_servers(s4: S
     assert used is None
 
 
+async def test_s4_a_rollback_says_which_tool_steps_nothing_undoes(
+    s4: Stack, tmp_path: Path
+) -> None:
+    kept = tmp_path / "files" / "kept.txt"
+    result = await _run(s4, (
+        f"fs write file path={kept} content=kept -> "
+        "AWS deploy cluster=nowhere app=kept fail=quota-exceeded"
+    ))
+    assert result.status == RunStatus.ROLLED_BACK, result.problem
+    assert result.problem is not None
+    written = next(i for i in result.steps if "write_file" in i)
+    assert result.steps[written].status == StepStatus.COMPLETED and kept.exists()
+    # No compensation is configured for it: "rolled back" must not read as "none left".
+    assert (f"not undone: {written} (mcp.fs.write_file has no compensation)"
+            in result.problem.details), result.problem.details
+
+
 async def test_s4_what_a_tool_made_is_found_by_a_later_request(s4: Stack) -> None:
     created = await _run(s4, "GitHub create repository name=shop")
     assert created.status == RunStatus.COMPLETED, created.problem
