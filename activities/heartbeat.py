@@ -2,7 +2,9 @@
 
 A heartbeat lets Temporal notice a dead worker within the heartbeat timeout
 (rather than the whole start-to-close timeout) and lets cancellation reach the
-activity.
+activity: a cancel arrives with the answer to a heartbeat, so a step heartbeats
+at least every `CANCEL_WITHIN` (and the worker sends them that often:
+worker/runtime.py), and a cancelled step stops within about that.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from datetime import timedelta
 
 from temporalio import activity
 
+# How late a cancel may reach a running step (a tool cancelled mid-call is told so).
+CANCEL_WITHIN = timedelta(seconds=1)
+
 
 @contextlib.asynccontextmanager
 async def heartbeating() -> AsyncIterator[None]:
@@ -22,7 +27,7 @@ async def heartbeating() -> AsyncIterator[None]:
     if not timeout:
         yield
         return
-    interval = max(timeout / 3, timedelta(milliseconds=50)).total_seconds()
+    interval = max(min(timeout / 3, CANCEL_WITHIN), timedelta(milliseconds=50)).total_seconds()
 
     async def beat() -> None:
         # Not at once: most steps end well within the interval, and a heartbeat is

@@ -11,6 +11,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.graph import GraphActivities
+from activities.heartbeat import CANCEL_WITHIN
 from activities.planning import PlanningActivities
 from activities.progress import heartbeat_progress
 from activities.steps import StepActivities
@@ -97,6 +98,10 @@ def build_worker(client: Client, runtime: Runtime, task_queue: str | None = None
         workflows=[OrchestrationWorkflow],
         activities=[planning.plan_request, steps.run_agent_step, graph.record_run],
         workflow_runner=workflow_runner(runtime.settings.workflow_sandbox, client.data_converter),
+        # Heartbeats go out as often as steps send them (the SDK would hold them
+        # back to 80 % of the heartbeat timeout), so that a cancel reaches a step
+        # within CANCEL_WITHIN.
+        max_heartbeat_throttle_interval=CANCEL_WITHIN,
     )
 
 

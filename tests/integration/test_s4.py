@@ -4,6 +4,7 @@ servers and the reference git, filesystem and everything servers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from temporalio.client import Client
 
 from orchestrator.devserver import DevServer
 from orchestrator.models import EntityRef, ProblemKind, RunResult, RunStatus, StepStatus
-from tests.integration.stack import Stack, running_stack
+from tests.integration.stack import Stack, result_of, running_stack, start, wait_until
 from tests.mcp.support import HttpServerProcess, ensure_npm_servers, node_server, python_server
 
 # What the planner needs to know that MCP does not say: what each tool makes and
@@ -72,8 +73,10 @@ async def s4(
         # Writing a file asks for an approval by default; this run is trusted.
         "fs": {**node_server("server-filesystem", str(files)),
                "orchestrator": {"sensitive": False}},
+        # Its slow tools are given 6 s: a cancel must reach one well within that.
         "everything": {**node_server("server-everything"),
-                       "orchestrator": {"sensitive": False, "retry": QUICK}},
+                       "orchestrator": {"sensitive": False, "retry": QUICK,
+                                        "timeout_ms": 6000}},
     }
     config = tmp_path / "mcp.json"
     config.write_text(json.dumps({"mcpServers": servers}))
@@ -306,3 +309,20 @@ async def test_s4_deploy_my_app_is_refused_when_the_graph_holds_two_applications
     assert problem["kind"] == ProblemKind.CANNOT_PLAN
     assert "which application is 'my app'? blog or shop" in problem["message"]
     assert _state(s4, "github.json")["repositories"] == {}
+
+
+async def test_s4_a_tool_call_cancelled_stops_at_once_as_cancelled(s4: Stack) -> None:
+    """A cancel reaches a running tool with the answer to a heartbeat: within a
+    second, not when its 6 s are nearly up (it then ended as timed out). Sent after
+    the tool's first progress (a heartbeat), when the worker would hold the next
+    one back for 80 % of the 10 s heartbeat timeout."""
+    wf = await start(s4.http, "everything long running operation duration=20 steps=20")
+    await wait_until(s4.http, wf, lambda r: any(
+        x.status == StepStatus.RUNNING for x in r.steps.values()))
+    await asyncio.sleep(2.0)
+    cancelled = await s4.http.post(f"/v1/workflows/{wf}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    result = await result_of(s4.client, wf)
+    [step] = result.steps.values()
+    assert result.status == RunStatus.CANCELLED
+    assert step.status == StepStatus.CANCELLED, step.error
