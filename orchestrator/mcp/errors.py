@@ -52,7 +52,9 @@ class McpToolChanged(InvalidInput):
             f"tool {tool!r} of MCP server {server!r} changed since it was approved "
             "(description, input schema or annotations); approve it again to call it: "
             f"orchestrator mcp approve {server} {tool} (see what changed with "
-            f"orchestrator mcp tools {server})"
+            f"orchestrator mcp tools {server}); a tool that changed only in the running "
+            "server, not in what the command starts, is approved through the API: "
+            f"POST /v1/mcp/servers/{server}/tools/{tool}/approve"
         )
 
 

@@ -80,6 +80,7 @@ async def test_tool_changed_across_a_restart_is_refused_before_its_first_call(
     assert not raised.value.retryable
     assert "approve it again to call it: orchestrator mcp approve restartable greet" in str(
         raised.value)
+    assert "POST /v1/mcp/servers/restartable/tools/greet/approve" in str(raised.value)
     assert [c.tool for c in hub.changed_tools()] == ["greet"]
     assert hub.pool.opened("restartable") == 2
     # The tools that did not change still run, on the new process.
