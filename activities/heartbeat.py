@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 from temporalio import activity
 
@@ -20,26 +22,46 @@ from temporalio import activity
 CANCEL_WITHIN = timedelta(seconds=1)
 
 
+# Which step the current activity runs ({"step": id, "undo": bool}), carried by every
+# heartbeat: the API reads a running step's attempt from Temporal's pending
+# activities, which name no step otherwise.
+STEP: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "step", default=None)
+
+
+def beat(**progress: Any) -> None:
+    """One heartbeat, naming the step (and any progress)."""
+    activity.heartbeat({**(STEP.get() or {}), **progress})
+
+
 @contextlib.asynccontextmanager
-async def heartbeating() -> AsyncIterator[None]:
-    """Heartbeat every third of the activity's heartbeat timeout while the body runs."""
+async def heartbeating(step: dict[str, Any] | None = None) -> AsyncIterator[None]:
+    """Heartbeat every third of the activity's heartbeat timeout while the body runs;
+    a retry at once, so that it shows while it runs."""
+    token = STEP.set(step)
     timeout = activity.info().heartbeat_timeout
     if not timeout:
-        yield
+        try:
+            yield
+        finally:
+            STEP.reset(token)
         return
     interval = max(min(timeout / 3, CANCEL_WITHIN), timedelta(milliseconds=50)).total_seconds()
+    if activity.info().attempt > 1:
+        beat()
 
-    async def beat() -> None:
+    async def beats() -> None:
         # Not at once: most steps end well within the interval, and a heartbeat is
         # a call into the worker's core; Temporal times the first one from the start.
         while True:
             await asyncio.sleep(interval)
-            activity.heartbeat()
+            beat()
 
-    task = asyncio.create_task(beat())
+    task = asyncio.create_task(beats())
     try:
         yield
     finally:
+        STEP.reset(token)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

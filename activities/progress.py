@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities.heartbeat import beat
 from orchestrator.mcp import ToolProgress
 
 
 def heartbeat_progress(progress: ToolProgress) -> None:
     """The hub's `progress` callback; outside an activity (a test, the CLI) it does nothing."""
     if activity.in_activity():
-        activity.heartbeat(progress.model_dump(exclude_none=True))
+        beat(**progress.model_dump(exclude_none=True))

@@ -41,7 +41,7 @@ class StepActivities:
                           agent=step.agent, undo=request.undo)
         stop = asyncio.timeout(seconds_left())
         try:
-            async with heartbeating(), stop:
+            async with heartbeating({"step": step.id, "undo": request.undo}), stop:
                 result = await self._agents.run(step.capability, step.parameters, ctx)
         except asyncio.CancelledError:
             self._mirror.submit(record.model_copy(update={"status": StepStatus.CANCELLED}))

@@ -1,5 +1,5 @@
 """Runs as Temporal's visibility lists them: the query a filter makes, and what a
-listed run says; and what a run ended from outside says of itself.
+listed run says.
 
 The list reads the search attributes each run keeps up to date (its status,
 tenant and intent: workflows/search_attributes.py), so it costs Temporal one
@@ -12,12 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from typing import Any
 
-from temporalio.client import WorkflowExecution, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 
 from api.schemas import RunSummary
-from orchestrator.models import Problem, ProblemKind, RunResult, RunStatus
+from orchestrator.models import RunStatus
 from orchestrator.settings import Settings
 from workflows import search_attributes as sa
 from workflows.orchestration import OrchestrationWorkflow
@@ -93,18 +92,3 @@ def summary(run: WorkflowExecution, settings: Settings) -> RunSummary:
         web_ui_url=settings.run_url(run.id, run.run_id),
     )
 
-
-async def ended_outside(handle: WorkflowHandle[Any, RunResult], state: RunResult) -> RunResult:
-    """`state` as the run's query gave it, unless Temporal ended the run from outside
-    (terminated, timed out): then failed, and said so, so that whoever follows it
-    stops waiting for an end that has come."""
-    described = await handle.describe()
-    if described.status in (None, WorkflowExecutionStatus.RUNNING):
-        return state
-    how = described.status.name.lower().replace("_", " ")
-    return state.model_copy(update={
-        "status": RunStatus.FAILED, "finished_at": described.close_time,
-        "problem": Problem(kind=ProblemKind.TERMINATED, message=(
-            f"the run was {how} from outside (Temporal): its steps stopped where they "
-            "were and nothing was rolled back")),
-    })

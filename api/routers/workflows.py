@@ -13,14 +13,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SettingsDep, TemporalClientDep, WorkflowId
 from api.errors import described
-from api.run_list import (
-    BadListing,
-    ended_outside,
-    page_token,
-    summary,
-    token_text,
-    visibility_query,
-)
+from api.run_list import BadListing, page_token, summary, token_text, visibility_query
+from api.run_state import as_temporal_sees_it
 from api.schemas import RunPage
 from orchestrator.models import Decision, RunResult, RunStatus
 from worker.client import run_handle
@@ -61,8 +55,9 @@ async def get_workflow(workflow_id: WorkflowId, client: TemporalClientDep) -> Ru
     handle = run_handle(client, workflow_id)
     try:
         state = await handle.query(OrchestrationWorkflow.status)
-        # A run ended from outside answers its query with the state it had then.
-        return state if state.finished_at is not None else await ended_outside(handle, state)
+        if state.finished_at is not None:
+            return state
+        return await as_temporal_sees_it(handle, state, client.data_converter)
     except RPCError as err:
         raise _not_found(err, workflow_id) from err
 

@@ -83,3 +83,27 @@ async def test_an_attempt_past_its_timeout_does_not_act_after_its_step_is_undone
         zshop = await s.runtime.store.get_entity(EntityRef(kind="application", name="zshop"))
     assert zz is None
     assert zshop is not None and zshop.users == []
+
+
+async def test_a_step_on_its_second_attempt_shows_it_while_it_runs(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    """The run's own state learns of attempts when a step ends; Temporal knows of
+    them before, and the API shows what it knows."""
+    flaky = {"service.create": Fault(fail_attempts=1, delay_ms=1500)}
+    async with running_stack(client, temporal_server.address, tmp_path,
+                             agent_faults=flaky) as s:
+        started = await s.http.post("/v3/ai/chat", json={
+            "message": "create application retry with payment service"})
+        wf = started.json()["workflow_id"]
+        seen = None
+        async with asyncio.timeout(20):
+            while seen is None:
+                state = (await s.http.get(f"/v1/workflows/{wf}")).json()
+                step = state["steps"]["create-service-payment"]
+                assert step["status"] != "completed", "its second attempt was never shown"
+                if step["status"] == "running" and step["attempts"] == 2:
+                    seen = step
+                await asyncio.sleep(0.1)
+    assert seen["error"].startswith("attempt 1 failed: injected failure"), seen
+    assert seen["error"].endswith("; trying again")

@@ -1,0 +1,68 @@
+"""What Temporal knows of a run that the run's own query cannot tell: that it was
+ended from outside, and which attempt its running steps are on.
+
+A run's query answers with the workflow's state, which learns of a step only
+when its activity ends: a step on its third attempt shows none, and a run
+terminated from the Web UI answers with the state it had then. Temporal's
+description of the run has both: its status, and each pending activity's
+attempt and last failure, matched to its step by the step's heartbeats
+(activities/heartbeat.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.api.workflow.v1 import PendingActivityInfo
+from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.converter import DataConverter
+
+from orchestrator.models import Problem, ProblemKind, RunResult, RunStatus, StepResult, StepStatus
+
+
+async def as_temporal_sees_it(
+    handle: WorkflowHandle[Any, RunResult], state: RunResult, converter: DataConverter
+) -> RunResult:
+    """`state` (of a run whose query says it has not ended) with what Temporal adds."""
+    described = await handle.describe()
+    if described.status not in (None, WorkflowExecutionStatus.RUNNING):
+        return _ended_outside(state, described)
+    for pending in described.raw_description.pending_activities:
+        step = await _step_of(pending, converter)
+        if step is None:
+            continue
+        results = state.compensations if step.get("undo") else state.steps
+        result = results.get(str(step.get("step")))
+        if result is not None and result.status == StepStatus.RUNNING:
+            _on_attempt(result, pending)
+    return state
+
+
+def _ended_outside(state: RunResult, described: WorkflowExecutionDescription) -> RunResult:
+    """Failed, and said so, so that whoever follows the run stops waiting for an end
+    that has come."""
+    assert described.status is not None
+    how = described.status.name.lower().replace("_", " ")
+    return state.model_copy(update={
+        "status": RunStatus.FAILED, "finished_at": described.close_time,
+        "problem": Problem(kind=ProblemKind.TERMINATED, message=(
+            f"the run was {how} from outside (Temporal): its steps stopped where they "
+            "were and nothing was rolled back")),
+    })
+
+
+async def _step_of(pending: PendingActivityInfo, converter: DataConverter
+                   ) -> dict[str, Any] | None:
+    """The step a pending activity runs, from its last heartbeat; None before one."""
+    if not pending.heartbeat_details.payloads:
+        return None
+    details = await converter.decode(list(pending.heartbeat_details.payloads))
+    first = details[0] if details else None
+    return first if isinstance(first, dict) and "step" in first else None
+
+
+def _on_attempt(result: StepResult, pending: PendingActivityInfo) -> None:
+    result.attempts = max(result.attempts, pending.attempt)
+    failure = pending.last_failure.message if pending.HasField("last_failure") else ""
+    if pending.attempt > 1 and failure:
+        result.error = f"attempt {pending.attempt - 1} failed: {failure}; trying again"
