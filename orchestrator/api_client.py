@@ -80,9 +80,11 @@ async def list_runs(api: str, out: TextIO, filters: dict[str, str | None], limit
 
 
 def run_line(run: dict[str, Any]) -> str:
-    """`<id>  <status>  <started, local time>  <intent>`; a run ended from outside
-    shows Temporal's word for how (terminated, timed_out)."""
+    """`<id>  <status>  <started, local time>  <tenant>  <intent>`; a run ended from
+    outside shows Temporal's word for how (terminated, timed_out)."""
     started = datetime.fromisoformat(run["started_at"]).astimezone()
     status = run["status"] or run["execution_status"]
+    # A run that failed with no intent never had a plan: its request was refused.
+    intent = run["intent"] or ("(refused: no plan)" if status == "failed" else "")
     return (f"{run['workflow_id']}  {status:<17}  {started:%Y-%m-%d %H:%M:%S}  "
-            f"{run['intent'] or ''}").rstrip()
+            f"{run['tenant'] or ''}  {intent}").rstrip()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
+from orchestrator.api_client import run_line
 from orchestrator.chat_client import (
     TEXT_LINES,
     _changes,
@@ -240,3 +242,14 @@ def test_a_clean_up_after_a_step_that_did_not_complete_is_told() -> None:
     # The undo of a completed step has its own line (↺ app: compensated): not again.
     assert out.getvalue().splitlines()[0] == "↺ clean-up after svc: nothing left to remove"
     assert "app" not in out.getvalue()
+
+
+def test_a_listed_run_shows_its_tenant_and_a_refused_one_says_so() -> None:
+    run = {"workflow_id": "run-a", "status": "completed", "execution_status": "completed",
+           "started_at": "2026-01-01T12:00:00+00:00", "tenant": "acme",
+           "intent": "create application shop"}
+    assert re.split(r"\s{2,}", run_line(run))[3:] == ["acme", "create application shop"]
+    refused = {**run, "status": "failed", "intent": None}
+    assert run_line(refused).endswith("  acme  (refused: no plan)")
+    going = {**run, "status": "planning", "intent": None}
+    assert run_line(going).endswith("  acme")
