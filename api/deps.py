@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, cast
 
 from fastapi import Depends, Path, Request
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from orchestrator.graph.store import GraphStore
 from orchestrator.mcp import McpHub
 from orchestrator.mcp.admin import McpAdmin
 from orchestrator.settings import Settings
 
+HEALTH_TIMEOUT = timedelta(seconds=2)
+
 
 def _client(request: Request) -> Client:
     return cast(Client, request.app.state.temporal)
+
+
+async def _answering_client(request: Request) -> Client:
+    """The Temporal client, once its server is known to answer. A call to a server
+    that is down is retried by the client for seconds (a chat request waited ~19 s
+    for its 503); the health check fails at once, and the 503 says so (app.py)."""
+    client = _client(request)
+    if not await client.service_client.check_health(timeout=HEALTH_TIMEOUT):
+        raise RPCError("the frontend does not serve", RPCStatusCode.UNAVAILABLE, b"")
+    return client
 
 
 def _settings(request: Request) -> Settings:
@@ -33,7 +47,7 @@ def _mcp_admin(request: Request) -> McpAdmin:
     return cast(McpAdmin, request.app.state.mcp_admin)
 
 
-TemporalClientDep = Annotated[Client, Depends(_client)]
+TemporalClientDep = Annotated[Client, Depends(_answering_client)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 StoreDep = Annotated[GraphStore, Depends(_store)]
 McpHubDep = Annotated[McpHub, Depends(_mcp_hub)]

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -120,11 +121,17 @@ async def test_the_api_answers_503_while_temporal_does_not_answer(tmp_path: Path
             assert (await http.get("/healthz")).status_code == 200
             await server.stop()
             health = await http.get("/healthz")
+            began = time.monotonic()
             run = await http.get("/v1/workflows/run-anything")
+            chat = await http.post("/v3/ai/chat", json={"message": "create application x"})
+            took = time.monotonic() - began
     finally:
         await server.stop()
         await store.close()
-    for reply in (health, run):
+    for reply in (health, run, chat):
         assert reply.status_code == 503, reply.text
         assert reply.json()["detail"].startswith(
             f"Temporal at {server.address} does not answer"), reply.text
+    # Told at once, not after the client's retries (a chat waited ~19 s for its 503):
+    # a bound far above once and far below retried, not a speed target.
+    assert took < 5, took
