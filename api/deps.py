@@ -26,7 +26,12 @@ async def _answering_client(request: Request) -> Client:
     that is down is retried by the client for seconds (a chat request waited ~19 s
     for its 503); the health check fails at once, and the 503 says so (app.py)."""
     client = _client(request)
-    if not await client.service_client.check_health(timeout=HEALTH_TIMEOUT):
+    try:
+        serving = await client.service_client.check_health(timeout=HEALTH_TIMEOUT)
+    except RPCError as err:
+        # Whatever the status ("transport error" while its server restarts): down.
+        raise RPCError(err.message, RPCStatusCode.UNAVAILABLE, b"") from err
+    if not serving:
         raise RPCError("the frontend does not serve", RPCStatusCode.UNAVAILABLE, b"")
     return client
 
