@@ -22,16 +22,22 @@ from temporalio import activity
 CANCEL_WITHIN = timedelta(seconds=1)
 
 
-# Which step the current activity runs ({"step": id, "undo": bool}), carried by every
-# heartbeat: the API reads a running step's attempt from Temporal's pending
-# activities, which name no step otherwise.
+# Which step the current activity runs ({"step": id, "undo": bool}, and the last
+# progress), carried by every heartbeat: the API reads a running step's attempt and
+# progress from Temporal's pending activities, which name no step otherwise.
 STEP: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "step", default=None)
 
 
 def beat(**progress: Any) -> None:
-    """One heartbeat, naming the step (and any progress)."""
-    activity.heartbeat({**(STEP.get() or {}), **progress})
+    """One heartbeat, naming the step and the progress its tool last reported (each
+    heartbeat replaces the one before in Temporal's view, so each carries it)."""
+    step = STEP.get()
+    if step is None:
+        activity.heartbeat(progress)
+        return
+    step.update(progress)
+    activity.heartbeat(dict(step))
 
 
 @contextlib.asynccontextmanager

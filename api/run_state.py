@@ -1,5 +1,6 @@
 """What Temporal knows of a run that the run's own query cannot tell: that it was
-ended from outside, and which attempt its running steps are on.
+ended from outside, and which attempt its running steps are on, and how far the
+tool of each has got.
 
 A run's query answers with the workflow's state, which learns of a step only
 when its activity ends: a step on its third attempt shows none, and a run
@@ -35,6 +36,7 @@ async def as_temporal_sees_it(
         result = results.get(str(step.get("step")))
         if result is not None and result.status == StepStatus.RUNNING:
             _on_attempt(result, pending)
+            result.progress = _progress(step)
     return state
 
 
@@ -66,3 +68,14 @@ def _on_attempt(result: StepResult, pending: PendingActivityInfo) -> None:
     failure = pending.last_failure.message if pending.HasField("last_failure") else ""
     if pending.attempt > 1 and failure:
         result.error = f"attempt {pending.attempt - 1} failed: {failure}; trying again"
+
+
+def _progress(details: dict[str, Any]) -> str | None:
+    """"2/6: message", from what a tool last reported in the step's heartbeat."""
+    done = details.get("progress")
+    if not isinstance(done, int | float):
+        return None
+    total = details.get("total")
+    text = f"{done:g}/{total:g}" if isinstance(total, int | float) else f"{done:g}"
+    message = details.get("message")
+    return f"{text}: {message}" if message else text

@@ -356,6 +356,9 @@ class StepResult(Model):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
+    # While it runs: the progress its tool last reported ("2/6: message"), as the API
+    # reads it from Temporal (the workflow's own state never holds it).
+    progress: str | None = None
 
 
 class ProblemKind(StrEnum):

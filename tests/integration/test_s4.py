@@ -326,3 +326,18 @@ async def test_s4_a_tool_call_cancelled_stops_at_once_as_cancelled(s4: Stack) ->
     [step] = result.steps.values()
     assert result.status == RunStatus.CANCELLED
     assert step.status == StepStatus.CANCELLED, step.error
+
+
+async def test_s4_a_running_tool_shows_its_progress(s4: Stack) -> None:
+    wf = await start(s4.http, "everything long running operation duration=4 steps=4")
+    shown = None
+    async with asyncio.timeout(15):
+        while shown is None:
+            state = (await s4.http.get(f"/v1/workflows/{wf}")).json()
+            [step] = state["steps"].values()
+            assert step["status"] in ("pending", "running"), step
+            shown = step["progress"]
+            await asyncio.sleep(0.1)
+    # What the server reported last, of its 4 steps (server-everything counts them).
+    assert shown.split(":")[0] in ("1/4", "2/4", "3/4", "4/4"), shown
+    assert (await result_of(s4.client, wf)).status == RunStatus.COMPLETED
