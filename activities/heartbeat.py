@@ -18,6 +18,8 @@ from typing import Any
 
 from temporalio import activity
 
+from orchestrator.graph.batching import stop
+
 # How late a cancel may reach a running step (a tool cancelled mid-call is told so).
 CANCEL_WITHIN = timedelta(seconds=1)
 
@@ -46,28 +48,22 @@ async def heartbeating(step: dict[str, Any] | None = None) -> AsyncIterator[None
     a retry at once, so that it shows while it runs."""
     token = STEP.set(step)
     timeout = activity.info().heartbeat_timeout
-    if not timeout:
-        try:
-            yield
-        finally:
-            STEP.reset(token)
-        return
-    interval = max(min(timeout / 3, CANCEL_WITHIN), timedelta(milliseconds=50)).total_seconds()
-    if activity.info().attempt > 1:
-        beat()
-
-    async def beats() -> None:
-        # Not at once: most steps end well within the interval, and a heartbeat is
-        # a call into the worker's core; Temporal times the first one from the start.
-        while True:
-            await asyncio.sleep(interval)
+    task: asyncio.Task[None] | None = None
+    if timeout:
+        interval = max(min(timeout / 3, CANCEL_WITHIN), timedelta(milliseconds=50))
+        if activity.info().attempt > 1:
             beat()
-
-    task = asyncio.create_task(beats())
+        task = asyncio.create_task(_beats(interval.total_seconds()))
     try:
         yield
     finally:
         STEP.reset(token)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)
+
+
+async def _beats(interval: float) -> None:
+    # Not at once: most steps end well within the interval, and a heartbeat is a
+    # call into the worker's core; Temporal times the first one from the start.
+    while True:
+        await asyncio.sleep(interval)
+        beat()

@@ -40,27 +40,27 @@ class StepActivities:
         ctx = StepContext(workflow_id=request.workflow_id, step_id=step.id, attempt=attempt,
                           agent=step.agent, undo=request.undo)
         stop = asyncio.timeout(seconds_left())
+        # Counted however the try ends (an agent's bug too: Temporal reports it).
+        outcome = "failed"
         try:
             async with heartbeating({"step": step.id, "undo": request.undo}), stop:
                 result = await self._agents.run(step.capability, step.parameters, ctx)
+            outcome = "completed"
         except asyncio.CancelledError:
+            outcome = "cancelled"
             self._mirror.submit(record.model_copy(update={"status": StepStatus.CANCELLED}))
-            step_ended(step.capability, step.agent, request.undo, "cancelled", clock)
             raise
         except TimeoutError as timed_out:
             if not stop.expired():  # the agent's own
-                step_ended(step.capability, step.agent, request.undo, "failed", clock)
                 raise
             limit = activity.info().start_to_close_timeout
             ms = f" within {limit.total_seconds() * 1000:.0f} ms" if limit else ""
             late = AttemptTimedOut(f"{step.agent} did not finish{ms} (its timeout)")
-            raise self._failed(record, request, late, clock) from timed_out
+            raise self._failed(record, request, late) from timed_out
         except OrchestratorError as error:
-            raise self._failed(record, request, error, clock) from error
-        except Exception:  # an agent's bug: Temporal reports it; counted all the same
-            step_ended(step.capability, step.agent, request.undo, "failed", clock)
-            raise
-        step_ended(step.capability, step.agent, request.undo, "completed", clock)
+            raise self._failed(record, request, error) from error
+        finally:
+            step_ended(step.capability, step.agent, request.undo, outcome, clock)
         self._mirror.submit(record.model_copy(update={
             "status": StepStatus.COMPLETED, "output": result.output,
             "operates_on": result.operates_on,
@@ -70,11 +70,10 @@ class StepActivities:
             attempt=attempt, operates_on=result.operates_on,
         )
 
-    def _failed(self, record: StepRecord, request: StepInput, error: OrchestratorError,
-                clock: float) -> ApplicationError:
-        """Mirror, count and tell a failed attempt; the failure to raise."""
+    def _failed(self, record: StepRecord, request: StepInput, error: OrchestratorError
+                ) -> ApplicationError:
+        """Mirror and tell a failed attempt; the failure to raise."""
         step, attempt = request.step, record.attempt
-        step_ended(step.capability, step.agent, request.undo, "failed", clock)
         self._mirror.submit(
             record.model_copy(update={"status": StepStatus.FAILED, "error": str(error)}))
         log.warning("step %s of %s failed (attempt %d, %s): %s", step.id,
