@@ -26,6 +26,7 @@ from orchestrator.graph.store import GraphStore
 from orchestrator.mcp import McpHub
 from orchestrator.mcp.entities import ToolEntities
 from orchestrator.mcp.sync import CatalogueSync
+from orchestrator.mcp.watch import ConfigWatch, signature
 from orchestrator.planning.llm.planner import LlmPlanner
 from orchestrator.planning.offline import OfflinePlanner, Planner
 from orchestrator.planning.tool_subject import entity_kinds
@@ -45,8 +46,12 @@ class Runtime:
     hub: McpHub
     # Keeps the registry and the graph in step with the servers' tools.
     mcp_sync: CatalogueSync | None = None
+    # Edits to the MCP config file (`orchestrator mcp add`, by hand) reach the hub.
+    mcp_watch: ConfigWatch | None = None
 
     async def close(self) -> None:
+        if self.mcp_watch is not None:
+            await self.mcp_watch.close()
         if self.mcp_sync is not None:
             await self.mcp_sync.close()
         await self.hub.close()
@@ -56,6 +61,7 @@ class Runtime:
 
 async def build_runtime(settings: Settings) -> Runtime:
     # First: a bad MCP config fails the start before anything is opened.
+    config_read = signature(settings.mcp_config_path)
     hub = McpHub.from_settings(settings, progress=heartbeat_progress)
     registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS + settings.extra_agents)
     registry.mark("sensitive", settings.sensitive_capabilities)
@@ -67,6 +73,8 @@ async def build_runtime(settings: Settings) -> Runtime:
     # agent go to the hub.
     mcp_sync = CatalogueSync(hub, registry, store)
     await mcp_sync.start()
+    mcp_watch = ConfigWatch(hub, settings.mcp_config_path)
+    mcp_watch.start(config_read)
     # What every plan reads grows with the graph (42 ms at 20,000 runs): read it
     # while the worker starts rather than on the first request's path.
     store.prefetch()
@@ -74,7 +82,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     agents = AgentRouter(builtin_agents(store, settings.agent_faults), tools, hub.serves)
     return Runtime(
         settings=settings, store=store, registry=registry, agents=agents,
-        mirror=WriteBehindMirror(store), hub=hub, mcp_sync=mcp_sync,
+        mirror=WriteBehindMirror(store), hub=hub, mcp_sync=mcp_sync, mcp_watch=mcp_watch,
     )
 
 

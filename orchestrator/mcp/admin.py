@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.mcp.catalogue import ListedTool
@@ -55,6 +56,18 @@ def weakened_approvals(server: StdioServer | HttpServer) -> list[str]:
     return fields
 
 
+@dataclass
+class Followed:
+    """What an edit of the config file changed in the servers served."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
 class McpAdmin:
     """Changes to the servers of `hub`, saved in the config file at `path`."""
 
@@ -62,7 +75,7 @@ class McpAdmin:
         self.hub = hub
         self.path = path
         # Each change reads, edits and writes the whole file.
-        self._lock = asyncio.Lock()
+        self._lock = hub.editing
 
     async def add(
         self, name: str, server: StdioServer | HttpServer, *, connect: bool = True
@@ -96,6 +109,27 @@ class McpAdmin:
             if config.servers.pop(name, None) is not None:
                 await asyncio.to_thread(save_config, config, self.path)
             self.hub.remove_server(name)
+
+    async def follow(self, config: McpConfig) -> Followed:
+        """Serve what `config` (the file, edited elsewhere) says: servers gone are
+        removed with their pins, new ones added, changed ones replaced. A changed
+        entry keeps its pins: if its tools differ now, they wait for approval like
+        any changed tool. Servers are listed afterwards, as at start-up."""
+        async with self._lock:
+            served = self.hub.config.servers
+            followed = Followed(
+                added=sorted(set(config.servers) - set(served)),
+                removed=sorted(set(served) - set(config.servers)),
+                changed=sorted(n for n in set(config.servers) & set(served)
+                               if config.servers[n] != served[n]),
+            )
+            for name in followed.removed:
+                self.hub.remove_server(name)
+            for name in followed.changed:
+                self.hub.remove_server(name, forget_pins=False)
+            for name in followed.added + followed.changed:
+                self.hub.add_server(name, config.servers[name])
+        return followed
 
     async def approve(
         self, server: str, tool: str, fingerprint: str | None = None

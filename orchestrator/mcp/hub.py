@@ -7,6 +7,7 @@ tools that changed since they were pinned.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,9 @@ class McpHub:
         self.catalogue = ToolCatalogue(self.pool, self.pins)
         self.blobs = BlobStore(blobs_dir or data_dir / "blobs")
         self._caller = ToolCaller(self.pool, self.catalogue, self.blobs, inline_max_bytes)
+        # One change to the servers at a time, whoever makes it (the API, the
+        # config file's watch): each reads the file and the hub, then changes both.
+        self.editing = asyncio.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, progress: ProgressFn | None = None) -> McpHub:

@@ -118,3 +118,30 @@ async def eventually(check: Callable[[], bool]) -> None:
         # Polling: what is awaited (a process exit, a background listing) has no event to wait on.
         while not check():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+
+
+class Cli:
+    """`orchestrator mcp ...` run as a user runs it: a process of its own on `data_dir`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.config = data_dir / "mcp.json"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")}
+        self.env["ORCHESTRATOR_DATA_DIR"] = str(data_dir)
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestrator.cli", "mcp", *args], cwd=ROOT, env=self.env,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False,
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    def saved(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.config.read_text())["mcpServers"]
+        return data
+
+
+def add_stdio(name: str, module: str, *args: str) -> list[str]:
+    """`orchestrator mcp add` arguments for one of tests/mcp_servers over stdio."""
+    argv = ["-m", f"tests.mcp_servers.{module}", *args]
+    return ["add", name, "--command", sys.executable, *(f"--arg={a}" for a in argv)]

@@ -4,35 +4,14 @@ against the project's own MCP servers over stdio and streamable HTTP."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from orchestrator.devserver import free_port
-from tests.mcp.support import ROOT, HttpServerProcess
-
-
-class Cli:
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.config = data_dir / "mcp.json"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")}
-        self.env["ORCHESTRATOR_DATA_DIR"] = str(data_dir)
-
-    def __call__(self, *args: str) -> tuple[int, str, str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "orchestrator.cli", "mcp", *args], cwd=ROOT, env=self.env,
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False,
-        )
-        return done.returncode, done.stdout, done.stderr
-
-    def saved(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.config.read_text())["mcpServers"]
-        return data
+from tests.mcp.support import ROOT, Cli, HttpServerProcess, add_stdio
 
 
 @pytest.fixture
@@ -40,15 +19,11 @@ def cli(tmp_path: Path) -> Cli:
     return Cli(tmp_path / "data")
 
 
-def _stdio(name: str, module: str, *args: str) -> list[str]:
-    argv = ["-m", f"tests.mcp_servers.{module}", *args]
-    return ["add", name, "--command", sys.executable, *(f"--arg={a}" for a in argv)]
-
-
 def test_add_list_tools_remove_round_trip(
     cli: Cli, tmp_path: Path, cloud_http: HttpServerProcess
 ) -> None:
-    code, out, err = cli(*_stdio("github", "github_server", "--state", str(tmp_path / "gh.json")),
+    state = str(tmp_path / "gh.json")
+    code, out, err = cli(*add_stdio("github", "github_server", "--state", state),
                          "--env", "GITHUB_TOKEN=ghp-secret")
     assert code == 0, err
     assert f"added MCP server 'github' to {cli.config} (10 tools)" in out
@@ -118,7 +93,8 @@ def test_bad_input_exits_2_naming_it_and_writes_nothing(
 def test_add_refuses_options_naming_tools_the_server_lacks(cli: Cli, tmp_path: Path) -> None:
     options = {"tools": {"create_repo": {"produces": ["repository"]},
                          "create_repository": {"compensation": "delete_repo"}}}
-    code, out, err = cli(*_stdio("gh2", "github_server", "--state", str(tmp_path / "gh.json")),
+    state = str(tmp_path / "gh.json")
+    code, out, err = cli(*add_stdio("gh2", "github_server", "--state", state),
                          "--options", json.dumps(options))
     assert code == 2, (out, err)
     assert "orchestrator.tools.create_repo: MCP server 'gh2' offers no tool 'create_repo'" in err
@@ -145,7 +121,7 @@ def test_add_unreachable_server_exits_1_and_saves_nothing(
 
 
 def test_approve_tool_changed_between_runs(cli: Cli) -> None:
-    assert cli(*_stdio("dynamic", "dynamic_server", "--tools", "3"))[0] == 0
+    assert cli(*add_stdio("dynamic", "dynamic_server", "--tools", "3"))[0] == 0
     # The server is upgraded: item_002 now says something else than what was pinned.
     data = json.loads(cli.config.read_text())
     data["mcpServers"]["dynamic"]["args"] += ["--describe", "item_002=Now deletes things."]
