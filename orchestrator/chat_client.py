@@ -98,6 +98,7 @@ async def _until_finished(http: httpx.AsyncClient, workflow_id: str, out: TextIO
     """Print each step as it changes, and each approval asked for, until the run ends.
     An API that stops answering for a while (restarted) is waited for."""
     seen: dict[str, StepStatus] = {}
+    noted: dict[str, str] = {}
     asked: set[str] = set()
     lost_since: float | None = None
     while True:
@@ -123,7 +124,7 @@ async def _until_finished(http: httpx.AsyncClient, workflow_id: str, out: TextIO
         lost_since = None
         reply.raise_for_status()
         state = RunResult.model_validate(reply.json())
-        for line in _changes(state, seen):
+        for line in _changes(state, seen) + _running_notes(state, noted):
             out.write(line + "\n")
         for target in sorted(set(_pending(state)) - asked):
             asked.add(target)
@@ -263,6 +264,20 @@ def _changes(state: RunResult, seen: dict[str, StepStatus]) -> list[str]:
                       _step_line(step, undo, state.workflow_id)))
         seen[step.step_id] = step.status
     return [line for *_, line in sorted(lines, key=lambda tl: (tl[0], tl[1]))]
+
+
+def _running_notes(state: RunResult, noted: dict[str, str]) -> list[str]:
+    """What running steps said since `noted` (updated): a tool's progress ("2/4:
+    copying"), an attempt that failed and is tried again. A long step is not silent."""
+    lines = []
+    for step in state.steps.values():
+        if step.status != StepStatus.RUNNING:
+            continue
+        for note, mark in ((step.error, "↻"), (step.progress, "⋯")):
+            if note and noted.get(f"{step.step_id}{mark}") != note:
+                noted[f"{step.step_id}{mark}"] = note
+                lines.append(f"  {mark} {step.step_id}: {note}")
+    return lines
 
 
 def _changed_at(step: StepResult) -> datetime:

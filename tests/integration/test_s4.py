@@ -5,6 +5,7 @@ servers and the reference git, filesystem and everything servers."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
+from orchestrator.chat_client import _until_finished
 from orchestrator.devserver import DevServer
 from orchestrator.models import EntityRef, ProblemKind, RunResult, RunStatus, StepStatus
 from tests.integration.stack import Stack, result_of, running_stack, start, wait_until
@@ -341,3 +343,17 @@ async def test_s4_a_running_tool_shows_its_progress(s4: Stack) -> None:
     # What the server reported last, of its 4 steps (server-everything counts them).
     assert shown.split(":")[0] in ("1/4", "2/4", "3/4", "4/4"), shown
     assert (await result_of(s4.client, wf)).status == RunStatus.COMPLETED
+
+
+async def test_s4_a_followed_run_prints_a_running_tools_progress(s4: Stack) -> None:
+    # What `orchestrator chat` and `watch` print, read from the real API.
+    wf = await start(s4.http, "everything long running operation duration=5 steps=5")
+    out = io.StringIO()
+    state = await _until_finished(s4.http, wf, out)
+    assert state.status == RunStatus.COMPLETED, out.getvalue()
+    notes = [line for line in out.getvalue().splitlines() if line.startswith("  ⋯ ")]
+    # The tool reports each second and heartbeats reach Temporal at most each
+    # second: not every count is seen, but several are, in order, each once.
+    counts = [line.split(": ", 1)[1].split(":")[0] for line in notes]
+    assert len(counts) >= 2 and counts == sorted(set(counts)), out.getvalue()
+    assert set(counts) <= {f"{n}/5" for n in range(1, 6)}, out.getvalue()

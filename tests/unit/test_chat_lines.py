@@ -13,6 +13,7 @@ from orchestrator.api_client import run_line
 from orchestrator.chat_client import (
     TEXT_LINES,
     _changes,
+    _running_notes,
     _show_outcome,
     _show_plan,
     _step_line,
@@ -253,3 +254,18 @@ def test_a_listed_run_shows_its_tenant_and_a_refused_one_says_so() -> None:
     assert run_line(refused).endswith("  acme  (refused: no plan)")
     going = {**run, "status": "planning", "intent": None}
     assert run_line(going).endswith("  acme")
+
+
+def test_a_running_steps_retries_and_progress_are_told_once_each() -> None:
+    step = StepResult(step_id="sync", status=StepStatus.RUNNING, attempts=2,
+                      error="attempt 1 failed: timed out; trying again", progress="1/4")
+    state = RunResult(workflow_id="wf", status=RunStatus.RUNNING, request="r",
+                      steps={"sync": step})
+    noted: dict[str, str] = {}
+    assert _running_notes(state, noted) == [
+        "  ↻ sync: attempt 1 failed: timed out; trying again", "  ⋯ sync: 1/4"]
+    assert _running_notes(state, noted) == []
+    step.progress = "2/4"
+    assert _running_notes(state, noted) == ["  ⋯ sync: 2/4"]
+    step.status = StepStatus.COMPLETED
+    assert _running_notes(state, noted) == []
