@@ -124,6 +124,12 @@ class Agent(Model):
     retry: RetrySpec = RetrySpec()
     start_to_close_ms: int = 30_000
     heartbeat_ms: int | None = None
+    # Capabilities whose calls may take another time than `start_to_close_ms`.
+    timeouts_ms: dict[str, int] = {}
+
+    def timeout_ms(self, capability: str) -> int:
+        """How long one attempt at `capability` may take on this agent."""
+        return self.timeouts_ms.get(capability, self.start_to_close_ms)
 
 
 class EntityRef(Model):

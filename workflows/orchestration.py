@@ -456,7 +456,8 @@ class OrchestrationWorkflow:
                 result.finished_at = workflow.now()
                 return
             result.status = StepStatus.SKIPPED if step.optional else StepStatus.FAILED
-            result.error, result.attempts = failure(err, self._agent(result.agent))
+            result.error, result.attempts = failure(err, self._agent(result.agent),
+                                                    step.capability)
             result.finished_at = workflow.now()
             if not step.optional:
                 self._stop_with(ProblemKind.STEP_FAILED, f"step {step.id} failed: {result.error}")
@@ -475,7 +476,7 @@ class OrchestrationWorkflow:
             except ActivityError as err:
                 if isinstance(err.cause, CancelledError):
                     raise
-                message, attempts = failure(err, self._agent(agent))
+                message, attempts = failure(err, self._agent(agent), step.capability)
                 result.tries.append(AgentTry(
                     agent=agent, ok=False, attempts=attempts, error=message,
                     duration_ms=ms_between(started, workflow.now()),
@@ -504,7 +505,7 @@ class OrchestrationWorkflow:
         return await workflow.execute_activity_method(
             StepActivities.run_agent_step,
             StepInput(workflow_id=workflow.info().workflow_id, step=step, undo=undo),
-            start_to_close_timeout=timedelta(milliseconds=agent.start_to_close_ms),
+            start_to_close_timeout=timedelta(milliseconds=agent.timeout_ms(step.capability)),
             heartbeat_timeout=(
                 timedelta(milliseconds=agent.heartbeat_ms) if agent.heartbeat_ms else None
             ),
@@ -622,7 +623,9 @@ class OrchestrationWorkflow:
             output = await self._call(undo, undo=True)
         except (ActivityError, PlanProblem, LookupError) as err:
             result.status = StepStatus.FAILED
-            result.error, result.attempts = failure(err, self._agent(result.agent))
+            called = self._undos.get(step.id)
+            result.error, result.attempts = failure(
+                err, self._agent(result.agent), called.capability if called else "")
             result.finished_at = now = workflow.now()
             if isinstance(err, ActivityError) and result.agent is not None:  # it was called
                 result.tries.append(AgentTry(

@@ -143,9 +143,11 @@ def planning_problem(err: ActivityError | ApplicationError) -> Problem:
     return Problem(kind=kind, message=f"planning failed: {message}")
 
 
-def failure(err: Exception, agent: Agent | None = None) -> tuple[str, int]:
+def failure(
+    err: Exception, agent: Agent | None = None, capability: str = ""
+) -> tuple[str, int]:
     """The error message and the number of attempts made (`agent`: the one that
-    ran it, whose limits explain a timeout)."""
+    ran it, whose limits for `capability` explain a timeout)."""
     cause = err.cause if isinstance(err, ActivityError) else None
     if isinstance(cause, ApplicationError):
         detail = cause.details[0] if cause.details else {}
@@ -161,7 +163,7 @@ def failure(err: Exception, agent: Agent | None = None) -> tuple[str, int]:
         attempts = tries if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED else 0
         limit = (f"sent no heartbeat within {agent.heartbeat_ms} ms"
                  if cause.type == TimeoutType.HEARTBEAT else
-                 f"did not finish within {agent.start_to_close_ms} ms")
+                 f"did not finish within {agent.timeout_ms(capability)} ms")
         # Of the attempts, only the last is known to have timed out.
         made = f"; {attempts} attempts made" if attempts > 1 else ""
         return f"{agent.id} {limit} (its timeout){made}", attempts

@@ -68,6 +68,8 @@ class ToolCaller:
         listed = await self._catalogue.tool(server, tool)
         self._validate(listed, arguments)
         options = self._pool.servers[server].orchestrator
+        extra = options.tools.get(tool)
+        timeout_ms = extra.timeout_ms if extra and extra.timeout_ms else options.timeout_ms
         try:
             async with self._pool.session(server) as client:
                 # The session may have been opened just now, to a restarted server
@@ -77,7 +79,7 @@ class ToolCaller:
                     listed = checked
                     self._validate(listed, arguments)
                 result = await client.call_tool(
-                    tool, arguments, read_timeout_seconds=options.timeout_ms / 1000,
+                    tool, arguments, read_timeout_seconds=timeout_ms / 1000,
                     progress_callback=_in_caller_context(progress) if progress else None,
                 )
         except MCPError as error:

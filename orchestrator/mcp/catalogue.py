@@ -275,7 +275,8 @@ class ToolCatalogue:
                 log.warning("MCP server %s changed tool %s; calls refused until approved",
                             server, change.tool)
         entry = ServerTools(
-            tools=tools, agent=to_agent(server, [c.name for c in capabilities.values()], options)
+            tools=tools,
+            agent=to_agent(server, {t: c.name for t, c in capabilities.items()}, options),
         )
         self._servers[server] = entry
         self._listed_on[server] = client

@@ -59,6 +59,9 @@ class ToolOptions(Model):
     # #releases": `{"channel": "releases"}`); the planner uses them after what the
     # request and earlier steps give.
     defaults: dict[str, Any] = {}
+    # How long one call of this tool may take, where the server's `timeout_ms`
+    # does not fit it (one slow tool among quick ones).
+    timeout_ms: int | None = Field(default=None, ge=1)
 
 
 class ServerOptions(Model):

@@ -103,10 +103,16 @@ def _guess(name: str, offered: Collection[str], options: ServerOptions) -> str:
     return f" ({' '.join(hints)})" if hints else ""
 
 
-def to_agent(server: str, capabilities: list[str], options: ServerOptions) -> Agent:
+def to_agent(server: str, capabilities: dict[str, str], options: ServerOptions) -> Agent:
+    """The server's agent; `capabilities` is each listed tool's, by tool name."""
+    timeouts = {
+        capabilities[tool]: extra.timeout_ms for tool, extra in sorted(options.tools.items())
+        if extra.timeout_ms is not None and tool in capabilities
+    }
     return Agent(
-        id=names.agent_id(server), kind=AgentKind.MCP, capabilities=sorted(set(capabilities)),
-        retry=options.retry, start_to_close_ms=options.timeout_ms, heartbeat_ms=HEARTBEAT_MS,
+        id=names.agent_id(server), kind=AgentKind.MCP,
+        capabilities=sorted(set(capabilities.values())), retry=options.retry,
+        start_to_close_ms=options.timeout_ms, heartbeat_ms=HEARTBEAT_MS, timeouts_ms=timeouts,
     )
 
 

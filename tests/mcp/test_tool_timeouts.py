@@ -1,0 +1,64 @@
+"""A tool's own `timeout_ms` where its server's does not fit it: one slow tool
+among quick ones. Real server-everything, its long-running operation, on the
+real dev server: longer than the server's timeout and given more, it completes;
+given less than it needs, its step fails naming the tool's timeout."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from orchestrator.devserver import DevServer
+from orchestrator.models import RunResult, RunStatus, StepStatus
+from tests.integration.stack import Stack, running_stack
+from tests.mcp.support import ensure_npm_servers, node_server
+
+SLOW = "trigger-long-running-operation"
+ONCE = {"max_attempts": 1}
+
+
+@pytest.fixture
+async def stack(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    ensure_npm_servers()
+    servers = {
+        # Quick tools, and one that may take 10 s.
+        "patient": {**node_server("server-everything"), "orchestrator": {
+            "sensitive": False, "retry": ONCE, "timeout_ms": 1500,
+            "tools": {SLOW: {"timeout_ms": 10_000}}}},
+        # Time enough for any tool but this one.
+        "hasty": {**node_server("server-everything"), "orchestrator": {
+            "sensitive": False, "retry": ONCE, "timeout_ms": 30_000,
+            "tools": {SLOW: {"timeout_ms": 1500}}}},
+    }
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": servers}))
+    async with running_stack(client, temporal_server.address, tmp_path / "data",
+                             mcp_config=config) as s:
+        yield s
+
+
+async def _run(s: Stack, message: str) -> RunResult:
+    reply = await s.http.post("/v3/ai/chat", json={"message": message, "wait": True})
+    assert reply.status_code == 200, reply.text
+    return RunResult.model_validate(reply.json()["result"])
+
+
+async def test_a_tools_own_timeout_overrides_its_servers(stack: Stack) -> None:
+    patient = await _run(stack, "patient long running operation duration=3 steps=3")
+    assert patient.status == RunStatus.COMPLETED, patient.problem
+    [step] = patient.steps.values()
+    assert step.agent == "mcp-patient"
+
+    hasty = await _run(stack, "hasty long running operation duration=3 steps=3")
+    assert hasty.status == RunStatus.ROLLED_BACK, hasty  # nothing done to undo
+    [step] = hasty.steps.values()
+    assert step.status == StepStatus.FAILED
+    assert step.error == "mcp-hasty did not finish within 1500 ms (its timeout)", step.error
+    assert step.finished_at and step.started_at
+    assert (step.finished_at - step.started_at).total_seconds() < 2.5
