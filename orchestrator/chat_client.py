@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -11,6 +12,7 @@ import httpx
 from orchestrator.api_client import session, show_refusal
 from orchestrator.errors import ServiceUnreachable
 from orchestrator.models import (
+    STEP_REFERENCE,
     ApprovalStatus,
     Plan,
     Preview,
@@ -176,7 +178,7 @@ async def dry_run(api: str, message: str, out: TextIO) -> int:
         show_refusal(reply, out)
         return 2
     body = reply.json()
-    _show_plan(Plan.model_validate(body["plan"]), out)
+    _show_plan(Plan.model_validate(body["plan"]), out, parameters=True)
     preview = Preview.model_validate(body["preview"])
     out.write("Stages (steps in a stage run together):\n")
     for n, stage in enumerate(preview.stages, 1):
@@ -215,7 +217,7 @@ async def control(api: str, workflow_id: str, action: str, out: TextIO,
     return 0
 
 
-def _show_plan(plan: Plan, out: TextIO) -> None:
+def _show_plan(plan: Plan, out: TextIO, parameters: bool = False) -> None:
     # Who read the request: the model, or the rules (and why, when they stood in).
     by = "the model" if plan.planner == "llm" else "the rules"
     why = f"; {plan.fallback_reason}" if plan.fallback_reason else ""
@@ -224,6 +226,29 @@ def _show_plan(plan: Plan, out: TextIO) -> None:
         after = f"  (after {', '.join(step.depends_on)})" if step.depends_on else ""
         ask = "  — waits for approval" if step.requires_approval else ""
         out.write(f"  - {step.id}: {step.capability} by {step.agent}{after}{ask}\n")
+        if parameters and step.parameters:
+            out.write(f"      {shown_parameters(step.parameters)}\n")
+
+
+VALUE_WIDTH = 60
+
+
+def shown_parameters(params: dict[str, Any]) -> str:
+    """What a step will be given, as read from the request and the tools' schemas:
+    `name=shop, application=<create-application-shop.application>` (an earlier
+    step's output, known once it ran)."""
+
+    def shown(value: Any) -> str:
+        if isinstance(value, str):
+            whole = STEP_REFERENCE.fullmatch(value)
+            if whole:
+                return f"<{whole.group(1)}{whole.group(2)}>"
+            if value and not any(c.isspace() or c in ',"' for c in value):
+                return value[:VALUE_WIDTH] + ("…" if len(value) > VALUE_WIDTH else "")
+        text = json.dumps(value, ensure_ascii=False)
+        return text[:VALUE_WIDTH] + ("…" if len(text) > VALUE_WIDTH else "")
+
+    return ", ".join(f"{name}={shown(value)}" for name, value in params.items())
 
 
 def in_run_order(steps: list[Step]) -> list[Step]:

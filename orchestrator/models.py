@@ -146,6 +146,10 @@ class Compensation(Model):
     parameters: dict[str, Any] = {}
 
 
+# `${steps.<id>.output.<path>}`: a parameter's value taken from an earlier step's output.
+STEP_REFERENCE = re.compile(r"\$\{steps\.([a-z][a-z0-9_-]*)\.output((?:\.[A-Za-z0-9_-]+)*)\}")
+
+
 class Step(Model):
     id: str = Field(pattern=NAME_PATTERN)
     capability: str

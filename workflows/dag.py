@@ -5,14 +5,11 @@ No I/O, clocks or randomness: everything here runs inside workflow code.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from orchestrator.models import STEP_REFERENCE as REFERENCE
 from orchestrator.models import Step
-
-# `${steps.<id>.output.<path>}`: a value taken from an earlier step's output.
-REFERENCE = re.compile(r"\$\{steps\.([a-z][a-z0-9_-]*)\.output((?:\.[A-Za-z0-9_-]+)*)\}")
 
 
 class PlanProblem(ValueError):

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from orchestrator.models import STEP_REFERENCE as REFERENCE
 from orchestrator.models import Capability, Compensation, EntityRef, PlanOutput, Step
-from workflows.dag import REFERENCE, PlanProblem
+from workflows.dag import PlanProblem
 
 MAX_ID = 63
 # Patch id: runs extended before added steps waited for the run's makers replay

@@ -111,6 +111,11 @@ async def test_up_serves_and_chat_follows_a_run(
         code, out = await run_cli("plan", S1, "--api", api, env=env)
         assert code == 0, out
         assert "1. create-application-ecommerce, ensure-environment-production" in out
+        # What each step will be given, an earlier step's output by its name.
+        assert ("  - create-service-payment: service.create by service-agent  (after "
+                "create-application-ecommerce)\n"
+                "      application=<create-application-ecommerce.application>, name=payment\n"
+                ) in out, out
         assert "Nothing was run" in out and "flowchart TD" in out
 
         async with httpx.AsyncClient(base_url=api) as http:

@@ -19,6 +19,7 @@ from orchestrator.chat_client import (
     _step_line,
     _until_finished,
     in_run_order,
+    shown_parameters,
 )
 from orchestrator.models import (
     AgentTry,
@@ -207,6 +208,18 @@ def test_the_plan_says_which_steps_wait_for_approval() -> None:
         "  - app: application.create by application-agent",
         "  - dep: deployment.create by deployment-agent  (after app)  — waits for approval",
     ]
+
+
+def test_a_dry_run_shows_each_steps_parameters_as_read() -> None:
+    assert shown_parameters({
+        "repo_path": "/tmp/repo", "text": "shipped v2", "nodes": 2, "tags": ["a", "b"],
+        "cluster": "${steps.provision-cluster-prod.output.cluster}",
+        "note": "built by ${steps.build.output.id}", "body": "x" * 70,
+    }) == (
+        'repo_path=/tmp/repo, text="shipped v2", nodes=2, tags=["a", "b"], '
+        'cluster=<provision-cluster-prod.cluster>, note="built by ${steps.build.output.id}", '
+        f"body={'x' * 60}…"
+    )
 
 
 def test_a_diagnosis_shows_its_issues_and_a_fix_its_summary() -> None:
