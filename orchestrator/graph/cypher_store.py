@@ -41,6 +41,7 @@ from orchestrator.graph.store import (
     Relation,
     Released,
     RunGraph,
+    RunShape,
     StepGraphContext,
 )
 from orchestrator.models import (
@@ -234,6 +235,11 @@ class CypherStore(ABC):
 
     async def run_graph(self, workflow_id: str) -> RunGraph:
         return await read_run_graph(self._read, workflow_id)
+
+    async def run_shape(self, workflow_id: str) -> RunShape:
+        rows = await self._read(q.RUN_SHAPE, id=workflow_id)
+        return RunShape(capabilities={r[0]: r[1] for r in rows},
+                        depends_on=[(r[0], r[2]) for r in rows if r[2] is not None])
 
     async def counts(self) -> dict[str, int]:
         nodes, relationships = self._count_queries

@@ -399,6 +399,13 @@ LIMIT $limit
 
 RUN_WORKFLOW = "MATCH (w:Workflow {id: $id}) RETURN w.status"
 
+RUN_SHAPE = """
+MATCH (w:Workflow {id: $id})-[:CONTAINS]->(s:Step)
+OPTIONAL MATCH (s)-[:DEPENDS_ON]->(d:Step)
+RETURN s.step_id, s.capability, d.step_id
+ORDER BY s.step_id, d.step_id
+"""
+
 RUN_STEPS = """
 MATCH (w:Workflow {id: $id})-[:CONTAINS]->(s:Step)
 RETURN s.step_id, s.capability, s.agent, s.status, s.attempt, s.output

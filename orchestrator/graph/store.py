@@ -67,6 +67,13 @@ class RunGraph(Model):
     follows: list[str] = []
 
 
+class RunShape(Model):
+    """A run's steps and their edges, no more: what a stored plan is renamed from."""
+
+    capabilities: dict[str, str]  # by step id
+    depends_on: list[tuple[str, str]]
+
+
 class StepOutcome(Model):
     """A step as the graph last saw it: what it did and how it ended."""
 
@@ -221,6 +228,9 @@ class GraphStore(Protocol):
         """Mirror steps' states and the entities they operate on, in one batch."""
 
     async def run_graph(self, workflow_id: str) -> RunGraph: ...
+
+    async def run_shape(self, workflow_id: str) -> RunShape:
+        """The run's steps' capabilities and their DEPENDS_ON edges, in one read."""
 
     async def counts(self) -> dict[str, int]:
         """Nodes by label and relationships by type (a full scan: for checks, not hot paths)."""

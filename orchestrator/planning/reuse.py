@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.errors import InvalidInput
-from orchestrator.graph.store import GraphStore, RunGraph
+from orchestrator.graph.store import GraphStore, RunShape
 from orchestrator.models import Capability, EntityRef, Plan
 from orchestrator.planning.memory import GraphPlanMemory, Recalled, parsed
 from orchestrator.planning.parser import Action
@@ -35,7 +35,7 @@ from orchestrator.planning.synthesis import capability_for, to_step
 MAX_ID = 63
 # Stored runs tried per request, closest and newest first.
 CANDIDATES = 5
-# Stored plans' structures kept in memory: a completed run's steps never change.
+# Stored plans' shapes kept in memory: a completed run's steps never change.
 KEPT_RUNS = 256
 Names = dict[tuple[str, str], str]
 
@@ -80,7 +80,7 @@ class PlanReuse:
         self._registry = registry
         self._store = store
         self._memory = GraphPlanMemory(store, most=CANDIDATES)
-        self._runs: dict[str, RunGraph] = {}
+        self._runs: dict[str, RunShape] = {}
 
     async def plan(self, request: str, actions: list[Action]) -> Plan | None:
         """The plan of the closest stored run of the same structure, renamed for
@@ -99,23 +99,24 @@ class PlanReuse:
                 return await self._plan(request, actions, parts, stored)
         return None
 
-    async def _run(self, workflow_id: str) -> RunGraph:
+    async def _run(self, workflow_id: str) -> RunShape:
         run = self._runs.get(workflow_id)
         if run is None:
-            run = await self._store.run_graph(workflow_id)
+            # One read: the newest stored run of a shape is usually read by no one yet.
+            run = await self._store.run_shape(workflow_id)
             if len(self._runs) >= KEPT_RUNS:
                 del self._runs[next(iter(self._runs))]  # the earliest kept
             self._runs[workflow_id] = run
         return run
 
     async def _instantiate(
-        self, run: RunGraph, names: Names, actions: list[Action]
+        self, run: RunShape, names: Names, actions: list[Action]
     ) -> list[_Part] | None:
         wanted = {(a.kind, a.name): a for a in actions}
         parts: dict[str, _Part] = {}
-        for step_id in sorted(run.steps):
+        for step_id in sorted(run.capabilities):
             try:
-                capability = self._registry.capability(str(run.steps[step_id]["capability"]))
+                capability = self._registry.capability(run.capabilities[step_id])
             except InvalidInput:
                 return None  # gone from the catalogue
             made = [(kind, old) for kind, old in names

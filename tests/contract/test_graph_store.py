@@ -284,6 +284,10 @@ async def test_record_run_is_idempotent(graph: GraphStore) -> None:
     assert run.depends_on == [("svc", "app")]
     assert run.executed_by == [("app", "application-agent"), ("svc", "service-agent")]
     assert run.operates_on == []
+    shape = await graph.run_shape("wf1")
+    assert shape.capabilities == {"app": "application.create", "svc": "service.create"}
+    assert shape.depends_on == [("svc", "app")]
+    assert (await graph.run_shape("no-such-run")).capabilities == {}
 
 
 async def test_copies_of_a_run_in_one_batch_leave_the_last_ones_values(
