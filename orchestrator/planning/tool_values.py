@@ -42,6 +42,7 @@ _NAMING = frozenset({"called", "named"})
 _PREPOSITIONS = frozenset({"to", "in", "on", "at", "into"})
 _ARTICLES = frozenset({"a", "an", "the"})
 _OWNERS = frozenset({"my", "our", "this"})
+_PLACES = frozenset({"on", "in", "to", "into", "at", "for", "from"})
 # Short forms people use for kinds of entity.
 KIND_ALIASES = {"app": "application", "env": "environment", "svc": "service",
                 "repo": "repository"}
@@ -218,7 +219,9 @@ def _text_after_with(r: _Reader) -> None:
 
 def split_reference(text: str, kinds: set[str]) -> tuple[str, str]:
     """The text without its "my <kind>" references, and those references' kind
-    words, read as `_reference` reads them."""
+    words, read as `_reference` reads them; a kind named where the step acts ("on
+    repository shop", "to cluster prod") is a word of what the step is given too,
+    not of the tool: "create branch x on repository shop" is `create_branch`."""
     words = [w for w in (t.strip(".:").lstrip("#") for t in _TOKEN.findall(text)) if w]
     kept: list[str] = []
     referred: list[str] = []
@@ -227,10 +230,19 @@ def split_reference(text: str, kinds: set[str]) -> tuple[str, str]:
         if i + 1 < len(words) and _refers(words[i], words[i + 1], kinds):
             referred.append(words[i + 1])
             i += 2
+        elif i + 2 < len(words) and _names_a_place(words[i], words[i + 1], kinds):
+            kept.append(words[i])
+            referred.append(words[i + 1])
+            i += 2
         else:
             kept.append(words[i])
             i += 1
     return " ".join(kept), " ".join(referred)
+
+
+def _names_a_place(word: str, then: str, kinds: set[str]) -> bool:
+    """"on repository", "to cluster": a place word, then a known kind (its name next)."""
+    return word.lower() in _PLACES and kind_of(then.lower()) in kinds
 
 
 def _refers(word: str, then: str, kinds: set[str]) -> bool:

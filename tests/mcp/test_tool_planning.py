@@ -507,6 +507,21 @@ async def test_a_reference_tells_what_the_tool_is_given_not_which_tool(
     assert _params(plan) == {capability: params}
 
 
+@pytest.mark.parametrize(("message", "params"), [
+    ("github create branch feature-x on repository shop",
+     {"repository": "shop", "branch": "feature-x"}),
+    ("github create branch release-1.2 in repository my-shop",
+     {"repository": "my-shop", "branch": "release-1.2"}),
+])
+async def test_a_kind_named_where_the_step_acts_is_what_it_is_given(
+    natural: OfflinePlanner, message: str, params: dict[str, Any],
+) -> None:
+    # "on repository shop" names the branch's repository, as "on my repo" does: the
+    # tool is the branch's, and the values keep their dashes and dots.
+    plan = await natural.plan(message)
+    assert _params(plan) == {"mcp.github.create_branch": params}
+
+
 async def test_a_tool_whose_configured_undo_is_not_offered_is_refused_naming_the_option(
     store: EmbeddedGraphStore,
 ) -> None:
