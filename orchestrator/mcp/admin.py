@@ -112,9 +112,10 @@ class McpAdmin:
 
     async def follow(self, config: McpConfig) -> Followed:
         """Serve what `config` (the file, edited elsewhere) says: servers gone are
-        removed with their pins, new ones added, changed ones replaced. A changed
-        entry keeps its pins: if its tools differ now, they wait for approval like
-        any changed tool. Servers are listed afterwards, as at start-up."""
+        removed, new ones added, changed ones replaced. Pins stay: `orchestrator mcp
+        remove` forgets a server's pins itself, and a server that comes back after
+        an edit (a file saved by deleting and writing it again, a rename undone)
+        has its tools checked against them like any tool that changed."""
         async with self._lock:
             served = self.hub.config.servers
             followed = Followed(
@@ -123,9 +124,7 @@ class McpAdmin:
                 changed=sorted(n for n in set(config.servers) & set(served)
                                if config.servers[n] != served[n]),
             )
-            for name in followed.removed:
-                self.hub.remove_server(name)
-            for name in followed.changed:
+            for name in followed.removed + followed.changed:
                 self.hub.remove_server(name, forget_pins=False)
             for name in followed.added + followed.changed:
                 self.hub.add_server(name, config.servers[name])

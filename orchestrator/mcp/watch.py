@@ -6,7 +6,9 @@ read it at start. Left alone, the change would wait for the next start with
 nothing saying so. The file is looked at every second (a stat, nothing more);
 once it changed, it is read and checked as at start-up and the hub serves what
 it says (`McpAdmin.follow`). A file that does not parse is logged and ignored:
-the servers served stay as they were, and the next edit is looked at again.
+the servers served stay as they were, and the next edit is looked at again. So
+is a file gone: tools that save by deleting and writing again would otherwise
+close every session for a moment (to remove every server: `{"mcpServers": {}}`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from orchestrator.errors import OrchestratorError
 from orchestrator.graph.batching import stop
 from orchestrator.mcp.admin import McpAdmin
-from orchestrator.mcp.config import read_config
+from orchestrator.mcp.config import load_config
 from orchestrator.mcp.hub import McpHub
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,8 @@ class ConfigWatch:
     async def apply(self) -> None:
         """Serve what the file says now."""
         try:
-            config = await asyncio.to_thread(read_config, self._path)
+            # Not `read_config`: a file gone is not an empty configuration here.
+            config = await asyncio.to_thread(load_config, self._path)
         except OrchestratorError as error:
             log.warning("ignored the edit to %s; the MCP servers stay as they were: %s",
                         self._path, error)

@@ -71,9 +71,24 @@ async def test_cli_edits_reach_a_running_worker_and_api(
         assert s.runtime.hub.pins.has("github")
         await _until(lambda: CREATE in _served(s))
 
+        # Gone for a moment (saved by deleting and writing again): nothing changes.
+        with caplog.at_level(logging.WARNING, logger="orchestrator.mcp.watch"):
+            cli.config.unlink()
+            await _until(lambda: "No such file" in caplog.text)
+        assert CREATE in _served(s) and "github" in s.runtime.hub.config.servers
+        cli.config.write_text(saved)
+        # Removed by hand, then back: the pins stay, so a tool that changed meanwhile
+        # would wait for approval rather than be trusted afresh.
+        cli.config.write_text(json.dumps({"mcpServers": {}}))
+        await _until(lambda: "github" not in s.runtime.hub.config.servers)
+        assert s.runtime.hub.pins.has("github")
+        cli.config.write_text(saved)
+        await _until(lambda: CREATE in _served(s))
+
         code, _, err = await asyncio.to_thread(cli, "remove", "github")
         assert code == 0, err
         await _until(lambda: CREATE not in _served(s))
         assert "github" not in s.runtime.hub.config.servers
+        assert not s.runtime.hub.pins.has("github")  # `mcp remove` forgets them
         code, body = await _chat(s, REQUEST)
         assert code == 422, body
