@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.dag import PlanProblem, references, resolve, stages
     from workflows.extension import PENDING_WAIT_FOR_ADDED, WAIT_FOR_MAKERS, made_by, merge
     from workflows.metrics import run_ended
+    from workflows.mirroring import mirror_options
     from workflows.outcomes import (
         failure,
         final_problem,
@@ -74,12 +75,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.waits import ROLLBACK_PATCH, WaitMirror
 
 PLAN_TIMEOUT = timedelta(minutes=2)
-MIRROR_TIMEOUT = timedelta(seconds=30)
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
-# Mirroring must never fail a run: it retries until the graph takes the write.
-MIRROR_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
-)
 
 
 @workflow.defn
@@ -111,7 +107,7 @@ class OrchestrationWorkflow:
         self._extending = 0
         self._closed = False
         self._wake: asyncio.Future[None] | None = None
-        self._waits = WaitMirror(self._record, MIRROR_TIMEOUT, MIRROR_RETRY)
+        self._waits = WaitMirror(self._record)
 
     @workflow.run
     async def run(self, request: OrchestrationRequest) -> RunResult:
@@ -291,8 +287,7 @@ class OrchestrationWorkflow:
             GraphActivities.record_run,
             RunRecord(workflow_id=workflow.info().workflow_id, request=self._request.message,
                       status=self._status, plan=merged.plan),
-            start_to_close_timeout=MIRROR_TIMEOUT, retry_policy=MIRROR_RETRY,
-            summary="mirror the follow-up's steps",
+            summary="mirror the follow-up's steps", **mirror_options(),
         )
         self._added += added
         if self._wake is not None and not self._wake.done():
@@ -650,8 +645,7 @@ class OrchestrationWorkflow:
                 # Local: the final mirror and the completion share one workflow task.
                 await workflow.execute_local_activity_method(
                     GraphActivities.record_run, self._record(),
-                    start_to_close_timeout=MIRROR_TIMEOUT, retry_policy=MIRROR_RETRY,
-                    summary=f"mirror {status.value} run",
+                    summary=f"mirror {status.value} run", **mirror_options(),
                 )
                 return
             except asyncio.CancelledError:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.graph import GraphActivities
     from orchestrator.models import RunRecord
+    from workflows.mirroring import mirror_options
 
 PATCH = "mirror-approval-waits"
 ROLLBACK_PATCH = "mirror-rollback-start"
@@ -31,11 +30,8 @@ class WaitMirror:
     """Mirrors the run when what it waits for changes, one record at a time, and
     never after the run's final mirror."""
 
-    def __init__(self, record: Callable[[], RunRecord], timeout: timedelta,
-                 retry: RetryPolicy) -> None:
+    def __init__(self, record: Callable[[], RunRecord]) -> None:
         self._record = record
-        self._timeout = timeout
-        self._retry = retry
         self._wanted = False
         self._what = ""
         self._closed = False
@@ -70,6 +66,5 @@ class WaitMirror:
             self._wanted = False
             await workflow.execute_local_activity_method(
                 GraphActivities.record_run, self._record(),
-                start_to_close_timeout=self._timeout, retry_policy=self._retry,
-                summary=f"mirror {self._what}",
+                summary=f"mirror {self._what}", **mirror_options(),
             )

@@ -39,6 +39,13 @@ BOLT_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 QUERY_TIMEOUT_S = 30.0
 
 
+# The driver tries a transaction again on transient faults (a leader change, a
+# lost connection) for this long. Its default, 30 s, held every caller that long
+# while Neo4j was down (refusing connections): each step's graph call, each API
+# request, a worker's shutdown. Steps are retried by Temporal and the API's
+# callers by their own, so the graph is told unavailable within a few seconds.
+RETRY_TIME_S = 3.0
+
 class Neo4jGraphStore(CypherStore):
     _count_queries = (q.NEO4J_COUNT_NODES, q.NEO4J_COUNT_RELATIONSHIPS)
 
@@ -65,6 +72,7 @@ class Neo4jGraphStore(CypherStore):
             driver = AsyncGraphDatabase.driver(
                 self._uri, auth=(self._user, self._password),
                 connection_timeout=self._connection_timeout_s,
+                max_transaction_retry_time=RETRY_TIME_S,
                 # The statements are fixed and tested: the server's notes on them
                 # (a property no node has yet, in a young graph) would only be
                 # computed, sent and logged with every statement.

@@ -102,6 +102,28 @@ async def test_a_stalled_neo4j_is_told_within_the_query_timeout(neo4j: Neo4jAcce
         await proxy.close()
 
 
+async def test_a_neo4j_that_refuses_connections_is_told_unavailable_within_seconds(
+    neo4j: Neo4jAccess,
+) -> None:
+    target = urlsplit(neo4j.uri)
+    assert target.hostname is not None and target.port is not None
+    proxy = FreezableProxy(target.hostname, target.port)
+    await proxy.start()
+    store = Neo4jGraphStore(f"bolt://127.0.0.1:{proxy.port}", neo4j.user, neo4j.password,
+                            neo4j.database)  # the default query timeout: 30 s
+    try:
+        await store.setup()
+        assert await store.get_entity(APP) is None
+        await proxy.close()  # nothing listens there now: as a stopped Neo4j
+        started = time.monotonic()
+        with pytest.raises(GraphStoreUnavailable, match="cannot reach Neo4j"):
+            await store.get_entity(APP)
+        assert time.monotonic() - started < 10
+    finally:
+        await store.close()
+        await proxy.close()
+
+
 async def test_the_api_answers_503_while_the_graph_does_not_answer(
     neo4j: Neo4jAccess, client: Client, tmp_path: Path
 ) -> None:

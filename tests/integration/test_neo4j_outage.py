@@ -70,6 +70,10 @@ async def _until(
             await asyncio.sleep(0.05)
 
 
+def _all_completed(state: RunResult) -> bool:
+    return all(s.status == StepStatus.COMPLETED for s in state.steps.values())
+
+
 async def test_a_run_outlives_a_neo4j_outage_and_the_graph_converges(
     client: Client, temporal_server: DevServer, tmp_path: Path
 ) -> None:
@@ -98,13 +102,16 @@ async def test_a_run_outlives_a_neo4j_outage_and_the_graph_converges(
                          lambda r: SERVICE in r.steps
                          and r.steps[SERVICE].status == StepStatus.RUNNING, 30)
             await neo4j.stop()
-            # Down while the service finishes and every later step runs: they go on.
-            state = await _until(client, handle.id, lambda r: all(
-                s.status == StepStatus.COMPLETED for s in r.steps.values()), 60)
-            # Decided, but not closed: its final mirror waits for the graph.
-            assert state.status == RunStatus.COMPLETED
-            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
-            await neo4j.start()
+            try:
+                # Down while the service finishes and every later step runs: they go on.
+                state = await _until(client, handle.id, _all_completed, 60)
+                # Decided, but not closed: its final mirror waits for the graph.
+                assert state.status == RunStatus.COMPLETED
+                assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+            finally:
+                # Back whatever failed above: with the graph down, the final mirror
+                # would hold this worker's shutdown, and the failure would be lost.
+                await neo4j.start()
             async with asyncio.timeout(60):
                 result = await handle.result()
             await runtime.mirror.flush()
@@ -118,3 +125,51 @@ async def test_a_run_outlives_a_neo4j_outage_and_the_graph_converges(
     assert all(s.attempts == 1 for s in result.steps.values())  # no step failed
     assert _shape(outage_graph) == _shape(calm_graph)
     assert outage_graph.status == "completed"
+
+
+
+async def test_a_worker_stops_while_a_final_mirror_waits_for_the_graph(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    neo4j = Neo4jServer(free_port(), tmp_path / "neo4j", secrets.token_urlsafe(16))
+    await neo4j.start()
+    settings = Settings(
+        temporal_address=temporal_server.address, data_dir=tmp_path,
+        task_queue=f"stop-{uuid.uuid4()}", graph_backend="neo4j", neo4j_uri=neo4j.uri,
+        neo4j_password=SecretStr(neo4j.password),
+    )
+    runtime = await build_runtime(settings)
+    agents = WorldlessAgents()
+    agents.slow_s = 2.0
+    runtime.agents = agents
+    try:
+        # Bounded: a worker that cannot stop would otherwise hold the test forever.
+        async with asyncio.timeout(150):
+            async with build_worker(client, runtime):
+                handle = await client.start_workflow(
+                    OrchestrationWorkflow.run, OrchestrationRequest(message=S1),
+                    id=f"stop-{uuid.uuid4()}", task_queue=settings.task_queue,
+                )
+                await _until(client, handle.id,
+                             lambda r: SERVICE in r.steps
+                             and r.steps[SERVICE].status == StepStatus.RUNNING, 30)
+                await neo4j.stop()
+                await _until(client, handle.id, _all_completed, 60)
+                stopping = asyncio.get_running_loop().time()
+            # Stopped, though the run's final mirror could not be written.
+            stopped_in = asyncio.get_running_loop().time() - stopping
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        await neo4j.start()
+        # A worker started again (here, on the same runtime) closes the run.
+        async with build_worker(client, runtime):
+            async with asyncio.timeout(60):
+                result = await handle.result()
+        await runtime.mirror.flush()
+        graph = await runtime.store.run_graph(result.workflow_id)
+    finally:
+        await runtime.close()
+        await neo4j.stop()
+    # At most the mirror's try under way when the worker was asked to stop.
+    assert stopped_in < 15, stopped_in
+    assert result.status == RunStatus.COMPLETED
+    assert graph.status == "completed"
