@@ -12,17 +12,32 @@ import httpx
 
 from orchestrator.errors import ServiceUnreachable
 
+# A request that starts a run is answered once the run is planned: a model may
+# take its timeout up to three times before the rules stand in.
+START_TIMEOUT_S = 300.0
+
 
 @contextlib.asynccontextmanager
 async def session(api: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the API: not reaching it is one clear error, not a traceback."""
+    """A client of the API: not reaching it is one clear error, not a traceback; nor
+    is an API that is there but slow to answer, which is another error."""
     try:
         async with httpx.AsyncClient(base_url=api, timeout=30) as http:
             yield http
-    except httpx.TransportError as err:
+    except (httpx.ConnectError, httpx.ConnectTimeout) as err:
         raise ServiceUnreachable(
             f"cannot reach the API at {api} ({type(err).__name__}): is `orchestrator up` "
             "running? (--api names another)"
+        ) from err
+    except httpx.TimeoutException as err:
+        raise ServiceUnreachable(
+            f"the API at {api} took the request but did not answer in time "
+            f"({type(err).__name__}): what it waits for is slow (a model, the graph); a "
+            "run it was starting may be under way: `orchestrator runs` lists it"
+        ) from err
+    except httpx.TransportError as err:
+        raise ServiceUnreachable(
+            f"lost the API at {api} ({type(err).__name__}): did `orchestrator up` stop?"
         ) from err
 
 

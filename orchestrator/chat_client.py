@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from orchestrator.api_client import session, show_refusal
+from orchestrator.api_client import START_TIMEOUT_S, session, show_refusal
 from orchestrator.errors import ServiceUnreachable
 from orchestrator.models import (
     STEP_REFERENCE,
@@ -46,7 +46,7 @@ async def follow(
     if conversation_id is not None:
         body["conversation_id"] = conversation_id
     async with session(api) as http:
-        reply = await http.post("/v3/ai/chat", json=body)
+        reply = await http.post("/v3/ai/chat", json=body, timeout=START_TIMEOUT_S)
         if reply.status_code != 200:
             show_refusal(reply, out)
             _answer_hint(reply, out, api_option)
@@ -173,7 +173,8 @@ def _pending(state: RunResult) -> list[str]:
 async def dry_run(api: str, message: str, out: TextIO) -> int:
     """Plan the request and show what would run, in what order, with predictions."""
     async with session(api) as http:
-        reply = await http.post("/v3/ai/chat", json={"message": message, "dry_run": True})
+        reply = await http.post("/v3/ai/chat", json={"message": message, "dry_run": True},
+                                timeout=START_TIMEOUT_S)
     if reply.status_code != 200:
         show_refusal(reply, out)
         return 2

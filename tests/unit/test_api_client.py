@@ -1,0 +1,57 @@
+"""The command line's client of the API: an API that is not there and one that is
+there but slow are different troubles, and said differently."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+
+import pytest
+
+from orchestrator import api_client, chat_client
+from orchestrator.devserver import free_port
+from orchestrator.errors import ServiceUnreachable
+from orchestrator.settings import Settings
+from workflows.orchestration import PLAN_TIMEOUT
+
+
+@pytest.fixture
+async def silent_api() -> AsyncIterator[str]:
+    """An API that takes requests and never answers (a model or a graph it waits on
+    is slow)."""
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        await asyncio.sleep(60)
+
+    port = free_port()
+    server = await asyncio.start_server(hold, "127.0.0.1", port)
+    async with server:
+        yield f"http://127.0.0.1:{port}"
+
+
+async def test_a_slow_api_is_not_told_as_one_that_is_not_running(
+    silent_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Starting a run waits START_TIMEOUT_S (made short here), not the 30 s of the rest.
+    monkeypatch.setattr(chat_client, "START_TIMEOUT_S", 0.5)
+    with pytest.raises(ServiceUnreachable) as told:
+        async with asyncio.timeout(10):
+            await chat_client.follow(silent_api, "create application shop", io.StringIO())
+    assert str(told.value).startswith(
+        f"the API at {silent_api} took the request but did not answer in time (ReadTimeout)")
+    assert "orchestrator runs" in str(told.value)
+    assert "is `orchestrator up` running" not in str(told.value)
+
+
+async def test_an_api_that_is_not_there_is_told_as_such() -> None:
+    api = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ServiceUnreachable, match="is `orchestrator up` running"):
+        async with api_client.session(api) as http:
+            await http.get("/healthz")
+
+
+def test_starting_a_run_waits_longer_than_planning_may_take() -> None:
+    assert PLAN_TIMEOUT.total_seconds() < api_client.START_TIMEOUT_S
+    # A model's tries within one plan (then the rules stand in).
+    assert 3 * Settings().openai_timeout_s < api_client.START_TIMEOUT_S
