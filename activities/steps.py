@@ -43,7 +43,10 @@ class StepActivities:
         # Counted however the try ends (an agent's bug too: Temporal reports it).
         outcome = "failed"
         try:
-            async with heartbeating({"step": step.id, "undo": request.undo}), stop:
+            # The attempt too: Temporal keeps a heartbeat's details into the next
+            # attempt, whose progress has not begun.
+            named = {"step": step.id, "undo": request.undo, "attempt": attempt}
+            async with heartbeating(named), stop:
                 result = await self._agents.run(step.capability, step.parameters, ctx)
             outcome = "completed"
         except asyncio.CancelledError:

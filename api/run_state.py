@@ -36,7 +36,10 @@ async def as_temporal_sees_it(
         result = results.get(str(step.get("step")))
         if result is not None and result.status == StepStatus.RUNNING:
             _on_attempt(result, pending)
-            result.progress = _progress(step)
+            # Details an earlier attempt left (the retry has not beaten yet) are not
+            # this attempt's progress.
+            if step.get("attempt", pending.attempt) == pending.attempt:
+                result.progress = _progress(step)
     return state
 
 

@@ -5,6 +5,7 @@ given less than it needs, its step fails naming the tool's timeout."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,6 +36,10 @@ async def stack(
         "hasty": {**node_server("server-everything"), "orchestrator": {
             "sensitive": False, "retry": ONCE, "timeout_ms": 30_000,
             "tools": {SLOW: {"timeout_ms": 1500}}}},
+        # Tried again, after a while.
+        "retrying": {**node_server("server-everything"), "orchestrator": {
+            "sensitive": False, "retry": {"initial_interval_ms": 4000, "max_attempts": 2},
+            "tools": {SLOW: {"timeout_ms": 2500}}}},
     }
     config = tmp_path / "mcp.json"
     config.write_text(json.dumps({"mcpServers": servers}))
@@ -62,3 +67,25 @@ async def test_a_tools_own_timeout_overrides_its_servers(stack: Stack) -> None:
     assert step.error == "mcp-hasty did not finish within 1500 ms (its timeout)", step.error
     assert step.finished_at and step.started_at
     assert (step.finished_at - step.started_at).total_seconds() < 2.5
+
+
+async def test_a_retry_waiting_to_start_shows_no_progress_of_the_attempt_before(
+    stack: Stack,
+) -> None:
+    # Attempt 1 reports 1/5, 2/5 and stops at its timeout; attempt 2 waits 4 s.
+    reply = await stack.http.post("/v3/ai/chat", json={
+        "message": "retrying long running operation duration=5 steps=5"})
+    assert reply.status_code == 200, reply.text
+    wf = reply.json()["workflow_id"]
+    seen: list[tuple[str | None, str | None]] = []
+    async with asyncio.timeout(20):
+        while True:
+            state = RunResult.model_validate((await stack.http.get(f"/v1/workflows/{wf}")).json())
+            [step] = state.steps.values()
+            seen.append((step.error, step.progress))
+            if step.error and step.error.startswith("attempt 1 failed"):
+                break
+            await asyncio.sleep(0.1)
+    assert any(progress for _, progress in seen), seen  # attempt 1 did report some
+    assert step.progress is None, seen
+    await stack.http.post(f"/v1/workflows/{wf}/cancel")
