@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -97,9 +97,28 @@ class ServerOptions(Model):
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Keys other MCP clients keep in a server's entry (auto-approval lists, their own
+# timeouts, ...): kept as they are, and unused here. Any other unknown key is
+# refused, naming it: it is more likely a typo of ours ("envv").
+OTHER_CLIENTS_KEYS = frozenset({
+    "alwaysAllow", "autoApprove", "timeout", "transportType", "trust", "description",
+    "watchPaths", "networkTimeout",
+})
 
 
-class StdioServer(Model):
+class _Entry(Model):
+    # Other clients' keys in it survive a save.
+    model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="after")
+    def _only_known_foreign_keys(self) -> Self:
+        unknown = sorted(set(self.model_extra or {}) - OTHER_CLIENTS_KEYS)
+        if unknown:
+            raise ValueError("; ".join(f"{key}: unknown field" for key in unknown))
+        return self
+
+
+class StdioServer(_Entry):
     type: Literal["stdio"] | None = None
     command: str = Field(min_length=1)
     args: list[str] = []
@@ -129,7 +148,7 @@ class StdioServer(Model):
         return env
 
 
-class HttpServer(Model):
+class HttpServer(_Entry):
     type: Literal["http", "streamable-http", "streamableHttp"] | None = None
     url: str
     # Sent with every request; may hold secrets.

@@ -71,7 +71,7 @@ def test_parse_keeps_secrets_out_of_repr() -> None:
     ({"url": "ftp://files.example.com"}, "mcpServers.s.url", "http:// or https://"),
     ({"type": "sse", "url": "http://x/sse"}, "mcpServers.s.type",
      "the SSE transport is not supported"),
-    ({"command": "python", "envv": {}}, "mcpServers.s.envv", "Extra inputs"),
+    ({"command": "python", "envv": {}}, "mcpServers.s", "envv: unknown field"),
     ({"command": "python", "orchestrator": {"timeout_ms": 0}},
      "mcpServers.s.orchestrator.timeout_ms", "greater than or equal to 1"),
     ({"command": "python", "orchestrator": {"tools": {"t": {"produces": ["Repo Kind"]}}}},
@@ -132,6 +132,18 @@ def test_save_round_trips_and_keeps_other_clients_keys(tmp_path: Path) -> None:
     assert load_config(path) == config
     # Tokens live in this file: only its owner may read it.
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_other_clients_keys_in_an_entry_are_kept_and_unused(tmp_path: Path) -> None:
+    # As a Cline or Roo user's file has them.
+    data = {"mcpServers": {"git": {"command": "uvx", "args": ["mcp-server-git"],
+                                   "alwaysAllow": ["git_status"], "timeout": 60,
+                                   "disabled": False}}}
+    path = tmp_path / "mcp.json"
+    save_config(parse_config(data), path)
+    assert json.loads(path.read_text()) == data
+    git = load_config(path).servers["git"]
+    assert isinstance(git, StdioServer) and git.orchestrator.timeout_ms == 30_000
 
 
 def test_save_replaces_file_atomically(tmp_path: Path) -> None:
