@@ -105,6 +105,10 @@ class Binder:
             said = await resolve(draft.reference, earlier, self._registry, self._store,
                                  request.understood, frozenset(draft.depends_on))
             subject = said or subject
+            if subject is None and draft.depends_on and all(r in draft.params for r in required):
+                # "create repository x then create branch y on it": what it stands for
+                # is what an earlier step gives already, and nothing is left to give.
+                return
             if subject is None:
                 raise CannotPlan(f"nothing earlier in the request is {draft.reference!r} "
                                  f"for {draft.capability.name}", request.understood, [])

@@ -51,11 +51,15 @@ async def resolve(
 ) -> Subject | None:
     """What `said` ("it" or "my <kind>") stands for; None for "it" with nothing
     earlier (the goal's subject may still say). Steps in `taken` already give the
-    asking step something else ("provision cluster prod, deploy it": not the cluster)."""
+    asking step something: "it" is not theirs ("provision cluster prod, deploy it":
+    not the cluster), but "my <kind>" is, when they make that kind ("create
+    repository x -> create branch y on my repo": the repository already given)."""
     kind = None if said == "it" else kind_of(said.split()[-1])
     for _, item in reversed(earlier):
         made = made_by(item, registry)
-        if made is not None and item.id not in taken and (kind is None or made[1] == kind):
+        if made is None or (kind is not None and made[1] != kind):
+            continue
+        if kind is not None or item.id not in taken:
             given = item.params.get("name") if isinstance(item, ToolDraft) else None
             named = given if isinstance(given, str) else None
             return Subject(made[0], said, made[1], item.id, named)

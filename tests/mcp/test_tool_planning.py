@@ -522,6 +522,21 @@ async def test_a_kind_named_where_the_step_acts_is_what_it_is_given(
     assert _params(plan) == {"mcp.github.create_branch": params}
 
 
+@pytest.mark.parametrize("message", [
+    "github create repository name=shop -> create branch feat on my repo",
+    "github create repository name=shop then github create branch feat on it",
+])
+async def test_a_reference_to_what_an_earlier_step_makes_needs_nothing_in_the_graph(
+    natural: OfflinePlanner, message: str,
+) -> None:
+    # The graph holds no repository: the earlier step's is the one.
+    plan = await natural.plan(message)
+    made = "${steps.github-create_repository.output.structured_content.name}"
+    assert _params(plan)["mcp.github.create_branch"] == {"repository": made, "branch": "feat"}
+    [branch] = [s for s in plan.steps if s.capability == "mcp.github.create_branch"]
+    assert branch.depends_on == ["github-create_repository"]
+
+
 async def test_a_tool_whose_configured_undo_is_not_offered_is_refused_naming_the_option(
     store: EmbeddedGraphStore,
 ) -> None:
