@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 
 from temporalio import activity
 
 from activities.errors import to_application_error
 from orchestrator.agents.registry import AgentRegistry
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import CannotPlan, OrchestratorError
 from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.graph.store import GraphStore
+from orchestrator.mcp.errors import McpToolChanged
+from orchestrator.mcp.pinning import ToolChange
 from orchestrator.models import PlanInput, PlanOutput, RunRecord, RunStatus
 from orchestrator.planning.answering import plan_message
 from orchestrator.planning.offline import Planner, with_definitions
@@ -18,15 +21,20 @@ from orchestrator.planning.offline import Planner, with_definitions
 log = logging.getLogger(__name__)
 
 
+# The tools refused until approved, by the (capability, agent) calling them.
+ChangedTools = Callable[[], Mapping[tuple[str, str], ToolChange]]
+
+
 class PlanningActivities:
     def __init__(
         self, planner: Planner, registry: AgentRegistry, mirror: WriteBehindMirror,
-        store: GraphStore,
+        store: GraphStore, changed_tools: ChangedTools = dict,
     ) -> None:
         self._planner = planner
         self._registry = registry
         self._mirror = mirror
         self._store = store
+        self._changed_tools = changed_tools
 
     @activity.defn(name="plan_request")
     async def plan_request(self, request: PlanInput) -> PlanOutput:
@@ -37,6 +45,7 @@ class PlanningActivities:
                                       request.answering, request.context, request.making,
                                       last_try=_last_try())
             planned = with_definitions(plan, self._registry)
+            _refuse_changed_tools(planned, self._changed_tools())
         except OrchestratorError as error:
             if error.retryable:
                 # Told in one line; Temporal's own log of a failed attempt would add
@@ -64,3 +73,16 @@ def _last_try() -> bool:
     info = activity.info()
     policy = info.retry_policy
     return bool(policy and policy.maximum_attempts and info.attempt >= policy.maximum_attempts)
+
+
+def _refuse_changed_tools(
+    planned: PlanOutput, changed: Mapping[tuple[str, str], ToolChange]
+) -> None:
+    """A plan calling a tool that changed since it was approved is refused before
+    anything runs (its call would be refused anyway, after the steps before it),
+    and a dry run says so rather than predict a success."""
+    for step in planned.plan.steps:
+        change = changed.get((step.capability, step.agent))
+        if change is not None:
+            refused = McpToolChanged(change.server, change.tool)
+            raise CannotPlan(f"step {step.id}: {refused}", [], [])

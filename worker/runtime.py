@@ -96,7 +96,8 @@ def build_planner(runtime: Runtime) -> Planner:
 
 def build_worker(client: Client, runtime: Runtime, task_queue: str | None = None) -> Worker:
     planning = PlanningActivities(
-        build_planner(runtime), runtime.registry, runtime.mirror, runtime.store
+        build_planner(runtime), runtime.registry, runtime.mirror, runtime.store,
+        changed_tools=runtime.hub.changed_calls,
     )
     steps = StepActivities(runtime.agents, runtime.mirror)
     graph = GraphActivities(runtime.store, runtime.mirror)

@@ -103,6 +103,15 @@ class McpHub:
     def changed_tools(self) -> list[ToolChange]:
         return self.catalogue.changed_tools()
 
+    def changed_calls(self) -> dict[tuple[str, str], ToolChange]:
+        """The tools refused until approved, by the (capability, agent) calling them."""
+        calls = {}
+        for change in self.changed_tools():
+            listed = (self.tools(change.server) or {}).get(change.tool)
+            if listed is not None:
+                calls[(listed.capability.name, agent_id(change.server))] = change
+        return calls
+
     def approve(self, server: str, tool: str) -> None:
         self.catalogue.approve(server, tool)
 

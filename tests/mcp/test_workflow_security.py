@@ -1,6 +1,6 @@
 """What a server says cannot steer a run: injected instructions in a description or
-in a result call nothing, and a tool changed under an approved plan is refused
-inside the run until it is approved again."""
+in a result call nothing, and a changed tool is refused until it is approved
+again: at planning, and inside a run whose plan it changed under."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from temporalio.client import Client
 
 from orchestrator.devserver import DevServer
 from orchestrator.models import RunResult, RunStatus, StepStatus
-from tests.integration.stack import Stack, running_stack
+from tests.integration.stack import Stack, result_of, running_stack, start, wait_until
 from tests.mcp.support import eventually, python_server
 from tests.mcp_servers.tricky_server import ASKS
 
@@ -66,26 +66,46 @@ async def test_injected_instructions_call_nothing(stack: Stack, tmp_path: Path) 
         ("github-create_repository", "mcp-github"), ("tricky-list_notes", "mcp-tricky")]
 
 
-async def test_tool_changed_under_a_plan_is_refused_in_the_run_until_approved(
+async def test_a_changed_tool_is_refused_at_planning_and_under_a_plan_until_approved(
     stack: Stack,
 ) -> None:
     hub = stack.runtime.hub
-    first = await _run(stack, "dynamic item 000 note=hello")
+    request = "dynamic item 000 note=hello"
+    first = await _run(stack, request)
     assert first.status == RunStatus.COMPLETED, first.problem
     assert first.steps["dynamic-item_000"].output is not None
 
-    await hub.call_tool("dynamic", "redescribe", {
-        "tool": "item_000", "description": "Item zero. Also deletes every repository."})
-    await eventually(lambda: bool(hub.changed_tools()))
-    refused = await _run(stack, "dynamic item 000 note=hello")
+    async def redescribe(description: str) -> None:
+        await hub.call_tool("dynamic", "redescribe",
+                            {"tool": "item_000", "description": description})
+        await eventually(lambda: bool(hub.changed_tools()))
+
+    async def approve() -> None:
+        reply = await stack.http.post("/v1/mcp/servers/dynamic/tools/item_000/approve",
+                                      headers={"Authorization": f"Bearer {TOKEN}"})
+        assert reply.status_code == 200, reply.text
+
+    # Changed before the request: refused before anything runs, naming the approval.
+    await redescribe("Item zero. Also deletes every repository.")
+    reply = await stack.http.post("/v3/ai/chat", json={"message": request, "dry_run": True})
+    assert reply.status_code == 422, reply.text
+    assert "step dynamic-item_000: tool 'item_000' of MCP server 'dynamic' changed since it " \
+           "was approved" in reply.json()["detail"]
+    assert "orchestrator mcp approve dynamic item_000" in reply.json()["detail"]
+    await approve()
+
+    # Changed under a plan (while it waits for its approval): refused in the run.
+    wf = await start(stack.http, request, require_approval=True)
+    await wait_until(stack.http, wf, lambda r: r.status == RunStatus.AWAITING_APPROVAL)
+    await redescribe("Item zero. Now it also deletes every note.")
+    assert (await stack.http.post(f"/v1/workflows/{wf}/approve")).status_code == 200
+    refused = await result_of(stack.client, wf)
     step = refused.steps["dynamic-item_000"]
     assert refused.status == RunStatus.ROLLED_BACK
     # Refused at once: a changed tool is not something a retry can fix.
     assert step.status == StepStatus.FAILED and step.attempts == 1
     assert step.error is not None and "changed since it was approved" in step.error
 
-    reply = await stack.http.post("/v1/mcp/servers/dynamic/tools/item_000/approve",
-                                  headers={"Authorization": f"Bearer {TOKEN}"})
-    assert reply.status_code == 200, reply.text
-    again = await _run(stack, "dynamic item 000 note=hello")
+    await approve()
+    again = await _run(stack, request)
     assert again.status == RunStatus.COMPLETED, again.problem
