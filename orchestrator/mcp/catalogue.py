@@ -17,7 +17,13 @@ import mcp.types as types
 from mcp import Client
 
 from orchestrator.errors import OrchestratorError
-from orchestrator.mcp.discovery import list_tools, selected, to_agent, to_capabilities
+from orchestrator.mcp.discovery import (
+    list_tools,
+    needs_tasks,
+    selected,
+    to_agent,
+    to_capabilities,
+)
 from orchestrator.mcp.errors import (
     McpServerUnavailable,
     McpToolChanged,
@@ -258,7 +264,12 @@ class ToolCatalogue:
         # Cleared before listing: a change announced meanwhile is listed again.
         self._stale.discard(server)
         async with self._pool.session(server) as client:
-            listed = selected(await list_tools(client, server), options)
+            offered = await list_tools(client, server)
+            listed = selected(offered, options)
+        tasks_only = sorted(t.name for t in offered if needs_tasks(t))
+        if tasks_only and server not in self._servers:
+            log.info("MCP server %s: left out %s: they answer only task-augmented calls",
+                     server, ", ".join(tasks_only))
         if server not in self._pool.servers:
             # Removed while it was being listed: its tools must not come back.
             raise McpUnknownServer(f"MCP server {server!r} was removed")

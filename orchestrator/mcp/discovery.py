@@ -47,7 +47,8 @@ async def list_tools(client: Client, server: str) -> list[types.Tool]:
 
 
 def selected(tools: list[types.Tool], options: ServerOptions) -> list[types.Tool]:
-    """The tools `include_tools` lets through and `exclude_tools` does not stop."""
+    """The tools `include_tools` lets through and `exclude_tools` does not stop, of
+    those a plain call can run (`needs_tasks`)."""
 
     def matches(name: str, patterns: list[str]) -> bool:
         return any(fnmatchcase(name, p) for p in patterns)
@@ -55,8 +56,15 @@ def selected(tools: list[types.Tool], options: ServerOptions) -> list[types.Tool
     return [
         t for t in tools
         if (options.include_tools is None or matches(t.name, options.include_tools))
-        and not matches(t.name, options.exclude_tools)
+        and not matches(t.name, options.exclude_tools) and not needs_tasks(t)
     ]
+
+
+def needs_tasks(tool: types.Tool) -> bool:
+    """A tool that answers only task-augmented calls (`execution.taskSupport:
+    required`), which the orchestrator does not make: every step calling it would
+    fail ("requires task augmentation"), so it is not offered to plans."""
+    return tool.execution is not None and tool.execution.task_support == "required"
 
 
 def to_capabilities(

@@ -125,6 +125,9 @@ async def test_everything_server_progress_structure_and_errors(make_hub: HubFact
     assert {c.name for c in hub.capabilities} >= {
         "mcp.everything.get-sum", "mcp.everything.trigger-long-running-operation",
     }
+    # Its tool that answers only task-augmented calls is not offered: every call
+    # to it would fail ("requires task augmentation").
+    assert "mcp.everything.simulate-research-query" not in {c.name for c in hub.capabilities}
 
 
 async def test_a_file_named_in_words_is_the_filesystem_tools_path(
