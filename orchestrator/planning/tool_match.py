@@ -234,7 +234,8 @@ def typed(value: str, schema: dict[str, Any]) -> Any:
     if "integer" in options and re.fullmatch(r"-?\d+", value):
         return int(value)
     if "number" in options and re.fullmatch(r"-?\d+(\.\d+)?", value):
-        return float(value)
+        # A whole number stays one (as JSON says it): "steps=3" is 3, not 3.0.
+        return int(value) if re.fullmatch(r"-?\d+", value) else float(value)
     if "boolean" in options and value.lower() in ("true", "false"):
         return value.lower() == "true"
     return value

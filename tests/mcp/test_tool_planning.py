@@ -21,7 +21,7 @@ from orchestrator.mcp.config import ServerOptions
 from orchestrator.mcp.discovery import to_capabilities
 from orchestrator.models import Agent, AgentKind, Capability, EntityRef, Plan, ToolSource
 from orchestrator.planning.offline import OfflinePlanner
-from orchestrator.planning.tool_match import tool_entries, unknown_told
+from orchestrator.planning.tool_match import tool_entries, typed, unknown_told
 from tests.mcp.support import python_server
 
 _TEXT = {"type": "string"}
@@ -558,3 +558,16 @@ async def test_a_tool_whose_configured_undo_is_not_offered_is_refused_naming_the
     # Its other tools still plan.
     plan = await planner.plan("github delete repository name=shop")
     assert [s.capability for s in plan.steps] == ["mcp.github.delete_repository"]
+
+
+@pytest.mark.parametrize(("value", "schema", "read"), [
+    ("3", {"type": "number"}, 3),  # a whole number stays one: shown and sent as 3
+    ("0.3", {"type": "number"}, 0.3),
+    ("3", {"type": "integer"}, 3),
+    ("true", {"type": "boolean"}, True),
+    ("3", {"type": "string"}, "3"),
+])
+def test_a_value_said_in_words_takes_its_parameters_type(
+    value: str, schema: dict[str, Any], read: Any,
+) -> None:
+    assert typed(value, schema) == read and type(typed(value, schema)) is type(read)
