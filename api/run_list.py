@@ -77,7 +77,11 @@ def _digest(token: bytes, query: str) -> bytes:
     return hashlib.sha256(query.encode() + b"\0" + token).digest()[:DIGEST]
 
 
-def summary(run: WorkflowExecution, settings: Settings) -> RunSummary:
+# The memo key the API starts dry runs with (a run's search attributes do not say).
+DRY_RUN = "dry_run"
+
+
+async def summary(run: WorkflowExecution, settings: Settings) -> RunSummary:
     attrs = run.typed_search_attributes
     told = attrs.get(sa.STATUS)
     status = RunStatus(told) if told is not None and told in set(RunStatus) else None
@@ -90,5 +94,6 @@ def summary(run: WorkflowExecution, settings: Settings) -> RunSummary:
         tenant=attrs.get(sa.TENANT), intent=attrs.get(sa.INTENT),
         started_at=run.start_time, closed_at=run.close_time,
         web_ui_url=settings.run_url(run.id, run.run_id),
+        dry_run=await run.memo_value(DRY_RUN, False, type_hint=bool),
     )
 

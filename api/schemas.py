@@ -67,6 +67,8 @@ class RunSummary(BaseModel):
     started_at: datetime
     closed_at: datetime | None
     web_ui_url: str
+    # Planned and predicted only: nothing ran (runs started before this was kept: false).
+    dry_run: bool = False
 
 
 class RunPage(BaseModel):

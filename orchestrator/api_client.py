@@ -101,5 +101,7 @@ def run_line(run: dict[str, Any]) -> str:
     status = run["status"] or run["execution_status"]
     # A run that failed with no intent never had a plan: its request was refused.
     intent = run["intent"] or ("(refused: no plan)" if status == "failed" else "")
+    if run.get("dry_run"):
+        intent = f"(dry run) {intent}"
     return (f"{run['workflow_id']}  {status:<17}  {started:%Y-%m-%d %H:%M:%S}  "
             f"{run['tenant'] or ''}  {intent}").rstrip()

@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 from api.deps import SettingsDep, TemporalClientDep
 from api.errors import Refusal, RunRefused, described
 from api.followup import earlier_run, extend_run, keyed_extension, started_with_key
+from api.run_list import DRY_RUN
 from api.schemas import ChatRequest, ChatResponse
 from orchestrator.models import (
     EntityRef,
@@ -84,6 +85,8 @@ async def chat(
         ),
         id=workflow_id,
         task_queue=settings.task_queue,
+        # Told in the list of runs, which reads visibility only.
+        memo={DRY_RUN: True} if body.dry_run else None,
         # A repeated key joins the run it started; it never starts a second one.
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -45,7 +45,7 @@ async def list_runs(
             raise
         raise HTTPException(400, "page_token is not one this API gave (or its page is "
                                  "gone): start again without it") from None
-    return RunPage(runs=[summary(run, settings) for run in runs.current_page or []],
+    return RunPage(runs=[await summary(run, settings) for run in runs.current_page or []],
                    next_page_token=token_text(runs.next_page_token, query))
 
 

@@ -12,6 +12,7 @@ import httpx
 from temporalio.client import Client
 
 from orchestrator.agents.faults import Fault
+from orchestrator.api_client import run_line
 from orchestrator.devserver import DevServer
 from orchestrator.models import RunStatus
 from tests.integration.stack import S1, running_stack, start, wait_until
@@ -123,3 +124,20 @@ async def test_bad_filters_are_refused_naming_them(
             reply = await s.http.get("/v1/workflows", params=params)
             assert reply.status_code == 422, params
             assert reply.json()["detail"][0]["loc"][-1] == next(iter(params)), params
+
+
+async def test_a_dry_run_is_listed_as_one(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    tenant = f"t{uuid.uuid4().hex[:12]}"
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        dry = (await s.http.post("/v3/ai/chat", json={
+            "message": S2, "dry_run": True, "tenant": tenant})).json()["workflow_id"]
+        real = (await s.http.post("/v3/ai/chat", json={
+            "message": S2, "wait": True, "tenant": tenant})).json()["workflow_id"]
+        runs = await listed(s.http, lambda r: len(r) == 2 and all(
+            x["status"] == "completed" for x in r), tenant=tenant)
+    by_id = {r["workflow_id"]: r for r in runs}
+    assert by_id[dry]["dry_run"] is True and by_id[real]["dry_run"] is False
+    # As `orchestrator runs` prints them.
+    assert "(dry run) " in run_line(by_id[dry]) and "(dry run)" not in run_line(by_id[real])
