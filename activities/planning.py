@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 
 from temporalio import activity
@@ -29,12 +30,15 @@ class PlanningActivities:
     def __init__(
         self, planner: Planner, registry: AgentRegistry, mirror: WriteBehindMirror,
         store: GraphStore, changed_tools: ChangedTools = dict,
+        unavailable: Callable[[], Mapping[str, str]] = dict,
     ) -> None:
         self._planner = planner
         self._registry = registry
         self._mirror = mirror
         self._store = store
         self._changed_tools = changed_tools
+        # MCP servers configured but out of plans' reach now, with why.
+        self._unavailable = unavailable
 
     @activity.defn(name="plan_request")
     async def plan_request(self, request: PlanInput) -> PlanOutput:
@@ -46,6 +50,10 @@ class PlanningActivities:
                                       last_try=_last_try())
             planned = with_definitions(plan, self._registry)
             _refuse_changed_tools(planned, self._changed_tools())
+        except CannotPlan as refused:
+            raise to_application_error(
+                _naming_unavailable(refused, request.message, self._unavailable())
+            ) from refused
         except OrchestratorError as error:
             if error.retryable:
                 # Told in one line; Temporal's own log of a failed attempt would add
@@ -86,3 +94,18 @@ def _refuse_changed_tools(
         if change is not None:
             refused = McpToolChanged(change.server, change.tool)
             raise CannotPlan(f"step {step.id}: {refused}", [], [])
+
+
+def _naming_unavailable(
+    refused: CannotPlan, message: str, unavailable: Mapping[str, str]
+) -> CannotPlan:
+    """A refusal of a request that names an MCP server whose tools are out of reach
+    says why ("MCP server 'flaky' has not answered (...)"): the words it could not
+    place are most likely that server's."""
+    said = {word.lower() for word in re.findall(r"[A-Za-z0-9_.-]+", message)}
+    why = [f"MCP server {name!r} {reason}" for name, reason in sorted(unavailable.items())
+           if name.lower() in said]
+    if not why:
+        return refused
+    return CannotPlan(f"{refused.reason} ({'; '.join(why)})", refused.understood,
+                      refused.not_understood)

@@ -103,6 +103,18 @@ class McpHub:
     def changed_tools(self) -> list[ToolChange]:
         return self.catalogue.changed_tools()
 
+    def unavailable(self) -> dict[str, str]:
+        """Servers configured whose tools no plan can use now, with why."""
+        why = {}
+        for name, server in self._config.servers.items():
+            if server.disabled:
+                why[name] = "is disabled"
+            elif self.tools(name) is None:
+                error = self.last_error(name)
+                why[name] = (f"has not answered ({error})" if error
+                             else "has not listed its tools yet")
+        return why
+
     def changed_calls(self) -> dict[tuple[str, str], ToolChange]:
         """The tools refused until approved, by the (capability, agent) calling them."""
         calls = {}
