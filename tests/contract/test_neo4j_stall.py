@@ -74,14 +74,25 @@ class FreezableProxy:
                 writer.close()
 
 
-async def test_a_stalled_neo4j_is_told_within_the_query_timeout(neo4j: Neo4jAccess) -> None:
+async def _proxy_to(neo4j: Neo4jAccess) -> FreezableProxy:
+    """A started proxy to the test's Neo4j."""
     target = urlsplit(neo4j.uri)
     if target.hostname is None or target.port is None:
         pytest.fail(f"cannot proxy {neo4j.uri}")
     proxy = FreezableProxy(target.hostname, target.port)
     await proxy.start()
-    store = Neo4jGraphStore(f"bolt://127.0.0.1:{proxy.port}", neo4j.user, neo4j.password,
-                            neo4j.database, query_timeout_s=2.0)
+    return proxy
+
+
+def _store_through(proxy: FreezableProxy, neo4j: Neo4jAccess, **options: float
+                   ) -> Neo4jGraphStore:
+    return Neo4jGraphStore(f"bolt://127.0.0.1:{proxy.port}", neo4j.user, neo4j.password,
+                           neo4j.database, **options)
+
+
+async def test_a_stalled_neo4j_is_told_within_the_query_timeout(neo4j: Neo4jAccess) -> None:
+    proxy = await _proxy_to(neo4j)
+    store = _store_through(proxy, neo4j, query_timeout_s=2.0)
     try:
         await store.setup()
         assert await store.get_entity(APP) is None
@@ -105,12 +116,8 @@ async def test_a_stalled_neo4j_is_told_within_the_query_timeout(neo4j: Neo4jAcce
 async def test_a_neo4j_that_refuses_connections_is_told_unavailable_within_seconds(
     neo4j: Neo4jAccess,
 ) -> None:
-    target = urlsplit(neo4j.uri)
-    assert target.hostname is not None and target.port is not None
-    proxy = FreezableProxy(target.hostname, target.port)
-    await proxy.start()
-    store = Neo4jGraphStore(f"bolt://127.0.0.1:{proxy.port}", neo4j.user, neo4j.password,
-                            neo4j.database)  # the default query timeout: 30 s
+    proxy = await _proxy_to(neo4j)
+    store = _store_through(proxy, neo4j)  # the default query timeout: 30 s
     try:
         await store.setup()
         assert await store.get_entity(APP) is None
@@ -127,12 +134,8 @@ async def test_a_neo4j_that_refuses_connections_is_told_unavailable_within_secon
 async def test_the_api_answers_503_while_the_graph_does_not_answer(
     neo4j: Neo4jAccess, client: Client, tmp_path: Path
 ) -> None:
-    target = urlsplit(neo4j.uri)
-    assert target.hostname is not None and target.port is not None
-    proxy = FreezableProxy(target.hostname, target.port)
-    await proxy.start()
-    store = Neo4jGraphStore(f"bolt://127.0.0.1:{proxy.port}", neo4j.user, neo4j.password,
-                            neo4j.database, query_timeout_s=2.0)
+    proxy = await _proxy_to(neo4j)
+    store = _store_through(proxy, neo4j, query_timeout_s=2.0)
     await store.setup()
     app = create_app(Settings(data_dir=tmp_path), client, store)
     try:
@@ -154,10 +157,7 @@ async def test_the_api_answers_503_while_the_graph_does_not_answer(
 async def test_a_request_that_cannot_be_planned_while_the_graph_stalls_is_a_503(
     neo4j: Neo4jAccess, client: Client, temporal_server: DevServer, tmp_path: Path
 ) -> None:
-    target = urlsplit(neo4j.uri)
-    assert target.hostname is not None and target.port is not None
-    proxy = FreezableProxy(target.hostname, target.port)
-    await proxy.start()
+    proxy = await _proxy_to(neo4j)
     try:
         async with running_stack(
             client, temporal_server.address, tmp_path, graph_backend="neo4j",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -52,6 +53,18 @@ async def running_stack(
             yield Stack(settings, client, runtime, http)
     finally:
         await runtime.close()
+
+
+@contextlib.asynccontextmanager
+async def mcp_stack(
+    client: Client, address: str, tmp_path: Path, servers: dict[str, Any], **overrides: Any
+) -> AsyncIterator[Stack]:
+    """`running_stack` serving these `mcpServers` (written to `tmp_path/mcp.json`)."""
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": servers}))
+    async with running_stack(client, address, tmp_path / "data", mcp_config=config,
+                             **overrides) as stack:
+        yield stack
 
 
 async def state_of(http: httpx.AsyncClient, workflow_id: str) -> RunResult:

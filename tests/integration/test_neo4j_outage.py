@@ -8,9 +8,11 @@ slowly), so the only thing the outage can touch is the mirroring itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from orchestrator.models import OrchestrationRequest, RunResult, RunStatus, Step
 from orchestrator.settings import Settings
 from tests.integration.stack import S1
 from worker.client import run_handle
-from worker.runtime import build_runtime, build_worker
+from worker.runtime import Runtime, build_runtime, build_worker
 from workflows.orchestration import OrchestrationWorkflow
 
 SLOW = "service.create"
@@ -74,33 +76,56 @@ def _all_completed(state: RunResult) -> bool:
     return all(s.status == StepStatus.COMPLETED for s in state.steps.values())
 
 
+def _service_running(state: RunResult) -> bool:
+    return SERVICE in state.steps and state.steps[SERVICE].status == StepStatus.RUNNING
+
+
+@dataclass
+class OnNeo4j:
+    neo4j: Neo4jServer
+    settings: Settings
+    runtime: Runtime
+    agents: WorldlessAgents
+
+
+@contextlib.asynccontextmanager
+async def _on_neo4j(temporal_server: DevServer, tmp_path: Path, queue: str
+                    ) -> AsyncIterator[OnNeo4j]:
+    """A runtime on a Neo4j of its own, with worldless agents; both closed after."""
+    neo4j = Neo4jServer(free_port(), tmp_path / "neo4j", secrets.token_urlsafe(16))
+    await neo4j.start()
+    try:
+        settings = Settings(
+            temporal_address=temporal_server.address, data_dir=tmp_path,
+            task_queue=f"{queue}-{uuid.uuid4()}", graph_backend="neo4j", neo4j_uri=neo4j.uri,
+            neo4j_password=SecretStr(neo4j.password),
+        )
+        runtime = await build_runtime(settings)
+        try:
+            runtime.agents = agents = WorldlessAgents()
+            yield OnNeo4j(neo4j, settings, runtime, agents)
+        finally:
+            await runtime.close()
+    finally:
+        await neo4j.stop()
+
+
 async def test_a_run_outlives_a_neo4j_outage_and_the_graph_converges(
     client: Client, temporal_server: DevServer, tmp_path: Path
 ) -> None:
-    neo4j = Neo4jServer(free_port(), tmp_path / "neo4j", secrets.token_urlsafe(16))
-    await neo4j.start()
-    settings = Settings(
-        temporal_address=temporal_server.address, data_dir=tmp_path,
-        task_queue=f"outage-{uuid.uuid4()}", graph_backend="neo4j", neo4j_uri=neo4j.uri,
-        neo4j_password=SecretStr(neo4j.password),
-    )
-    runtime = await build_runtime(settings)
-    agents = WorldlessAgents()
-    runtime.agents = agents
-    try:
+    async with _on_neo4j(temporal_server, tmp_path, "outage") as on:
+        neo4j, runtime, queue = on.neo4j, on.runtime, on.settings.task_queue
         async with build_worker(client, runtime):
             calm = await client.execute_workflow(
                 OrchestrationWorkflow.run, OrchestrationRequest(message=S1),
-                id=f"calm-{uuid.uuid4()}", task_queue=settings.task_queue,
+                id=f"calm-{uuid.uuid4()}", task_queue=queue,
             )
-            agents.slow_s = 3.0
+            on.agents.slow_s = 3.0
             handle = await client.start_workflow(
                 OrchestrationWorkflow.run, OrchestrationRequest(message=S1),
-                id=f"outage-{uuid.uuid4()}", task_queue=settings.task_queue,
+                id=f"outage-{uuid.uuid4()}", task_queue=queue,
             )
-            await _until(client, handle.id,
-                         lambda r: SERVICE in r.steps
-                         and r.steps[SERVICE].status == StepStatus.RUNNING, 30)
+            await _until(client, handle.id, _service_running, 30)
             await neo4j.stop()
             try:
                 # Down while the service finishes and every later step runs: they go on.
@@ -117,9 +142,6 @@ async def test_a_run_outlives_a_neo4j_outage_and_the_graph_converges(
             await runtime.mirror.flush()
             calm_graph = await runtime.store.run_graph(calm.workflow_id)
             outage_graph = await runtime.store.run_graph(result.workflow_id)
-    finally:
-        await runtime.close()
-        await neo4j.stop()
 
     assert calm.status == result.status == RunStatus.COMPLETED
     assert all(s.attempts == 1 for s in result.steps.values())  # no step failed
@@ -127,48 +149,32 @@ async def test_a_run_outlives_a_neo4j_outage_and_the_graph_converges(
     assert outage_graph.status == "completed"
 
 
-
 async def test_a_worker_stops_while_a_final_mirror_waits_for_the_graph(
     client: Client, temporal_server: DevServer, tmp_path: Path
 ) -> None:
-    neo4j = Neo4jServer(free_port(), tmp_path / "neo4j", secrets.token_urlsafe(16))
-    await neo4j.start()
-    settings = Settings(
-        temporal_address=temporal_server.address, data_dir=tmp_path,
-        task_queue=f"stop-{uuid.uuid4()}", graph_backend="neo4j", neo4j_uri=neo4j.uri,
-        neo4j_password=SecretStr(neo4j.password),
-    )
-    runtime = await build_runtime(settings)
-    agents = WorldlessAgents()
-    agents.slow_s = 2.0
-    runtime.agents = agents
-    try:
+    async with _on_neo4j(temporal_server, tmp_path, "stop") as on:
+        on.agents.slow_s = 2.0
         # Bounded: a worker that cannot stop would otherwise hold the test forever.
         async with asyncio.timeout(150):
-            async with build_worker(client, runtime):
+            async with build_worker(client, on.runtime):
                 handle = await client.start_workflow(
                     OrchestrationWorkflow.run, OrchestrationRequest(message=S1),
-                    id=f"stop-{uuid.uuid4()}", task_queue=settings.task_queue,
+                    id=f"stop-{uuid.uuid4()}", task_queue=on.settings.task_queue,
                 )
-                await _until(client, handle.id,
-                             lambda r: SERVICE in r.steps
-                             and r.steps[SERVICE].status == StepStatus.RUNNING, 30)
-                await neo4j.stop()
+                await _until(client, handle.id, _service_running, 30)
+                await on.neo4j.stop()
                 await _until(client, handle.id, _all_completed, 60)
                 stopping = asyncio.get_running_loop().time()
             # Stopped, though the run's final mirror could not be written.
             stopped_in = asyncio.get_running_loop().time() - stopping
         assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
-        await neo4j.start()
+        await on.neo4j.start()
         # A worker started again (here, on the same runtime) closes the run.
-        async with build_worker(client, runtime):
+        async with build_worker(client, on.runtime):
             async with asyncio.timeout(60):
                 result = await handle.result()
-        await runtime.mirror.flush()
-        graph = await runtime.store.run_graph(result.workflow_id)
-    finally:
-        await runtime.close()
-        await neo4j.stop()
+        await on.runtime.mirror.flush()
+        graph = await on.runtime.store.run_graph(result.workflow_id)
     # At most the mirror's try under way when the worker was asked to stop.
     assert stopped_in < 15, stopped_in
     assert result.status == RunStatus.COMPLETED

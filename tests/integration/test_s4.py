@@ -19,7 +19,7 @@ from temporalio.client import Client
 from orchestrator.chat_client import _until_finished
 from orchestrator.devserver import DevServer
 from orchestrator.models import EntityRef, ProblemKind, RunResult, RunStatus, StepStatus
-from tests.integration.stack import Stack, result_of, running_stack, start, wait_until
+from tests.integration.stack import Stack, mcp_stack, result_of, start, wait_until
 from tests.mcp.support import HttpServerProcess, ensure_npm_servers, node_server, python_server
 
 # What the planner needs to know that MCP does not say: what each tool makes and
@@ -80,10 +80,7 @@ async def s4(
                        "orchestrator": {"sensitive": False, "retry": QUICK,
                                         "timeout_ms": 6000}},
     }
-    config = tmp_path / "mcp.json"
-    config.write_text(json.dumps({"mcpServers": servers}))
-    async with running_stack(client, temporal_server.address, tmp_path / "data",
-                             mcp_config=config) as stack:
+    async with mcp_stack(client, temporal_server.address, tmp_path, servers) as stack:
         yield stack
 
 

@@ -17,7 +17,7 @@ from temporalio.client import Client
 from orchestrator.agents.selection import EXPLORE_EVERY, MIN_TRIES
 from orchestrator.devserver import DevServer
 from orchestrator.models import RunResult, RunStatus, StepStatus
-from tests.integration.stack import Stack, running_stack, start, wait_until
+from tests.integration.stack import Stack, mcp_stack, start, wait_until
 from tests.mcp.support import kill, process_gone, python_server
 
 
@@ -37,10 +37,7 @@ async def stack(
         name: python_server("cloud_server", "--state", str(tmp_path / f"{name}.json"), **options)
         for name in ("east", "west")
     }
-    config = tmp_path / "mcp.json"
-    config.write_text(json.dumps({"mcpServers": servers}))
-    async with running_stack(client, temporal_server.address, tmp_path / "data",
-                             mcp_config=config) as s:
+    async with mcp_stack(client, temporal_server.address, tmp_path, servers) as s:
         yield s
 
 

@@ -6,7 +6,6 @@ given less than it needs, its step fails naming the tool's timeout."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from temporalio.client import Client
 
 from orchestrator.devserver import DevServer
 from orchestrator.models import RunResult, RunStatus, StepStatus
-from tests.integration.stack import Stack, running_stack
+from tests.integration.stack import Stack, mcp_stack
 from tests.mcp.support import ensure_npm_servers, node_server
 
 SLOW = "trigger-long-running-operation"
@@ -41,10 +40,7 @@ async def stack(
             "sensitive": False, "retry": {"initial_interval_ms": 4000, "max_attempts": 2},
             "tools": {SLOW: {"timeout_ms": 2500}}}},
     }
-    config = tmp_path / "mcp.json"
-    config.write_text(json.dumps({"mcpServers": servers}))
-    async with running_stack(client, temporal_server.address, tmp_path / "data",
-                             mcp_config=config) as s:
+    async with mcp_stack(client, temporal_server.address, tmp_path, servers) as s:
         yield s
 
 

@@ -3,14 +3,13 @@ answering) is refused saying so, not only that its words were not understood."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from temporalio.client import Client
 
 from orchestrator.devserver import DevServer
-from tests.integration.stack import running_stack
+from tests.integration.stack import mcp_stack
 from tests.mcp.support import python_server
 
 
@@ -23,10 +22,7 @@ async def test_a_request_naming_a_server_out_of_reach_says_why(
                    "disabled": True},
         "broken": {"command": sys.executable, "args": ["-m", "no_such_mcp_server_module"]},
     }
-    config = tmp_path / "mcp.json"
-    config.write_text(json.dumps({"mcpServers": servers}))
-    async with running_stack(client, temporal_server.address, tmp_path / "data",
-                             mcp_config=config) as s:
+    async with mcp_stack(client, temporal_server.address, tmp_path, servers) as s:
         for message, told in (
             ("paused list repositories", "MCP server 'paused' is disabled"),
             ("broken list items", "MCP server 'broken' has not answered ("),

@@ -16,7 +16,7 @@ from temporalio.client import Client
 
 from orchestrator.devserver import DevServer
 from orchestrator.models import RunResult, RunStatus, StepStatus
-from tests.integration.stack import Stack, result_of, running_stack, start, wait_until
+from tests.integration.stack import Stack, mcp_stack, result_of, start, wait_until
 from tests.mcp.support import eventually, python_server
 from tests.mcp_servers.tricky_server import ASKS
 
@@ -31,10 +31,8 @@ async def stack(client: Client, temporal_server: DevServer, tmp_path: Path) -> A
         "dynamic": {"command": sys.executable, "cwd": str(Path(__file__).parents[2]),
                     "args": ["-m", "tests.mcp_servers.dynamic_server", "--tools", "3"]},
     }
-    config = tmp_path / "mcp.json"
-    config.write_text(json.dumps({"mcpServers": servers}))
-    async with running_stack(client, temporal_server.address, tmp_path / "data",
-                             mcp_config=config, mcp_admin_token=SecretStr(TOKEN)) as s:
+    async with mcp_stack(client, temporal_server.address, tmp_path, servers,
+                         mcp_admin_token=SecretStr(TOKEN)) as s:
         yield s
 
 
