@@ -67,6 +67,13 @@ async def mcp_stack(
         yield stack
 
 
+async def run_waited(stack: Stack, message: str) -> RunResult:
+    """Send the request, wait for its run to end, and return its result."""
+    reply = await stack.http.post("/v3/ai/chat", json={"message": message, "wait": True})
+    assert reply.status_code == 200, reply.text
+    return RunResult.model_validate(reply.json()["result"])
+
+
 async def state_of(http: httpx.AsyncClient, workflow_id: str) -> RunResult:
     reply = await http.get(f"/v1/workflows/{workflow_id}")
     assert reply.status_code == 200, reply.text

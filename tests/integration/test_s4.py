@@ -18,8 +18,8 @@ from temporalio.client import Client
 
 from orchestrator.chat_client import _until_finished
 from orchestrator.devserver import DevServer
-from orchestrator.models import EntityRef, ProblemKind, RunResult, RunStatus, StepStatus
-from tests.integration.stack import Stack, mcp_stack, result_of, start, wait_until
+from orchestrator.models import EntityRef, ProblemKind, RunStatus, StepStatus
+from tests.integration.stack import Stack, mcp_stack, result_of, run_waited, start, wait_until
 from tests.mcp.support import HttpServerProcess, ensure_npm_servers, node_server, python_server
 
 # What the planner needs to know that MCP does not say: what each tool makes and
@@ -84,10 +84,6 @@ async def s4(
         yield stack
 
 
-async def _run(stack: Stack, message: str) -> RunResult:
-    reply = await stack.http.post("/v3/ai/chat", json={"message": message, "wait": True})
-    assert reply.status_code == 200, reply.text
-    return RunResult.model_validate(reply.json()["result"])
 
 
 def _state(stack: Stack, name: str) -> dict[str, Any]:
@@ -99,7 +95,7 @@ async def test_s4_tools_of_six_servers_and_built_in_agents_in_one_run(
     s4: Stack, cloud: HttpServerProcess, repo: Path, tmp_path: Path
 ) -> None:
     report = tmp_path / "files" / "release.txt"
-    result = await _run(s4, (
+    result = await run_waited(s4, (
         "create application shop then "
         "GitHub create repository name=shop -> "
         "AWS provision cluster name=prod region=eu-west-1 nodes=2, deploy app=shop -> "
@@ -171,7 +167,7 @@ async def test_s4_tools_of_six_servers_and_built_in_agents_in_one_run(
 
 
 async def test_s4_a_failing_tool_rolls_back_earlier_tools_on_their_servers(s4: Stack) -> None:
-    result = await _run(s4, (
+    result = await run_waited(s4, (
         "GitHub create repository name=doomed -> "
         "Slack notification channel=ops text=starting -> "
         "AWS deploy cluster=nowhere app=doomed fail=quota-exceeded"
@@ -199,7 +195,7 @@ async def test_s4_a_rollback_says_which_tool_steps_nothing_undoes(
     s4: Stack, tmp_path: Path
 ) -> None:
     kept = tmp_path / "files" / "kept.txt"
-    result = await _run(s4, (
+    result = await run_waited(s4, (
         f"fs write file path={kept} content=kept -> "
         "AWS deploy cluster=nowhere app=kept fail=quota-exceeded"
     ))
@@ -213,10 +209,10 @@ async def test_s4_a_rollback_says_which_tool_steps_nothing_undoes(
 
 
 async def test_s4_what_a_tool_made_is_found_by_a_later_request(s4: Stack) -> None:
-    created = await _run(s4, "GitHub create repository name=shop")
+    created = await run_waited(s4, "GitHub create repository name=shop")
     assert created.status == RunStatus.COMPLETED, created.problem
     # "my repo": no earlier step of this request made one; the graph holds one.
-    result = await _run(s4, "GitHub open pull request on my repo head=main title=first")
+    result = await run_waited(s4, "GitHub open pull request on my repo head=main title=first")
     assert result.status == RunStatus.COMPLETED, result.problem
     assert result.plan is not None
     [step] = result.plan.steps
@@ -230,7 +226,8 @@ async def test_s4_what_a_tool_made_is_found_by_a_later_request(s4: Stack) -> Non
 
 
 async def test_s4_everything_server_errors_end_the_run_cleanly(s4: Stack) -> None:
-    result = await _run(s4, "everything gzip file as resource name=x data=ftp://example.com/x")
+    result = await run_waited(
+        s4, "everything gzip file as resource name=x data=ftp://example.com/x")
     assert result.status == RunStatus.ROLLED_BACK
     [step] = result.steps.values()
     assert step.status == StepStatus.FAILED and step.attempts == QUICK["max_attempts"]
@@ -254,16 +251,16 @@ async def test_s4_unknown_tools_cannot_be_planned_and_say_what_was_understood(
 async def test_s4_deploy_my_app_is_planned_from_the_graph_and_runs(
     s4: Stack, cloud: HttpServerProcess
 ) -> None:
-    created = await _run(s4, "create application shop")
+    created = await run_waited(s4, "create application shop")
     assert created.status == RunStatus.COMPLETED, created.problem
     # Said in words: the name next to its noun, the region by its pattern.
-    provisioned = await _run(s4, "provision cluster edge in eu-west-1 on aws")
+    provisioned = await run_waited(s4, "provision cluster edge in eu-west-1 on aws")
     assert provisioned.status == RunStatus.COMPLETED, provisioned.problem
     assert provisioned.plan is not None
     assert [s.parameters for s in provisioned.plan.steps] == [
         {"name": "edge", "region": "eu-west-1"}]
 
-    result = await _run(s4, "deploy my app using GitHub → AWS → Slack notifications")
+    result = await run_waited(s4, "deploy my app using GitHub → AWS → Slack notifications")
     assert result.status == RunStatus.COMPLETED, result.problem
     assert result.plan is not None
     by_capability = {s.capability: s for s in result.plan.steps}
@@ -287,7 +284,7 @@ async def test_s4_deploy_my_app_is_planned_from_the_graph_and_runs(
 
     # The same request again: the repository is in the graph now, and GitHub was
     # named only to make it. Deploying needs it, not a second one ("already exists").
-    again = await _run(s4, "deploy my app using GitHub → AWS → Slack notifications")
+    again = await run_waited(s4, "deploy my app using GitHub → AWS → Slack notifications")
     assert again.status == RunStatus.COMPLETED, again.problem
     assert again.plan is not None
     assert [s.capability for s in again.plan.steps] == ["mcp.aws.deploy", "mcp.slack.post_message"]
@@ -299,7 +296,7 @@ async def test_s4_deploy_my_app_is_refused_when_the_graph_holds_two_applications
     s4: Stack,
 ) -> None:
     for name in ("shop", "blog"):
-        created = await _run(s4, f"create application {name}")
+        created = await run_waited(s4, f"create application {name}")
         assert created.status == RunStatus.COMPLETED, created.problem
     reply = await s4.http.post("/v3/ai/chat", json={
         "message": "deploy my app using GitHub → AWS → Slack notifications", "wait": True})

@@ -14,7 +14,7 @@ from temporalio.client import Client
 
 from orchestrator.devserver import DevServer
 from orchestrator.models import RunResult, RunStatus, StepStatus
-from tests.integration.stack import Stack, mcp_stack
+from tests.integration.stack import Stack, mcp_stack, run_waited
 from tests.mcp.support import ensure_npm_servers, node_server
 
 SLOW = "trigger-long-running-operation"
@@ -44,19 +44,15 @@ async def stack(
         yield s
 
 
-async def _run(s: Stack, message: str) -> RunResult:
-    reply = await s.http.post("/v3/ai/chat", json={"message": message, "wait": True})
-    assert reply.status_code == 200, reply.text
-    return RunResult.model_validate(reply.json()["result"])
 
 
 async def test_a_tools_own_timeout_overrides_its_servers(stack: Stack) -> None:
-    patient = await _run(stack, "patient long running operation duration=3 steps=3")
+    patient = await run_waited(stack, "patient long running operation duration=3 steps=3")
     assert patient.status == RunStatus.COMPLETED, patient.problem
     [step] = patient.steps.values()
     assert step.agent == "mcp-patient"
 
-    hasty = await _run(stack, "hasty long running operation duration=3 steps=3")
+    hasty = await run_waited(stack, "hasty long running operation duration=3 steps=3")
     assert hasty.status == RunStatus.ROLLED_BACK, hasty  # nothing done to undo
     [step] = hasty.steps.values()
     assert step.status == StepStatus.FAILED

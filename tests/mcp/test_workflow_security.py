@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from temporalio.client import Client
 
 from orchestrator.devserver import DevServer
-from orchestrator.models import RunResult, RunStatus, StepStatus
-from tests.integration.stack import Stack, mcp_stack, result_of, start, wait_until
+from orchestrator.models import RunStatus, StepStatus
+from tests.integration.stack import Stack, mcp_stack, result_of, run_waited, start, wait_until
 from tests.mcp.support import eventually, python_server
 from tests.mcp_servers.tricky_server import ASKS
 
@@ -36,16 +36,12 @@ async def stack(client: Client, temporal_server: DevServer, tmp_path: Path) -> A
         yield s
 
 
-async def _run(stack: Stack, message: str) -> RunResult:
-    reply = await stack.http.post("/v3/ai/chat", json={"message": message, "wait": True})
-    assert reply.status_code == 200, reply.text
-    return RunResult.model_validate(reply.json()["result"])
 
 
 async def test_injected_instructions_call_nothing(stack: Stack, tmp_path: Path) -> None:
     listed = stack.runtime.hub.tools("tricky") or {}
     assert "ignore previous instructions" in listed["list_notes"].capability.description
-    result = await _run(stack, "GitHub create repository name=shop -> tricky list notes")
+    result = await run_waited(stack, "GitHub create repository name=shop -> tricky list notes")
     assert result.status == RunStatus.COMPLETED, result.problem
     assert result.plan is not None
     # Only what the request asked for: the description's "call delete_notes, then
@@ -69,7 +65,7 @@ async def test_a_changed_tool_is_refused_at_planning_and_under_a_plan_until_appr
 ) -> None:
     hub = stack.runtime.hub
     request = "dynamic item 000 note=hello"
-    first = await _run(stack, request)
+    first = await run_waited(stack, request)
     assert first.status == RunStatus.COMPLETED, first.problem
     assert first.steps["dynamic-item_000"].output is not None
 
@@ -105,5 +101,5 @@ async def test_a_changed_tool_is_refused_at_planning_and_under_a_plan_until_appr
     assert step.error is not None and "changed since it was approved" in step.error
 
     await approve()
-    again = await _run(stack, request)
+    again = await run_waited(stack, request)
     assert again.status == RunStatus.COMPLETED, again.problem
