@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -110,7 +111,9 @@ async def test_plan_unreachable_model_is_retryable(store: EmbeddedGraphStore) ->
                        openai_timeout_s=5.0)
     planner = LlmPlanner.from_settings(nowhere, REGISTRY, store)
     try:
-        with pytest.raises(TransientFailure, match="cannot reach the model service"):
+        # Where it tried: the SDK's own message is only "Connection error.".
+        at = re.escape(f"cannot reach the model service at {nowhere.openai_base_url}/chat/")
+        with pytest.raises(TransientFailure, match=at):
             await planner.plan(S1)
     finally:
         await planner.close()

@@ -71,7 +71,9 @@ def from_api_error(error: openai.APIError, timeout_s: float) -> OrchestratorErro
     if isinstance(error, openai.APITimeoutError):
         return TransientFailure(f"the model did not answer within {timeout_s:g} s")
     if isinstance(error, openai.APIConnectionError):
-        return TransientFailure(f"cannot reach the model service: {_short(error)}")
+        # The SDK says only "Connection error.": where it tried is what to check.
+        url = error.request.url.copy_with(query=None)
+        return TransientFailure(f"cannot reach the model service at {url}: {_short(error)}")
     if isinstance(error, openai.APIStatusError):
         status = error.status_code
         message = f"the model service answered HTTP {status}: {_short(error)}"
