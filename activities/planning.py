@@ -88,11 +88,14 @@ def _refuse_changed_tools(
 ) -> None:
     """A plan calling a tool that changed since it was approved is refused before
     anything runs (its call would be refused anyway, after the steps before it),
-    and a dry run says so rather than predict a success."""
+    and a dry run says so rather than predict a success. A step another agent can
+    take over (a server providing the same capability) is left to fail over."""
     for step in planned.plan.steps:
-        change = changed.get((step.capability, step.agent))
-        if change is not None:
-            refused = McpToolChanged(change.server, change.tool)
+        changes = [changed.get((step.capability, a)) for a in [step.agent, *step.fallbacks]]
+        if changes and all(changes):
+            first = changes[0]
+            assert first is not None
+            refused = McpToolChanged(first.server, first.tool)
             raise CannotPlan(f"step {step.id}: {refused}", [], [])
 
 
