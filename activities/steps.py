@@ -14,12 +14,14 @@ from activities.deadline import seconds_left
 from activities.errors import to_application_error
 from activities.heartbeat import heartbeating
 from activities.metrics import step_ended
-from orchestrator.agents.base import AgentRunner, StepContext
-from orchestrator.errors import AttemptTimedOut, OrchestratorError
+from orchestrator.agents.base import AgentResult, AgentRunner, StepContext
+from orchestrator.errors import AttemptTimedOut, GraphStoreUnavailable, OrchestratorError
 from orchestrator.graph.mirror import WriteBehindMirror
-from orchestrator.models import StepInput, StepOutput, StepRecord, StepStatus
+from orchestrator.models import Step, StepInput, StepOutput, StepRecord, StepStatus
 
 log = logging.getLogger(__name__)
+# How often a step tries the graph again while it cannot reach it.
+GRAPH_WAIT_S = 1.0
 
 
 class StepActivities:
@@ -40,6 +42,7 @@ class StepActivities:
         ctx = StepContext(workflow_id=request.workflow_id, step_id=step.id, attempt=attempt,
                           agent=step.agent, undo=request.undo)
         stop = asyncio.timeout(seconds_left())
+        waited: list[GraphStoreUnavailable] = []
         # Counted however the try ends (an agent's bug too: Temporal reports it).
         outcome = "failed"
         try:
@@ -47,7 +50,7 @@ class StepActivities:
             # attempt, whose progress has not begun.
             named = {"step": step.id, "undo": request.undo, "attempt": attempt}
             async with heartbeating(named), stop:
-                result = await self._agents.run(step.capability, step.parameters, ctx)
+                result = await self._graph_waited(step, ctx, waited)
             outcome = "completed"
         except asyncio.CancelledError:
             outcome = "cancelled"
@@ -58,7 +61,8 @@ class StepActivities:
                 raise
             limit = activity.info().start_to_close_timeout
             ms = f" within {limit.total_seconds() * 1000:.0f} ms" if limit else ""
-            late = AttemptTimedOut(f"{step.agent} did not finish{ms} (its timeout)")
+            why = f": {waited[-1]}" if waited else ""
+            late = AttemptTimedOut(f"{step.agent} did not finish{ms} (its timeout){why}")
             raise self._failed(record, request, late) from timed_out
         except OrchestratorError as error:
             raise self._failed(record, request, error) from error
@@ -72,6 +76,23 @@ class StepActivities:
             output=result.output, started_at=started, finished_at=datetime.now(UTC),
             attempt=attempt, operates_on=result.operates_on,
         )
+
+    async def _graph_waited(
+        self, step: Step, ctx: StepContext, waited: list[GraphStoreUnavailable]
+    ) -> AgentResult:
+        """The agent's call, the graph being unreachable waited out within the
+        attempt (its deadline ends the wait, naming the graph): a Neo4j restarting
+        takes seconds, and failing at once would leave the rollback to a graph just
+        as unreachable. Agents are idempotent: calling again does nothing twice."""
+        while True:
+            try:
+                return await self._agents.run(step.capability, step.parameters, ctx)
+            except GraphStoreUnavailable as error:
+                if not waited:
+                    log.warning("step %s of %s waits for the graph: %s", step.id,
+                                ctx.workflow_id, error)
+                waited.append(error)
+                await asyncio.sleep(GRAPH_WAIT_S)
 
     def _failed(self, record: StepRecord, request: StepInput, error: OrchestratorError
                 ) -> ApplicationError:

@@ -40,7 +40,10 @@ class ServiceUnreachable(OrchestratorError):
 
 
 class GraphStoreUnavailable(OrchestratorError):
-    """The graph store cannot be opened: misconfigured, unreachable, or refusing us."""
+    """The graph store cannot be opened: misconfigured, unreachable, or refusing us.
+    Met by an activity, it may pass (a restarting Neo4j): trying again may help."""
+
+    retryable = True
 
 
 class CannotPlan(OrchestratorError):

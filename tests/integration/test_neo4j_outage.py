@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from orchestrator.agents.base import AgentResult, StepContext
+from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer, free_port
 from orchestrator.graph.neo4j_server import Neo4jServer
 from orchestrator.graph.store import RunGraph
@@ -30,6 +31,7 @@ from worker.client import run_handle
 from worker.runtime import Runtime, build_runtime, build_worker
 from workflows.orchestration import OrchestrationWorkflow
 
+S2 = "create application shop with payment service"
 SLOW = "service.create"
 SERVICE = "create-service-payment"
 
@@ -89,20 +91,23 @@ class OnNeo4j:
 
 
 @contextlib.asynccontextmanager
-async def _on_neo4j(temporal_server: DevServer, tmp_path: Path, queue: str
-                    ) -> AsyncIterator[OnNeo4j]:
-    """A runtime on a Neo4j of its own, with worldless agents; both closed after."""
+async def _on_neo4j(temporal_server: DevServer, tmp_path: Path, queue: str,
+                    worldless: bool = True, **overrides: Any) -> AsyncIterator[OnNeo4j]:
+    """A runtime on a Neo4j of its own (with worldless agents unless told otherwise);
+    both closed after."""
     neo4j = Neo4jServer(free_port(), tmp_path / "neo4j", secrets.token_urlsafe(16))
     await neo4j.start()
     try:
         settings = Settings(
             temporal_address=temporal_server.address, data_dir=tmp_path,
             task_queue=f"{queue}-{uuid.uuid4()}", graph_backend="neo4j", neo4j_uri=neo4j.uri,
-            neo4j_password=SecretStr(neo4j.password),
+            neo4j_password=SecretStr(neo4j.password), **overrides,
         )
         runtime = await build_runtime(settings)
         try:
-            runtime.agents = agents = WorldlessAgents()
+            agents = WorldlessAgents()
+            if worldless:
+                runtime.agents = agents
             yield OnNeo4j(neo4j, settings, runtime, agents)
         finally:
             await runtime.close()
@@ -179,3 +184,34 @@ async def test_a_worker_stops_while_a_final_mirror_waits_for_the_graph(
     assert stopped_in < 15, stopped_in
     assert result.status == RunStatus.COMPLETED
     assert graph.status == "completed"
+
+
+async def test_steps_wait_out_a_neo4j_restart_and_the_run_completes(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    # The platform's own agents, which keep their world in the graph; the service
+    # step writes 2 s after it starts, while Neo4j is down.
+    slow = {"service.create": Fault(delay_ms=2000)}
+    async with _on_neo4j(temporal_server, tmp_path, "restart", worldless=False,
+                         agent_faults=slow) as on:
+        async with build_worker(client, on.runtime):
+            handle = await client.start_workflow(
+                OrchestrationWorkflow.run, OrchestrationRequest(message=S2),
+                id=f"restart-{uuid.uuid4()}", task_queue=on.settings.task_queue,
+            )
+            await _until(client, handle.id, _service_running, 30)
+            await on.neo4j.stop()
+            try:
+                # The step's write meets a graph that is down, longer than the
+                # step's three attempts would last failing at once (~3 s each).
+                await asyncio.sleep(12)
+            finally:
+                await on.neo4j.start()
+            async with asyncio.timeout(90):
+                result = await handle.result()
+        services = await on.runtime.store.find_entities("service")
+    assert result.status == RunStatus.COMPLETED, result.problem
+    step = result.steps[SERVICE]
+    assert step.attempts == 1  # waited within its attempt
+    assert [(s.name, s.created_by) for s in services] == [
+        ("payment", f"{result.workflow_id}/{SERVICE}")]
