@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -27,6 +28,8 @@ from orchestrator.wording import counted
 POLL_S = 0.2
 # How long a followed run waits for an API that stopped answering (a restart).
 API_GONE_S = 60.0
+# How often a request the API could not take (503) is sent again.
+START_RETRY_S = 1.0
 MARKS = {StepStatus.PENDING: " ", StepStatus.AWAITING_APPROVAL: "?", StepStatus.RUNNING: "…",
          StepStatus.COMPLETED: "✓", StepStatus.FAILED: "✗", StepStatus.SKIPPED: "-",
          StepStatus.CANCELLED: "⊘", StepStatus.COMPENSATING: "↶", StepStatus.COMPENSATED: "↺",
@@ -46,7 +49,7 @@ async def follow(
     if conversation_id is not None:
         body["conversation_id"] = conversation_id
     async with session(api) as http:
-        reply = await http.post("/v3/ai/chat", json=body, timeout=START_TIMEOUT_S)
+        reply = await _start(http, body, out)
         if reply.status_code != 200:
             show_refusal(reply, out)
             _answer_hint(reply, out, api_option)
@@ -64,6 +67,27 @@ async def follow(
         out.write(f"Follow up: orchestrator chat{api_option} --continue "
                   f'{started["conversation_id"]} "..."\n')
     return 0 if state.status == RunStatus.COMPLETED else 1
+
+
+async def _start(http: httpx.AsyncClient, body: dict[str, Any], out: TextIO) -> httpx.Response:
+    """Send the request; while the API answers 503 (Temporal or the graph restarting),
+    send it again, for up to API_GONE_S. With a key of its own, a request sent again
+    joins the run it may have started rather than start a second."""
+    headers = {"Idempotency-Key": f"chat-{uuid.uuid4().hex}"}
+    waited_since: float | None = None
+    while True:
+        reply = await http.post("/v3/ai/chat", json=body, headers=headers,
+                                timeout=START_TIMEOUT_S)
+        now = asyncio.get_running_loop().time()
+        if reply.status_code != 503 or (waited_since and now - waited_since > API_GONE_S):
+            return reply
+        if waited_since is None:
+            waited_since = now
+            json_body = reply.headers.get("content-type", "").startswith("application/json")
+            told = reply.json().get("detail") if json_body else reply.text
+            out.write(f"(the API answers 503: {told}; trying again for {API_GONE_S:.0f} s)\n")
+            out.flush()
+        await asyncio.sleep(START_RETRY_S)
 
 
 def _answer_hint(reply: httpx.Response, out: TextIO, api_option: str) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from orchestrator import chat_client
 from orchestrator.api_client import run_line
 from orchestrator.chat_client import (
     TEXT_LINES,
@@ -282,3 +283,30 @@ def test_a_running_steps_retries_and_progress_are_told_once_each() -> None:
     assert _running_notes(state, noted) == ["  ⋯ sync: 2/4"]
     step.status = StepStatus.COMPLETED
     assert _running_notes(state, noted) == []
+
+
+async def test_a_request_the_api_cannot_take_yet_is_sent_again_under_one_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(chat_client, "START_RETRY_S", 0.01)
+    keys: list[str | None] = []
+    finished = RunResult(workflow_id="run-x", status=RunStatus.COMPLETED, request="r")
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            keys.append(request.headers.get("Idempotency-Key"))
+            if len(keys) <= 2:  # Temporal restarting behind the API
+                return httpx.Response(503, json={"detail": "Temporal does not answer"})
+            return httpx.Response(200, json={
+                "workflow_id": "run-x", "conversation_id": "run-x", "web_ui_url": "u"})
+        return httpx.Response(200, json=finished.model_dump(mode="json"))
+
+    out = io.StringIO()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer),
+                                 base_url="http://api") as http:
+        reply = await chat_client._start(http, {"message": "create application shop"}, out)
+    assert reply.status_code == 200 and len(keys) == 3
+    # One key: a request the API took before its 503 joins its run, not a second one.
+    assert keys[0] is not None and keys[0].startswith("chat-") and len(set(keys)) == 1
+    assert out.getvalue() == ("(the API answers 503: Temporal does not answer; trying "
+                              "again for 60 s)\n")
