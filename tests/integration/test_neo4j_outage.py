@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from orchestrator.agents.base import AgentResult, StepContext
 from orchestrator.agents.faults import Fault
@@ -90,6 +90,18 @@ class OnNeo4j:
     agents: WorldlessAgents
 
 
+async def _started_to_service(
+    client: Client, on: OnNeo4j, message: str
+) -> WorkflowHandle[Any, RunResult]:
+    """A run of `message`, once its service step is running."""
+    handle: WorkflowHandle[Any, RunResult] = await client.start_workflow(
+        OrchestrationWorkflow.run, OrchestrationRequest(message=message),
+        id=f"{on.settings.task_queue}-{uuid.uuid4()}", task_queue=on.settings.task_queue,
+    )
+    await _until(client, handle.id, _service_running, 30)
+    return handle
+
+
 @contextlib.asynccontextmanager
 async def _on_neo4j(temporal_server: DevServer, tmp_path: Path, queue: str,
                     worldless: bool = True, **overrides: Any) -> AsyncIterator[OnNeo4j]:
@@ -126,11 +138,7 @@ async def test_a_run_outlives_a_neo4j_outage_and_the_graph_converges(
                 id=f"calm-{uuid.uuid4()}", task_queue=queue,
             )
             on.agents.slow_s = 3.0
-            handle = await client.start_workflow(
-                OrchestrationWorkflow.run, OrchestrationRequest(message=S1),
-                id=f"outage-{uuid.uuid4()}", task_queue=queue,
-            )
-            await _until(client, handle.id, _service_running, 30)
+            handle = await _started_to_service(client, on, S1)
             await neo4j.stop()
             try:
                 # Down while the service finishes and every later step runs: they go on.
@@ -162,11 +170,7 @@ async def test_a_worker_stops_while_a_final_mirror_waits_for_the_graph(
         # Bounded: a worker that cannot stop would otherwise hold the test forever.
         async with asyncio.timeout(150):
             async with build_worker(client, on.runtime):
-                handle = await client.start_workflow(
-                    OrchestrationWorkflow.run, OrchestrationRequest(message=S1),
-                    id=f"stop-{uuid.uuid4()}", task_queue=on.settings.task_queue,
-                )
-                await _until(client, handle.id, _service_running, 30)
+                handle = await _started_to_service(client, on, S1)
                 await on.neo4j.stop()
                 await _until(client, handle.id, _all_completed, 60)
                 stopping = asyncio.get_running_loop().time()
@@ -195,11 +199,7 @@ async def test_steps_wait_out_a_neo4j_restart_and_the_run_completes(
     async with _on_neo4j(temporal_server, tmp_path, "restart", worldless=False,
                          agent_faults=slow) as on:
         async with build_worker(client, on.runtime):
-            handle = await client.start_workflow(
-                OrchestrationWorkflow.run, OrchestrationRequest(message=S2),
-                id=f"restart-{uuid.uuid4()}", task_queue=on.settings.task_queue,
-            )
-            await _until(client, handle.id, _service_running, 30)
+            handle = await _started_to_service(client, on, S2)
             await on.neo4j.stop()
             try:
                 # The step's write meets a graph that is down, longer than the
