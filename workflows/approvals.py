@@ -6,6 +6,7 @@ approval an answer is for and refuses answers that make no sense.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from orchestrator.models import Approval, ApprovalStatus, Decision
@@ -33,8 +34,9 @@ class Approvals:
     def approved(self, target: str) -> bool:
         return self.by_target[target].status == ApprovalStatus.APPROVED
 
-    def target_of(self, decision: Decision) -> str:
-        """The approval this answer is for; raises if there is none to give."""
+    def target_of(self, decision: Decision, steps: Collection[str] | None = None) -> str:
+        """The approval this answer is for; raises if there is none to give (`steps`:
+        the run's, to tell a step it does not have from one not waiting)."""
         waiting = self.pending()
         if decision.step_id is None:
             if PLAN in waiting:
@@ -52,6 +54,9 @@ class Approvals:
         known = self.by_target.get(target)
         if known is not None:
             raise ApprovalRefused(f"{target} was already answered: {known.status.value}")
+        if steps is not None and target != PLAN and target not in steps:
+            raise ApprovalRefused(f"the run has no step {target!r}, so it is not waiting for "
+                                  f"approval; {self._nothing_pending()}")
         raise ApprovalRefused(f"{target} is not waiting for approval; {self._nothing_pending()}")
 
     def answer(self, target: str, status: ApprovalStatus, now: datetime,

@@ -190,7 +190,7 @@ class OrchestrationWorkflow:
         """Refuses (before it reaches the history) an answer to nothing pending,
         to an unknown step, or to an approval already answered."""
         try:
-            self._approvals.target_of(decision)
+            self._approvals.target_of(decision, self._results.keys())
         except ApprovalRefused as refused:
             raise ApplicationError(str(refused), type="ApprovalRefused",
                                    non_retryable=True) from None

@@ -64,7 +64,15 @@ async def test_two_pending_approvals_are_answered_separately(
         vague = await s.http.post(f"/v1/workflows/{wf}/approve", json={})
         assert vague.status_code == 409 and "name the step" in vague.json()["detail"]
         unknown = await s.http.post(f"/v1/workflows/{wf}/approve", json={"step_id": "nope"})
-        assert unknown.status_code == 409 and "not waiting" in unknown.json()["detail"]
+        assert unknown.status_code == 409, unknown.text
+        assert unknown.json()["detail"].startswith(
+            "the run has no step 'nope', so it is not waiting for approval; pending: ")
+        # A step of the run that is not waiting is told as such.
+        early = await s.http.post(f"/v1/workflows/{wf}/approve",
+                                  json={"step_id": "create-application-ecommerce"})
+        assert early.status_code == 409, early.text
+        assert early.json()["detail"].startswith(
+            "create-application-ecommerce is not waiting for approval")
 
         first = await s.http.post(f"/v1/workflows/{wf}/approve",
                                   json={"step_id": MONITORING, "by": "ana", "reason": "ok"})
