@@ -29,6 +29,8 @@ API_HELP = ("API base address (default: http://127.0.0.1:ORCHESTRATOR_API_PORT, 
             "`orchestrator up` serves on, else 8000)")
 ADDRESS_HELP = ("Temporal server host:port (default: ORCHESTRATOR_TEMPORAL_ADDRESS, "
                 "else 127.0.0.1:ORCHESTRATOR_TEMPORAL_PORT)")
+log = logging.getLogger("orchestrator")
+
 # Signals that stop a command, and its exit code then (128 + the signal).
 # SIGHUP: the terminal went away (the dev server `up` started must stop with it).
 STOP_SIGNALS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
@@ -97,6 +99,8 @@ async def _until_stopped(work: Coroutine[Any, Any, int | None]) -> int | None:
         # signals while it serves, raises them again when it is done).
         if not received:
             received.append(sig)
+            # Said at once: draining running steps and closing the graph take a while.
+            log.info("%s received: stopping", sig.name)
             task.cancel()
 
     for sig in STOP_SIGNALS:

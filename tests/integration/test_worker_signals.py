@@ -71,6 +71,7 @@ async def test_a_stop_signal_stops_the_command_cleanly(
             worker.kill()
             await worker.wait()
     assert "Traceback" not in _logged(log), _logged(log)[-3000:]
+    assert f"{stop.name} received: stopping" in _logged(log)
     # Closed cleanly: the embedded graph opens again at once (no lock left behind).
     store = EmbeddedGraphStore(tmp_path / "graph.lbug")
     await store.setup()
