@@ -41,9 +41,18 @@ async def session(api: str) -> AsyncIterator[httpx.AsyncClient]:
         ) from err
 
 
+def body_of(reply: httpx.Response) -> dict[str, Any]:
+    """The API's answer as an object; a body that is not one (a proxy's page) as its
+    `detail`."""
+    if reply.headers.get("content-type", "").startswith("application/json"):
+        body = reply.json()
+        if isinstance(body, dict):
+            return body
+    return {"detail": reply.text}
+
+
 def show_refusal(reply: httpx.Response, out: TextIO) -> None:
-    body = reply.json() if reply.headers.get("content-type", "").startswith("application/json") \
-        else {"detail": reply.text}
+    body = body_of(reply)
     detail, problem = body.get("detail"), body.get("problem")
     if isinstance(problem, dict):  # a request the orchestrator would not run
         reasons = problem.get("details", [])

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from orchestrator.api_client import START_TIMEOUT_S, session, show_refusal
+from orchestrator.api_client import START_TIMEOUT_S, body_of, session, show_refusal
 from orchestrator.errors import ServiceUnreachable
 from orchestrator.models import (
     STEP_REFERENCE,
@@ -83,8 +83,7 @@ async def _start(http: httpx.AsyncClient, body: dict[str, Any], out: TextIO) -> 
             return reply
         if waited_since is None:
             waited_since = now
-            json_body = reply.headers.get("content-type", "").startswith("application/json")
-            told = reply.json().get("detail") if json_body else reply.text
+            told = body_of(reply).get("detail")
             out.write(f"(the API answers 503: {told}; trying again for {API_GONE_S:.0f} s)\n")
             out.flush()
         await asyncio.sleep(START_RETRY_S)
@@ -92,9 +91,8 @@ async def _start(http: httpx.AsyncClient, body: dict[str, Any], out: TextIO) -> 
 
 def _answer_hint(reply: httpx.Response, out: TextIO, api_option: str) -> None:
     """How to answer a refusal that asks something ("name the one to fix")."""
-    body = reply.json() if reply.headers.get("content-type", "").startswith(
-        "application/json") else {}
-    problem = body.get("problem") if isinstance(body, dict) else None
+    body = body_of(reply)
+    problem = body.get("problem")
     if isinstance(problem, dict) and problem.get("kind") == "cannot_plan" and body.get(
         "conversation_id"
     ):
