@@ -13,7 +13,7 @@ import contextlib
 import logging
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -54,6 +54,9 @@ class Connection:
         # A failed connect nobody awaited any more must not warn at garbage collection.
         self.ready.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._ended = False
+        # Exchanges under way, and whether the session closes once they have ended.
+        self._calls = 0
+        self._draining = False
         self._wake = asyncio.Event()
         # The scope around the session's life; cancelled only to abandon a connect.
         self._scope = anyio.CancelScope(
@@ -63,7 +66,29 @@ class Connection:
 
     @property
     def usable(self) -> bool:
-        return not self._ended and not (self.ready.done() and self.ready.exception())
+        failed = self.ready.done() and self.ready.exception()
+        return not self._ended and not self._draining and not failed
+
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Around one exchange: a session asked to drain closes once the last ends."""
+        self._calls += 1
+        try:
+            yield
+        finally:
+            self._calls -= 1
+            if self._draining and not self._calls:
+                self.end()
+
+    def drain(self) -> None:
+        """Close the session once the exchanges under way have ended (each has its
+        own timeout); at once if there are none. For a server edited or removed:
+        cut off, a call would be retried on a new session, and a tool that is not
+        idempotent would run twice."""
+        if self._calls:
+            self._draining = True
+        else:
+            self.end()
 
     def end(self) -> None:
         """Ask the owner to close the session (idempotent, returns at once)."""

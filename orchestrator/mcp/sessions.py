@@ -47,6 +47,8 @@ class SessionPool:
         self._on_tools_changed = on_tools_changed or _ignore
         self._on_reconnect = on_reconnect or _ignore
         self._live: dict[str, Connection] = {}
+        # Sessions of servers edited or removed, still carrying calls under way.
+        self._draining: set[Connection] = set()
         self._closing: set[asyncio.Task[None]] = set()
         self._opened: dict[str, int] = {}
         self._closed = False
@@ -60,12 +62,13 @@ class SessionPool:
         self._servers[name] = server
 
     def remove(self, name: str) -> None:
-        """Stop serving a server: its session is closed (in the background)."""
+        """Stop serving a server: new calls no longer reach its session, which closes
+        (in the background) once the calls under way on it have ended."""
         self._servers.pop(name, None)
         self._opened.pop(name, None)
         conn = self._live.get(name)
         if conn is not None:
-            self._retire(conn)
+            self._retire(conn, drain=True)
 
     def is_alive(self, server: str) -> bool:
         conn = self._live.get(server)
@@ -77,6 +80,9 @@ class SessionPool:
 
     async def client(self, server: str) -> Client:
         """The server's live session, opening (or reopening) it when needed."""
+        return (await self._connected(server))[1]
+
+    async def _connected(self, server: str) -> tuple[Connection, Client]:
         if self._closed:
             raise McpServerUnavailable("the MCP session pool is closed")
         if server not in self._servers:
@@ -88,7 +94,7 @@ class SessionPool:
             conn = self._open(server)
         try:
             # Shielded: one caller giving up must not cancel the connect for the others.
-            return await asyncio.shield(conn.ready)
+            return conn, await asyncio.shield(conn.ready)
         except McpServerUnavailable:
             self._retire(conn)
             raise
@@ -98,9 +104,10 @@ class SessionPool:
         """The server's session for one exchange; a fault of the connection itself
         retires the session (the next use opens a new one) and is raised as the
         retryable `McpServerUnavailable`."""
-        client = await self.client(server)
+        conn, client = await self._connected(server)
         try:
-            yield client
+            with conn.in_use():
+                yield client
         except TRANSPORT_FAULTS as error:
             self.discard(server, client)
             raise McpServerUnavailable(f"MCP server {server!r}: {describe(error)}") from error
@@ -120,7 +127,7 @@ class SessionPool:
 
     async def close(self) -> None:
         self._closed = True
-        for conn in list(self._live.values()):
+        for conn in [*self._live.values(), *self._draining]:
             self._retire(conn)
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
@@ -139,10 +146,15 @@ class SessionPool:
         self._live[server] = conn
         return conn
 
-    def _retire(self, conn: Connection) -> None:
+    def _retire(self, conn: Connection, *, drain: bool = False) -> None:
         if self._live.get(conn.name) is conn:
             del self._live[conn.name]
-        conn.end()
+        if drain:
+            conn.drain()
+            self._draining.add(conn)
+            conn.task.add_done_callback(lambda _: self._draining.discard(conn))
+        else:
+            conn.end()
         if not conn.task.done():
             self._closing.add(conn.task)
             conn.task.add_done_callback(self._closing.discard)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from orchestrator.mcp import McpHub, McpServerUnavailable, parse_config
+from orchestrator.mcp import McpHub, McpServerUnavailable, McpUnknownTool, parse_config
 from tests.mcp.conftest import HubFactory
 from tests.mcp.support import (
     HttpServerProcess,
@@ -160,3 +161,51 @@ async def test_close_stops_server_processes(tmp_path: Path) -> None:
     assert process_gone(pid)
     with pytest.raises(McpServerUnavailable, match="closed"):
         await _pid(hub)
+
+
+async def _provisioning(hub: McpHub, name: str) -> asyncio.Task[dict[str, Any]]:
+    """A call of about a second (50 nodes), started and under way on the server."""
+    call = asyncio.create_task(hub.call_tool(
+        "cloud", "provision_cluster", {"name": name, "region": "eu-west-1", "nodes": 50}))
+    await asyncio.sleep(0.3)
+    assert not call.done()
+    return call
+
+
+@pytest.mark.parametrize("edit", ["changed", "removed"])
+async def test_a_call_under_way_ends_on_its_session_when_its_server_is_edited(
+    make_hub: HubFactory, tmp_path: Path, edit: str
+) -> None:
+    """An edited or removed entry must not cut off a call in flight: retried on a new
+    session, a tool that is not idempotent would run twice."""
+    entry = python_server("cloud_server", "--state", str(tmp_path / "cloud.json"))
+    hub = make_hub({"cloud": entry})
+    first = await _pid(hub, "cloud")
+    call = await _provisioning(hub, "c1")
+    hub.remove_server("cloud", forget_pins=False)
+    if edit == "changed":
+        hub.add_server("cloud", parse_config({"mcpServers": {"cloud": {
+            **entry, "env": {"EDITED": "1"}}}}).servers["cloud"])
+    output = await call
+    assert output["structured_content"]["name"] == "c1"
+    # The old session closes once its call has ended.
+    await eventually(lambda: process_gone(first))
+    if edit == "changed":
+        assert await _pid(hub, "cloud") != first
+    else:
+        with pytest.raises(McpUnknownTool):
+            await _pid(hub, "cloud")
+
+
+async def test_close_does_not_wait_for_a_call_on_a_removed_server(
+    make_hub: HubFactory, tmp_path: Path
+) -> None:
+    hub = make_hub({"cloud": python_server("cloud_server", "--state", str(tmp_path / "c.json"))})
+    first = await _pid(hub, "cloud")
+    call = await _provisioning(hub, "c2")
+    hub.remove_server("cloud", forget_pins=False)
+    async with asyncio.timeout(0.5):  # the call would take another ~0.7 s
+        await hub.close()
+    await eventually(lambda: process_gone(first))
+    with pytest.raises(McpServerUnavailable):
+        await call
