@@ -10,7 +10,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -25,10 +30,12 @@ from orchestrator.models import (
     OrchestrationRequest,
     ProblemKind,
     RunResult,
+    RunStatus,
 )
 from orchestrator.planning.conversation import context_of
 from orchestrator.settings import Settings
 from worker.client import run_handle
+from workflows import search_attributes as sa
 from workflows.approvals import PLAN
 from workflows.orchestration import OrchestrationWorkflow
 
@@ -87,6 +94,11 @@ async def chat(
         task_queue=settings.task_queue,
         # Told in the list of runs, which reads visibility only.
         memo={DRY_RUN: True} if body.dry_run else None,
+        # Listed (and found by tenant) from the start: the run sets them again itself
+        # once planned, which may take a slow model minutes.
+        search_attributes=TypedSearchAttributes([
+            SearchAttributePair(sa.STATUS, RunStatus.PLANNING.value),
+            SearchAttributePair(sa.TENANT, body.tenant)]),
         # A repeated key joins the run it started; it never starts a second one.
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -4,18 +4,22 @@ tenant, page by page, a run ended from outside told as such; bad filters refused
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 
+from api.app import create_app
 from orchestrator.agents.faults import Fault
 from orchestrator.api_client import run_line
 from orchestrator.devserver import DevServer
 from orchestrator.models import RunStatus
+from orchestrator.settings import Settings
 from tests.integration.stack import S1, running_stack, start, wait_until
+from worker.runtime import build_runtime
 
 S2 = "create application shop with payment service"
 BROKEN = Fault(fail_attempts=1, non_retryable=True)
@@ -141,3 +145,35 @@ async def test_a_dry_run_is_listed_as_one(
     assert by_id[dry]["dry_run"] is True and by_id[real]["dry_run"] is False
     # As `orchestrator runs` prints them.
     assert "(dry run) " in run_line(by_id[dry]) and "(dry run)" not in run_line(by_id[real])
+
+
+async def test_a_run_still_planning_is_listed_as_planning_with_its_tenant(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    """No worker has taken the run yet (as while a slow model plans): it is listed
+    as planning, under its tenant, not with nulls a filter cannot find."""
+    tenant = f"t{uuid.uuid4().hex[:12]}"
+    settings = Settings(temporal_address=temporal_server.address, data_dir=tmp_path,
+                        task_queue=f"test-{uuid.uuid4()}")
+    runtime = await build_runtime(settings)
+    app = create_app(settings, client, runtime.store, runtime.hub)
+    try:
+        async with (app.router.lifespan_context(app),
+                    httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                      base_url="http://api", timeout=60) as http):
+            # Answered once the plan is known: never, with no worker.
+            sent = asyncio.create_task(http.post("/v3/ai/chat", json={
+                "message": S2, "tenant": tenant}, headers={"Idempotency-Key": tenant}))
+            runs = await listed(http, lambda r: len(r) == 1, tenant=tenant)
+            assert runs[0]["status"] == "planning" and runs[0]["tenant"] == tenant
+            reply = await http.get("/v1/workflows", params={"status": "planning",
+                                                            "tenant": tenant})
+            assert ids(reply.json()["runs"]) == ids(runs)
+            sent.cancel()
+            # The app tells its cancelled wait for the plan as the SDK raised it.
+            with contextlib.suppress(asyncio.CancelledError,
+                                     WorkflowUpdateRPCTimeoutOrCancelledError):
+                await sent
+            await client.get_workflow_handle(runs[0]["workflow_id"]).terminate("test")
+    finally:
+        await runtime.close()
