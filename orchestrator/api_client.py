@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, TextIO
+from urllib.parse import quote
 
 import httpx
 
@@ -39,6 +40,12 @@ async def session(api: str) -> AsyncIterator[httpx.AsyncClient]:
         raise ServiceUnreachable(
             f"lost the API at {api} ({type(err).__name__}): did `orchestrator up` stop?"
         ) from err
+
+
+def run_path(workflow_id: str) -> str:
+    """The API's path of one run; the id quoted whole, so that whatever it holds
+    ("a/../b") names that run and no other path."""
+    return f"/v1/workflows/{quote(workflow_id, safe='')}"
 
 
 def body_of(reply: httpx.Response) -> dict[str, Any]:

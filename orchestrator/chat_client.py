@@ -10,7 +10,13 @@ from typing import Any, TextIO
 
 import httpx
 
-from orchestrator.api_client import START_TIMEOUT_S, body_of, session, show_refusal
+from orchestrator.api_client import (
+    START_TIMEOUT_S,
+    body_of,
+    run_path,
+    session,
+    show_refusal,
+)
 from orchestrator.errors import ServiceUnreachable
 from orchestrator.models import (
     STEP_REFERENCE,
@@ -104,7 +110,7 @@ async def watch(api: str, workflow_id: str, out: TextIO, api_option: str = "") -
     """Follow a run already started (by another terminal, the API, a chat that lost
     its connection) as `follow` does; 0 if it completed."""
     async with session(api) as http:
-        reply = await http.get(f"/v1/workflows/{workflow_id}")
+        reply = await http.get(run_path(workflow_id))
         if reply.status_code != 200:
             show_refusal(reply, out)
             return 2
@@ -127,7 +133,7 @@ async def _until_finished(http: httpx.AsyncClient, workflow_id: str, out: TextIO
     lost_since: float | None = None
     while True:
         try:
-            reply = await http.get(f"/v1/workflows/{workflow_id}")
+            reply = await http.get(run_path(workflow_id))
             # 5xx: the API is up, what it needs is not (Temporal restarting).
             trouble = f"HTTP {reply.status_code}" if reply.is_server_error else None
         except httpx.TransportError as err:
@@ -217,7 +223,7 @@ async def control(api: str, workflow_id: str, action: str, out: TextIO,
     """Approve, reject or cancel a run; prints what the answer does."""
     body = None if action == "cancel" else {"step_id": step, "reason": reason, "by": by}
     async with session(api) as http:
-        reply = await http.post(f"/v1/workflows/{workflow_id}/{action}", json=body)
+        reply = await http.post(f"{run_path(workflow_id)}/{action}", json=body)
     if reply.status_code != 200:
         show_refusal(reply, out)
         return 2

@@ -143,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="send a request to a running API and follow it")
     chat.add_argument("message")
     chat.add_argument("--api", default=default_api(), help=API_HELP)
-    chat.add_argument("--continue", dest="conversation", metavar="WORKFLOW_ID",
+    chat.add_argument("--continue", dest="conversation", metavar="WORKFLOW_ID", type=_run_id,
                       help="follow up on this run: add to it while it runs, else start "
                            "a run that follows it")
     chat.add_argument("--require-approval", action="store_true",
@@ -151,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.set_defaults(func=_chat)
 
     watch = sub.add_parser("watch", help="follow a run already started, step by step")
-    watch.add_argument("workflow_id")
+    watch.add_argument("workflow_id", type=_run_id)
     watch.add_argument("--api", default=default_api(), help=API_HELP)
     watch.set_defaults(func=_watch)
 
@@ -173,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
                          ("reject", "reject a pending approval: the run rolls back"),
                          ("cancel", "cancel a run: completed steps are compensated")):
         control = sub.add_parser(action, help=text)
-        control.add_argument("workflow_id")
+        control.add_argument("workflow_id", type=_run_id)
         control.add_argument("--api", default=default_api(), help=API_HELP)
         if action != "cancel":
             control.add_argument("--step", help="the step waiting (default: the plan, "
@@ -185,13 +185,14 @@ def _parser() -> argparse.ArgumentParser:
 
     replay = sub.add_parser("replay", help="replay a run's history against the current code")
     source = replay.add_mutually_exclusive_group(required=True)
-    source.add_argument("workflow_id", nargs="?", help="fetch this run's history from Temporal")
+    source.add_argument("workflow_id", nargs="?", type=_run_id,
+                        help="fetch this run's history from Temporal")
     source.add_argument("--file", type=Path, help="a history saved as JSON")
     replay.add_argument("--address", help=ADDRESS_HELP)
     replay.set_defaults(func=_replay)
 
     history = sub.add_parser("history", help="save a run's history as JSON")
-    history.add_argument("workflow_id")
+    history.add_argument("workflow_id", type=_run_id)
     history.add_argument("--out", type=Path, required=True, help="file to write")
     history.add_argument("--address", help=ADDRESS_HELP)
     history.set_defaults(func=_history)
@@ -230,6 +231,16 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) <= MAX_PORT:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-{MAX_PORT})")
     return int(text)
+
+
+def _run_id(text: str) -> str:
+    """A run's workflow id: an empty one names no run (the API could only say "Not
+    Found")."""
+    given = text.strip()
+    if not given:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a run's workflow id: `orchestrator runs` lists them")
+    return given
 
 
 async def _up(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from orchestrator import api_client, chat_client
+from orchestrator import api_client, chat_client, cli
 from orchestrator.devserver import free_port
 from orchestrator.errors import ServiceUnreachable
 from orchestrator.settings import Settings
@@ -55,3 +55,32 @@ def test_starting_a_run_waits_longer_than_planning_may_take() -> None:
     assert PLAN_TIMEOUT.total_seconds() < api_client.START_TIMEOUT_S
     # A model's tries within one plan (then the rules stand in).
     assert 3 * Settings().openai_timeout_s < api_client.START_TIMEOUT_S
+
+
+async def test_a_run_id_names_that_run_and_no_other_path() -> None:
+    seen: list[str] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append((await reader.readline()).decode().split()[1])
+        writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\n"
+                     b"content-length: 22\r\n\r\n{\"detail\": \"no such\"}\n")
+        await writer.drain()
+        writer.close()
+
+    port = free_port()
+    async with await asyncio.start_server(answer, "127.0.0.1", port):
+        out = io.StringIO()
+        assert await chat_client.watch(f"http://127.0.0.1:{port}", "a/../b", out) == 2
+    assert seen == ["/v1/workflows/a%2F..%2Fb"]
+    assert "no such" in out.getvalue()
+
+
+@pytest.mark.parametrize("command", ["approve", "reject", "cancel", "watch", "history"])
+def test_an_empty_run_id_is_refused_before_anything_is_sent(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main([command, " ", "--api", "http://127.0.0.1:1"] if command != "history"
+                 else [command, "", "--out", "x.json"])
+    assert exited.value.code == 2
+    assert "is not a run's workflow id: `orchestrator runs` lists them" in capsys.readouterr().err
