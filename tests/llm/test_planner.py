@@ -56,6 +56,8 @@ async def test_plan_s1_from_a_good_answer(
      "no capability 'delete' produces the kind application; those that do: application.create"),
     (action("create", "service", "payment"), "I need to know its application"),
     (action("create", "application", "Ecommerce Shop"), "'Ecommerce Shop' is not a valid name"),
+    (action("create", "service", "billing", application="ecommerce"),
+     "name 'billing' is not in the request ('billing' is not a word of it)"),
 ])
 async def test_plan_repairs_an_answer_that_cannot_be_planned(
     fake_openai: FakeOpenAi, store: EmbeddedGraphStore, wrong: RequestedAction, told: str
@@ -71,6 +73,32 @@ async def test_plan_repairs_an_answer_that_cannot_be_planned(
     assert echoed["role"] == "assistant"
     assert PlanningAnswer.model_validate_json(echoed["content"]).actions[-1] == wrong
     assert problems["role"] == "user" and told in problems["content"]
+
+
+async def test_an_answer_to_another_request_is_not_planned(
+    fake_openai: FakeOpenAi, store: EmbeddedGraphStore
+) -> None:
+    """A model answering another request (a cached or mixed-up answer) names what
+    this one never mentions: told so, then the rules plan the request itself."""
+    fake_openai.script = [answer(S1_ANSWER), answer(S1_ANSWER)]
+    async with llm_planner(fake_openai, store) as planner:
+        plan = await planner.plan("create application shop with cart service")
+    assert plan.planner == "offline" and plan.fallback_reason is not None
+    assert "name 'ecommerce' is not in the request" in plan.fallback_reason
+    assert shape(plan) == {"create-application-shop": [],
+                           "create-service-cart": ["create-application-shop"]}
+
+
+async def test_names_joining_the_requests_words_and_known_aliases_are_planned(
+    fake_openai: FakeOpenAi, store: EmbeddedGraphStore
+) -> None:
+    deploy = action("create", "deployment", "shop-production", application="shop",
+                    environment="production")
+    fake_openai.script = [answer(with_actions(action("create", "application", "shop"),
+                                              deploy))]
+    async with llm_planner(fake_openai, store) as planner:
+        plan = await planner.plan("create application shop and deploy it to prod")
+    assert plan.planner == "llm" and plan.fallback_reason is None
 
 
 async def test_plan_repairs_a_reference_to_an_entity_that_does_not_exist(
@@ -130,7 +158,7 @@ async def test_plan_falls_back_to_offline_when_the_repair_fails_too(
     wrong = answer(with_actions(action("create", "database", "orders")))
     fake_openai.script = [wrong, wrong]
     async with llm_planner(fake_openai, store) as planner:
-        plan = await planner.plan(S1)
+        plan = await planner.plan(S1.replace("payment", "orders"))
     assert plan.planner == "offline"
     assert plan.fallback_reason == (
         "the model's answer could not be planned, even after a repair round: "

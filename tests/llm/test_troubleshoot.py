@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from orchestrator.graph.embedded import EmbeddedGraphStore
 from tests.llm.fake_openai import FakeOpenAi
-from tests.llm.support import S1_ANSWER, answer, llm_planner
+from tests.llm.support import S1_ACTIONS, S1_ANSWER, answer, llm_planner, with_actions
 from tests.platform_world import deployed, failed_redeploy
 
 
@@ -30,7 +30,7 @@ async def test_a_failing_deployment_is_troubleshot_without_the_model(
 async def test_other_requests_still_go_to_the_model(
     fake_openai: FakeOpenAi, store: EmbeddedGraphStore
 ) -> None:
-    fake_openai.script = [answer(S1_ANSWER)]
+    fake_openai.script = [answer(with_actions(*S1_ACTIONS[:2]))]
     async with llm_planner(fake_openai, store) as planner:
         plan = await planner.plan("create application ecommerce with payment service")
     assert len(fake_openai.requests) == 1 and plan.planner == "llm"

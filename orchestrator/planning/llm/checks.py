@@ -6,10 +6,15 @@ to the model in one repair round, so each says what is wrong and what would be r
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
+
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import EntityRef, is_valid_name
 from orchestrator.planning.llm.answer import PlanningAnswer, RequestedAction
+from orchestrator.planning.llm.retrieval import stems
+from orchestrator.planning.parser import ENVIRONMENTS
 
 # Alternatives named in a problem: enough to correct it, not the whole catalogue.
 MAX_LISTED = 5
@@ -51,4 +56,28 @@ def _action_problems(action: RequestedAction, registry: AgentRegistry) -> list[s
         known = ", ".join(c.name for c in producers[:MAX_LISTED])
         problems.append(f"no capability {action.verb!r} produces the kind {action.kind}; "
                         f"those that do: {known}")
+    return problems
+
+
+def unfounded_names(
+    answer: PlanningAnswer, request: str, known: Collection[EntityRef]
+) -> list[str]:
+    """Names in the answer that are words of neither the request nor the entities
+    the conversation knows (`known`): a model answering another request, or making
+    a name up, would otherwise have that thing made. A name may join the request's
+    words ("ecommerce-production"), and "prod" stands for "production"."""
+    names = [ref.name for ref in known] + [m.name for m in answer.references]
+    words = stems(request) | set(names) | stems(" ".join(names))
+    words |= {ENVIRONMENTS[w] for w in words if w in ENVIRONMENTS}
+    problems: list[str] = []
+    for i, action in enumerate(answer.actions, start=1):
+        for what, value in (("name", action.name),
+                            *((f"qualifier {q.key}", q.value) for q in action.qualifiers)):
+            missing = [part for part in re.split(r"[-_]", value)
+                       if part and stems(part) - words and part not in words]
+            if missing:
+                problems.append(
+                    f"action {i} ({action.describe()}): {what} {value!r} is not in the "
+                    f"request ({', '.join(map(repr, missing))} is not a word of it): "
+                    "name things with the request's own words")
     return problems

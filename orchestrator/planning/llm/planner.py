@@ -24,7 +24,7 @@ from orchestrator.errors import CannotPlan, InvalidInput, OrchestratorError, Tra
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import EntityRef, Plan
 from orchestrator.planning.llm.answer import PlanningAnswer
-from orchestrator.planning.llm.checks import answer_problems
+from orchestrator.planning.llm.checks import answer_problems, unfounded_names
 from orchestrator.planning.llm.context import ContextBuilder
 from orchestrator.planning.llm.errors import ModelRejected, UnreadableAnswer
 from orchestrator.planning.llm.prompt import first_messages, repair_messages
@@ -140,6 +140,7 @@ class LlmPlanner:
             raise _Refused("the model did not understand "
                            + ", ".join(map(repr, answer.not_understood)))
         problems = await answer_problems(answer, self._registry, self._store)
+        problems += unfounded_names(answer, message, [*context.entities, *context.making])
         if problems:
             return problems
         try:

@@ -42,7 +42,8 @@ Answer with:
 When the catalogue lists conversation_entities, the request follows up on earlier
 work on them: a qualifier the request leaves out (the application a service belongs
 to) is the one entity of that kind there; leave it out when several could be meant.
-Names are lowercase letters, digits, '-' and '_', starting with a letter."""
+Names are lowercase letters, digits, '-' and '_', starting with a letter, made of the
+request's own words (or of the entities' names): never invent one."""
 
 
 def first_messages(request: str, context: PlanningContext) -> list[ChatCompletionMessageParam]:
