@@ -86,6 +86,8 @@ async def test_a_body_that_is_no_chat_completion_is_retryable_then_left_to_the_r
     failure = await _failure(fake_openai, store)
     assert type(failure) is TransientFailure, failure
     assert "not a chat completion" in str(failure)
+    # Most often an address that is not the API's: it is named, to be checked.
+    assert f"the model service at {fake_openai.url}" in str(failure)
     assert not to_application_error(failure).non_retryable
     async with llm_planner(fake_openai, store) as planner:
         plan = await planner.plan(S1, last_try=True)

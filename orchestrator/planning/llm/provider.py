@@ -106,8 +106,10 @@ class OpenAiPlanningModel:
             # completion at all (a proxy's error page, cut-off JSON). Like a 502,
             # worth another try, and on the last the rules plan instead.
             raise TransientFailure(
-                f"the model service answered with something that is not a chat "
-                f"completion ({type(error).__name__}: {str(error)[:200]})"
+                f"the model service at {self._client.base_url} answered with something "
+                f"that is not a chat completion ({type(error).__name__}: "
+                f"{str(error)[:200]}): is that the address of an OpenAI-compatible API "
+                "(ORCHESTRATOR_OPENAI_BASE_URL; it often ends in /v1)?"
             ) from error
         if not completion.choices:
             return None, "the answer has no choices"
