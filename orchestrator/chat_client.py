@@ -272,8 +272,10 @@ def shown_parameters(params: dict[str, Any]) -> str:
             whole = STEP_REFERENCE.fullmatch(value)
             if whole:
                 return f"<{whole.group(1)}{whole.group(2)}>"
-            if value and not any(c.isspace() or c in ',"' for c in value):
-                return value[:VALUE_WIDTH] + ("…" if len(value) > VALUE_WIDTH else "")
+            # A text made of earlier outputs shows each of them as above.
+            value = told = STEP_REFERENCE.sub(lambda r: f"<{r.group(1)}{r.group(2)}>", value)
+            if told and not any(c.isspace() or c in ',"' for c in told):
+                return told[:VALUE_WIDTH] + ("…" if len(told) > VALUE_WIDTH else "")
         text = json.dumps(value, ensure_ascii=False)
         return text[:VALUE_WIDTH] + ("…" if len(text) > VALUE_WIDTH else "")
 
@@ -368,6 +370,9 @@ def _step_line(step: StepResult, undo: StepResult | None = None, run: str = "") 
             shown.append(f"    │ ... ({len(lines) - TEXT_LINES} more lines: "
                          f"GET /v1/workflows/<id> has it all)")
         line += "\n" + "\n".join(shown)
+    elif "text" in (step.output or {}) and not (step.output or {}).get("structured_content"):
+        # A tool that said nothing ("git status" of a clean tree), not an answer left out.
+        line += "\n    │ (the tool answered with no text)"
     return line
 
 

@@ -51,9 +51,16 @@ def test_a_long_answer_is_cut_saying_where_the_rest_is() -> None:
 
 
 def test_steps_without_text_are_one_line() -> None:
-    for output in ({"application": "shop", "created": True}, {"text": "  "}, None):
+    for output in ({"application": "shop", "created": True}, {"summary": ""}, None):
         line = _step_line(StepResult(step_id="s", status=StepStatus.COMPLETED, output=output))
         assert "\n" not in line
+
+
+def test_a_tool_that_answered_with_no_text_is_told_so() -> None:
+    """Not to be mistaken for an answer left out."""
+    line = _step_line(StepResult(step_id="s", status=StepStatus.COMPLETED,
+                                 output={"text": "  ", "structured_content": None}))
+    assert line.splitlines()[1:] == ["    │ (the tool answered with no text)"]
 
 
 def test_an_error_that_only_repeats_the_status_is_not_said_twice() -> None:
@@ -218,7 +225,7 @@ def test_a_dry_run_shows_each_steps_parameters_as_read() -> None:
         "note": "built by ${steps.build.output.id}", "body": "x" * 70,
     }) == (
         'repo_path=/tmp/repo, text="shipped v2", nodes=2, tags=["a", "b"], '
-        'cluster=<provision-cluster-prod.cluster>, note="built by ${steps.build.output.id}", '
+        'cluster=<provision-cluster-prod.cluster>, note="built by <build.id>", '
         f"body={'x' * 60}…"
     )
 
