@@ -9,6 +9,7 @@ from orchestrator.agents.registry import AgentRegistry
 from orchestrator.errors import CannotPlan
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import EntityRef, Plan, PlanOutput
+from orchestrator.planning.deploy_targets import resolve_deploy_targets
 from orchestrator.planning.parser import parse_request, spelling_hint
 from orchestrator.planning.reuse import PlanReuse
 from orchestrator.planning.synthesis import Synthesiser
@@ -38,6 +39,7 @@ class OfflinePlanner:
         self, registry: AgentRegistry, store: GraphStore, reuse_plans: bool = True
     ) -> None:
         self._synthesiser = Synthesiser(registry, store)
+        self._store = store
         # Completed plans of requests shaped like this one, renamed (see reuse.py).
         self._reuse = PlanReuse(registry, store) if reuse_plans else None
         self._tools = ToolPlanner(registry, store)
@@ -75,11 +77,14 @@ class OfflinePlanner:
             raise CannotPlan("the request asks for nothing I can do", [], [])
         # A follow-up's qualifiers and entities may come from its conversation or the
         # run it extends: that is synthesis's part.
+        actions = parsed.actions
         if self._reuse is not None and not context and not making:
-            reused = await self._reuse.plan(message, parsed.actions)
+            # What a deploy is of read first: a stored plan is renamed to it.
+            actions = await resolve_deploy_targets(actions, self._store)
+            reused = await self._reuse.plan(message, actions)
             if reused is not None:
                 return reused
-        return await self._synthesiser.synthesise(message, parsed.actions, context, making)
+        return await self._synthesiser.synthesise(message, actions, context, making)
 
     async def _as_tool_calls(self, message: str, refusal: CannotPlan) -> Plan:
         """A request the built-in rules cannot read may be a tool call said without

@@ -36,7 +36,11 @@ KINDS = {
 }  # fmt: skip
 VERBS = {"application": "create", "service": "create", "environment": "ensure", "policy": "apply"}
 PLURALS = frozenset({"applications", "apps", "services", "environments", "policies"})
-DEPLOY_VERBS = frozenset({"deploy", "deploys", "deployed", "deploying"})
+DEPLOY_VERBS = frozenset({"deploy", "deploys", "deployed", "deploying",
+                          "redeploy", "redeploys", "redeployed", "redeploying"})
+# "deploy my application to staging": which one is the graph's part (deploy_targets.py).
+APP_NOUNS = frozenset({"application", "app"})
+THE_APPLICATION = "<the application>"
 # Known environments, so "deploy to prod" needs no "environment" noun.
 ENVIRONMENTS = {
     "production": "production", "prod": "production",
@@ -212,7 +216,8 @@ class _Reader:
                     t.used = env is not None
                     break
                 takes_app = not place and (not apps or joined)
-                if m is not None and m.kind == "application" and takes_app:
+                # "deploy the payment service": its application, read in the graph.
+                if m is not None and m.kind in ("application", "service") and takes_app:
                     apps.append(m)
                     joined = False
                     while j < len(self.toks) and self.toks[j].mention is m:
@@ -221,6 +226,11 @@ class _Reader:
                 if self.free(j) and (place or t.text in ENVIRONMENTS):
                     env = j
                     break
+                if takes_app and not apps and not t.used and self.is_word(j, APP_NOUNS):
+                    t.used = True
+                    apps.append(_Mention("application", THE_APPLICATION, j, reference=True))
+                    j += 1
+                    continue
                 if self.free(j) and takes_app:
                     apps.append(j)
                     joined = False
@@ -342,7 +352,8 @@ class _Reader:
         deploys: list[tuple[int, Action]] = []
         for d in self.deploys:
             app = d.app.name if d.app else self.nearest_app(d.pos)
-            quals = {"application": app, "environment": d.env} if app else {"environment": d.env}
+            of = d.app.kind if d.app else "application"
+            quals = {of: app, "environment": d.env} if app else {"environment": d.env}
             name = f"{app}-{d.env}" if app else d.env
             action = Action(verb="deploy", kind="deployment", name=name, qualifiers=quals)
             deploys.append((d.pos, action))

@@ -19,6 +19,7 @@ from orchestrator.errors import CannotPlan
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import AgentStats, Capability, Compensation, EntityRef, Plan, Step
 from orchestrator.planning.conversation import from_context
+from orchestrator.planning.deploy_targets import resolve_deploy_targets
 from orchestrator.planning.parser import Action
 
 MAX_ID = 63
@@ -50,6 +51,7 @@ class Synthesiser:
         """`context`: the conversation's entities, for qualifiers an action lacks;
         `making`: entities a running run is making, taken as existing (its steps
         become the dependencies when the plan is added to that run)."""
+        actions = await resolve_deploy_targets(actions, self._store, context, making)
         # What the graph has seen of the agents decides who runs each step.
         stats = await self._store.agent_stats()
         drafts: list[_Draft] = []

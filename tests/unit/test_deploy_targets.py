@@ -1,0 +1,82 @@
+"""What a deploy is of, read through the graph: the application that owns the service
+named, "my application" when there is one; asked when several could be meant."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.errors import CannotPlan
+from orchestrator.graph.embedded import EmbeddedGraphStore
+from orchestrator.models import Plan
+from orchestrator.planning.offline import OfflinePlanner
+from tests.platform_world import deployed
+from tests.unit.test_planner import REGISTRY
+
+
+def _deploys(plan: Plan) -> list[tuple[str, str]]:
+    """(application, environment) of each deploy, made in the run or not."""
+    found = []
+    for step in plan.steps:
+        if step.capability == "deployment.create":
+            named = {e.kind: e.name for e in step.operates_on}
+            found.append((named["application"], named["environment"]))
+    return found
+
+
+@pytest.mark.parametrize("request_text", [
+    "deploy payment to staging",
+    "deploy my payment service to staging",
+    "deploy the payment service to staging",
+    "deploy service payment to staging",
+])
+async def test_deploying_a_service_deploys_the_application_that_owns_it(
+    store: EmbeddedGraphStore, request_text: str
+) -> None:
+    await deployed(store, "ecommerce", "production", ("payment",))
+    plan = await OfflinePlanner(REGISTRY, store).plan(request_text)
+    assert _deploys(plan) == [("ecommerce", "staging")]
+    # Nothing made that was not asked for: no application "payment", no service.
+    assert {s.capability for s in plan.steps} == {"environment.ensure", "deployment.create"}
+
+
+async def test_a_service_of_several_applications_is_asked_about(
+    store: EmbeddedGraphStore
+) -> None:
+    await deployed(store, "ecommerce", "production", ("payment",))
+    await deployed(store, "shop", "production", ("payment",))
+    with pytest.raises(CannotPlan) as refused:
+        await OfflinePlanner(REGISTRY, store).plan("deploy my payment service to staging")
+    assert "service payment belongs to applications ecommerce and shop: which one?" in (
+        refused.value.reason)
+
+
+async def test_a_service_made_by_the_same_request_deploys_its_application(
+    store: EmbeddedGraphStore
+) -> None:
+    plan = await OfflinePlanner(REGISTRY, store).plan(
+        "create application shop with cart service, then deploy the cart service to staging")
+    assert _deploys(plan) == [("shop", "staging")]
+
+
+async def test_my_application_is_the_one_the_graph_holds(store: EmbeddedGraphStore) -> None:
+    await deployed(store, "ecommerce", "staging", ("payment",))
+    plan = await OfflinePlanner(REGISTRY, store).plan("deploy my application to production")
+    assert _deploys(plan) == [("ecommerce", "production")]
+    await deployed(store, "blog", "staging")
+    with pytest.raises(CannotPlan) as refused:
+        await OfflinePlanner(REGISTRY, store).plan("deploy my app to production")
+    assert "which application? blog or ecommerce" in refused.value.reason
+
+
+async def test_a_redeploy_is_a_deploy(store: EmbeddedGraphStore) -> None:
+    await deployed(store, "ecommerce", "staging")
+    plan = await OfflinePlanner(REGISTRY, store).plan("redeploy ecommerce in staging")
+    assert _deploys(plan) == [("ecommerce", "staging")]
+
+
+async def test_a_name_the_graph_does_not_hold_is_made_as_asked(
+    store: EmbeddedGraphStore
+) -> None:
+    plan = await OfflinePlanner(REGISTRY, store).plan("deploy shop to staging")
+    assert _deploys(plan) == [("shop", "staging")]
+    assert "create-application-shop" in {s.id for s in plan.steps}
