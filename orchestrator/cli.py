@@ -9,18 +9,20 @@ import contextlib
 import getpass
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from orchestrator.errors import InvalidInput, OrchestratorError
 from orchestrator.mcp_cli import add_commands as add_mcp_commands
-from orchestrator.settings import MAX_PORT, Settings, settings_problem
+from orchestrator.settings import MAX_PORT, Settings, settings_problem, unknown_variables
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -62,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The graph store raises the Neo4j driver's failures as errors naming what is
     # wrong; the driver's own log lines would only repeat them, less clearly.
     logging.getLogger("neo4j").setLevel(logging.CRITICAL)
+    for told in unknown_variables(os.environ):
+        print(f"orchestrator: warning: {told}", file=sys.stderr)
     try:
         return int(asyncio.run(_until_stopped(args.func(args))) or 0)
     except KeyboardInterrupt:
@@ -142,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="send a request to a running API and follow it")
     chat.add_argument("message")
-    chat.add_argument("--api", default=default_api(), help=API_HELP)
+    chat.add_argument("--api", default=default_api(), type=_api_url, help=API_HELP)
     chat.add_argument("--continue", dest="conversation", metavar="WORKFLOW_ID", type=_run_id,
                       help="follow up on this run: add to it while it runs, else start "
                            "a run that follows it")
@@ -152,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
 
     watch = sub.add_parser("watch", help="follow a run already started, step by step")
     watch.add_argument("workflow_id", type=_run_id)
-    watch.add_argument("--api", default=default_api(), help=API_HELP)
+    watch.add_argument("--api", default=default_api(), type=_api_url, help=API_HELP)
     watch.set_defaults(func=_watch)
 
     runs = sub.add_parser("runs", help="list runs, those still going first")
@@ -161,12 +165,12 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--tenant", help="only this tenant's runs")
     runs.add_argument("--limit", type=int, default=20, help="runs a page (1-100; default 20)")
     runs.add_argument("--page", help="the page a previous listing named")
-    runs.add_argument("--api", default=default_api(), help=API_HELP)
+    runs.add_argument("--api", default=default_api(), type=_api_url, help=API_HELP)
     runs.set_defaults(func=_runs)
 
     plan = sub.add_parser("plan", help="dry run: show the plan, its stages and predictions")
     plan.add_argument("message")
-    plan.add_argument("--api", default=default_api(), help=API_HELP)
+    plan.add_argument("--api", default=default_api(), type=_api_url, help=API_HELP)
     plan.set_defaults(func=_plan)
 
     for action, text in (("approve", "approve a pending approval of a run"),
@@ -174,7 +178,7 @@ def _parser() -> argparse.ArgumentParser:
                          ("cancel", "cancel a run: completed steps are compensated")):
         control = sub.add_parser(action, help=text)
         control.add_argument("workflow_id", type=_run_id)
-        control.add_argument("--api", default=default_api(), help=API_HELP)
+        control.add_argument("--api", default=default_api(), type=_api_url, help=API_HELP)
         if action != "cancel":
             control.add_argument("--step", help="the step waiting (default: the plan, "
                                  "or the only step waiting)")
@@ -188,13 +192,13 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("workflow_id", nargs="?", type=_run_id,
                         help="fetch this run's history from Temporal")
     source.add_argument("--file", type=Path, help="a history saved as JSON")
-    replay.add_argument("--address", help=ADDRESS_HELP)
+    replay.add_argument("--address", type=_address, help=ADDRESS_HELP)
     replay.set_defaults(func=_replay)
 
     history = sub.add_parser("history", help="save a run's history as JSON")
     history.add_argument("workflow_id", type=_run_id)
     history.add_argument("--out", type=Path, required=True, help="file to write")
-    history.add_argument("--address", help=ADDRESS_HELP)
+    history.add_argument("--address", type=_address, help=ADDRESS_HELP)
     history.set_defaults(func=_history)
 
     demo = sub.add_parser("demo", help="start everything, run the S1 request, show the result")
@@ -231,6 +235,27 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) <= MAX_PORT:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-{MAX_PORT})")
     return int(text)
+
+
+def _api_url(text: str) -> str:
+    """An --api value: an http(s) address; "localhost:8000" is taken as http, as
+    curl takes it (the HTTP client would say only "UnsupportedProtocol")."""
+    given = text.strip()
+    if "://" not in given:
+        given = f"http://{given}"
+    url = urlsplit(given)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not the API's address: give it as http://host:port")
+    return given
+
+
+def _address(text: str) -> str:
+    """An --address value, as ORCHESTRATOR_TEMPORAL_ADDRESS is checked."""
+    if not re.fullmatch(r"\S+:\d{1,5}", text.strip()):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give the Temporal frontend as host:port, e.g. localhost:7233")
+    return text.strip()
 
 
 def _run_id(text: str) -> str:

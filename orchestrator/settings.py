@@ -3,7 +3,9 @@ and passed down; nothing reads the environment anywhere else."""
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -170,3 +172,17 @@ def _told(error: Any) -> str:
         return f"{name}={error['input']!r}: {error['msg']}"
     inside = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc[1:])
     return f"{name}: {inside.lstrip('.')}: {error['msg']}"
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """`ORCHESTRATOR_*` variables that are no setting, each with the setting it most
+    likely meant: a misspelt one (ORCHESTRATOR_AGENT_FAULT) would set nothing, and
+    the fault or address the user thinks is set would silently not be."""
+    names = {ENV_PREFIX + field.upper() for field in Settings.model_fields}
+    told = []
+    for variable in sorted(environ):
+        if variable.upper().startswith(ENV_PREFIX) and variable.upper() not in names:
+            near = difflib.get_close_matches(variable.upper(), names, n=1, cutoff=0.75)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            told.append(f"{variable} is not a setting{hint}: it is ignored")
+    return told

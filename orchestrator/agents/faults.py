@@ -10,6 +10,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
+from pydantic import Field
+
 from orchestrator.agents.base import StepContext
 from orchestrator.errors import InvalidInput, TransientFailure
 from orchestrator.models import Model
@@ -19,13 +21,13 @@ T = TypeVar("T")
 
 class Fault(Model):
     # Fail the first N attempts of every step with this capability (0: never).
-    fail_attempts: int = 0
+    fail_attempts: int = Field(default=0, ge=0)
     # Fail after the agent's write, as a worker crash after a side effect would.
     after_write: bool = False
     # Failures that no retry can fix.
     non_retryable: bool = False
     # Sleep this long before acting: a slow step, on purpose.
-    delay_ms: int = 0
+    delay_ms: int = Field(default=0, ge=0)
     # Only steps whose parameters have these values (e.g. {"policy": "security"}).
     when: dict[str, Any] = {}
     # Only steps run by this agent (when several provide the capability).

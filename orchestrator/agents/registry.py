@@ -12,11 +12,19 @@ from orchestrator.models import Agent, AgentKind, Capability
 class AgentRegistry:
     def __init__(self, capabilities: Iterable[Capability], agents: Iterable[Agent]) -> None:
         self._capabilities = {c.name: c for c in capabilities}
-        self._agents = {a.id: a for a in agents}
-        for agent in self._agents.values():
-            unknown = set(agent.capabilities) - set(self._capabilities)
+        self._agents: dict[str, Agent] = {}
+        for agent in agents:
+            # Agents come from settings too (extra_agents): a misspelt capability or a
+            # second agent under one id is told, not left to a traceback or dropped.
+            if agent.id in self._agents:
+                raise InvalidInput(f"agent {agent.id!r} is defined twice: give the extra "
+                                   "agent an id of its own")
+            unknown = sorted(set(agent.capabilities) - set(self._capabilities))
             if unknown:
-                raise ValueError(f"agent {agent.id} provides unknown {sorted(unknown)}")
+                known = ", ".join(sorted(self._capabilities))
+                raise InvalidInput(f"agent {agent.id!r} provides unknown capabilities "
+                                   f"{', '.join(unknown)} (known: {known})")
+            self._agents[agent.id] = agent
 
     @property
     def capabilities(self) -> list[Capability]:

@@ -84,3 +84,43 @@ def test_an_empty_run_id_is_refused_before_anything_is_sent(
                  else [command, "", "--out", "x.json"])
     assert exited.value.code == 2
     assert "is not a run's workflow id: `orchestrator runs` lists them" in capsys.readouterr().err
+
+
+def test_an_api_address_without_its_scheme_is_taken_as_http(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+
+    async def runs(api: str, *rest: object) -> int:
+        seen.append(api)
+        return 0
+
+    monkeypatch.setattr(api_client, "list_runs", runs)
+    assert cli.main(["runs", "--api", "localhost:7600"]) == 0
+    assert seen == ["http://localhost:7600"]
+
+
+@pytest.mark.parametrize(("argv", "told"), [
+    (["runs", "--api", "ftp://x"], "'ftp://x' is not the API's address: give it as http://host:port"),
+    (["replay", "wf", "--address", "localhost"],
+     "'localhost': give the Temporal frontend as host:port, e.g. localhost:7233"),
+])
+def test_a_bad_address_is_refused_naming_the_form(
+    argv: list[str], told: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(argv)
+    assert told in capsys.readouterr().err
+
+
+def test_a_misspelt_setting_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def runs(*args: object) -> int:
+        return 0
+
+    monkeypatch.setattr(api_client, "list_runs", runs)
+    monkeypatch.setenv("ORCHESTRATOR_AGENT_FAULT", "{}")
+    assert cli.main(["runs"]) == 0
+    assert ("orchestrator: warning: ORCHESTRATOR_AGENT_FAULT is not a setting (did you mean "
+            "ORCHESTRATOR_AGENT_FAULTS?): it is ignored") in capsys.readouterr().err

@@ -13,7 +13,7 @@ from orchestrator.agents.faults import Fault
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.cli import SETTINGS_HELP, main
 from orchestrator.errors import InvalidInput
-from orchestrator.models import Limits
+from orchestrator.models import Agent, AgentKind, Limits
 from orchestrator.settings import Settings, settings_problem
 
 
@@ -38,6 +38,9 @@ from orchestrator.settings import Settings, settings_problem
     ("ORCHESTRATOR_EXTRA_AGENTS", '[{"id": "x"}]',
      "ORCHESTRATOR_EXTRA_AGENTS: [0].kind: Field required; "
      "ORCHESTRATOR_EXTRA_AGENTS: [0].capabilities: Field required"),
+    ("ORCHESTRATOR_AGENT_FAULTS", '{"deployment.create": {"delay_ms": -100}}',
+     "ORCHESTRATOR_AGENT_FAULTS: deployment.create.delay_ms: Input should be greater than "
+     "or equal to 0"),
 ])
 def test_a_bad_setting_is_named_as_it_was_set(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -75,6 +78,18 @@ def test_a_fault_that_would_inject_nothing_is_refused(
     with pytest.raises(InvalidInput, match=re.escape(says)):
         registry.check_faults(faults)
     registry.check_faults({"deployment.create": Fault(agent="deployment-agent")})
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    (Agent(id="zz-agent", kind=AgentKind.BUILTIN, capabilities=["made.up"]),
+     "agent 'zz-agent' provides unknown capabilities made.up (known: application.create"),
+    (Agent(id="deployment-agent", kind=AgentKind.BUILTIN, capabilities=["deployment.create"]),
+     "agent 'deployment-agent' is defined twice: give the extra agent an id of its own"),
+])
+def test_an_extra_agent_that_cannot_be_is_refused(extra: Agent, says: str) -> None:
+    """Told in one line (it was a traceback), or no longer dropped without a word."""
+    with pytest.raises(InvalidInput, match=re.escape(says)):
+        AgentRegistry(PLATFORM_CAPABILITIES, [*PLATFORM_AGENTS, extra])
 
 
 def test_the_commands_help_names_real_settings() -> None:
