@@ -115,6 +115,18 @@ class Binder:
         if subject is None:
             return
         open_ = [r for r in required if r not in draft.params and await self._naming(r)]
+        # A parameter of a kind the tool says it takes (`consumes`) is not given an
+        # entity of another kind: "it" being an application is no bucket, though
+        # with no bucket in the graph nothing else would tell them apart.
+        other = [r for r in open_ if subject.kind and kind_of(r) != subject.kind
+                 and kind_of(r) in draft.capability.consumes]
+        open_ = [r for r in open_ if r not in other]
+        if not open_ and other and draft.reference is not None:
+            named = f"{subject.kind} {subject.name}" if subject.name else (
+                f"the {subject.kind} {subject.step} makes" if subject.step else subject.kind)
+            raise CannotPlan(f"{draft.reference!r} is {named}, and {draft.capability.name} "
+                             f"takes a {kind_of(other[0])}: nothing earlier in the request "
+                             "is one", request.understood, [])
         if not open_:
             return
         of_kind = [r for r in open_ if subject.kind and kind_of(r) == subject.kind]

@@ -73,6 +73,9 @@ def source_of(
                 return f"${{steps.{item.id}.output.{STRUCTURED}.{name}}}", item.id
             if name in item.capability.produces and "name" in outputs:
                 return f"${{steps.{item.id}.output.{STRUCTURED}.name}}", item.id
+            if name in item.capability.produces and isinstance(item.params.get("name"), str):
+                # Its result untyped (no output schema): what it was told to name it.
+                return item.params["name"], item.id
         elif name in registry.capability(item.capability).produces:
             # A built-in agent's output names what it made under its kind.
             return f"${{steps.{item.id}.output.{name}}}", item.id

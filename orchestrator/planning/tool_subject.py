@@ -39,7 +39,9 @@ def made_by(item: Step | ToolDraft, registry: AgentRegistry) -> tuple[str, str |
         kind = item.capability.produces[0] if item.capability.produces else None
         if "name" in output_properties(item.capability) and (kind or "name" in item.params):
             return f"${{steps.{item.id}.output.{STRUCTURED}.name}}", kind
-        return None
+        given = item.params.get("name")
+        # Its result untyped (no output schema): what it was told to name it.
+        return (given, kind) if kind and isinstance(given, str) else None
     produced = registry.capability(item.capability).produces
     # A built-in agent's output names what it made under its kind.
     return (f"${{steps.{item.id}.output.{produced[0]}}}", produced[0]) if produced else None

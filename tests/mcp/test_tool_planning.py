@@ -571,3 +571,45 @@ def test_a_value_said_in_words_takes_its_parameters_type(
     value: str, schema: dict[str, Any], read: Any,
 ) -> None:
     assert typed(value, schema) == read and type(typed(value, schema)) is type(read)
+
+
+STORAGE = [
+    _tool("storage", "create_bucket", "Create a bucket.", {"name": _TEXT},
+          produces=["bucket"]),
+    _tool("storage", "copy_objects", "Copy objects into a bucket for some seconds.",
+          {"bucket": _TEXT, "seconds": {"type": "integer"}}, consumes=["bucket"]),
+]
+
+
+@pytest.fixture
+async def storage(store: EmbeddedGraphStore) -> OfflinePlanner:
+    registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS)
+    registry.replace_kind(AgentKind.MCP, STORAGE, [Agent(
+        id="mcp-storage", kind=AgentKind.MCP, capabilities=[c.name for c in STORAGE])])
+    return OfflinePlanner(registry, store)
+
+
+async def test_it_is_not_given_to_a_parameter_of_another_kind(storage: OfflinePlanner) -> None:
+    """The tool takes a bucket (its `consumes` hint): an application is not one, even
+    with no bucket in the graph to tell them apart by name."""
+    with pytest.raises(CannotPlan) as refused:
+        await storage.plan("create application zeta, then copy objects into it for 2 seconds")
+    assert ("'it' is the application create-application-zeta makes, and "
+            "mcp.storage.copy_objects takes a bucket: nothing earlier in the request is one"
+            ) in refused.value.reason
+
+
+@pytest.mark.parametrize("message", [
+    "storage create bucket name=media-assets -> storage copy objects seconds=3",
+    "create application media, then create a bucket called media-assets -> "
+    "copy objects into it for 3 seconds",
+])
+async def test_what_a_tool_without_an_output_schema_makes_is_named_by_its_arguments(
+    storage: OfflinePlanner, message: str
+) -> None:
+    """`produces` says it makes a bucket; its result says nothing typed (many small
+    servers return untyped results), so its name is the one it was given."""
+    plan = await storage.plan(message)
+    copy = next(s for s in plan.steps if s.capability == "mcp.storage.copy_objects")
+    assert copy.parameters == {"bucket": "media-assets", "seconds": 3}
+    assert copy.depends_on == ["storage-create_bucket"]
