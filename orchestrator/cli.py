@@ -144,6 +144,13 @@ def _parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a worker only", epilog=SETTINGS_HELP)
     worker.set_defaults(func=_worker)
 
+    api = sub.add_parser("api", help="run the API only, the workers elsewhere (needs "
+                         "ORCHESTRATOR_TEMPORAL_ADDRESS and the Neo4j graph)",
+                         epilog=SETTINGS_HELP)
+    api.add_argument("--api-port", type=_port,
+                     help="API port (default: ORCHESTRATOR_API_PORT, else 8000)")
+    api.set_defaults(func=_api)
+
     chat = sub.add_parser("chat", help="send a request to a running API and follow it")
     chat.add_argument("message")
     chat.add_argument("--api", default=default_api(), type=_api_url, help=API_HELP)
@@ -272,6 +279,13 @@ async def _up(args: argparse.Namespace) -> int:
     from worker.main import serve
 
     await serve(_settings(args))
+    return 0
+
+
+async def _api(args: argparse.Namespace) -> int:
+    from worker.main import serve_api
+
+    await serve_api(_settings(args))
     return 0
 
 

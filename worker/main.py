@@ -18,7 +18,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from orchestrator.devserver import DevServer, keep_running, listening
-from orchestrator.errors import ServiceUnreachable
+from orchestrator.errors import InvalidInput, ServiceUnreachable
 from orchestrator.graph.factory import check_store_settings
 from orchestrator.settings import Settings
 from worker.client import connect, ensure_search_attributes, metrics_runtime
@@ -86,8 +86,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
 async def serve(
     settings: Settings,
     ready: Callable[[Settings, Client], Awaitable[None]] | None = None,
+    *, with_worker: bool = True,
 ) -> None:
-    """Worker and API in one process; `ready` runs once both are up."""
+    """Worker and API in one process; `ready` runs once both are up. Without the
+    worker, the API alone (`serve_api`)."""
     if listening(settings.api_port):  # found out before anything is started
         raise ServiceUnreachable(
             f"the API's port {settings.api_port} is taken: is another `orchestrator up` "
@@ -107,7 +109,8 @@ async def serve(
                 lifespan="on",
             )
             server = uvicorn.Server(config)
-            async with build_worker(client, runtime):
+            worker = build_worker(client, runtime) if with_worker else contextlib.nullcontext()
+            async with worker:
                 api = asyncio.create_task(_api(server))
                 try:
                     while not server.started:
@@ -129,6 +132,20 @@ async def serve(
                     await asyncio.gather(api, return_exceptions=True)
     finally:
         await runtime.close()
+
+
+async def serve_api(settings: Settings) -> None:
+    """The API alone, the workers running elsewhere (`orchestrator worker`): so that
+    the API is restarted or scaled without draining a worker. It shares their
+    Temporal and their graph, which must be one all processes reach."""
+    if not settings.temporal_address:
+        raise InvalidInput("the API alone uses the workers' Temporal: set "
+                           "ORCHESTRATOR_TEMPORAL_ADDRESS (`orchestrator up` runs all in one)")
+    if settings.graph_backend == "embedded":
+        raise InvalidInput("the API alone needs the graph the workers write, and the embedded "
+                           "graph is one process's: set ORCHESTRATOR_GRAPH_BACKEND=neo4j "
+                           "(`orchestrator up` runs all in one)")
+    await serve(settings, with_worker=False)
 
 
 def _tell_metrics(settings: Settings) -> None:

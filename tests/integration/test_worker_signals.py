@@ -17,7 +17,7 @@ from orchestrator.devserver import DevServer, free_port, listening
 from orchestrator.graph.embedded import EmbeddedGraphStore
 
 # What each command logs once it is up.
-READY = {"worker": "worker on task queue", "up": "API on http"}
+READY = {"worker": "worker on task queue", "up": "API on http", "api": "API on http"}
 
 
 def _logged(log: Path) -> str:
