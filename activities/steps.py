@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deadline import seconds_left
 from activities.errors import to_application_error
-from activities.heartbeat import heartbeating
+from activities.heartbeat import beat, heartbeating
 from activities.metrics import step_ended
 from orchestrator.agents.base import AgentResult, AgentRunner, StepContext
 from orchestrator.errors import AttemptTimedOut, GraphStoreUnavailable, OrchestratorError
@@ -91,6 +91,8 @@ class StepActivities:
                 if not waited:
                     log.warning("step %s of %s waits for the graph: %s", step.id,
                                 ctx.workflow_id, error)
+                    # Shown with the step's progress (api/run_state.py) while it waits.
+                    beat(waiting=f"for the graph: {error}")
                 waited.append(error)
                 await asyncio.sleep(GRAPH_WAIT_S)
 

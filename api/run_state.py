@@ -75,6 +75,9 @@ def _on_attempt(result: StepResult, pending: PendingActivityInfo) -> None:
 
 def _progress(details: dict[str, Any]) -> str | None:
     """"2/6: message", from what a tool last reported in the step's heartbeat."""
+    waiting = details.get("waiting")
+    if isinstance(waiting, str):  # activities/steps.py: the graph is unreachable
+        return f"waiting: {waiting}"
     done = details.get("progress")
     if not isinstance(done, int | float):
         return None

@@ -21,6 +21,7 @@ import pytest
 from pydantic import SecretStr
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
+from api.run_state import as_temporal_sees_it
 from orchestrator.agents.base import AgentResult, StepContext
 from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer, free_port
@@ -197,6 +198,13 @@ async def test_a_worker_stops_while_a_final_mirror_waits_for_the_graph(
     assert graph.status == "completed"
 
 
+async def _progress(client: Client, handle: WorkflowHandle[Any, RunResult]) -> str | None:
+    """The service step's progress as the API shows it."""
+    state = await handle.query(OrchestrationWorkflow.status)
+    seen = await as_temporal_sees_it(handle, state, client.data_converter)
+    return seen.steps[SERVICE].progress
+
+
 async def test_steps_wait_out_a_neo4j_restart_and_the_run_completes(
     client: Client, temporal_server: DevServer, tmp_path: Path
 ) -> None:
@@ -211,7 +219,14 @@ async def test_steps_wait_out_a_neo4j_restart_and_the_run_completes(
             try:
                 # The step's write meets a graph that is down, longer than the
                 # step's three attempts would last failing at once (~3 s each).
-                await asyncio.sleep(12)
+                waited = asyncio.get_running_loop().time() + 12
+                # Meanwhile the run's view says what the step waits for.
+                # Polled: the view is read from Temporal, which has no event for it.
+                async with asyncio.timeout(10):
+                    while (progress := await _progress(client, handle)) is None:  # noqa: ASYNC110
+                        await asyncio.sleep(0.5)
+                assert progress.startswith("waiting: for the graph: cannot reach Neo4j")
+                await asyncio.sleep(waited - asyncio.get_running_loop().time())
             finally:
                 await on.neo4j.start()
             async with asyncio.timeout(90):
