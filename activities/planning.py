@@ -61,6 +61,10 @@ class PlanningActivities:
                 log.warning("planning %s failed (attempt %d, retried): %s",
                             request.workflow_id, activity.info().attempt, error)
             raise to_application_error(error, told=error.retryable) from error
+        if plan.fallback_reason:
+            # The planner's own line cannot say which run it planned.
+            log.warning("run %s was planned without the model: %s", request.workflow_id,
+                        plan.fallback_reason)
         if request.extension:  # the run's final mirror carries the steps it adds
             return planned
         if request.dry_run:  # a dry run leaves no trace in the graph; it predicts

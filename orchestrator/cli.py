@@ -61,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # httpx2: the MCP SDK's HTTP client, a line per request to a streamable HTTP server.
     for noisy in ("temporalio", "httpx", "httpx2"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The workflow's own lines (a run's end), not the SDK's: those are a run's story.
+    logging.getLogger("temporalio.workflow").setLevel(logging.INFO)
     # The graph store raises the Neo4j driver's failures as errors naming what is
     # wrong; the driver's own log lines would only repeat them, less clearly.
     logging.getLogger("neo4j").setLevel(logging.CRITICAL)

@@ -83,3 +83,10 @@ async def test_a_model_service_down_for_every_try_leaves_the_plan_to_the_rules(
     assert tried and all("(attempt " in r.getMessage() for r in tried)
     assert not [r for r in caplog.records if r.name.startswith("temporalio") and r.exc_info
                 and r.levelno >= logging.WARNING]
+    # An operator reads which run the rules planned, and how each run ended.
+    said = [r.getMessage() for r in caplog.records]
+    run = result.workflow_id
+    assert [m for m in said if m.startswith(f"run {run} was planned without the model: the "
+                                            "model service answered HTTP 503")]
+    assert [m for m in said if m.startswith(f"run {run} ended completed")]
+    assert [m for m in said if " ended failed: " in m and "not understood" in m]

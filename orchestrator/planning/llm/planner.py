@@ -158,7 +158,7 @@ class LlmPlanner:
         self, message: str, reason: str, context: _Conversation,
         transient: OrchestratorError | None = None,
     ) -> Plan:
-        log.warning("planning without the model: %s", reason)
+        log.info("planning without the model: %s", reason)
         try:
             plan = await self._fallback.plan(message, context.entities, context.making)
         except CannotPlan as error:
