@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # Error responses that say the request itself is wrong: sending it again cannot help.
 _REJECTED = (INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND)
+# What the Python SDK's servers say of an exception a tool raised unexpectedly.
+_MASKED = re.compile(r"Error executing tool \S+")
 _PREVIEW_CHARS = 1_000
 
 
@@ -93,6 +96,11 @@ class ToolCaller:
             ) from error
         text = "\n".join(b.text for b in result.content if isinstance(b, types.TextContent))
         if result.is_error:
+            log_path = self._pool.log_of(server)
+            if log_path is not None and _MASKED.fullmatch(text.strip()):
+                # The SDK's servers answer an unexpected exception with this alone;
+                # the traceback went to the server's stderr.
+                text = f"{text.strip()} (the server's log may say why: {log_path})"
             raise McpToolFailed(server, tool, text, retryable=options.retry_tool_errors)
         return await self._output(result, text)
 

@@ -167,7 +167,7 @@ class Connection:
         if self._log_dir is None or not isinstance(self._server, StdioServer):
             return contextlib.nullcontext(sys.stderr)
         self._log_dir.mkdir(parents=True, exist_ok=True)
-        self._log = self._log_dir / f"{_file_name(self.name)}.log"
+        self._log = log_file(self._log_dir, self.name)
         self._log_start = self._log.stat().st_size if self._log.exists() else 0
         return open(self._log, "a", encoding="utf-8")
 
@@ -200,5 +200,7 @@ _LAST_WORDS = 300
 _SECRET_MIN = 4
 
 
-def _file_name(server: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in server) or "server"
+def log_file(log_dir: Path, server: str) -> Path:
+    """The file a stdio server's stderr is written to."""
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in server) or "server"
+    return log_dir / f"{name}.log"

@@ -21,7 +21,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, INTERNAL_ERROR, INVALID_REQUEST
 
 from orchestrator.mcp.config import HttpServer, StdioServer
-from orchestrator.mcp.connection import Connection, ServerEvent
+from orchestrator.mcp.connection import Connection, ServerEvent, log_file
 from orchestrator.mcp.errors import McpServerUnavailable, McpUnknownTool, describe
 
 # The SDK client's error for an HTTP error status whose body holds no JSON-RPC error.
@@ -69,6 +69,12 @@ class SessionPool:
         conn = self._live.get(name)
         if conn is not None:
             self._retire(conn, drain=True)
+
+    def log_of(self, server: str) -> Path | None:
+        """Where a stdio server's stderr goes (a server's own account of its errors)."""
+        if self._log_dir is None or not isinstance(self._servers.get(server), StdioServer):
+            return None
+        return log_file(self._log_dir, server)
 
     def is_alive(self, server: str) -> bool:
         conn = self._live.get(server)

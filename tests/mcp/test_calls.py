@@ -95,6 +95,24 @@ async def test_tool_errors_can_be_final(
     assert to_application_error(raised.value).non_retryable
 
 
+async def test_an_exception_the_server_masks_points_to_the_servers_log(
+    make_hub: HubFactory, tmp_path: Path
+) -> None:
+    """The SDK's servers answer a tool's unexpected exception with "Error executing
+    tool x" alone; why is in the server's stderr, kept in its log."""
+    state = tmp_path / "cloud.json"
+    hub = make_hub({"cloud": python_server("cloud_server", "--state", str(state))})
+    await hub.call_tool("cloud", "server_status", {})
+    state.write_text("{not json")  # its next read of the state raises
+    with pytest.raises(McpToolFailed) as raised:
+        await hub.call_tool("cloud", "get_cluster", {"name": "c1"})
+    log = hub.pool.log_of("cloud")
+    assert log is not None
+    assert raised.value.text == (
+        f"Error executing tool get_cluster (the server's log may say why: {log})")
+    assert "JSONDecodeError" in log.read_text()
+
+
 async def test_progress_reaches_the_caller_in_its_context(
     make_hub: HubFactory, cloud_http: HttpServerProcess
 ) -> None:
