@@ -21,6 +21,17 @@ from temporalio.converter import DataConverter
 from orchestrator.models import Problem, ProblemKind, RunResult, RunStatus, StepResult, StepStatus
 
 
+def with_predictions(state: RunResult) -> RunResult:
+    """A dry run's plan carries the preview's predictions, as its fields promise
+    (the workflow keeps them in the preview only)."""
+    if state.plan is None or state.preview is None:
+        return state
+    plan = state.plan.model_copy(update={
+        "predicted_duration_ms": state.preview.predicted_duration_ms,
+        "predicted_success": state.preview.predicted_success})
+    return state.model_copy(update={"plan": plan})
+
+
 async def as_temporal_sees_it(
     handle: WorkflowHandle[Any, RunResult], state: RunResult, converter: DataConverter
 ) -> RunResult:

@@ -213,7 +213,8 @@ async def dry_run(api: str, message: str, out: TextIO) -> int:
     for n, stage in enumerate(preview.stages, 1):
         out.write(f"  {n}. {', '.join(stage)}\n")
     out.write(f"Predicted duration: {preview.predicted_duration_ms} ms on the critical path\n"
-              f"Predicted success: {preview.predicted_success:.1%} ({preview.basis})\n"
+              f"Predicted success: {preview.predicted_success:.1%}\n"
+              f"  (both from: {preview.basis})\n"
               f"Nothing was run and nothing changed.\n\n{preview.mermaid}\n")
     return 0
 

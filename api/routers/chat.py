@@ -23,6 +23,7 @@ from api.deps import SettingsDep, TemporalClientDep
 from api.errors import Refusal, RunRefused, described
 from api.followup import earlier_run, extend_run, keyed_extension, started_with_key
 from api.run_list import DRY_RUN
+from api.run_state import with_predictions
 from api.schemas import ChatRequest, ChatResponse
 from orchestrator.models import (
     EntityRef,
@@ -117,6 +118,7 @@ async def chat(
             await start.workflow_handle()
         run_id = (await handle.describe()).run_id
         state = await handle.query(OrchestrationWorkflow.status)
+    state = with_predictions(state)
     differs = _differs(state, body) if idempotency_key is not None else None
     if differs is not None:
         # A key names one request: sent with another, it is a mistake to point out,

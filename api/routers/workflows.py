@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import SettingsDep, TemporalClientDep, WorkflowId
 from api.errors import described
 from api.run_list import BadListing, page_token, summary, token_text, visibility_query
-from api.run_state import as_temporal_sees_it
+from api.run_state import as_temporal_sees_it, with_predictions
 from api.schemas import RunPage
 from orchestrator.models import Decision, RunResult, RunStatus
 from worker.client import run_handle
@@ -54,7 +54,7 @@ async def get_workflow(workflow_id: WorkflowId, client: TemporalClientDep) -> Ru
     """The run's status, its plan, each step's state, approvals and rollback."""
     handle = run_handle(client, workflow_id)
     try:
-        state = await handle.query(OrchestrationWorkflow.status)
+        state = with_predictions(await handle.query(OrchestrationWorkflow.status))
         if state.finished_at is not None:
             return state
         return await as_temporal_sees_it(handle, state, client.data_converter)

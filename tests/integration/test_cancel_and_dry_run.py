@@ -102,6 +102,7 @@ async def test_dry_run_plans_predicts_and_changes_nothing(
         assert reply.status_code == 200, reply.text
         body = reply.json()
         result = await result_of(client, body["workflow_id"])
+        viewed = (await s.http.get(f"/v1/workflows/{body['workflow_id']}")).json()
         await s.runtime.mirror.flush()
         entities = await s.runtime.store.find_entities()
         graph = await s.runtime.store.run_graph(body["workflow_id"])
@@ -114,6 +115,10 @@ async def test_dry_run_plans_predicts_and_changes_nothing(
     # No history yet: stated defaults, 4 stages of 1 s, 0.95 a step over 6 steps.
     assert preview["predicted_duration_ms"] == 4000
     assert abs(preview["predicted_success"] - 0.95**6) < 1e-3
+    # The plan's own fields say the same, as the run is started and as it is viewed.
+    for plan in (body["plan"], viewed["plan"]):
+        assert plan["predicted_duration_ms"] == preview["predicted_duration_ms"]
+        assert plan["predicted_success"] == preview["predicted_success"]
     assert "defaults" in preview["basis"]
     assert preview["mermaid"].startswith("flowchart TD")
     assert preview["mermaid"].count("-->") == 6  # one per dependency
