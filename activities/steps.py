@@ -100,8 +100,10 @@ class StepActivities:
                 ) -> ApplicationError:
         """Mirror and tell a failed attempt; the failure to raise."""
         step, attempt = request.step, record.attempt
-        self._mirror.submit(
-            record.model_copy(update={"status": StepStatus.FAILED, "error": str(error)}))
+        # Linked to what it was to work on, as the run's final mirror does
+        # (workflows/outcomes.py): a failed step may have changed it.
+        self._mirror.submit(record.model_copy(update={
+            "status": StepStatus.FAILED, "error": str(error), "operates_on": step.operates_on}))
         log.warning("step %s of %s failed (attempt %d, %s): %s", step.id,
                     request.workflow_id, attempt,
                     "retryable" if error.retryable else "not retryable", error)

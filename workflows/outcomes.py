@@ -114,11 +114,16 @@ def record_output(result: StepResult, status: StepStatus, output: StepOutput) ->
 
 
 def _step_record(wf: str, step: Step, result: StepResult, undo: bool = False) -> StepRecord:
+    # A step that failed returned nothing, yet may have worked on what it was given
+    # (a deploy that left its deployment failing): linked to what it was planned to
+    # work on, so that the graph names it among the runs that touched those.
+    touched = result.operates_on or (
+        step.operates_on if result.status == StepStatus.FAILED else [])
     return StepRecord(
         workflow_id=wf, step_id=step.id, capability=step.capability,
         agent=result.agent or step.agent,
         status=result.status, attempt=result.attempts, output=result.output,
-        error=result.error, operates_on=result.operates_on, undo=undo,
+        error=result.error, operates_on=touched, undo=undo,
     )
 
 

@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from api.schemas import EntityDetail, EntityPage, Resolution, RunGraphView
 from orchestrator.agents.catalogue import PLATFORM_AGENTS
+from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer
 from orchestrator.graph.store import (
     AgentRecord,
@@ -19,7 +20,7 @@ from orchestrator.graph.store import (
     StepGraphContext,
 )
 from orchestrator.models import EntityRef, RunResult, RunStatus
-from tests.integration.stack import S1, running_stack
+from tests.integration.stack import S1, run_waited, running_stack
 
 APP = EntityRef(kind="application", name="ecommerce")
 SVC = EntityRef(kind="service", name="payment")
@@ -164,3 +165,22 @@ async def test_graph_api_refuses_unknown_and_malformed_names(
         assert far.entities == []
         nothing = Resolution.model_validate(await _get(http, "/v1/graph/resolve", q="my app"))
         assert nothing.candidates == []
+
+
+async def test_a_step_that_failed_is_linked_to_what_it_worked_on(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    """"Which runs touched this deployment?" names the run whose deploy broke it."""
+    deploy = "create application shop and deploy it to staging"
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        assert (await run_waited(s, deploy)).status == RunStatus.COMPLETED
+    broken = {"deployment.create": Fault(fail_attempts=1, non_retryable=True)}
+    async with running_stack(client, temporal_server.address, tmp_path,
+                             agent_faults=broken) as s:
+        failed = await run_waited(s, "deploy shop to staging")
+        impact = Impact.model_validate(
+            await _get(s.http, "/v1/graph/entities/deployment/shop-staging/impact"))
+    assert failed.status == RunStatus.ROLLED_BACK
+    assert failed.workflow_id in impact.runs
+    assert [(o.step_id, o.status) for o in impact.steps if o.workflow_id == failed.workflow_id
+            ] == [("deploy-deployment-shop-staging", "failed")]
