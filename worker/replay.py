@@ -8,6 +8,8 @@ the history recorded (replay_steps.py).
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
@@ -66,7 +69,7 @@ async def replay(
 ) -> ReplayReport:
     steps = ScheduledSteps()
     replayer = Replayer(workflows=[workflow], data_converter=pydantic_data_converter,
-                        interceptors=[steps])
+                        interceptors=[steps], runtime=_quiet_runtime())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     events = list(history.events)
     report = ReplayReport(workflow_id=history.workflow_id, ok=result.replay_failure is None,
@@ -125,6 +128,13 @@ def load(path: Path) -> WorkflowHistory:
             f"{path} does not hold a whole workflow history: its first event must be the "
             f"run's start (WorkflowExecutionStarted), {found} "
             f"(orchestrator history <id> --out {path.name} saves one)")
+    gap = next((a for a, b in itertools.pairwise(events) if b.event_id != a.event_id + 1), None)
+    if gap is not None:
+        # Replayed, it would read as a change of the code ("out of order").
+        after = events[events.index(gap) + 1].event_id
+        raise InvalidInput(f"{path} is damaged: its events jump from {gap.event_id} to "
+                           f"{after} (orchestrator history <id> --out {path.name} saves a "
+                           "whole one)")
     started = first.workflow_execution_started_event_attributes
     if not started.original_execution_run_id:
         raise InvalidInput(f"{path}: the run's start event has no run id "
@@ -134,6 +144,14 @@ def load(path: Path) -> WorkflowHistory:
     if started.workflow_id:
         return WorkflowHistory(started.workflow_id, events)
     return history
+
+
+@functools.cache
+def _quiet_runtime() -> Runtime:
+    """A runtime whose core says nothing below an error: on a mismatch it would print
+    its own warning (in colour, to the terminal) before the report, which says it."""
+    quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet)))
 
 
 def _scheduled_event(error: str, events: list[HistoryEvent]) -> int | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import InvalidInput
-from worker.replay import load
+from worker.replay import load, replay
 
 GOLDEN = Path(__file__).parents[1] / "histories" / "s1.json"
 
@@ -39,3 +39,31 @@ def test_a_history_not_opening_with_the_runs_start_is_refused(
     with pytest.raises(InvalidInput, match=r"h\.json") as refused:
         load(path)
     assert says in str(refused.value)
+
+
+def test_a_history_with_events_missing_is_told_damaged_not_a_code_change(
+    tmp_path: Path
+) -> None:
+    saved = json.loads(GOLDEN.read_text())
+    del saved["events"][10:12]  # events 11 and 12
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(saved))
+    with pytest.raises(InvalidInput) as refused:
+        load(path)
+    assert "h.json is damaged: its events jump from 10 to 13" in str(refused.value)
+
+
+async def test_a_mismatch_is_reported_without_the_cores_own_warning(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The report says it; the core's coloured WARN line before it only repeated it."""
+    saved = json.loads(GOLDEN.read_text())
+    scheduled = next(e for e in saved["events"]
+                     if e.get("eventType") == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")
+    scheduled["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "other"
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(saved))
+    report = await replay(load(path))
+    assert not report.ok and report.event_id == int(scheduled["eventId"])
+    printed = capfd.readouterr()
+    assert "WARN" not in printed.out + printed.err, printed
