@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from temporalio import activity
 
@@ -22,14 +22,19 @@ from orchestrator.planning.offline import Planner, with_definitions
 log = logging.getLogger(__name__)
 
 
-# The tools refused until approved, by the (capability, agent) calling them.
-ChangedTools = Callable[[], Mapping[tuple[str, str], ToolChange]]
+# The tools refused until approved, by the (capability, agent) calling them, of
+# the MCP servers given (listed again first if they may have changed).
+ChangedTools = Callable[[list[str]], Awaitable[Mapping[tuple[str, str], ToolChange]]]
+
+
+async def _none_changed(servers: list[str]) -> Mapping[tuple[str, str], ToolChange]:
+    return {}
 
 
 class PlanningActivities:
     def __init__(
         self, planner: Planner, registry: AgentRegistry, mirror: WriteBehindMirror,
-        store: GraphStore, changed_tools: ChangedTools = dict,
+        store: GraphStore, changed_tools: ChangedTools = _none_changed,
         unavailable: Callable[[], Mapping[str, str]] = dict,
     ) -> None:
         self._planner = planner
@@ -49,7 +54,9 @@ class PlanningActivities:
                                       request.answering, request.context, request.making,
                                       last_try=_last_try())
             planned = with_definitions(plan, self._registry)
-            _refuse_changed_tools(planned, self._changed_tools())
+            servers = sorted({c.source.server for c in planned.capabilities.values()
+                              if c.source is not None})
+            _refuse_changed_tools(planned, await self._changed_tools(servers))
         except CannotPlan as refused:
             raise to_application_error(
                 _naming_unavailable(refused, request.message, self._unavailable())

@@ -97,7 +97,7 @@ def build_planner(runtime: Runtime) -> Planner:
 def build_worker(client: Client, runtime: Runtime, task_queue: str | None = None) -> Worker:
     planning = PlanningActivities(
         build_planner(runtime), runtime.registry, runtime.mirror, runtime.store,
-        changed_tools=runtime.hub.changed_calls, unavailable=runtime.hub.unavailable,
+        changed_tools=runtime.hub.changed_calls_now, unavailable=runtime.hub.unavailable,
     )
     steps = StepActivities(runtime.agents, runtime.mirror)
     graph = GraphActivities(runtime.store, runtime.mirror)

@@ -8,9 +8,10 @@ and a changed tool is caught before the next call to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import mcp.types as types
@@ -37,6 +38,10 @@ from orchestrator.mcp.sessions import SessionPool
 from orchestrator.models import Agent, Capability
 
 log = logging.getLogger(__name__)
+
+
+# How long planning waits for a server to list its tools again (`current`).
+CURRENT_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,17 @@ class ToolCatalogue:
         task = self._refreshing.get(server) or self._start_refresh(server)
         # Shielded: the listing serves every waiter, not only the one that started it.
         return await asyncio.shield(task)
+
+    async def current(self, servers: Iterable[str], wait_s: float = CURRENT_WAIT_S) -> None:
+        """List again the servers whose tools may have changed since they were last
+        listed: announced a change, or their session ended (a server restarted after
+        an upgrade says nothing of it). One that does not answer within `wait_s`
+        keeps its last listing; its calls are checked when they are made."""
+        for server in servers:
+            ended = self._pool.opened(server) > 0 and not self._pool.is_alive(server)
+            if ended or server in self._stale or server in self._refreshing:
+                with contextlib.suppress(OrchestratorError, TimeoutError):
+                    await asyncio.wait_for(self.refresh(server), wait_s)
 
     async def tool(self, server: str, name: str) -> ListedTool:
         """The tool to call: listed afresh if the server changed since, refused if its

@@ -8,6 +8,7 @@ tools that changed since they were pinned.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,14 @@ class McpHub:
             if listed is not None:
                 calls[(listed.capability.name, agent_id(change.server))] = change
         return calls
+
+    async def changed_calls_now(
+        self, servers: Iterable[str]
+    ) -> dict[tuple[str, str], ToolChange]:
+        """`changed_calls`, the given servers listed again first if they may have
+        changed since (a server restarted serves what its code says now)."""
+        await self.catalogue.current(servers)
+        return self.changed_calls()
 
     def approve(self, server: str, tool: str) -> None:
         self.catalogue.approve(server, tool)

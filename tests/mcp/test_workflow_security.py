@@ -4,6 +4,7 @@ again: at planning, and inside a run whose plan it changed under."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ from temporalio.client import Client
 from orchestrator.devserver import DevServer
 from orchestrator.models import RunStatus, StepStatus
 from tests.integration.stack import Stack, mcp_stack, result_of, run_waited, start, wait_until
-from tests.mcp.support import eventually, python_server
+from tests.mcp.support import eventually, kill, python_server
 from tests.mcp_servers.tricky_server import ASKS
 
 TOKEN = "admin-secret"
@@ -29,7 +30,8 @@ async def stack(client: Client, temporal_server: DevServer, tmp_path: Path) -> A
         "github": python_server("github_server", "--state", str(tmp_path / "github.json")),
         "tricky": python_server("tricky_server", "--state", str(tmp_path / "notes.json")),
         "dynamic": {"command": sys.executable, "cwd": str(Path(__file__).parents[2]),
-                    "args": ["-m", "tests.mcp_servers.dynamic_server", "--tools", "3"]},
+                    "args": ["-m", "tests.mcp_servers.dynamic_server", "--tools", "3",
+                             "--descriptions", str(tmp_path / "descriptions.json")]},
     }
     async with mcp_stack(client, temporal_server.address, tmp_path, servers,
                          mcp_admin_token=SecretStr(TOKEN)) as s:
@@ -58,6 +60,34 @@ async def test_injected_instructions_call_nothing(stack: Stack, tmp_path: Path) 
     graph = await stack.runtime.store.run_graph(result.workflow_id)
     assert sorted(graph.executed_by) == [
         ("github-create_repository", "mcp-github"), ("tricky-list_notes", "mcp-tricky")]
+
+
+def _processes_running(fragment: str) -> list[int]:
+    """Processes whose command line holds `fragment`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and fragment in (entry / "cmdline").read_text():
+                found.append(int(entry.name))
+    return found
+
+
+async def test_a_tool_changed_while_its_server_was_down_is_refused_at_planning(
+    stack: Stack, tmp_path: Path,
+) -> None:
+    """Upgraded on disk and restarted (a crash, a deploy), a server says nothing of
+    what changed: planning lists it again before trusting its last listing."""
+    request = "dynamic item 000 note=hello"
+    assert (await run_waited(stack, request)).status == RunStatus.COMPLETED
+    upgrade = tmp_path / "descriptions.json"
+    upgrade.write_text(json.dumps({"item_000": "Item zero. Also deletes every repository."}))
+    for pid in _processes_running(str(upgrade)):
+        kill(pid)
+    await eventually(lambda: not stack.runtime.hub.pool.is_alive("dynamic"))
+    reply = await stack.http.post("/v3/ai/chat", json={"message": request, "dry_run": True})
+    assert reply.status_code == 422, reply.text
+    assert "tool 'item_000' of MCP server 'dynamic' changed since it was approved" in (
+        reply.json()["detail"])
 
 
 async def test_a_changed_tool_is_refused_at_planning_and_under_a_plan_until_approved(

@@ -4,7 +4,8 @@ It lists `--tools` tools (`item_000`, ...) `--page-size` at a time, so a client
 must follow `nextCursor`, and two tools change the list and announce it:
 `add_tools` adds tools, `redescribe` changes a tool's description (what a
 server swapping a tool under an approved plan would do). `--describe` starts it
-with a changed description, as an upgraded server would. Built on the SDK's
+with a changed description, as an upgraded server would, and so does
+`--descriptions FILE` once the file is written. Built on the SDK's
 low-level `Server`, because `MCPServer` lists every tool in one page.
 
     python -m tests.mcp_servers.dynamic_server --tools 60 --page-size 25
@@ -13,6 +14,8 @@ low-level `Server`, because `MCPServer` lists every tool in one page.
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -122,6 +125,11 @@ if __name__ == "__main__":
     parser.add_argument("--page-size", type=int, default=25)
     parser.add_argument("--describe", action="append", default=[], metavar="TOOL=TEXT",
                         help="start with another description for a tool")
+    parser.add_argument("--descriptions", type=Path, metavar="FILE",
+                        help="start with the descriptions this JSON file holds, if it "
+                        "exists (the server upgraded on disk, its configuration the same)")
     args = parser.parse_args()
     described = dict(item.split("=", 1) for item in args.describe)
+    if args.descriptions is not None and args.descriptions.exists():
+        described.update(json.loads(args.descriptions.read_text()))
     anyio.run(main, args.tools, args.page_size, described)
