@@ -80,3 +80,14 @@ async def test_a_name_the_graph_does_not_hold_is_made_as_asked(
     plan = await OfflinePlanner(REGISTRY, store).plan("deploy shop to staging")
     assert _deploys(plan) == [("shop", "staging")]
     assert "create-application-shop" in {s.id for s in plan.steps}
+
+
+async def test_a_policy_guards_the_deployment_the_service_was_read_as(
+    store: EmbeddedGraphStore
+) -> None:
+    await deployed(store, "ecommerce", "production", ("payment",))
+    plan = await OfflinePlanner(REGISTRY, store).plan(
+        "deploy the payment service to staging with a monitoring policy")
+    policy = next(s for s in plan.steps if s.capability == "policy.apply")
+    assert policy.depends_on == ["deploy-deployment-ecommerce-staging"]
+    assert {e.key for e in policy.operates_on} >= {"deployment:ecommerce-staging"}
