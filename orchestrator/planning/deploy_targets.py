@@ -89,6 +89,11 @@ class _Request:
         ref = EntityRef(kind=SERVICE, name=service)
         owners = sorted({r.source.name for r in await self._store.relations(ref)
                          if r.type == OWNS and r.target == ref and r.source.kind == APPLICATION})
+        # Of several, the one the conversation is about (or an answer to "which
+        # one?" named: answering.py adds it to the context).
+        talked_of = [o for o in owners if EntityRef(kind=APPLICATION, name=o) in self._context]
+        if len(talked_of) == 1:
+            return talked_of[0]
         if len(owners) == 1:
             return owners[0]
         if not owners:

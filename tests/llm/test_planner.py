@@ -22,6 +22,7 @@ from tests.llm.support import (
     shape,
     with_actions,
 )
+from tests.platform_world import deployed
 from workflows.dag import stages
 
 
@@ -87,6 +88,25 @@ async def test_an_answer_to_another_request_is_not_planned(
     assert "name 'ecommerce' is not in the request" in plan.fallback_reason
     assert shape(plan) == {"create-application-shop": [],
                            "create-service-cart": ["create-application-shop"]}
+
+
+async def test_an_entity_the_answer_refers_to_does_not_make_its_name_the_requests(
+    fake_openai: FakeOpenAi, store: EmbeddedGraphStore
+) -> None:
+    """Listed among the answer's references (it exists), "blog" is still not in
+    "create application lambda": deploying it is not what was asked."""
+    await deployed(store, "blog", "staging")
+    other = with_actions(
+        action("create", "application", "lambda"),
+        action("create", "deployment", "blog-production", application="blog",
+               environment="production"),
+        references=[EntityMention(kind="application", name="blog")])
+    fake_openai.script = [answer(other), answer(other)]
+    async with llm_planner(fake_openai, store) as planner:
+        plan = await planner.plan("create application lambda")
+    assert plan.planner == "offline" and "'blog' is not a word of it" in (
+        plan.fallback_reason or "")
+    assert shape(plan) == {"create-application-lambda": []}
 
 
 async def test_names_joining_the_requests_words_and_known_aliases_are_planned(

@@ -7,7 +7,8 @@ import pytest
 
 from orchestrator.errors import CannotPlan
 from orchestrator.graph.embedded import EmbeddedGraphStore
-from orchestrator.models import Plan
+from orchestrator.models import EntityRef, Plan
+from orchestrator.planning.answering import plan_message
 from orchestrator.planning.offline import OfflinePlanner
 from tests.platform_world import deployed
 from tests.unit.test_planner import REGISTRY
@@ -91,3 +92,19 @@ async def test_a_policy_guards_the_deployment_the_service_was_read_as(
     policy = next(s for s in plan.steps if s.capability == "policy.apply")
     assert policy.depends_on == ["deploy-deployment-ecommerce-staging"]
     assert {e.key for e in policy.operates_on} >= {"deployment:ecommerce-staging"}
+
+
+async def test_of_several_owners_the_conversations_application_is_deployed(
+    store: EmbeddedGraphStore
+) -> None:
+    """A follow-up in a conversation about shop, or "the shop one" answering the
+    question (its entities join the context)."""
+    await deployed(store, "ecommerce", "production", ("payment",))
+    await deployed(store, "shop", "production", ("payment",))
+    shop = [EntityRef(kind="application", name="shop")]
+    plan = await OfflinePlanner(REGISTRY, store).plan(
+        "deploy my payment service to staging", shop)
+    assert _deploys(plan) == [("shop", "staging")]
+    plan = await plan_message(OfflinePlanner(REGISTRY, store), store, "the shop one",
+                              answering="deploy payment to staging")
+    assert _deploys(plan) == [("shop", "staging")]

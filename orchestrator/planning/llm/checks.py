@@ -66,7 +66,9 @@ def unfounded_names(
     the conversation knows (`known`): a model answering another request, or making
     a name up, would otherwise have that thing made. A name may join the request's
     words ("ecommerce-production"), and "prod" stands for "production"."""
-    names = [ref.name for ref in known] + [m.name for m in answer.references]
+    # Not the answer's own references: a model naming an entity of the graph there
+    # would make any name pass ("deploy blog" in an answer to "create lambda").
+    names = [ref.name for ref in known]
     words = stems(request) | set(names) | stems(" ".join(names))
     words |= {ENVIRONMENTS[w] for w in words if w in ENVIRONMENTS}
     problems: list[str] = []
