@@ -253,7 +253,11 @@ def _api_url(text: str) -> str:
     if "://" not in given:
         given = f"http://{given}"
     url = urlsplit(given)
-    if url.scheme not in ("http", "https") or not url.hostname:
+    try:
+        port = url.port  # raises for one that is not a number, or out of range
+    except ValueError:
+        port = -1
+    if url.scheme not in ("http", "https") or not url.hostname or port == -1:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not the API's address: give it as http://host:port")
     return given
@@ -261,7 +265,8 @@ def _api_url(text: str) -> str:
 
 def _address(text: str) -> str:
     """An --address value, as ORCHESTRATOR_TEMPORAL_ADDRESS is checked."""
-    if not re.fullmatch(r"\S+:\d{1,5}", text.strip()):
+    found = re.fullmatch(r"([^\s:/]+|\[[0-9a-fA-F:]+\]):(\d{1,5})", text.strip())
+    if found is None or not 0 < int(found.group(2)) <= MAX_PORT:
         raise argparse.ArgumentTypeError(
             f"{text!r}: give the Temporal frontend as host:port, e.g. localhost:7233")
     return text.strip()

@@ -178,11 +178,13 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """`ORCHESTRATOR_*` variables that are no setting, each with the setting it most
     likely meant: a misspelt one (ORCHESTRATOR_AGENT_FAULT) would set nothing, and
     the fault or address the user thinks is set would silently not be."""
-    names = {ENV_PREFIX + field.upper() for field in Settings.model_fields}
+    names = [field.upper() for field in Settings.model_fields]
     told = []
     for variable in sorted(environ):
-        if variable.upper().startswith(ENV_PREFIX) and variable.upper() not in names:
-            near = difflib.get_close_matches(variable.upper(), names, n=1, cutoff=0.75)
-            hint = f" (did you mean {near[0]}?)" if near else ""
+        given = variable.upper()
+        if given.startswith(ENV_PREFIX) and given[len(ENV_PREFIX):] not in names:
+            # Compared without the prefix they share, which would make any name "near".
+            near = difflib.get_close_matches(given[len(ENV_PREFIX):], names, n=1, cutoff=0.75)
+            hint = f" (did you mean {ENV_PREFIX}{near[0]}?)" if near else ""
             told.append(f"{variable} is not a setting{hint}: it is ignored")
     return told

@@ -102,8 +102,13 @@ def test_an_api_address_without_its_scheme_is_taken_as_http(
 
 @pytest.mark.parametrize(("argv", "told"), [
     (["runs", "--api", "ftp://x"], "'ftp://x' is not the API's address: give it as http://host:port"),
+    # A port that is none was a traceback from deep in the HTTP client.
+    (["runs", "--api", "127.0.0.1:99999"], "'127.0.0.1:99999' is not the API's address"),
+    (["runs", "--api", "http://127.0.0.1:78x0"], "'http://127.0.0.1:78x0' is not the API's"),
     (["replay", "wf", "--address", "localhost"],
      "'localhost': give the Temporal frontend as host:port, e.g. localhost:7233"),
+    (["replay", "wf", "--address", "localhost:99999"], "'localhost:99999': give the Temporal"),
+    (["replay", "wf", "--address", "http://localhost:7233"], "'http://localhost:7233': give"),
 ])
 def test_a_bad_address_is_refused_naming_the_form(
     argv: list[str], told: str, capsys: pytest.CaptureFixture[str]
@@ -121,6 +126,10 @@ def test_a_misspelt_setting_is_warned_about(
 
     monkeypatch.setattr(api_client, "list_runs", runs)
     monkeypatch.setenv("ORCHESTRATOR_AGENT_FAULT", "{}")
+    monkeypatch.setenv("ORCHESTRATOR_FOO", "1")
     assert cli.main(["runs"]) == 0
+    told = capsys.readouterr().err
     assert ("orchestrator: warning: ORCHESTRATOR_AGENT_FAULT is not a setting (did you mean "
-            "ORCHESTRATOR_AGENT_FAULTS?): it is ignored") in capsys.readouterr().err
+            "ORCHESTRATOR_AGENT_FAULTS?): it is ignored") in told
+    # Nothing is near it: no setting is suggested for the shared prefix alone.
+    assert "warning: ORCHESTRATOR_FOO is not a setting: it is ignored" in told
