@@ -67,11 +67,16 @@ class ReplayReport(Model):
 async def replay(
     history: WorkflowHistory, workflow: type = OrchestrationWorkflow
 ) -> ReplayReport:
+    events = list(history.events)
+    started = events[0].workflow_execution_started_event_attributes if events else None
+    expected = _workflow_name(workflow)
+    if started is not None and started.workflow_type.name not in ("", expected):
+        raise InvalidInput(f"{history.workflow_id} is a run of {started.workflow_type.name!r}, "
+                           f"not of {expected!r}: it has nothing to replay here")
     steps = ScheduledSteps()
     replayer = Replayer(workflows=[workflow], data_converter=pydantic_data_converter,
                         interceptors=[steps], runtime=_quiet_runtime())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-    events = list(history.events)
     report = ReplayReport(workflow_id=history.workflow_id, ok=result.replay_failure is None,
                           events=len(events),
                           finished=bool(events) and events[-1].event_type in _CLOSED)
@@ -128,6 +133,10 @@ def load(path: Path) -> WorkflowHistory:
             f"{path} does not hold a whole workflow history: its first event must be the "
             f"run's start (WorkflowExecutionStarted), {found} "
             f"(orchestrator history <id> --out {path.name} saves one)")
+    if first.event_id != 1:
+        raise InvalidInput(f"{path} is damaged: its first event is numbered {first.event_id}, "
+                           f"not 1 (orchestrator history <id> --out {path.name} saves a "
+                           "whole one)")
     gap = next((a for a, b in itertools.pairwise(events) if b.event_id != a.event_id + 1), None)
     if gap is not None:
         # Replayed, it would read as a change of the code ("out of order").
@@ -144,6 +153,12 @@ def load(path: Path) -> WorkflowHistory:
     if started.workflow_id:
         return WorkflowHistory(started.workflow_id, events)
     return history
+
+
+def _workflow_name(workflow: type) -> str:
+    """The name the workflow class runs under (its `@workflow.defn`)."""
+    definition = getattr(workflow, "__temporal_workflow_definition", None)
+    return str(getattr(definition, "name", workflow.__name__))
 
 
 @functools.cache

@@ -67,3 +67,22 @@ async def test_a_mismatch_is_reported_without_the_cores_own_warning(
     assert not report.ok and report.event_id == int(scheduled["eventId"])
     printed = capfd.readouterr()
     assert "WARN" not in printed.out + printed.err, printed
+
+
+def test_a_history_numbered_from_elsewhere_is_told_damaged(tmp_path: Path) -> None:
+    saved = json.loads(GOLDEN.read_text())
+    for event in saved["events"]:
+        event["eventId"] = str(int(event["eventId"]) + 100)
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(saved))
+    with pytest.raises(InvalidInput, match=r"h\.json is damaged: its first event is numbered 101"):
+        load(path)
+
+
+async def test_a_run_of_another_workflow_is_not_replayed_as_a_mismatch(tmp_path: Path) -> None:
+    saved = json.loads(GOLDEN.read_text())
+    saved["events"][0]["workflowExecutionStartedEventAttributes"]["workflowType"]["name"] = "Nope"
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(saved))
+    with pytest.raises(InvalidInput, match="is a run of 'Nope', not of 'OrchestrationWorkflow'"):
+        await replay(load(path))
