@@ -68,6 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("neo4j").setLevel(logging.CRITICAL)
     for told in unknown_variables(os.environ):
         print(f"orchestrator: warning: {told}", file=sys.stderr)
+    port = os.environ.get("ORCHESTRATOR_API_PORT", "").strip()
+    usable = port.isdigit() and 0 < int(port) <= MAX_PORT
+    if getattr(args, "api", None) == default_api() and port and not usable:
+        # `up` refuses it; a command looking for the API says where it looks instead.
+        print(f"orchestrator: warning: ORCHESTRATOR_API_PORT={port!r} is not a port: "
+              f"looking for the API at {args.api}", file=sys.stderr)
     try:
         return int(asyncio.run(_until_stopped(args.func(args))) or 0)
     except KeyboardInterrupt:

@@ -133,3 +133,19 @@ def test_a_misspelt_setting_is_warned_about(
             "ORCHESTRATOR_AGENT_FAULTS?): it is ignored") in told
     # Nothing is near it: no setting is suggested for the shared prefix alone.
     assert "warning: ORCHESTRATOR_FOO is not a setting: it is ignored" in told
+
+
+def test_an_api_port_setting_that_is_no_port_is_told_by_the_commands_that_use_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def runs(*args: object) -> int:
+        return 0
+
+    monkeypatch.setattr(api_client, "list_runs", runs)
+    monkeypatch.setenv("ORCHESTRATOR_API_PORT", "99999")
+    assert cli.main(["runs"]) == 0
+    assert ("warning: ORCHESTRATOR_API_PORT='99999' is not a port: looking for the API at "
+            "http://127.0.0.1:8000") in capsys.readouterr().err
+    monkeypatch.setenv("ORCHESTRATOR_API_PORT", "7600")
+    assert cli.main(["runs"]) == 0
+    assert "ORCHESTRATOR_API_PORT" not in capsys.readouterr().err
