@@ -44,7 +44,7 @@ THE_APPLICATION = "<the application>"
 # Known environments, so "deploy to prod" needs no "environment" noun.
 ENVIRONMENTS = {
     "production": "production", "prod": "production",
-    "staging": "staging", "stage": "staging",
+    "staging": "staging", "stage": "staging", "stg": "staging",
     "development": "development", "dev": "development",
 }  # fmt: skip
 # After one of these, a deploy's next name is where it goes, not what it deploys.

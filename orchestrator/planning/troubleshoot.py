@@ -34,7 +34,7 @@ LOOKING = frozenset({"diagnose", "debug", "investigate"})
 REPAIR = FIXING | LOOKING
 MAKING = frozenset({"create", "build", "make", "add", "deploy", "apply", "ensure", "set"})
 _PLACEMENT = frozenset({"in", "on", "at", "to"})
-_ALIASES = {"prod": "production", "stage": "staging", "dev": "development"}
+_ALIASES = {"prod": "production", "stage": "staging", "stg": "staging", "dev": "development"}
 # What leads from an entity towards the deployments it is part of: the type of a
 # relationship ending at it, and the kind of entity it comes from.
 _TOWARDS_DEPLOYMENT = {

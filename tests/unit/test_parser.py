@@ -301,3 +301,7 @@ def test_a_policy_for_an_environment_guards_the_known_applications_deployment() 
     assert parsed.actions == [policy("security", "shop", "production")]
     # With no application known, the environment alone names no deployment.
     assert parse_request("apply a security policy to production").not_understood
+
+
+def test_stg_is_staging() -> None:
+    assert parse_request("deploy shop to stg").actions == [deploy("staging", "shop")]
