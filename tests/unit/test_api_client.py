@@ -86,9 +86,9 @@ def test_an_empty_run_id_is_refused_before_anything_is_sent(
     assert "is not a run's workflow id: `orchestrator runs` lists them" in capsys.readouterr().err
 
 
-def test_an_api_address_without_its_scheme_is_taken_as_http(
-    monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def listed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The API addresses `orchestrator runs` lists from, with no API to answer."""
     seen: list[str] = []
 
     async def runs(api: str, *rest: object) -> int:
@@ -96,8 +96,12 @@ def test_an_api_address_without_its_scheme_is_taken_as_http(
         return 0
 
     monkeypatch.setattr(api_client, "list_runs", runs)
+    return seen
+
+
+def test_an_api_address_without_its_scheme_is_taken_as_http(listed: list[str]) -> None:
     assert cli.main(["runs", "--api", "localhost:7600"]) == 0
-    assert seen == ["http://localhost:7600"]
+    assert listed == ["http://localhost:7600"]
 
 
 @pytest.mark.parametrize(("argv", "told"), [
@@ -118,13 +122,10 @@ def test_a_bad_address_is_refused_naming_the_form(
     assert told in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("listed")
 def test_a_misspelt_setting_is_warned_about(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async def runs(*args: object) -> int:
-        return 0
-
-    monkeypatch.setattr(api_client, "list_runs", runs)
     monkeypatch.setenv("ORCHESTRATOR_AGENT_FAULT", "{}")
     monkeypatch.setenv("ORCHESTRATOR_FOO", "1")
     assert cli.main(["runs"]) == 0
@@ -135,13 +136,10 @@ def test_a_misspelt_setting_is_warned_about(
     assert "warning: ORCHESTRATOR_FOO is not a setting: it is ignored" in told
 
 
+@pytest.mark.usefixtures("listed")
 def test_an_api_port_setting_that_is_no_port_is_told_by_the_commands_that_use_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async def runs(*args: object) -> int:
-        return 0
-
-    monkeypatch.setattr(api_client, "list_runs", runs)
     monkeypatch.setenv("ORCHESTRATOR_API_PORT", "99999")
     assert cli.main(["runs"]) == 0
     assert ("warning: ORCHESTRATOR_API_PORT='99999' is not a port: looking for the API at "
