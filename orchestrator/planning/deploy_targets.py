@@ -39,6 +39,7 @@ async def resolve_deploy_targets(
                 quals = {k: v for k, v in action.qualifiers.items() if k != SERVICE}
                 renamed[action.name] = action.model_copy(update={
                     "name": f"{app}-{env}", "qualifiers": {**quals, APPLICATION: app}})
+            await request.check_existing(renamed.get(action.name, action))
     if not renamed:
         return actions
     resolved: list[Action] = []
@@ -62,7 +63,8 @@ class _Request:
     ) -> None:
         self._store = store
         self._context = context
-        self._made = {(a.kind, a.name) for a in actions} | {(e.kind, e.name) for e in making}
+        self._made = {(a.kind, a.name) for a in actions if not a.existing}
+        self._made |= {(e.kind, e.name) for e in making}
         self._made |= {(e.kind, e.name) for e in context}
         # Services this request makes, by the application each is made in.
         self._owners = {a.name: a.qualifiers[APPLICATION] for a in actions
@@ -82,6 +84,17 @@ class _Request:
         if app in self._owners or await self._exists(SERVICE, app):
             return await self._owner(app, what)
         return None
+
+    async def check_existing(self, deploy: Action) -> None:
+        """A redeploy is of a deployment there is: made for it, the application and
+        its deployment would be new ("redeploy cart" with no cart anywhere)."""
+        if not deploy.existing or ("deployment", deploy.name) in self._made:
+            return
+        if not await self._exists("deployment", deploy.name):
+            app = deploy.qualifiers.get(APPLICATION, deploy.name)
+            env = deploy.qualifiers.get("environment", "")
+            raise CannotPlan(f"there is no deployment {deploy.name} to redeploy: deploy it "
+                             f"first (deploy {app} to {env})", [], [deploy.name])
 
     async def _owner(self, service: str, what: str) -> str:
         if service in self._owners:

@@ -68,6 +68,8 @@ class Action(Model):
     kind: str
     name: str
     qualifiers: dict[str, str] = Field(default_factory=dict)
+    # Asked of what exists already ("redeploy"): nothing is made for it.
+    existing: bool = False
 
 
 class ParsedRequest(Model):
@@ -101,6 +103,7 @@ class _Deploy:
     pos: int
     env: str
     app: _Mention | None
+    again: bool = False  # "redeploy": of a deployment there already is
 
 
 def _foreign_word(chunk: str) -> bool:
@@ -256,7 +259,9 @@ class _Reader:
                 app.reference = True
                 targets.append(app)
             tok.used = True
-            self.deploys += [_Deploy(i, e.name, app) for app in targets or [None] for e in envs]
+            again = tok.text.startswith("redeploy")
+            self.deploys += [_Deploy(i, e.name, app, again)
+                             for app in targets or [None] for e in envs]
 
     def more_envs(self, first: _Mention) -> list[_Mention]:
         """'... to staging and production': further known environments, joined on."""
@@ -355,7 +360,8 @@ class _Reader:
             of = d.app.kind if d.app else "application"
             quals = {of: app, "environment": d.env} if app else {"environment": d.env}
             name = f"{app}-{d.env}" if app else d.env
-            action = Action(verb="deploy", kind="deployment", name=name, qualifiers=quals)
+            action = Action(verb="deploy", kind="deployment", name=name, qualifiers=quals,
+                            existing=d.again)
             deploys.append((d.pos, action))
         found = list(deploys)
         for m in self.mentions:

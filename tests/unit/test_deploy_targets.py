@@ -108,3 +108,12 @@ async def test_of_several_owners_the_conversations_application_is_deployed(
     plan = await plan_message(OfflinePlanner(REGISTRY, store), store, "the shop one",
                               answering="deploy payment to staging")
     assert _deploys(plan) == [("shop", "staging")]
+
+
+async def test_a_redeploy_of_what_was_never_deployed_is_refused(store: EmbeddedGraphStore) -> None:
+    """Deployed, "cart" would be made from nothing: a redeploy asks for one there is."""
+    with pytest.raises(CannotPlan) as refused:
+        await OfflinePlanner(REGISTRY, store).plan("redeploy cart in staging")
+    assert refused.value.reason.startswith(
+        "there is no deployment cart-staging to redeploy: deploy it first (deploy cart to "
+        "staging)")
