@@ -74,8 +74,9 @@ class _Request:
         """The application the deploy is of, when it must be read; None when the
         deploy names its application (or names a new one, made as asked)."""
         what = f"{deploy.verb} to {deploy.qualifiers.get('environment', '')}"
-        if SERVICE in deploy.qualifiers:
-            return await self._owner(deploy.qualifiers[SERVICE], what)
+        if SERVICE in deploy.qualifiers:  # its application, when said ("... of shop")
+            return deploy.qualifiers.get(APPLICATION) or await self._owner(
+                deploy.qualifiers[SERVICE], what)
         app = deploy.qualifiers.get(APPLICATION)
         if app == THE_APPLICATION:
             return from_context(APPLICATION, self._context, what) or await self._only_one(what)

@@ -38,6 +38,8 @@ VERBS = {"application": "create", "service": "create", "environment": "ensure", 
 PLURALS = frozenset({"applications", "apps", "services", "environments", "policies"})
 DEPLOY_VERBS = frozenset({"deploy", "deploys", "deployed", "deploying",
                           "redeploy", "redeploys", "redeployed", "redeploying"})
+# "the payment service of shop": the application a deployed service goes with.
+OF = frozenset({"of", "for"})
 # "deploy my application to staging": which one is the graph's part (deploy_targets.py).
 APP_NOUNS = frozenset({"application", "app"})
 THE_APPLICATION = "<the application>"
@@ -225,6 +227,11 @@ class _Reader:
                     joined = False
                     while j < len(self.toks) and self.toks[j].mention is m:
                         j += 1
+                    # "the payment service of shop": the application it is deployed with.
+                    if m.kind == "service" and self.is_word(j, OF) and self.free(j + 1):
+                        m.app = self.toks[j + 1].text
+                        self.toks[j].used = self.toks[j + 1].used = True
+                        j += 2
                     continue
                 if self.free(j) and (place or t.text in ENVIRONMENTS):
                     env = j
@@ -359,6 +366,8 @@ class _Reader:
             app = d.app.name if d.app else self.nearest_app(d.pos)
             of = d.app.kind if d.app else "application"
             quals = {of: app, "environment": d.env} if app else {"environment": d.env}
+            if d.app is not None and d.app.kind == "service" and d.app.app:
+                quals["application"] = d.app.app
             name = f"{app}-{d.env}" if app else d.env
             action = Action(verb="deploy", kind="deployment", name=name, qualifiers=quals,
                             existing=d.again)

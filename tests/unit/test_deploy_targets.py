@@ -117,3 +117,14 @@ async def test_a_redeploy_of_what_was_never_deployed_is_refused(store: EmbeddedG
     assert refused.value.reason.startswith(
         "there is no deployment cart-staging to redeploy: deploy it first (deploy cart to "
         "staging)")
+
+
+async def test_the_application_a_deployed_service_goes_with_may_be_said(
+    store: EmbeddedGraphStore
+) -> None:
+    await deployed(store, "ecommerce", "production", ("payment",))
+    await deployed(store, "shop", "production", ("payment",))
+    plan = await OfflinePlanner(REGISTRY, store).plan(
+        "deploy the payment service of shop to staging")
+    assert _deploys(plan) == [("shop", "staging")]
+    assert "service.create" not in {s.capability for s in plan.steps}
