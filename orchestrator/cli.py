@@ -389,6 +389,9 @@ async def _demo(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     outcome: list[int] = []
+    # The run's steps are printed as they finish: a log line of its end would only
+    # break into them (one that did not complete is still told).
+    logging.getLogger("temporalio.workflow").setLevel(logging.WARNING)
 
     async def ready(settings: Settings, _client: object) -> None:
         api = f"http://{settings.api_host}:{settings.api_port}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass
 
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
@@ -95,6 +96,9 @@ def build_planner(runtime: Runtime) -> Planner:
 
 
 def build_worker(client: Client, runtime: Runtime, task_queue: str | None = None) -> Worker:
+    # The workflow's log lines name their run themselves ("run <id> ended completed");
+    # the SDK's dict of the run's details stays on each record's `extra`.
+    workflow.logger.workflow_info_on_message = False
     planning = PlanningActivities(
         build_planner(runtime), runtime.registry, runtime.mirror, runtime.store,
         changed_tools=runtime.hub.changed_calls_now, unavailable=runtime.hub.unavailable,
