@@ -3,6 +3,7 @@ either is restarted or scaled without the other."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import uuid
@@ -30,10 +31,11 @@ async def test_the_api_alone_takes_requests_a_worker_elsewhere_runs(
     port = free_port()
     worker = await _until_ready(["worker"], {**env, "ORCHESTRATOR_DATA_DIR": str(tmp_path / "w")},
                                 tmp_path / "worker.log")
-    api = await _until_ready(["api", "--api-port", str(port)],
-                             {**env, "ORCHESTRATOR_DATA_DIR": str(tmp_path / "a")},
-                             tmp_path / "api.log")
+    api: asyncio.subprocess.Process | None = None
     try:
+        api = await _until_ready(["api", "--api-port", str(port)],
+                                 {**env, "ORCHESTRATOR_DATA_DIR": str(tmp_path / "a")},
+                                 tmp_path / "api.log")
         app = f"alone{uuid.uuid4().hex[:8]}"
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             reply = await http.post("/v3/ai/chat", json={
@@ -46,9 +48,9 @@ async def test_the_api_alone_takes_requests_a_worker_elsewhere_runs(
         api.send_signal(signal.SIGTERM)
         assert await api.wait() == 143, _logged(tmp_path / "api.log")[-3000:]
         assert worker.returncode is None
-    finally:
+    finally:  # the worker too when the API never came up
         for process in (api, worker):
-            if process.returncode is None:
+            if process is not None and process.returncode is None:
                 process.kill()
                 await process.wait()
     # The API process ran no worker.

@@ -40,10 +40,17 @@ async def _until_ready(
         # A group of its own, as a terminal's foreground job has.
         start_new_session=not background,
     )
-    async with asyncio.timeout(60):
-        while READY[command[0]] not in _logged(log):
-            assert worker.returncode is None, _logged(log)[-3000:]
-            await asyncio.sleep(0.1)
+    try:
+        async with asyncio.timeout(60):
+            while READY[command[0]] not in _logged(log):
+                assert worker.returncode is None, _logged(log)[-3000:]
+                await asyncio.sleep(0.1)
+    except BaseException:
+        # Not left behind, running, by a test that failed here.
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+        raise
     return worker
 
 
