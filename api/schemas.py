@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from orchestrator.graph.store import EntityRecord, Relation
-from orchestrator.models import Plan, Preview, RunResult, RunStatus, Step
+from orchestrator.models import DEFAULT_TENANT, Plan, Preview, RunResult, RunStatus, Step
 
 
 class ChatRequest(BaseModel):
@@ -20,12 +20,12 @@ class ChatRequest(BaseModel):
     dry_run: StrictBool = False
     # The whole plan waits for `POST /v1/workflows/{id}/approve` before it runs.
     require_approval: StrictBool = False
-    tenant: StrictStr = Field(default="default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    tenant: StrictStr = Field(default=DEFAULT_TENANT, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     # Continue a conversation: the `conversation_id` of an earlier answer (a run's
     # workflow id). A run still going takes the message's steps; a finished one is
-    # followed by a new run that refers to it.
+    # followed by a new run that refers to it. ('~' joins a tenant and its key.)
     conversation_id: StrictStr | None = Field(
-        default=None, pattern=r"^[A-Za-z0-9_.:-]{1,120}$"
+        default=None, pattern=r"^[A-Za-z0-9_.:~-]{1,200}$"
     )
 
     @field_validator("message")

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Names of entities, steps and capabilities: lowercase words joined by '-', '_' or
 # '.'. Quotes, spaces, braces and shell or Cypher metacharacters can never pass.
+# The tenant of a request that names none.
+DEFAULT_TENANT = "default"
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 CAPABILITY_PATTERN = r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -189,7 +191,7 @@ class Limits(Model):
 
 class OrchestrationRequest(Model):
     message: str
-    tenant: str = "default"
+    tenant: str = DEFAULT_TENANT
     limits: Limits = Limits()
     # Plan, validate and predict; run nothing.
     dry_run: bool = False
@@ -399,7 +401,7 @@ class RunResult(Model):
     workflow_id: str
     status: RunStatus
     request: str
-    tenant: str = "default"
+    tenant: str = DEFAULT_TENANT
     plan: Plan | None = None
     steps: dict[str, StepResult] = {}
     # The undo of each step that was rolled back, by the id of the step undone.

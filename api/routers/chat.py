@@ -26,6 +26,7 @@ from api.run_list import DRY_RUN
 from api.run_state import with_predictions
 from api.schemas import ChatRequest, ChatResponse
 from orchestrator.models import (
+    DEFAULT_TENANT,
     EntityRef,
     Extension,
     OrchestrationRequest,
@@ -62,7 +63,7 @@ async def chat(
         raise HTTPException(422, "Idempotency-Key: use 1-100 letters, digits or . _ : -")
     context: list[EntityRef] = []
     answering: str | None = None
-    workflow_id = f"run-{idempotency_key or uuid.uuid4().hex}"
+    workflow_id = run_id_for(idempotency_key, body.tenant)
     if body.conversation_id is not None:
         earlier = await earlier_run(client, body.conversation_id)
         # A key names one request: a follow-up it was sent with already went into
@@ -147,6 +148,16 @@ async def chat(
     )
 
 
+def run_id_for(key: str | None, tenant: str) -> str:
+    """The workflow id of a request's run. A key names a request within its tenant:
+    another tenant's same key starts a run of its own (and learns nothing of the
+    first). No key or tenant has a '~', so no two of these ids are alike."""
+    if key is None:
+        return f"run-{uuid.uuid4().hex}"
+    # The default tenant's keyed runs keep the ids they always had.
+    return f"run-{key}" if tenant == DEFAULT_TENANT else f"run-{tenant}~{key}"
+
+
 def refused_request(run: RunResult) -> str | None:
     """The request a follow-up on `run` may answer: the one `run` could not plan
     (the first one asked, when `run` was itself an answer that did not do)."""
@@ -165,7 +176,6 @@ def _differs(run: RunResult, body: ChatRequest) -> str | None:
         return repr(run.request)
     options = {
         "dry_run": (run.dry_run, body.dry_run),
-        "tenant": (run.tenant, body.tenant),
         "conversation_id": (run.follows, body.conversation_id),
     }
     if run.plan is not None and not run.dry_run:

@@ -146,11 +146,24 @@ async def test_idempotency_key_returns_the_same_run(
         assert await s.runtime.store.get_entity(_ref("application", "blog")) is None
         # So is the same message with other options: a dry run is not the run.
         for options, says in (({"dry_run": True}, "dry_run=False"),
-                              ({"require_approval": True}, "require_approval=False"),
-                              ({"tenant": "acme"}, "tenant='default'")):
+                              ({"require_approval": True}, "require_approval=False")):
             other = await s.http.post("/v3/ai/chat", json={**body, **options}, headers=headers)
             assert other.status_code == 409, (options, other.text)
             assert f"(the same message with {says})" in other.text, other.text
+        # A key names a request within its tenant: another tenant's same key starts
+        # a run of its own, and is told nothing of the first tenant's request.
+        acme = {"message": "create application blog", "wait": True, "tenant": "acme"}
+        theirs = await s.http.post("/v3/ai/chat", json=acme, headers=headers)
+        again = await s.http.post("/v3/ai/chat", json=acme, headers=headers)
+        assert theirs.status_code == again.status_code == 200, theirs.text
+        assert theirs.json()["workflow_id"] == again.json()["workflow_id"] != first.json()[
+            "workflow_id"]
+        assert theirs.json()["result"]["status"] == "completed", theirs.text
+        # Its id answers as a conversation too.
+        followed = await s.http.post("/v3/ai/chat", json={
+            "message": "deploy it to staging", "tenant": "acme", "dry_run": True,
+            "conversation_id": theirs.json()["workflow_id"]})
+        assert followed.status_code == 200, followed.text
 
 
 async def test_retried_step_leaves_one_entity(
