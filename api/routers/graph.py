@@ -8,11 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from api.deps import StoreDep, WorkflowId
+from api.deps import McpHubDep, StoreDep, WorkflowId
 from api.errors import described
 from api.graph_view import run_graph_view
 from api.schemas import EntityDetail, EntityPage, Resolution, RunGraphView
+from orchestrator.agents.catalogue import PLATFORM_CAPABILITIES
 from orchestrator.graph.store import IMPACT_DEPTH, GraphStore, Impact, StepGraphContext
+from orchestrator.mcp import McpHub
 from orchestrator.models import NAME_PATTERN, EntityRef
 
 # Far beyond any graph, and within the 64-bit integer a database takes.
@@ -26,13 +28,15 @@ KindFilter = Annotated[str | None, Query(pattern=f"^$|{NAME_PATTERN}")]
 
 @router.get("/entities", response_model=EntityPage)
 async def list_entities(
-    store: StoreDep, kind: KindFilter = None,
+    store: StoreDep, hub: McpHubDep, kind: KindFilter = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> EntityPage:
     """Entities in kind and name order, a page at a time, of one kind if given."""
     # One more than asked: whether another page follows, without counting them all.
     entities = await store.list_entities(kind or None, limit=limit + 1, offset=offset)
+    if not entities and kind:
+        _check_kind(kind, hub)
     more = len(entities) > limit
     return EntityPage(entities=entities[:limit], limit=limit, offset=offset,
                       next_offset=offset + limit if more else None)
@@ -40,10 +44,11 @@ async def list_entities(
 
 @router.get("/entities/{kind}/{name}", response_model=EntityDetail,
             responses=described(404))
-async def get_entity(kind: Name, name: Name, store: StoreDep) -> EntityDetail:
+async def get_entity(kind: Name, name: Name, store: StoreDep, hub: McpHubDep) -> EntityDetail:
     """The entity and every relationship leaving or entering it."""
     entity = await store.get_entity(EntityRef(kind=kind, name=name))
     if entity is None:
+        _check_kind(kind, hub)
         raise HTTPException(404, f"no {kind} {name!r}")
     return EntityDetail(entity=entity, relations=await store.relations(entity.ref))
 
@@ -51,21 +56,24 @@ async def get_entity(kind: Name, name: Name, store: StoreDep) -> EntityDetail:
 @router.get("/entities/{kind}/{name}/impact", response_model=Impact,
             responses=described(404))
 async def get_impact(
-    kind: Name, name: Name, store: StoreDep,
+    kind: Name, name: Name, store: StoreDep, hub: McpHubDep,
     depth: Annotated[int, Query(ge=1, le=IMPACT_DEPTH)] = IMPACT_DEPTH,
 ) -> Impact:
     """What a change to the entity reaches, nearest first, and the steps that touched it."""
-    return await store.impact(await _known(store, kind, name), depth)
+    return await store.impact(await _known(store, hub, kind, name), depth)
 
 
 @router.get("/resolve", response_model=Resolution)
 async def resolve(
-    store: StoreDep, q: Annotated[str, Query(min_length=1, max_length=500)],
+    store: StoreDep, hub: McpHubDep, q: Annotated[str, Query(min_length=1, max_length=500)],
     kind: KindFilter = None,
 ) -> Resolution:
     """The entities a phrase such as "the payment service" refers to, sorted by name."""
     kind = kind or None
-    return Resolution(query=q, kind=kind, candidates=await store.resolve_reference(q, kind))
+    candidates = await store.resolve_reference(q, kind)
+    if not candidates and kind is not None:
+        _check_kind(kind, hub)
+    return Resolution(query=q, kind=kind, candidates=candidates)
 
 
 @router.get("/workflows/{workflow_id}", response_model=RunGraphView, responses=described(404))
@@ -91,8 +99,20 @@ async def get_step_context(
     return await store.step_context(workflow_id, step_id)
 
 
-async def _known(store: GraphStore, kind: str, name: str) -> EntityRef:
+async def _known(store: GraphStore, hub: McpHub, kind: str, name: str) -> EntityRef:
     ref = EntityRef(kind=kind, name=name)
     if await store.get_entity(ref) is None:
+        _check_kind(kind, hub)
         raise HTTPException(404, f"no {kind} {name!r}")
     return ref
+
+
+def _check_kind(kind: str, hub: McpHub) -> None:
+    """Refuse a kind no capability makes or needs, naming those there are: an empty
+    answer to a misspelt kind ("aplication") reads as "there are none". Asked only
+    when nothing was found, so entities of a kind whose tools were since removed
+    are still listed."""
+    kinds = {k for c in (*PLATFORM_CAPABILITIES, *hub.capabilities)
+             for k in (*c.produces, *c.consumes)}
+    if kind not in kinds:
+        raise HTTPException(422, f"no kind {kind!r}: the kinds are {', '.join(sorted(kinds))}")

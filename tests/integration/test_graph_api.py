@@ -165,6 +165,17 @@ async def test_graph_api_refuses_unknown_and_malformed_names(
         assert far.entities == []
         nothing = Resolution.model_validate(await _get(http, "/v1/graph/resolve", q="my app"))
         assert nothing.candidates == []
+        # A kind no capability makes or needs is told as such, naming the kinds.
+        for path, params in (("/v1/graph/entities", {"kind": "aplication"}),
+                             ("/v1/graph/resolve", {"q": "my app", "kind": "aplication"}),
+                             ("/v1/graph/entities/aplication/shop", {}),
+                             ("/v1/graph/entities/aplication/shop/impact", {})):
+            reply = await http.get(path, params=params)
+            assert reply.status_code == 422, (path, reply.text)
+            assert reply.json()["detail"].startswith(
+                "no kind 'aplication': the kinds are application, deployment,"), reply.text
+        none_yet = await _get(http, "/v1/graph/entities", kind="deployment")
+        assert EntityPage.model_validate(none_yet).entities == []
 
 
 async def test_a_step_that_failed_is_linked_to_what_it_worked_on(
