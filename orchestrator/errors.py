@@ -46,6 +46,10 @@ class GraphStoreUnavailable(OrchestratorError):
     retryable = True
 
 
+# How many words a refusal lists of those it did not understand.
+NOT_UNDERSTOOD_LISTED = 20
+
+
 class CannotPlan(OrchestratorError):
     """The request could not be turned into a plan; says what was understood."""
 
@@ -55,9 +59,18 @@ class CannotPlan(OrchestratorError):
         self.not_understood = not_understood
         super().__init__(self.describe())
 
+    @property
+    def listed(self) -> list[str]:
+        """What of `not_understood` a refusal tells: the first words are enough to
+        say what went wrong, and a long message of nothing the planner knows is
+        not echoed back whole."""
+        return self.not_understood[:NOT_UNDERSTOOD_LISTED]
+
     def describe(self) -> str:
         understood = "; ".join(self.understood) or "nothing"
         text = f"cannot plan: {self.reason}. Understood: {understood}."
         if self.not_understood:
-            text += f" Not understood: {', '.join(self.not_understood)}."
+            unlisted = len(self.not_understood) - len(self.listed)
+            more = f" and {unlisted} more" if unlisted else ""
+            text += f" Not understood: {', '.join(self.listed)}{more}."
         return text

@@ -123,3 +123,16 @@ async def test_a_plan_over_budget_is_refused_with_the_reason_in_its_first_line(
     body = reply.json()
     assert body["detail"] == "the plan is not valid: the plan has 6 steps; the budget allows 5"
     assert body["problem"]["details"] == ["the plan has 6 steps; the budget allows 5"]
+
+
+async def test_a_long_unplannable_message_is_not_echoed_back_whole(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    words = [f"blorp{i}" for i in range(300)]
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        reply = await s.http.post("/v3/ai/chat", json={"message": " ".join(words)})
+        assert reply.status_code == 422, reply.text
+        # The first words say what went wrong; the rest are counted.
+        assert reply.json()["problem"]["not_understood"] == words[:20]
+        assert f"Not understood: {', '.join(words[:20])} and 280 more." in reply.json()["detail"]
+        assert len(reply.text) < 2_000, len(reply.text)
