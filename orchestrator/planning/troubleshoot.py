@@ -24,6 +24,7 @@ from orchestrator.errors import CannotPlan
 from orchestrator.graph.references import TROUBLE, words
 from orchestrator.graph.store import EntityRecord, GraphStore, Relation
 from orchestrator.models import AgentStats, Capability, Compensation, EntityRef, Plan, Step
+from orchestrator.planning.parser import ENVIRONMENTS
 from orchestrator.planning.synthesis import assign_agents
 
 # Asking for a repair is enough on its own; saying something is wrong (`TROUBLE`)
@@ -34,7 +35,6 @@ LOOKING = frozenset({"diagnose", "debug", "investigate"})
 REPAIR = FIXING | LOOKING
 MAKING = frozenset({"create", "build", "make", "add", "deploy", "apply", "ensure", "set"})
 _PLACEMENT = frozenset({"in", "on", "at", "to"})
-_ALIASES = {"prod": "production", "stage": "staging", "stg": "staging", "dev": "development"}
 # What leads from an entity towards the deployments it is part of: the type of a
 # relationship ending at it, and the kind of entity it comes from.
 _TOWARDS_DEPLOYMENT = {
@@ -64,7 +64,7 @@ def read_trouble(message: str) -> TroubleRequest | None:
     for word, after, later in zip(tokens, tokens[1:], [*tokens[2:], ""], strict=False):
         if word in _PLACEMENT:
             place = later if after == "the" else after
-            environment = _ALIASES.get(place, place)
+            environment = ENVIRONMENTS.get(place, place)
             break
     return TroubleRequest(environment=environment, words=tokens, fix=bool(found & FIXING))
 
