@@ -13,6 +13,7 @@ import itertools
 import re
 from pathlib import Path
 
+from pydantic import ValidationError
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
@@ -73,6 +74,13 @@ async def replay(
     if started is not None and started.workflow_type.name not in ("", expected):
         raise InvalidInput(f"{history.workflow_id} is a run of {started.workflow_type.name!r}, "
                            f"not of {expected!r}: it has nothing to replay here")
+    unreadable = _unreadable_input(events[0], workflow) if events else None
+    if unreadable is not None:
+        # The SDK would fail the first activation with a traceback and "Failed
+        # decoding arguments"; what does not fit is the useful part.
+        return ReplayReport(workflow_id=history.workflow_id, ok=False, events=len(events),
+                            event_id=1, event_type="WorkflowExecutionStarted",
+                            error=unreadable, finished=events[-1].event_type in _CLOSED)
     steps = ScheduledSteps()
     replayer = Replayer(workflows=[workflow], data_converter=pydantic_data_converter,
                         interceptors=[steps], runtime=_quiet_runtime())
@@ -153,6 +161,27 @@ def load(path: Path) -> WorkflowHistory:
     if started.workflow_id:
         return WorkflowHistory(started.workflow_id, events)
     return history
+
+
+def _unreadable_input(first: HistoryEvent, workflow: type) -> str | None:
+    """Why the run's recorded input does not fit the workflow's parameters now, if
+    it does not: a model changed so that old runs' inputs no longer read."""
+    definition = getattr(workflow, "__temporal_workflow_definition", None)
+    types = getattr(definition, "arg_types", None)
+    payloads = list(first.workflow_execution_started_event_attributes.input.payloads)
+    if not types or not payloads:
+        return None
+    try:
+        pydantic_data_converter.payload_converter.from_payloads(payloads, type_hints=types)
+    except (ValueError, RuntimeError) as err:
+        cause = err if isinstance(err, ValidationError) else err.__cause__
+        what = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'the input'}: {e['msg']}" for e in cause.errors()
+        ) if isinstance(cause, ValidationError) else str(err)
+        return (f"the run's input does not fit this code's {types[0].__name__} ({what}): "
+                "a change to it must keep what earlier runs recorded readable (a new field "
+                "needs a default)")
+    return None
 
 
 def _workflow_name(workflow: type) -> str:

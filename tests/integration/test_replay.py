@@ -3,6 +3,7 @@ without `workflow.patched` is caught, at the event where it diverges."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -129,3 +130,19 @@ async def test_a_run_still_going_replays_as_far_as_it_has_got() -> None:
         "; the run is still going: replayed as far as it has got)")
     whole = await replay(_history("s1"))
     assert whole.finished and whole.describe().endswith(" events)")
+
+
+async def test_a_run_whose_input_the_code_no_longer_reads_is_told_at_its_start() -> None:
+    saved = json.loads(HISTORIES["s1"])
+    payload = saved["events"][0]["workflowExecutionStartedEventAttributes"]["input"][
+        "payloads"][0]
+    request = json.loads(base64.b64decode(payload["data"]))
+    # As a request model changed without a default for what old runs lack would see it.
+    payload["data"] = base64.b64encode(json.dumps({**request, "limits": "many"}).encode()
+                                       ).decode()
+    report = await replay(WorkflowHistory.from_json("changed", json.dumps(saved)))
+    assert not report.ok and report.event_id == 1, report.describe()
+    assert report.describe().startswith(
+        "MISMATCH at event 1 (WorkflowExecutionStarted): changed: the run's input does "
+        "not fit this code's OrchestrationRequest (limits: Input should be an object)"
+    ), report.describe()
