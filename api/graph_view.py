@@ -35,4 +35,5 @@ def run_graph_view(run: RunGraph) -> RunGraphView:
     ):
         edges += [GraphEdge(source=f"step:{a}", type=edge_type, target=f"{prefix}:{b}")
                   for a, b in pairs]
-    return RunGraphView(workflow_id=run.workflow_id, status=run.status, nodes=nodes, edges=edges)
+    return RunGraphView(workflow_id=run.workflow_id, status=run.status, error=run.error,
+                        nodes=nodes, edges=edges)

@@ -19,6 +19,7 @@ from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionSta
 from temporalio.converter import DataConverter
 
 from orchestrator.models import Problem, ProblemKind, RunResult, RunStatus, StepResult, StepStatus
+from worker.settle import ended_outside
 
 
 def with_predictions(state: RunResult) -> RunResult:
@@ -58,12 +59,9 @@ def _ended_outside(state: RunResult, described: WorkflowExecutionDescription) ->
     """Failed, and said so, so that whoever follows the run stops waiting for an end
     that has come."""
     assert described.status is not None
-    how = described.status.name.lower().replace("_", " ")
     return state.model_copy(update={
         "status": RunStatus.FAILED, "finished_at": described.close_time,
-        "problem": Problem(kind=ProblemKind.TERMINATED, message=(
-            f"the run was {how} from outside (Temporal): its steps stopped where they "
-            "were and nothing was rolled back")),
+        "problem": Problem(kind=ProblemKind.TERMINATED, message=ended_outside(described.status)),
     })
 
 

@@ -122,5 +122,7 @@ class RunGraphView(BaseModel):
 
     workflow_id: str
     status: str | None
+    # Why the run did not complete, when it did not.
+    error: str | None = None
     nodes: list[GraphNode]
     edges: list[GraphEdge]

@@ -23,6 +23,7 @@ from orchestrator.graph.factory import check_store_settings
 from orchestrator.settings import Settings
 from worker.client import connect, ensure_search_attributes, metrics_runtime
 from worker.runtime import build_runtime, build_worker, started
+from worker.settle import settling
 from workflows import search_attributes as sa
 
 log = logging.getLogger("orchestrator")
@@ -74,7 +75,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         async with temporal(settings) as settings:
             client = await connect(settings, telemetry=telemetry)
             await ensure_search_attributes(client)
-            async with build_worker(client, runtime):
+            async with build_worker(client, runtime), settling(client, runtime.store):
                 started()
                 log.info("worker on task queue %r", settings.task_queue)
                 _tell_metrics(settings)
@@ -110,7 +111,9 @@ async def serve(
             )
             server = uvicorn.Server(config)
             worker = build_worker(client, runtime) if with_worker else contextlib.nullcontext()
-            async with worker:
+            settle = (settling(client, runtime.store) if with_worker
+                      else contextlib.nullcontext())
+            async with worker, settle:
                 api = asyncio.create_task(_api(server))
                 try:
                     while not server.started:

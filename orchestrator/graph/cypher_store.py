@@ -50,6 +50,7 @@ from orchestrator.models import (
     Capability,
     EntityRef,
     RunRecord,
+    RunStatus,
     StepRecord,
 )
 
@@ -265,6 +266,11 @@ class CypherStore(ABC):
 
     async def completed_runs(self, limit: int = 500) -> list[CompletedRun]:
         return await self._recent.get(limit)
+
+    async def unfinished_runs(self, limit: int = 200) -> list[tuple[str, str]]:
+        going = [status.value for status in RunStatus if not status.finished]
+        rows = await self._read(q.UNFINISHED_RUNS, statuses=going, limit=limit)
+        return [(str(r[0]), str(r[1] or "")) for r in rows]
 
     async def _read_completed_runs(self, limit: int) -> list[CompletedRun]:
         rows = await self._read(q.COMPLETED_PLANS, limit=limit)

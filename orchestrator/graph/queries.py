@@ -388,6 +388,15 @@ ORDER BY finished DESC, w.id DESC
 LIMIT $limit
 """
 
+# Runs the graph holds as not yet ended (a run ended from outside never says so).
+UNFINISHED_RUNS = """
+MATCH (w:Workflow)
+WHERE w.status IN $statuses
+RETURN w.id, w.request
+ORDER BY w.id
+LIMIT $limit
+"""
+
 # What the last completed runs took a stage beyond their agents' time.
 STAGE_OVERHEADS = """
 MATCH (w:Workflow)
@@ -397,7 +406,7 @@ ORDER BY w.finished DESC
 LIMIT $limit
 """
 
-RUN_WORKFLOW = "MATCH (w:Workflow {id: $id}) RETURN w.status"
+RUN_WORKFLOW = "MATCH (w:Workflow {id: $id}) RETURN w.status, w.error"
 
 RUN_SHAPE = """
 MATCH (w:Workflow {id: $id})-[:CONTAINS]->(s:Step)

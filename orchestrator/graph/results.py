@@ -59,6 +59,7 @@ async def read_run_graph(read: Read, workflow_id: str) -> RunGraph:
     return RunGraph(
         workflow_id=workflow_id,
         status=status[0][0] if status else None,
+        error=status[0][1] if status else None,
         steps={
             r[0]: {"capability": r[1], "agent": r[2], "status": r[3], "attempt": r[4],
                    "output": json.loads(r[5]) if r[5] else None}

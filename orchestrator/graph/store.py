@@ -57,6 +57,8 @@ class RunGraph(Model):
 
     workflow_id: str
     status: str | None
+    # Why the run did not complete, when it did not.
+    error: str | None = None
     steps: dict[str, dict[str, Any]]
     depends_on: list[tuple[str, str]]
     executed_by: list[tuple[str, str]]
@@ -253,6 +255,9 @@ class GraphStore(Protocol):
     async def completed_runs(self, limit: int = 500) -> list[CompletedRun]:
         """Requests and intents of the plans whose runs completed, with those runs,
         newest first: the plan memory."""
+
+    async def unfinished_runs(self, limit: int = 200) -> list[tuple[str, str]]:
+        """(workflow id, request) of the runs the graph holds as not yet ended, by id."""
 
     async def agent_stats(self) -> dict[str, AgentStats]:
         """Observed outcomes by "<agent>/<capability>"."""

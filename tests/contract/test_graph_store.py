@@ -304,6 +304,24 @@ async def test_copies_of_a_run_in_one_batch_leave_the_last_ones_values(
     assert run.steps["app"]["status"] == "completed"
 
 
+async def test_unfinished_runs_are_those_not_ended(graph: GraphStore) -> None:
+    await asyncio.gather(
+        graph.record_run(_run("wf-b")), graph.record_run(_run("wf-a", RunStatus.PLANNING)),
+        graph.record_run(_run("wf-c", RunStatus.COMPLETED)),
+        graph.record_run(_run("wf-d", RunStatus.ROLLED_BACK)),
+    )
+    going = await graph.unfinished_runs()
+    assert [run_id for run_id, _ in going] == ["wf-a", "wf-b"]
+    assert going[0][1] == PLAN.request
+    assert await graph.unfinished_runs(limit=1) == going[:1]
+    # Settled with the run's end, its plan and steps kept, and the reason read back.
+    await graph.record_run(RunRecord(workflow_id="wf-a", request=going[0][1],
+                                     status=RunStatus.FAILED, error="terminated"))
+    settled = await graph.run_graph("wf-a")
+    assert (settled.status, settled.error, len(settled.steps)) == ("failed", "terminated", 2)
+    assert [run_id for run_id, _ in await graph.unfinished_runs()] == ["wf-b"]
+
+
 async def test_runs_share_agents_but_not_steps(graph: GraphStore) -> None:
     await asyncio.gather(*(graph.record_run(_run(f"wf{i}")) for i in range(3)))
     counts = await graph.counts()
