@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Names of entities, steps and capabilities: lowercase words joined by '-', '_' or
 # '.'. Quotes, spaces, braces and shell or Cypher metacharacters can never pass.
@@ -113,10 +113,24 @@ class Capability(Model):
 
 
 class RetrySpec(Model):
-    initial_interval_ms: int = 200
-    backoff: float = 2.0
-    max_interval_ms: int = 5_000
-    max_attempts: int = 3
+    """Temporal's retry policy of a step. Checked here, where it is configured:
+    one Temporal refuses fails the workflow task that schedules the step, and the
+    run then hangs half done until terminated."""
+
+    initial_interval_ms: int = Field(default=200, ge=1)
+    # Each wait is this many times the one before (1: always the same wait).
+    backoff: float = Field(default=2.0, ge=1.0)
+    max_interval_ms: int = Field(default=5_000, ge=1)
+    # Every try counts: 1 is no retry. (Temporal reads 0 as "for ever", which no
+    # step here may do unasked.)
+    max_attempts: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _intervals_in_order(self) -> RetrySpec:
+        if self.max_interval_ms < self.initial_interval_ms:
+            raise ValueError(f"max_interval_ms ({self.max_interval_ms}) is less than "
+                             f"initial_interval_ms ({self.initial_interval_ms})")
+        return self
 
 
 class Agent(Model):
@@ -124,10 +138,10 @@ class Agent(Model):
     kind: AgentKind
     capabilities: list[str]
     retry: RetrySpec = RetrySpec()
-    start_to_close_ms: int = 30_000
-    heartbeat_ms: int | None = None
+    start_to_close_ms: int = Field(default=30_000, ge=1)
+    heartbeat_ms: int | None = Field(default=None, ge=1)
     # Capabilities whose calls may take another time than `start_to_close_ms`.
-    timeouts_ms: dict[str, int] = {}
+    timeouts_ms: dict[str, Annotated[int, Field(ge=1)]] = {}
 
     def timeout_ms(self, capability: str) -> int:
         """How long one attempt at `capability` may take on this agent."""

@@ -78,6 +78,15 @@ def test_parse_keeps_secrets_out_of_repr() -> None:
      "mcpServers.s.orchestrator.tools.t.produces.0", "should match pattern"),
     ({"command": "python", "orchestrator": {"retry": {"max_attempts": "many"}}},
      "mcpServers.s.orchestrator.retry.max_attempts", "valid integer"),
+    # Temporal refuses these when the step is scheduled: the run would hang half done.
+    ({"command": "python", "orchestrator": {"retry": {"initial_interval_ms": -3}}},
+     "mcpServers.s.orchestrator.retry.initial_interval_ms", "greater than or equal to 1"),
+    ({"command": "python", "orchestrator": {"retry": {"backoff": 0.5}}},
+     "mcpServers.s.orchestrator.retry.backoff", "greater than or equal to 1"),
+    ({"command": "python", "orchestrator": {"retry": {"max_attempts": 0}}},
+     "mcpServers.s.orchestrator.retry.max_attempts", "greater than or equal to 1"),
+    ({"command": "python", "orchestrator": {"retry": {"initial_interval_ms": 9000}}},
+     "mcpServers.s.orchestrator.retry", "max_interval_ms (5000) is less than initial_interval_ms"),
 ])
 def test_parse_rejects_bad_field_naming_it(server: dict[str, Any], field: str, reason: str) -> None:
     message = _error({"mcpServers": {"s": server}})
