@@ -9,6 +9,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Refusal, RunRefused
+from api.run_state import query_state
 from orchestrator.models import Extension, Followup, Problem, ProblemKind, RunResult
 from worker.client import run_handle
 from workflows.orchestration import OrchestrationWorkflow
@@ -38,7 +39,7 @@ def keyed_extension(run: RunResult, key: str | None) -> Extension | None:
 async def earlier_run(client: Client, conversation_id: str) -> RunResult:
     """The state of the run a follow-up continues; 404 when there is none."""
     try:
-        return await run_handle(client, conversation_id).query(OrchestrationWorkflow.status)
+        return await query_state(run_handle(client, conversation_id))
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
             raise HTTPException(404, f"no conversation {conversation_id!r}: use the "

@@ -12,14 +12,55 @@ attempt and last failure, matched to its step by the step's heartbeats
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from fastapi import HTTPException
 from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.converter import DataConverter
+from temporalio.service import RPCError, RPCStatusCode
 
 from orchestrator.models import Problem, ProblemKind, RunResult, RunStatus, StepResult, StepStatus
 from worker.settle import ended_outside
+from workflows.orchestration import OrchestrationWorkflow
+
+# A query waits while the run's workflow task is being tried; one that fails on
+# every try (a code change under the run) would hold it until the RPC's deadline.
+QUERY_TIMEOUT = timedelta(seconds=10)
+# What Temporal says of a run whose workflow task fails on every try.
+STUCK = "Workflow Task in failed state"
+
+
+async def query_state(handle: WorkflowHandle[Any, RunResult]) -> RunResult:
+    """The run's status query; 409 saying why for a run whose workflow task fails
+    on every try (Temporal's "Workflow Task in failed state", or no answer)."""
+    try:
+        state: RunResult = await handle.query(OrchestrationWorkflow.status,
+                                              rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as err:
+        if await _stuck(handle, err):
+            raise HTTPException(409, (
+                f"run {handle.id} is stuck: its workflow code fails on the worker "
+                f"({err.message}); if the code changed since it started, "
+                f"`orchestrator replay {handle.id}` shows where it parts from the run's "
+                "history (restore it, or put the change behind workflow.patched, and the "
+                "run goes on); otherwise the worker's log has the error")) from err
+        raise
+    return state
+
+
+async def _stuck(handle: WorkflowHandle[Any, RunResult], err: RPCError) -> bool:
+    if err.status == RPCStatusCode.FAILED_PRECONDITION:
+        return STUCK in err.message
+    if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+        return False
+    try:
+        described = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
+    except RPCError:
+        return False
+    # Tried more than once and not done: each try fails.
+    return described.raw_description.pending_workflow_task.attempt > 1
 
 
 def with_predictions(state: RunResult) -> RunResult:

@@ -232,8 +232,9 @@ async def control(api: str, workflow_id: str, action: str, out: TextIO,
     state = RunResult.model_validate(reply.json())
     if action == "cancel":
         if state.status == RunStatus.ROLLING_BACK:
-            out.write(f"cancel: run {workflow_id} is already undoing what it did: the "
-                      "rollback goes on to its end\n")
+            # Asked to stop while it waited, or while it undid: either way, undoing.
+            out.write(f"cancel: run {workflow_id} is undoing what it did: the rollback "
+                      "goes on to its end\n")
         else:
             out.write(f"cancel: run {workflow_id} is stopping: running steps are cancelled, "
                       "completed ones undone\n")

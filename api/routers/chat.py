@@ -23,7 +23,7 @@ from api.deps import SettingsDep, TemporalClientDep
 from api.errors import Refusal, RunRefused, described
 from api.followup import earlier_run, extend_run, keyed_extension, started_with_key
 from api.run_list import DRY_RUN
-from api.run_state import with_predictions
+from api.run_state import query_state, with_predictions
 from api.schemas import ChatRequest, ChatResponse
 from orchestrator.models import (
     DEFAULT_TENANT,
@@ -118,7 +118,7 @@ async def chat(
         with contextlib.suppress(WorkflowAlreadyStartedError, RPCError):
             await start.workflow_handle()
         run_id = (await handle.describe()).run_id
-        state = await handle.query(OrchestrationWorkflow.status)
+        state = await query_state(handle)
     state = with_predictions(state)
     differs = _differs(state, body) if idempotency_key is not None else None
     if differs is not None:
@@ -216,7 +216,7 @@ async def _extended(
     run_id = (await handle.describe()).run_id
     result = await handle.result() if body.wait else None
     state: RunResult = (
-        result if result is not None else await handle.query(OrchestrationWorkflow.status)
+        result if result is not None else await query_state(handle)
     )
     return ChatResponse(
         workflow_id=workflow_id, run_id=run_id, status=state.status, plan=state.plan,

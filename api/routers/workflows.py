@@ -7,17 +7,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SettingsDep, TemporalClientDep, WorkflowId
 from api.errors import described
 from api.run_list import BadListing, page_token, summary, token_text, visibility_query
-from api.run_state import as_temporal_sees_it, with_predictions
+from api.run_state import as_temporal_sees_it, query_state, with_predictions
 from api.schemas import RunPage
-from orchestrator.models import Decision, RunResult, RunStatus
+from orchestrator.models import Decision, ProblemKind, RunResult, RunStatus
 from worker.client import run_handle
+from worker.settle import ended_outside
 from workflows.orchestration import OrchestrationWorkflow
 
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
@@ -54,7 +55,7 @@ async def get_workflow(workflow_id: WorkflowId, client: TemporalClientDep) -> Ru
     """The run's status, its plan, each step's state, approvals and rollback."""
     handle = run_handle(client, workflow_id)
     try:
-        state = with_predictions(await handle.query(OrchestrationWorkflow.status))
+        state = with_predictions(await query_state(handle))
         if state.finished_at is not None:
             return state
         return await as_temporal_sees_it(handle, state, client.data_converter)
@@ -85,11 +86,15 @@ async def cancel(workflow_id: WorkflowId, client: TemporalClientDep) -> RunResul
     """Ask the run to stop: running steps are cancelled, completed ones compensated."""
     handle = run_handle(client, workflow_id)
     try:
-        state = await handle.query(OrchestrationWorkflow.status)
+        state = await query_state(handle)
+        if state.finished_at is None:  # as its code saw it: ended from outside, perhaps
+            state = await as_temporal_sees_it(handle, state, client.data_converter)
         if state.finished_at is not None:
-            raise HTTPException(409, f"run {workflow_id} has already ended: {state.status}")
+            ended = state.problem.message if state.problem and (
+                state.problem.kind == ProblemKind.TERMINATED) else state.status.value
+            raise HTTPException(409, f"run {workflow_id} has already ended: {ended}")
         await handle.cancel()
-        return await handle.query(OrchestrationWorkflow.status)
+        return await query_state(handle)
     except RPCError as err:
         raise _not_found(err, workflow_id) from err
 
@@ -112,9 +117,14 @@ async def _answer(handle: Handle, decision: Decision, approve: bool) -> RunResul
 
 
 async def _stopped(handle: Handle) -> str:
-    """Whether the run has ended, or is still undoing what it did."""
+    """Whether the run has ended (from outside, perhaps), or is still undoing what it did."""
     try:
-        state = await handle.query(OrchestrationWorkflow.status)
+        described = await handle.describe()
+        if described.status != WorkflowExecutionStatus.RUNNING:
+            return "has ended" if described.status == WorkflowExecutionStatus.COMPLETED else (
+                ended_outside(described.status).removeprefix("the run ")
+                if described.status else "has ended")
+        state = await query_state(handle)
     except RPCError:
         return "has ended"
     return "has ended" if state.finished_at is not None else f"is {state.status.value}"

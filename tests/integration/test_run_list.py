@@ -111,6 +111,17 @@ async def test_runs_are_listed_by_status_and_tenant_page_by_page(
         assert state["status"] == "failed" and state["finished_at"], state
         assert state["problem"]["kind"] == "terminated"
         assert "nothing was rolled back" in state["problem"]["message"]
+        # Nor can it be cancelled, approved or rejected: each says how it ended.
+        cancel = await s.http.post(f"/v1/workflows/{waiting}/cancel")
+        assert cancel.status_code == 409, cancel.text
+        assert cancel.json()["detail"] == (
+            f"run {waiting} has already ended: the run was terminated from outside "
+            "(Temporal): its steps stopped where they were and nothing was rolled back")
+        for answer in ("approve", "reject"):
+            reply = await s.http.post(f"/v1/workflows/{waiting}/{answer}")
+            assert reply.status_code == 409, reply.text
+            assert reply.json()["detail"].startswith(
+                f"run {waiting} was terminated from outside (Temporal)"), reply.text
 
 
 async def test_bad_filters_are_refused_naming_them(
