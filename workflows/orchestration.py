@@ -711,6 +711,7 @@ class OrchestrationWorkflow:
             workflow.info().workflow_id, self._request, self._status, self._problem,
             self._planned.plan if self._planned else None, self._results, self._undos,
             self._compensations, self._finished_at, workflow.info().start_time,
+            waited=bool(self._approvals.by_target),
         )
 
     async def _finish(self, status: RunStatus) -> RunResult:

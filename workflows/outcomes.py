@@ -39,7 +39,7 @@ def run_record(
     wf: str, request: OrchestrationRequest, status: RunStatus, problem: Problem | None,
     plan: Plan | None, results: dict[str, StepResult], undos: dict[str, Step],
     compensations: dict[str, StepResult], finished_at: datetime | None = None,
-    started_at: datetime | None = None,
+    started_at: datetime | None = None, waited: bool = False,
 ) -> RunRecord:
     """The run's final state for the graph: its plan, every step's state and every
     undo's (the plan's early mirror is write-behind, so this one carries the plan
@@ -64,8 +64,9 @@ def run_record(
         workflow_id=wf, request=request.message, status=status,
         error=problem.message if problem else None, plan=plan, steps=steps,
         outcomes=outcomes, follows=request.follows, finished_at=finished_at,
+        # A run that waited for a person says nothing of what orchestration costs.
         stage_overhead_ms=stage_overhead_ms(plan, results, started_at, finished_at)
-        if status == RunStatus.COMPLETED else None,
+        if status == RunStatus.COMPLETED and not waited else None,
     )
 
 
@@ -74,8 +75,14 @@ def stage_overhead_ms(
     finished_at: datetime | None,
 ) -> float | None:
     """The run's time beyond its agents' longest chain, per stage: what planning,
-    dispatch and mirroring add, for dry runs to predict with."""
+    dispatch and mirroring add, for dry runs to predict with. None for a run with a
+    step tried again: its backoffs (or the wait for a dead worker's heartbeat
+    timeout) are not what another run's orchestration costs."""
     if plan is None or not plan.steps or started_at is None or finished_at is None:
+        return None
+    if any(t.attempts > 1 for s in plan.steps for t in results[s.id].tries) or any(
+        len(results[s.id].tries) > 1 for s in plan.steps
+    ):
         return None
     agents_ms = {s.id: sum(t.duration_ms for t in results[s.id].tries) for s in plan.steps}
     beyond = ms_between(started_at, finished_at) - critical_path_ms(plan.steps, agents_ms)

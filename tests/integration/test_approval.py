@@ -157,8 +157,14 @@ async def test_an_approved_plan_runs(
         assert reply.status_code == 200, reply.text
         result = await result_of(client, wf)
         late = await s.http.post(f"/v1/workflows/{wf}/approve")
+        # The wait for a person is not what orchestration costs: dry runs do not
+        # predict with it (a run that did not wait does count).
+        waited_only = await s.runtime.store.stage_overhead_ms()
+        await result_of(client, await start(s.http, "create application blog"))
+        not_waiting = await s.runtime.store.stage_overhead_ms()
     assert result.status == RunStatus.COMPLETED
     assert late.status_code == 409
+    assert waited_only is None and not_waiting is not None
 
 
 async def test_the_graph_shows_a_rejected_run_rolling_back_while_it_does(

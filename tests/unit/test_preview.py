@@ -65,3 +65,9 @@ def test_a_completed_runs_time_beyond_its_agents_is_measured_per_stage() -> None
     # 100 ms in all, 40 of them the agents': 60 over 2 stages.
     assert stage_overhead_ms(plan, results, start, start + timedelta(milliseconds=100)) == 30
     assert stage_overhead_ms(None, results, start, start) is None
+    # A step tried again (a backoff, a dead worker's timeout) is not orchestration.
+    results["b"].tries[0].attempts = 2
+    assert stage_overhead_ms(plan, results, start, start + timedelta(seconds=9)) is None
+    results["b"].tries = [AgentTry(agent="y", ok=False, attempts=1, duration_ms=5),
+                          AgentTry(agent="x", ok=True, attempts=1, duration_ms=20)]
+    assert stage_overhead_ms(plan, results, start, start + timedelta(seconds=9)) is None
