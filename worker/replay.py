@@ -152,6 +152,12 @@ def load(path: Path) -> WorkflowHistory:
         raise InvalidInput(f"{path} is damaged: its events jump from {gap.event_id} to "
                            f"{after} (orchestrator history <id> --out {path.name} saves a "
                            "whole one)")
+    untyped = next((e for e in events if not _typed(e)), None)
+    if untyped is not None:
+        # Replayed, the core would report it as a code change, in a Rust debug dump.
+        raise InvalidInput(f"{path} is damaged: event {untyped.event_id} has no known type "
+                           f"or not its type's attributes (orchestrator history <id> --out "
+                           f"{path.name} saves a whole one)")
     started = first.workflow_execution_started_event_attributes
     if not started.original_execution_run_id:
         raise InvalidInput(f"{path}: the run's start event has no run id "
@@ -182,6 +188,16 @@ def _unreadable_input(first: HistoryEvent, workflow: type) -> str | None:
                 "a change to it must keep what earlier runs recorded readable (a new field "
                 "needs a default)")
     return None
+
+
+def _typed(event: HistoryEvent) -> bool:
+    """Whether the event has a known type and that type's attributes (the type
+    EVENT_TYPE_TIMER_FIRED goes with timer_fired_event_attributes)."""
+    if event.event_type == EventType.EVENT_TYPE_UNSPECIFIED:
+        return False
+    name = EventType.Name(event.event_type)
+    attributes = name.removeprefix("EVENT_TYPE_").lower() + "_event_attributes"
+    return event.WhichOneof("attributes") == attributes
 
 
 def _workflow_name(workflow: type) -> str:

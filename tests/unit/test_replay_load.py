@@ -86,3 +86,23 @@ async def test_a_run_of_another_workflow_is_not_replayed_as_a_mismatch(tmp_path:
     path.write_text(json.dumps(saved))
     with pytest.raises(InvalidInput, match="is a run of 'Nope', not of 'OrchestrationWorkflow'"):
         await replay(load(path))
+
+
+@pytest.mark.parametrize(("event_type", "attributes_kept"), [
+    ("EVENT_TYPE_UNSPECIFIED", True),
+    ("EVENT_TYPE_TIMER_FIRED", True),  # another type's attributes
+    ("EVENT_TYPE_TIMER_FIRED", False),  # none
+])
+def test_an_event_of_no_known_type_is_told_damaged_not_a_code_change(
+    tmp_path: Path, event_type: str, attributes_kept: bool
+) -> None:
+    saved = json.loads(GOLDEN.read_text())
+    event = saved["events"][5]
+    event["eventType"] = event_type
+    if not attributes_kept:
+        for key in [k for k in event if k.endswith("EventAttributes")]:
+            del event[key]
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(saved))
+    with pytest.raises(InvalidInput, match=r"h\.json is damaged: event 6 has no known type"):
+        load(path)
