@@ -3,6 +3,7 @@ who may add what, bad entries refused naming the field, nothing half-saved."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -315,3 +316,24 @@ async def test_a_server_added_over_http_is_planned_at_once_and_leaves_when_remov
     assert registry.providers("mcp.cloud.get_cluster") == []
     await sync.flush()
     assert (await stack.http.get("/v1/mcp/servers/cloud/graph")).status_code == 404
+
+
+async def test_servers_added_over_http_share_a_capability_at_once(
+    stack: Stack, cloud_http: HttpServerProcess
+) -> None:
+    """S8 right after the servers are added: the second stands in for the first
+    from the first request on, not once the graph has caught up."""
+    options = {"tools": {"deploy": {"provides": "edge.ship"}}}
+    for name in ("e3", "w3"):
+        reply = await stack.http.post("/v1/mcp/servers", json={
+            "name": name, "url": cloud_http.url, "orchestrator": options})
+        assert reply.status_code == 201, reply.text
+    # And stays so while the config file's watcher takes in the file the API wrote.
+    for _ in range(15):
+        dry = await stack.http.post("/v3/ai/chat", json={
+            "message": "edge ship cluster=prod app=shop", "dry_run": True})
+        assert dry.status_code == 200, dry.text
+        [step] = dry.json()["plan"]["steps"]
+        assert (step["capability"], step["agent"], step["fallbacks"]) == (
+            "edge.ship", "mcp-e3", ["mcp-w3"])
+        await asyncio.sleep(0.2)
