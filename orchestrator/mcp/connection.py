@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -166,10 +167,14 @@ class Connection:
         """Where a stdio server's stderr goes: a log file per server when configured."""
         if self._log_dir is None or not isinstance(self._server, StdioServer):
             return contextlib.nullcontext(sys.stderr)
-        self._log_dir.mkdir(parents=True, exist_ok=True)
+        # A server may write what it was given (a token) to its stderr: its log is
+        # for the account that runs it alone.
+        self._log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._log = log_file(self._log_dir, self.name)
         self._log_start = self._log.stat().st_size if self._log.exists() else 0
-        return open(self._log, "a", encoding="utf-8")
+        fd = os.open(self._log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)  # one made before, by whatever umask
+        return os.fdopen(fd, "a", encoding="utf-8")
 
     def _last_words(self) -> str:
         """What a stdio server that would not connect last wrote to its stderr this

@@ -81,8 +81,11 @@ async def test_hub_from_settings_reads_the_config_file(tmp_path: Path) -> None:
         assert "blob" in output
         assert (settings.blobs_dir / output["blob"]["sha256"][:2]).is_dir()
         assert (settings.mcp_dir / "pins.json").exists()
-        # The stdio server's stderr goes to a log file per server.
-        assert (settings.mcp_dir / "logs" / "github.log").exists()
+        # The stdio server's stderr goes to a log file per server, for this account
+        # alone (a server may write what it was given there).
+        log = settings.mcp_dir / "logs" / "github.log"
+        assert log.exists() and log.stat().st_mode & 0o777 == 0o600
+        assert log.parent.stat().st_mode & 0o777 == 0o700
 
 
 async def test_hub_without_config_has_no_capabilities(tmp_path: Path) -> None:
