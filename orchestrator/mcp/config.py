@@ -202,6 +202,11 @@ class McpConfig(BaseModel):
 
     @model_validator(mode="after")
     def _distinct_names(self) -> McpConfig:
+        # Other clients' keys are kept, but one that reads as ours misspelt would
+        # leave every server it holds unserved, without a word.
+        for key in self.model_extra or {}:
+            if key.lower().replace("_", "").replace("-", "") == "mcpservers":
+                raise ValueError(f"{key!r}: the servers go under 'mcpServers' (that spelling)")
         seen: dict[str, str] = {}
         for name in self.servers:
             if not name.strip():

@@ -93,6 +93,14 @@ def test_parse_rejects_bad_field_naming_it(server: dict[str, Any], field: str, r
     assert f"{field}: " in message and reason in message
 
 
+@pytest.mark.parametrize("key", ["mcpservers", "mcp_servers", "MCPServers"])
+def test_the_servers_key_misspelt_is_refused_not_read_as_no_servers(key: str) -> None:
+    message = _error({key: {"git": {"command": "a"}}})
+    assert f"{key!r}: the servers go under 'mcpServers'" in message
+    # Other clients' own keys stay welcome.
+    assert parse_config({"mcpServers": {}, "globalShortcut": "x"}).servers == {}
+
+
 def test_parse_rejects_names_that_collide_as_capabilities() -> None:
     message = _error({"mcpServers": {"Git Hub": {"command": "a"}, "git_hub": {"command": "b"}}})
     assert "'Git Hub'" in message and "'git_hub'" in message and "'mcp.git_hub'" in message
