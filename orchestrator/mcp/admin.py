@@ -171,7 +171,12 @@ class McpAdmin:
     def _check_tool_names(self, name: str, server: StdioServer | HttpServer) -> None:
         """Refuse options naming tools the server does not offer: a typo there
         would otherwise only surface as a rollback that skipped a step."""
-        problems = misnamed_tools(name, server.orchestrator, self.hub.tools(name) or {})
+        offered = self.hub.tools(name) or {}
+        problems = misnamed_tools(name, server.orchestrator, offered)
+        options = server.orchestrator
+        if not offered and (options.include_tools is not None or options.exclude_tools):
+            problems.append("orchestrator.include_tools/exclude_tools: they leave none of the "
+                            f"tools of MCP server {name!r}, so it would serve nothing")
         if problems:
             raise McpConfigError("; ".join(problems))
 

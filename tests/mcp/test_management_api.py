@@ -156,13 +156,17 @@ async def test_a_malformed_entry_is_told_as_such_without_the_admin_token(
 async def test_add_refuses_options_naming_tools_the_server_lacks(
     stack: Stack, cloud_http: HttpServerProcess
 ) -> None:
-    for tools, field in [({"deploy": {"compensation": "nope"}},
-                          "orchestrator.tools.deploy.compensation: MCP server 'x5' offers no "
-                          "tool 'nope'"),
-                         ({"deploi": {"produces": ["deployment"]}},
-                          "orchestrator.tools.deploi: MCP server 'x5' offers no tool 'deploi'")]:
+    for options, field in [
+        ({"tools": {"deploy": {"compensation": "nope"}}},
+         "orchestrator.tools.deploy.compensation: MCP server 'x5' offers no tool 'nope'"),
+        ({"tools": {"deploi": {"produces": ["deployment"]}}},
+         "orchestrator.tools.deploi: MCP server 'x5' offers no tool 'deploi'"),
+        ({"include_tools": ["get_*"], "exclude_tools": ["get_cluster"]},
+         "orchestrator.include_tools/exclude_tools: they leave none of the tools of MCP "
+         "server 'x5', so it would serve nothing"),
+    ]:
         reply = await stack.http.post("/v1/mcp/servers", json={
-            "name": "x5", "url": cloud_http.url, "orchestrator": {"tools": tools}})
+            "name": "x5", "url": cloud_http.url, "orchestrator": options})
         assert reply.status_code == 422, reply.text
         assert field in reply.json()["detail"]
     assert not stack.settings.mcp_config_path.exists()
