@@ -8,7 +8,9 @@ tools cannot be listed is not added, so nothing is ever half-done.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +45,23 @@ def check_name(name: str) -> None:
         raise McpConfigError(
             "name: use 1-40 letters, digits, '.', '_' or '-', starting with a letter"
         )
+
+
+def check_command(server: StdioServer) -> None:
+    """Refuse a command there is no such program for: the entry's fault, told as
+    such, rather than as a server that cannot be reached."""
+    command = server.command
+    where = Path(server.cwd) if server.cwd else Path.cwd()
+    if os.sep in command:
+        path = Path(command) if Path(command).is_absolute() else where / command
+        if path.is_file() and os.access(path, os.X_OK):
+            return
+        raise McpConfigError(f"command: {command!r} is not an executable file"
+                             + (f" (from {where})" if not Path(command).is_absolute() else ""))
+    search = server.env.get("PATH", os.environ.get("PATH", os.defpath))
+    if shutil.which(command, path=search) is None:
+        raise McpConfigError(f"command: no program {command!r} on the PATH (give its full "
+                             "path, or install it)")
 
 
 def weakened_approvals(server: StdioServer | HttpServer) -> list[str]:
@@ -83,6 +102,8 @@ class McpAdmin:
         """Add a server. Unless `connect` is false (or the entry is disabled), its tools
         are listed first, and a server that cannot be listed is not added."""
         check_name(name)
+        if connect and isinstance(server, StdioServer) and not server.disabled:
+            check_command(server)
         async with self._lock:
             config = await asyncio.to_thread(read_config, self.path)
             self._check_free(name, config)

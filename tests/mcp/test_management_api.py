@@ -209,9 +209,14 @@ async def test_add_unreachable_server_is_bad_gateway_and_saves_nothing(
     reply = await stack.http.post("/v1/mcp/servers", json={"name": "down", "url": down})
     assert reply.status_code == 502
     assert "MCP server 'down' was not added: cannot connect" in reply.json()["detail"]
-    missing = await stack.http.post("/v1/mcp/servers", headers=ADMIN,
-                                    json={"name": "gone", "command": "/nonexistent/mcp-server"})
-    assert missing.status_code == 502 and "'gone' was not added" in missing.json()["detail"]
+    # A command there is no program for is the entry's fault, and said so.
+    for command, says in (("/nonexistent/mcp-server",
+                           "command: '/nonexistent/mcp-server' is not an executable file"),
+                          ("no-such-mcp-server",
+                           "command: no program 'no-such-mcp-server' on the PATH")):
+        missing = await stack.http.post("/v1/mcp/servers", headers=ADMIN,
+                                        json={"name": "gone", "command": command})
+        assert missing.status_code == 422 and says in missing.json()["detail"], missing.text
     assert stack.settings.mcp_config_path.read_bytes() == saved
     assert [s["name"] for s in (await stack.http.get("/v1/mcp/servers")).json()] == ["cloud"]
     assert sorted(stack.runtime.hub.pool.servers) == ["cloud"]
