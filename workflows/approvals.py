@@ -72,4 +72,13 @@ class Approvals:
 
     def _nothing_pending(self) -> str:
         waiting = self.pending()
-        return f"pending: {', '.join(waiting)}" if waiting else "no approval is pending"
+        if waiting:
+            return f"pending: {', '.join(waiting)}"
+        # Two answers sent at once: the later one learns what the first one did.
+        answered = [a for a in self.by_target.values() if a.answered_at is not None]
+        if not answered:
+            return "no approval is pending"
+        last = max(answered, key=lambda a: a.answered_at or a.requested_at)
+        by = f" by {last.by}" if last.by else ""
+        return (f"no approval is pending ({last.target} was already answered: "
+                f"{last.status.value}{by})")
