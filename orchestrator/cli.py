@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from orchestrator import stopping
 from orchestrator.errors import InvalidInput, OrchestratorError
 from orchestrator.mcp_cli import add_commands as add_mcp_commands
 from orchestrator.settings import MAX_PORT, Settings, settings_problem, unknown_variables
@@ -112,7 +113,10 @@ async def _until_stopped(work: Coroutine[Any, Any, int | None]) -> int | None:
         if not received:
             received.append(sig)
             # Said at once: draining running steps and closing the graph take a while.
-            log.info("%s received: stopping", sig.name)
+            if stopping.reasons:
+                log.info("stopping: %s", stopping.reasons[-1])
+            else:
+                log.info("%s received: stopping", sig.name)
             task.cancel()
 
     for sig in STOP_SIGNALS:

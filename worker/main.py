@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import uvicorn
@@ -21,6 +19,7 @@ from orchestrator.devserver import DevServer, keep_running, listening
 from orchestrator.errors import InvalidInput, ServiceUnreachable
 from orchestrator.graph.factory import check_store_settings
 from orchestrator.settings import Settings
+from orchestrator.stopping import stop_self
 from worker.client import connect, ensure_search_attributes, metrics_runtime
 from worker.runtime import build_runtime, build_worker, started
 from worker.settle import settling
@@ -46,7 +45,7 @@ async def temporal(settings: Settings) -> AsyncIterator[Settings]:
     # Killed under us, it is started again; one that keeps dying stops the command
     # as a SIGTERM would, cleanly.
     watch = asyncio.create_task(
-        keep_running(server, lambda: os.kill(os.getpid(), signal.SIGTERM)),
+        keep_running(server, lambda: stop_self("the Temporal dev server keeps exiting")),
         name="dev-server-watch",
     )
     try:

@@ -135,3 +135,35 @@ async def test_the_api_answers_503_while_temporal_does_not_answer(tmp_path: Path
     # Told at once, not after the client's retries (a chat waited ~19 s for its 503):
     # a bound far above once and far below retried, not a speed target.
     assert took < 5, took
+
+
+async def test_up_whose_dev_server_keeps_dying_stops_saying_why(tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "ORCHESTRATOR_TEMPORAL_ADDRESS"},
+        "ORCHESTRATOR_TEMPORAL_PORT": str(free_port()),
+        "ORCHESTRATOR_TEMPORAL_UI_PORT": str(free_port()),
+        "ORCHESTRATOR_DATA_DIR": str(tmp_path),
+    }
+    log, port = tmp_path / "up.log", free_port()
+    up = await _up(env, log, port)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            async with asyncio.timeout(60):
+                while await _state(http, "/healthz") is None:
+                    assert up.returncode is None, log.read_text()[-3000:]
+                    await asyncio.sleep(0.2)
+        killed: set[int] = set()
+        async with asyncio.timeout(90):
+            while up.returncode is None:
+                for child in set(_children(up.pid)) - killed:
+                    os.kill(child, signal.SIGKILL)
+                    killed.add(child)
+                await asyncio.sleep(0.2)
+    finally:
+        if up.returncode is None:
+            up.kill()
+        await up.wait()
+    logged = log.read_text()
+    assert "stopping: the Temporal dev server keeps exiting" in logged, logged[-3000:]
+    # Nobody sent it a signal, and it does not say one came.
+    assert "SIGTERM received" not in logged, logged[-3000:]
