@@ -133,7 +133,7 @@ class Connection:
             if not self.ready.done():
                 self.ready.set_exception(McpServerUnavailable(
                     f"cannot connect to MCP server {self.name!r}: {describe(error)}"
-                    f"{self._last_words()}"
+                    f"{self.last_words()}"
                 ))
             else:
                 log.warning("MCP server %s: session ended with %s", self.name, describe(error))
@@ -176,7 +176,7 @@ class Connection:
         os.fchmod(fd, 0o600)  # one made before, by whatever umask
         return os.fdopen(fd, "a", encoding="utf-8")
 
-    def _last_words(self) -> str:
+    def last_words(self) -> str:
         """What a stdio server that would not connect last wrote to its stderr this
         time ("ModuleNotFoundError: ..."), and where the rest is: the reason is
         usually there, not in "Connection closed"."""

@@ -121,8 +121,9 @@ class SessionPool:
             if not _session_gone(error):
                 raise
             self.discard(server, client)
+            # A stdio server that died says why on its stderr, if anywhere.
             raise McpServerUnavailable(
-                f"MCP server {server!r} lost the session: {error.message}"
+                f"MCP server {server!r} lost the session: {error.message}{conn.last_words()}"
             ) from error
 
     def discard(self, server: str, client: Client) -> None:

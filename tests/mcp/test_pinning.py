@@ -8,7 +8,7 @@ from pathlib import Path
 import mcp.types as types
 import pytest
 
-from orchestrator.mcp import McpToolChanged, McpUnknownTool, fingerprint
+from orchestrator.mcp import McpServerUnavailable, McpToolChanged, McpUnknownTool, fingerprint
 from tests.mcp.conftest import HubFactory
 from tests.mcp.support import eventually, kill, python_server
 
@@ -60,6 +60,21 @@ async def test_tool_changed_between_runs_is_refused(make_hub: HubFactory) -> Non
     assert [(c.server, c.tool) for c in second.changed_tools()] == [("dynamic", "item_002")]
     with pytest.raises(McpToolChanged):
         await second.call_tool("dynamic", "item_002", {})
+
+
+async def test_a_server_that_dies_mid_call_says_why_from_its_stderr(
+    make_hub: HubFactory, tmp_path: Path
+) -> None:
+    description = tmp_path / "greet.txt"
+    description.write_text("Greet someone.")
+    hub = make_hub({"restartable": python_server(
+        "restartable_server", "--description", str(description))})
+    with pytest.raises(McpServerUnavailable, match="lost the session") as raised:
+        await hub.call_tool("restartable", "crash", {"why": "out of disk"})
+    assert raised.value.retryable
+    assert "its stderr ends: fatal: out of disk (all of it: " in str(raised.value), raised.value
+    # The next call has a new process.
+    assert (await hub.call_tool("restartable", "greet", {"name": "ann"}))["text"] == "hello ann"
 
 
 async def test_tool_changed_across_a_restart_is_refused_before_its_first_call(

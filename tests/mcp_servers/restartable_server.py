@@ -1,6 +1,7 @@
 """A server whose `greet` tool is described by a file read at start, as an
 upgraded server would describe it after a restart; `server_status` tells a test
-which process to kill.
+which process to kill, and `crash` dies in the middle of its call, saying why on
+its stderr.
 
     python -m tests.mcp_servers.restartable_server --description greet.txt
 """
@@ -8,6 +9,8 @@ which process to kill.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
@@ -21,7 +24,12 @@ def build(description: str) -> MCPServer:
     def greet(name: str) -> str:
         return f"hello {name}"
 
+    def crash(why: str) -> str:
+        print(f"fatal: {why}", file=sys.stderr, flush=True)
+        os._exit(3)
+
     server.add_tool(greet, description=description, annotations=READ_ONLY)
+    server.add_tool(crash, description="Exit at once, mid-call.")
     add_status_tool(server)
     return server
 
