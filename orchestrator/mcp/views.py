@@ -7,6 +7,7 @@ so are the password in a URL and the values of its query string.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -17,6 +18,8 @@ from orchestrator.mcp.config import HttpServer, ServerOptions, StdioServer
 from orchestrator.mcp.hub import McpHub
 
 Status = Literal["ready", "unreachable", "not_listed", "disabled"]
+# How long a shown server's ping, then its listing, may take.
+PROBE_S = 2.0
 
 
 class ToolView(BaseModel):
@@ -59,11 +62,29 @@ class ServerDetail(ServerView):
 async def list_unlisted(hub: McpHub, servers: list[str] | None = None, *,
                         again: bool = False) -> None:
     """List, side by side, the tools of the enabled servers never listed yet
-    (all of them with `again`); failures are kept as the servers' last errors."""
+    (all of them with `again`); failures are kept as the servers' last errors.
+    The HTTP servers listed before are pinged: one that went down since says
+    nothing until a request fails, and would show as ready."""
     names = servers if servers is not None else sorted(hub.config.enabled())
     enabled = hub.config.enabled()
     todo = [n for n in names if n in enabled and (again or hub.tools(n) is None)]
-    await asyncio.gather(*(hub.discover([name]) for name in todo), return_exceptions=True)
+    probed = [n for n in names if n in enabled and n not in todo and not hub.last_error(n)
+              and isinstance(enabled[n], HttpServer)]
+    work = [*(hub.discover([name]) for name in todo), *(_probe(hub, n) for n in probed)]
+    await asyncio.gather(*work, return_exceptions=True)
+
+
+async def _probe(hub: McpHub, name: str) -> None:
+    """Ask the server for its tools on its session (the protocol's `ping` is gone
+    from its newest version); one that does not answer within PROBE_S is listed
+    again by the catalogue, which records why it cannot be reached."""
+    try:
+        async with asyncio.timeout(PROBE_S), hub.pool.session(name) as client:
+            await client.list_tools()
+    except Exception:  # whatever went wrong, the listing says it in its own words
+        with contextlib.suppress(asyncio.TimeoutError):
+            async with asyncio.timeout(PROBE_S):
+                await hub.discover([name])
 
 
 def server_view(hub: McpHub, name: str) -> ServerView:

@@ -239,6 +239,24 @@ async def test_list_reports_server_that_cannot_be_reached(
     assert listed["off"]["status"] == "disabled"
 
 
+async def test_an_http_server_that_went_down_is_shown_unreachable(
+    stack: Stack, tmp_path: Path
+) -> None:
+    server = HttpServerProcess("cloud_server", tmp_path / "cloud.json")
+    server.start()
+    try:
+        reply = await stack.http.post("/v1/mcp/servers", json={"name": "c", "url": server.url})
+        assert reply.status_code == 201, reply.text
+        assert (await stack.http.get("/v1/mcp/servers/c")).json()["status"] == "ready"
+        server.kill()
+        # Nothing has called it since; it is shown as it is all the same.
+        shown = (await stack.http.get("/v1/mcp/servers")).json()
+        assert [(v["name"], v["status"]) for v in shown] == [("c", "unreachable")]
+        assert "cannot connect to MCP server 'c'" in shown[0]["last_error"], shown
+    finally:
+        server.kill()
+
+
 async def test_remove_server_needs_admin_and_forgets_it(stack: Stack, tmp_path: Path) -> None:
     await stack.http.post("/v1/mcp/servers", json=_github(tmp_path), headers=ADMIN)
     refused = await stack.http.delete("/v1/mcp/servers/github")
