@@ -50,12 +50,32 @@ async def _state(http: httpx.AsyncClient, path: str) -> dict[str, object] | None
     return answer
 
 
-async def test_up_starts_its_dev_server_again_and_the_run_completes(tmp_path: Path) -> None:
-    env = {
+def _env(data_dir: Path) -> dict[str, str]:
+    """`up` on its own dev server, on free ports, keeping its state in `data_dir`."""
+    return {
         **{k: v for k, v in os.environ.items() if k != "ORCHESTRATOR_TEMPORAL_ADDRESS"},
         "ORCHESTRATOR_TEMPORAL_PORT": str(free_port()),
         "ORCHESTRATOR_TEMPORAL_UI_PORT": str(free_port()),
-        "ORCHESTRATOR_DATA_DIR": str(tmp_path),
+        "ORCHESTRATOR_DATA_DIR": str(data_dir),
+    }
+
+
+def _tail(log: Path) -> str:
+    return log.read_text()[-3000:]
+
+
+async def _until_healthy(
+    http: httpx.AsyncClient, up: asyncio.subprocess.Process, log: Path
+) -> None:
+    async with asyncio.timeout(60):
+        while await _state(http, "/healthz") is None:
+            assert up.returncode is None, _tail(log)
+            await asyncio.sleep(0.2)
+
+
+async def test_up_starts_its_dev_server_again_and_the_run_completes(tmp_path: Path) -> None:
+    env = {
+        **_env(tmp_path),
         # Slow, so that the kill lands while the run is going.
         "ORCHESTRATOR_AGENT_FAULTS": json.dumps({"service.create": {"delay_ms": 3000}}),
     }
@@ -63,10 +83,7 @@ async def test_up_starts_its_dev_server_again_and_the_run_completes(tmp_path: Pa
     up = await _up(env, log, port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-            async with asyncio.timeout(60):
-                while await _state(http, "/healthz") is None:
-                    assert up.returncode is None, log.read_text()[-3000:]
-                    await asyncio.sleep(0.2)
+            await _until_healthy(http, up, log)
             reply = await http.post("/v3/ai/chat", json={"message": S1})
             assert reply.status_code == 200, reply.text
             workflow_id = reply.json()["workflow_id"]
@@ -138,20 +155,12 @@ async def test_the_api_answers_503_while_temporal_does_not_answer(tmp_path: Path
 
 
 async def test_up_whose_dev_server_keeps_dying_stops_saying_why(tmp_path: Path) -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "ORCHESTRATOR_TEMPORAL_ADDRESS"},
-        "ORCHESTRATOR_TEMPORAL_PORT": str(free_port()),
-        "ORCHESTRATOR_TEMPORAL_UI_PORT": str(free_port()),
-        "ORCHESTRATOR_DATA_DIR": str(tmp_path),
-    }
+    env = _env(tmp_path)
     log, port = tmp_path / "up.log", free_port()
     up = await _up(env, log, port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-            async with asyncio.timeout(60):
-                while await _state(http, "/healthz") is None:
-                    assert up.returncode is None, log.read_text()[-3000:]
-                    await asyncio.sleep(0.2)
+            await _until_healthy(http, up, log)
         killed: set[int] = set()
         async with asyncio.timeout(90):
             while up.returncode is None:

@@ -8,7 +8,13 @@ from pathlib import Path
 import mcp.types as types
 import pytest
 
-from orchestrator.mcp import McpServerUnavailable, McpToolChanged, McpUnknownTool, fingerprint
+from orchestrator.mcp import (
+    McpHub,
+    McpServerUnavailable,
+    McpToolChanged,
+    McpUnknownTool,
+    fingerprint,
+)
 from tests.mcp.conftest import HubFactory
 from tests.mcp.support import eventually, kill, python_server
 
@@ -62,13 +68,18 @@ async def test_tool_changed_between_runs_is_refused(make_hub: HubFactory) -> Non
         await second.call_tool("dynamic", "item_002", {})
 
 
+def _restartable(make_hub: HubFactory, description: Path) -> McpHub:
+    """A hub on the restartable server, its `greet` described by `description`."""
+    description.write_text("Greet someone.")
+    return make_hub({"restartable": python_server(
+        "restartable_server", "--description", str(description))})
+
+
 async def test_a_server_that_dies_mid_call_says_why_from_its_stderr(
     make_hub: HubFactory, tmp_path: Path
 ) -> None:
     description = tmp_path / "greet.txt"
-    description.write_text("Greet someone.")
-    hub = make_hub({"restartable": python_server(
-        "restartable_server", "--description", str(description))})
+    hub = _restartable(make_hub, description)
     with pytest.raises(McpServerUnavailable, match="lost the session") as raised:
         await hub.call_tool("restartable", "crash", {"why": "out of disk"})
     assert raised.value.retryable
@@ -81,9 +92,7 @@ async def test_tool_changed_across_a_restart_is_refused_before_its_first_call(
     make_hub: HubFactory, tmp_path: Path
 ) -> None:
     description = tmp_path / "greet.txt"
-    description.write_text("Greet someone.")
-    hub = make_hub({"restartable": python_server(
-        "restartable_server", "--description", str(description))})
+    hub = _restartable(make_hub, description)
     assert (await hub.call_tool("restartable", "greet", {"name": "ann"}))["text"] == "hello ann"
     status = await hub.call_tool("restartable", "server_status", {})
     # Upgraded on disk, then crashed: the next process describes `greet` otherwise.
