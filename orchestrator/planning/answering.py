@@ -6,10 +6,10 @@ The message is planned on its own first: a full new request ("fix
 ecommerce-staging") stands as it is, and so does its refusal when it is refused
 for a reason of its own (it understood something). Only a message the planner
 understands nothing of is read as the answer: the entities it names in the
-graph join the conversation's, and the refused request is planned again with
-them, which then picks the one they name (troubleshoot.py narrows several failing
-deployments to those the conversation names; "my app" is the conversation's
-application when it has one).
+graph take the place of the conversation's of their kinds, and the refused
+request is planned again with them, which then picks the one they name
+(troubleshoot.py narrows several failing deployments to those the conversation
+names; "my app" is the conversation's application when it has one).
 """
 
 from __future__ import annotations
@@ -39,6 +39,13 @@ async def plan_message(
     if not named:
         raise CannotPlan(f"{alone.reason}; as an answer to {answering!r}, it names "
                          "nothing the graph holds", alone.understood, alone.not_understood)
-    known = {ref.key for ref in context}
-    answered = [*context, *(ref for ref in named if ref.key not in known)]
-    return await planner.plan(answering, answered, making, last_try=last_try)
+    return await planner.plan(answering, answered_context(context, named), making,
+                              last_try=last_try)
+
+
+def answered_context(context: Sequence[EntityRef], named: Sequence[EntityRef]) -> list[EntityRef]:
+    """The conversation's entities as the answer leaves them: of each kind the
+    answer names, only what it names (the question was which of them: "blog or
+    shop?" -> "shop"), first; of the other kinds, all of them."""
+    kinds = {ref.kind for ref in named}
+    return [*named, *(ref for ref in context if ref.kind not in kinds)]

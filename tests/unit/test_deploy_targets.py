@@ -110,6 +110,25 @@ async def test_of_several_owners_the_conversations_application_is_deployed(
     assert _deploys(plan) == [("shop", "staging")]
 
 
+@pytest.mark.parametrize("answer", ["shop", "the shop one", "shop please", "for shop"])
+async def test_an_answer_picks_one_of_the_conversations_applications(
+    store: EmbeddedGraphStore, answer: str
+) -> None:
+    """Both applications are the conversation's already: the answer narrows them
+    to the one it names, rather than adding what is there and asking again."""
+    await deployed(store, "blog", "production", ())
+    await deployed(store, "shop", "production", ())
+    both = [EntityRef(kind="application", name=n) for n in ("blog", "shop")]
+    planner = OfflinePlanner(REGISTRY, store)
+    with pytest.raises(CannotPlan, match="which application"):
+        await planner.plan("also add a cache service", both)
+    plan = await plan_message(planner, store, answer, answering="also add a cache service",
+                              context=both)
+    [step] = plan.steps
+    assert (step.capability, step.parameters) == (
+        "service.create", {"application": "shop", "name": "cache"})
+
+
 async def test_a_redeploy_of_what_was_never_deployed_is_refused(store: EmbeddedGraphStore) -> None:
     """Deployed, "cart" would be made from nothing: a redeploy asks for one there is."""
     with pytest.raises(CannotPlan) as refused:
