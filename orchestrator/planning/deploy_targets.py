@@ -17,6 +17,7 @@ from orchestrator.errors import CannotPlan
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import EntityRef
 from orchestrator.planning.conversation import from_context
+from orchestrator.planning.environments import check_environment
 from orchestrator.planning.parser import THE_APPLICATION, Action
 
 APPLICATION, SERVICE = "application", "service"
@@ -40,6 +41,7 @@ async def resolve_deploy_targets(
                 renamed[action.name] = action.model_copy(update={
                     "name": f"{app}-{env}", "qualifiers": {**quals, APPLICATION: app}})
             await request.check_existing(renamed.get(action.name, action))
+            await request.check_environment(action.qualifiers.get("environment", ""))
     if not renamed:
         return actions
     resolved: list[Action] = []
@@ -96,6 +98,9 @@ class _Request:
             env = deploy.qualifiers.get("environment", "")
             raise CannotPlan(f"there is no deployment {deploy.name} to redeploy: deploy it "
                              f"first (deploy {app} to {env})", [], [deploy.name])
+
+    async def check_environment(self, name: str) -> None:
+        await check_environment(name, self._made, self._store)
 
     async def _owner(self, service: str, what: str) -> str:
         if service in self._owners:

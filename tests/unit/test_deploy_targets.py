@@ -147,3 +147,24 @@ async def test_the_application_a_deployed_service_goes_with_may_be_said(
         "deploy the payment service of shop to staging")
     assert _deploys(plan) == [("shop", "staging")]
     assert "service.create" not in {s.capability for s in plan.steps}
+
+
+async def test_a_deploy_to_a_near_miss_of_an_environment_is_asked_about(
+    store: EmbeddedGraphStore
+) -> None:
+    """"prodution" is most likely production; made, it would stay, misspelt."""
+    planner = OfflinePlanner(REGISTRY, store)
+    with pytest.raises(CannotPlan) as refused:
+        await planner.plan("create application eps, deploy to prodution")
+    assert refused.value.reason == (
+        "there is no environment 'prodution': did you mean 'production'? (to make a new one "
+        "of that name, ask for it: create environment prodution, then deploy)")
+    await deployed(store, "blog", "qa-east", ())
+    with pytest.raises(CannotPlan, match="did you mean 'qa-east'"):
+        await planner.plan("deploy blog to qa-eats")
+    # Asked for, it is made; a name of its own is made as asked.
+    asked = await planner.plan(
+        "create environment prodution, create application eps, deploy to prodution")
+    assert _deploys(asked) == [("eps", "prodution")]
+    own = await planner.plan("create application eps, deploy to staging2")
+    assert _deploys(own) == [("eps", "staging2")]
