@@ -75,6 +75,12 @@ class OfflinePlanner:
             return await self._as_tool_calls(message, refusal)
         if not parsed.actions:
             raise CannotPlan("the request asks for nothing I can do", [], [])
+        if parsed.questions:
+            # A deploy that names no application after several were asked for: a
+            # guess (the last one) would deploy one and leave the other undeployed.
+            raise CannotPlan(parsed.questions[0], [
+                u for u, a in zip(understood, parsed.actions, strict=True)
+                if a.kind != "deployment"], [])
         # A follow-up's qualifiers and entities may come from its conversation or the
         # run it extends: that is synthesis's part.
         actions = parsed.actions

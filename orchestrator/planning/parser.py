@@ -43,6 +43,8 @@ OF = frozenset({"of", "for"})
 # "deploy my application to staging": which one is the graph's part (deploy_targets.py).
 APP_NOUNS = frozenset({"application", "app"})
 THE_APPLICATION = "<the application>"
+# "create applications b1 and b2 and deploy them": every application named before.
+EVERY = frozenset({"them", "both", "all", "each"})
 # Known environments, so "deploy to prod" needs no "environment" noun.
 ENVIRONMENTS = {
     "production": "production", "prod": "production",
@@ -77,6 +79,9 @@ class Action(Model):
 class ParsedRequest(Model):
     actions: list[Action]
     not_understood: list[str]
+    # What the request leaves open that only its sender can say ("which application
+    # is deployed to production: b1 or b2?").
+    questions: list[str] = []
 
 
 @dataclass(eq=False)
@@ -106,6 +111,7 @@ class _Deploy:
     env: str
     app: _Mention | None
     again: bool = False  # "redeploy": of a deployment there already is
+    every: bool = False  # "deploy them": each application the request makes before
 
 
 def _foreign_word(chunk: str) -> bool:
@@ -155,6 +161,7 @@ class _Reader:
     toks: list[_Token]
     mentions: list[_Mention] = field(default_factory=list)
     deploys: list[_Deploy] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
     # The application of a follow-up's conversation, for actions the text leaves
     # without one ("also deploy it to staging").
     default_app: str | None = None
@@ -210,7 +217,7 @@ class _Reader:
                 continue
             apps: list[_Mention | int] = []  # mentions, or indexes of bare names
             env: _Mention | int | None = None
-            place, joined, j = False, False, i + 1
+            place, joined, every, j = False, False, False, i + 1
             while j < len(self.toks):
                 t, m = self.toks[j], self.toks[j].mention
                 if m is not None and m.kind == "environment" and not m.reference:
@@ -236,6 +243,10 @@ class _Reader:
                 if self.free(j) and (place or t.text in ENVIRONMENTS):
                     env = j
                     break
+                if takes_app and not apps and not every and self.is_word(j, EVERY):
+                    t.used = every = True
+                    j += 1
+                    continue
                 if takes_app and not apps and not t.used and self.is_word(j, APP_NOUNS):
                     t.used = True
                     apps.append(_Mention("application", THE_APPLICATION, j, reference=True))
@@ -267,8 +278,16 @@ class _Reader:
                 targets.append(app)
             tok.used = True
             again = tok.text.startswith("redeploy")
-            self.deploys += [_Deploy(i, e.name, app, again)
+            self.deploys += [_Deploy(i, e.name, app, again, every)
                              for app in targets or [None] for e in envs]
+
+    def made_apps(self, before: int) -> list[_Mention]:
+        """The applications the request makes before position `before`, once each."""
+        made: dict[str, _Mention] = {}
+        for m in self.mentions:
+            if m.kind == "application" and not m.reference and m.pos < before:
+                made.setdefault(m.name, m)
+        return list(made.values())
 
     def more_envs(self, first: _Mention) -> list[_Mention]:
         """'... to staging and production': further known environments, joined on."""
@@ -360,9 +379,26 @@ class _Reader:
         best = min(apps, key=lambda m: (abs(m.pos - pos), m.pos), default=None)
         return best.name if best else self.default_app
 
+    def targeted(self) -> list[_Deploy]:
+        """The deploys, "deploy them" made one per application the request makes
+        before it; a deploy naming none after several are made is asked about."""
+        found: list[_Deploy] = []
+        for d in self.deploys:
+            made = self.made_apps(before=d.pos)
+            if d.every and made:
+                found += [_Deploy(d.pos, d.env, m, d.again) for m in made]
+                continue
+            if d.app is None and not d.every and len(made) > 1:
+                self.questions.append(
+                    f"which application is deployed to {d.env}: "
+                    f"{' or '.join(m.name for m in made)}? (deploy {made[0].name} to "
+                    f"{d.env}, or deploy them to {d.env} for each)")
+            found.append(d)
+        return found
+
     def actions(self) -> list[Action]:
         deploys: list[tuple[int, Action]] = []
-        for d in self.deploys:
+        for d in self.targeted():
             app = d.app.name if d.app else self.nearest_app(d.pos)
             of = d.app.kind if d.app else "application"
             quals = {of: app, "environment": d.env} if app else {"environment": d.env}
@@ -417,4 +453,5 @@ def parse_request(text: str, default_app: str | None = None) -> ParsedRequest:
         for t in reader.toks
         if not t.used and not t.boundary and (t.tainted or t.text not in FILLER)
     ]
-    return ParsedRequest(actions=reader.actions(), not_understood=leftover)
+    return ParsedRequest(actions=reader.actions(), not_understood=leftover,
+                         questions=reader.questions)

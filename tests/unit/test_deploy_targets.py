@@ -168,3 +168,29 @@ async def test_a_deploy_to_a_near_miss_of_an_environment_is_asked_about(
     assert _deploys(asked) == [("eps", "prodution")]
     own = await planner.plan("create application eps, deploy to staging2")
     assert _deploys(own) == [("eps", "staging2")]
+
+
+async def test_a_deploy_after_several_applications_deploys_them_or_asks(
+    store: EmbeddedGraphStore
+) -> None:
+    planner = OfflinePlanner(REGISTRY, store)
+    made = "create application b1, create application b2, "
+    with pytest.raises(CannotPlan) as refused:
+        await planner.plan(made + "deploy to production")
+    assert refused.value.reason == (
+        "which application is deployed to production: b1 or b2? (deploy b1 to production, "
+        "or deploy them to production for each)")
+    assert refused.value.understood == ["create application b1", "create application b2"]
+    for each in ("deploy them to production", "deploy both to production",
+                 "deploy b1 and b2 to production"):
+        assert _deploys(await planner.plan(made + each)) == [
+            ("b1", "production"), ("b2", "production")], each
+    plural = await planner.plan("create applications b1 and b2 and deploy them to staging "
+                                "with monitoring policy")
+    assert _deploys(plural) == [("b1", "staging"), ("b2", "staging")]
+    guarded = sorted(e.name for s in plural.steps if s.capability == "policy.apply"
+                     for e in s.operates_on if e.kind == "deployment")
+    assert guarded == ["b1-staging", "b2-staging"]
+    # One application made: the deploy is of it, as in S1.
+    assert _deploys(await planner.plan("create application b1, deploy to production")) == [
+        ("b1", "production")]
