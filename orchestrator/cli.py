@@ -220,7 +220,8 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--address", type=_address, help=ADDRESS_HELP)
     history.set_defaults(func=_history)
 
-    demo = sub.add_parser("demo", help="start everything, run the S1 request, show the result")
+    demo = sub.add_parser("demo", help="start everything, run the S1 request, show the result",
+                          epilog=SETTINGS_HELP)
     demo.add_argument("--api-port", type=_port,
                       help="API port (default: ORCHESTRATOR_API_PORT, else 8000)")
     demo.add_argument("--exit", action="store_true", help="stop once the run is over")
