@@ -499,6 +499,9 @@ RETURN a.kind, a.name, r.type, b.kind, b.name
 # of entity ids: the walk (bounded, each entity once) is the store's loop, the
 # same on both backends, as mixed directions fit no variable-length pattern.
 IMPACT_CONTAINMENT = ["owns", "has_policy"]
+# Where an entity is placed: reached through it, the entity is reached in that
+# place only (graph/results.py: read_impact).
+IMPACT_PLACEMENT = frozenset({"deployed_to"})
 
 IMPACT_NEXT = """
 UNWIND $ids AS id

@@ -98,8 +98,13 @@ async def read_step_context(read: Read, workflow_id: str, step_id: str) -> StepG
 
 
 async def read_impact(read: Read, ref: EntityRef, depth: int) -> Impact:
-    """A breadth-first walk along `IMPACT_NEXT`: each entity once, at its nearest depth."""
+    """A breadth-first walk along `IMPACT_NEXT`: each entity once, at its nearest depth.
+    What is reached where it is placed (an application, through the environment it
+    is deployed to) is reached there only: what it contains follows (its services),
+    not its other placements (its deployments elsewhere: a change to staging does
+    not reach production)."""
     seen, frontier, impacted = {ref.key}, [ref.key], []
+    placed: set[str] = set()
     for level in range(1, depth + 1):
         if not frontier:
             break
@@ -108,10 +113,14 @@ async def read_impact(read: Read, ref: EntityRef, depth: int) -> Impact:
         # Sorted, so that of two ways to reach an entity the same one is kept each time.
         for row in sorted(rows):
             via, reached = relation_from_row(row), row[5]
-            if reached in seen:
+            origin = via.source.key if reached == via.target.key else via.target.key
+            if reached in seen or (origin in placed
+                                   and via.type not in q.IMPACT_CONTAINMENT):
                 continue
             seen.add(reached)
             frontier.append(reached)
+            if via.type in q.IMPACT_PLACEMENT:
+                placed.add(reached)
             entity = via.target if via.target.key == reached else via.source
             impacted.append(Impacted(entity=entity, depth=level, via=via))
     steps = [

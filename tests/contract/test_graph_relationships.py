@@ -139,6 +139,16 @@ async def test_impact_of_an_environment_reaches_what_runs_there(graph: GraphStor
     ]
     assert [i.entity for i in (await graph.impact(SVC)).entities] == []
     assert [i.entity for i in (await graph.impact(STAGING)).entities] == [BLOG, BLOG_DEP]
+    # The application deployed to staging too: staging's impact is its deployment
+    # there (and the application, and its services), not the one in production.
+    app_staging = _ref("deployment", "ecommerce-staging")
+    await graph.claim_entity(app_staging, f"{WF}/x", {})
+    await graph.relate([Relation(source=APP, type="deployed_to", target=STAGING),
+                        Relation(source=app_staging, type="deploys", target=APP),
+                        Relation(source=app_staging, type="runs_in", target=STAGING)])
+    assert [(i.depth, i.entity) for i in (await graph.impact(STAGING)).entities] == [
+        (1, BLOG), (1, APP), (1, BLOG_DEP), (1, app_staging), (2, SVC)]
+    assert DEP in [i.entity for i in (await graph.impact(APP)).entities]
 
 
 async def test_impact_is_bounded_and_survives_cycles(graph: GraphStore) -> None:
