@@ -112,23 +112,30 @@ class Capability(Model):
     names: str | None = None
 
 
+# The longest wait or timeout a step may be given: Temporal takes far longer ones,
+# but the SDK's conversion of them overflows (a timeout of 10**20 ms failed the
+# workflow task that scheduled the step, and the run hung).
+MAX_WAIT_MS = 7 * 24 * 3_600_000  # a week
+
+
 class RetrySpec(Model):
     """Temporal's retry policy of a step. Checked here, where it is configured:
     one Temporal refuses fails the workflow task that schedules the step, and the
     run then hangs half done until terminated."""
 
-    initial_interval_ms: int = Field(default=200, ge=1)
+    initial_interval_ms: int = Field(default=200, ge=1, le=MAX_WAIT_MS)
     # Each wait is this many times the one before (1: always the same wait).
-    backoff: float = Field(default=2.0, ge=1.0)
-    max_interval_ms: int = Field(default=5_000, ge=1)
+    backoff: float = Field(default=2.0, ge=1.0, le=100.0, allow_inf_nan=False)
+    max_interval_ms: int = Field(default=5_000, ge=1, le=MAX_WAIT_MS)
     # Every try counts: 1 is no retry. (Temporal reads 0 as "for ever", which no
     # step here may do unasked.)
-    max_attempts: int = Field(default=3, ge=1)
+    max_attempts: int = Field(default=3, ge=1, le=1_000)
 
     @model_validator(mode="after")
     def _intervals_in_order(self) -> RetrySpec:
         if self.max_interval_ms < self.initial_interval_ms:
-            raise ValueError(f"max_interval_ms ({self.max_interval_ms}) is less than "
+            given = "" if "max_interval_ms" in self.model_fields_set else ", the default"
+            raise ValueError(f"max_interval_ms ({self.max_interval_ms}{given}) is less than "
                              f"initial_interval_ms ({self.initial_interval_ms})")
         return self
 
@@ -138,10 +145,10 @@ class Agent(Model):
     kind: AgentKind
     capabilities: list[str]
     retry: RetrySpec = RetrySpec()
-    start_to_close_ms: int = Field(default=30_000, ge=1)
-    heartbeat_ms: int | None = Field(default=None, ge=1)
+    start_to_close_ms: int = Field(default=30_000, ge=1, le=MAX_WAIT_MS)
+    heartbeat_ms: int | None = Field(default=None, ge=1, le=MAX_WAIT_MS)
     # Capabilities whose calls may take another time than `start_to_close_ms`.
-    timeouts_ms: dict[str, Annotated[int, Field(ge=1)]] = {}
+    timeouts_ms: dict[str, Annotated[int, Field(ge=1, le=MAX_WAIT_MS)]] = {}
 
     def timeout_ms(self, capability: str) -> int:
         """How long one attempt at `capability` may take on this agent."""

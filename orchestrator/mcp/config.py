@@ -34,7 +34,7 @@ from pydantic import (
 from orchestrator.mcp.errors import McpConfigError
 from orchestrator.mcp.files import write_atomic
 from orchestrator.mcp.names import server_segment
-from orchestrator.models import CAPABILITY_PATTERN, NAME_PATTERN, Model, RetrySpec
+from orchestrator.models import CAPABILITY_PATTERN, MAX_WAIT_MS, NAME_PATTERN, Model, RetrySpec
 
 # What a shell would interpret; a command holding any of these was meant for a shell.
 _SHELL_CHARS = re.compile(r"[;&|$`<>(){}*?!~\n\r\x00]")
@@ -61,15 +61,15 @@ class ToolOptions(Model):
     defaults: dict[str, Any] = {}
     # How long one call of this tool may take, where the server's `timeout_ms`
     # does not fit it (one slow tool among quick ones).
-    timeout_ms: int | None = Field(default=None, ge=1)
+    timeout_ms: int | None = Field(default=None, ge=1, le=MAX_WAIT_MS)
 
 
 class ServerOptions(Model):
     """Our options for one server, under the key "orchestrator"."""
 
     retry: RetrySpec = RetrySpec()
-    timeout_ms: int = Field(default=30_000, ge=1)
-    connect_timeout_ms: int = Field(default=30_000, ge=1)
+    timeout_ms: int = Field(default=30_000, ge=1, le=MAX_WAIT_MS)
+    connect_timeout_ms: int = Field(default=30_000, ge=1, le=MAX_WAIT_MS)
     # Shell-style patterns (`git_*`); unset means every tool.
     include_tools: list[str] | None = None
     exclude_tools: list[str] = []

@@ -86,7 +86,15 @@ def test_parse_keeps_secrets_out_of_repr() -> None:
     ({"command": "python", "orchestrator": {"retry": {"max_attempts": 0}}},
      "mcpServers.s.orchestrator.retry.max_attempts", "greater than or equal to 1"),
     ({"command": "python", "orchestrator": {"retry": {"initial_interval_ms": 9000}}},
-     "mcpServers.s.orchestrator.retry", "max_interval_ms (5000) is less than initial_interval_ms"),
+     "mcpServers.s.orchestrator.retry",
+     "max_interval_ms (5000, the default) is less than initial_interval_ms (9000)"),
+    # Nor may values be so large that Temporal's SDK cannot take them.
+    ({"command": "python", "orchestrator": {"retry": {"max_attempts": 3_000_000_000}}},
+     "mcpServers.s.orchestrator.retry.max_attempts", "less than or equal to 1000"),
+    ({"command": "python", "orchestrator": {"retry": {"backoff": 1e309}}},
+     "mcpServers.s.orchestrator.retry.backoff", "finite number"),
+    ({"command": "python", "orchestrator": {"timeout_ms": 10**20}},
+     "mcpServers.s.orchestrator.timeout_ms", "less than or equal to 604800000"),
 ])
 def test_parse_rejects_bad_field_naming_it(server: dict[str, Any], field: str, reason: str) -> None:
     message = _error({"mcpServers": {"s": server}})
