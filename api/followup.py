@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Refusal, RunRefused
-from api.run_state import query_state
+from api.run_state import as_temporal_sees_it, query_state
 from orchestrator.models import Extension, Followup, Problem, ProblemKind, RunResult
 from worker.client import run_handle
 from workflows.orchestration import OrchestrationWorkflow
@@ -39,7 +39,11 @@ def keyed_extension(run: RunResult, key: str | None) -> Extension | None:
 async def earlier_run(client: Client, conversation_id: str) -> RunResult:
     """The state of the run a follow-up continues; 404 when there is none."""
     try:
-        return await query_state(run_handle(client, conversation_id))
+        handle = run_handle(client, conversation_id)
+        state = await query_state(handle)
+        # Ended from outside (terminated), it is followed as any ended run.
+        return state if state.finished_at is not None else await as_temporal_sees_it(
+            handle, state, client.data_converter)
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
             raise HTTPException(404, f"no conversation {conversation_id!r}: use the "

@@ -21,15 +21,25 @@ from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionSta
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
-from orchestrator.models import Problem, ProblemKind, RunResult, RunStatus, StepResult, StepStatus
+from orchestrator.models import (
+    ApprovalStatus,
+    Problem,
+    ProblemKind,
+    RunResult,
+    RunStatus,
+    StepResult,
+    StepStatus,
+)
 from worker.settle import ended_outside
 from workflows.orchestration import OrchestrationWorkflow
 
 # A query waits while the run's workflow task is being tried; one that fails on
 # every try (a code change under the run) would hold it until the RPC's deadline.
 QUERY_TIMEOUT = timedelta(seconds=10)
-# What Temporal says of a run whose workflow task fails on every try.
+# What Temporal says of a run whose workflow task fails on every try, and of a
+# query whose replay found the code changed.
 STUCK = "Workflow Task in failed state"
+NONDETERMINISM = "[TMPRL1100]"
 
 
 async def query_state(handle: WorkflowHandle[Any, RunResult]) -> RunResult:
@@ -40,19 +50,43 @@ async def query_state(handle: WorkflowHandle[Any, RunResult]) -> RunResult:
                                               rpc_timeout=QUERY_TIMEOUT)
     except RPCError as err:
         if await _stuck(handle, err):
-            raise HTTPException(409, (
-                f"run {handle.id} is stuck: its workflow code fails on the worker "
-                f"({err.message}); if the code changed since it started, "
-                f"`orchestrator replay {handle.id}` shows where it parts from the run's "
-                "history (restore it, or put the change behind workflow.patched, and the "
-                "run goes on); otherwise the worker's log has the error")) from err
+            raise await stuck_refusal(handle, err) from err
         raise
     return state
 
 
+def stuck_error(err: RPCError) -> bool:
+    """Temporal's word that the run's workflow code fails on the worker: its task
+    in failed state, or a query that replayed into a mismatch."""
+    return (err.status == RPCStatusCode.FAILED_PRECONDITION and STUCK in err.message) or (
+        NONDETERMINISM in err.message)
+
+
+async def stuck_refusal(handle: WorkflowHandle[Any, RunResult], err: RPCError) -> HTTPException:
+    """409 for a run whose workflow code fails: stuck while it goes, or (ended since,
+    from outside) an ended run this code cannot read."""
+    replay = f"`orchestrator replay {handle.id}` shows where it parts from the run's history"
+    try:
+        described = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
+    except RPCError:
+        described = None
+    if described is not None and described.status not in (
+        None, WorkflowExecutionStatus.RUNNING
+    ):
+        how = described.status.name.lower().replace("_", " ")
+        return HTTPException(409, (
+            f"run {handle.id} has ended ({how}), and this worker's code cannot read its "
+            f"state ({err.message}): the code changed since the run started; {replay}"))
+    return HTTPException(409, (
+        f"run {handle.id} is stuck: its workflow code fails on the worker ({err.message}); "
+        f"if the code changed since it started, {replay} (restore it, or put the change "
+        "behind workflow.patched, and the run goes on); otherwise the worker's log has the "
+        "error"))
+
+
 async def _stuck(handle: WorkflowHandle[Any, RunResult], err: RPCError) -> bool:
-    if err.status == RPCStatusCode.FAILED_PRECONDITION:
-        return STUCK in err.message
+    if stuck_error(err):
+        return True
     if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
         return False
     try:
@@ -100,9 +134,23 @@ def _ended_outside(state: RunResult, described: WorkflowExecutionDescription) ->
     """Failed, and said so, so that whoever follows the run stops waiting for an end
     that has come."""
     assert described.status is not None
+    message = ended_outside(described.status)
+    undone = sorted(i for i, r in state.compensations.items()
+                    if r.status == StepStatus.COMPLETED)
+    if undone:  # cut short in its rollback: what it had undone was undone
+        message = message.replace("nothing was rolled back",
+                                  f"its rollback stopped, having undone {', '.join(undone)}")
+    approvals = {target: a.model_copy(update={
+        "status": ApprovalStatus.WITHDRAWN, "answered_at": described.close_time,
+        "reason": "the run was ended from outside"}) if a.status == ApprovalStatus.PENDING
+        else a for target, a in state.approvals.items()}
+    # Nothing waits for an approval any more: a step that did is told as stopped.
+    steps = {i: r.model_copy(update={"status": StepStatus.CANCELLED})
+             if r.status == StepStatus.AWAITING_APPROVAL else r for i, r in state.steps.items()}
     return state.model_copy(update={
         "status": RunStatus.FAILED, "finished_at": described.close_time,
-        "problem": Problem(kind=ProblemKind.TERMINATED, message=ended_outside(described.status)),
+        "problem": Problem(kind=ProblemKind.TERMINATED, message=message),
+        "approvals": approvals, "steps": steps,
     })
 
 

@@ -53,7 +53,8 @@ class Approvals:
             return target
         known = self.by_target.get(target)
         if known is not None:
-            raise ApprovalRefused(f"{target} was already answered: {known.status.value}")
+            by = f" by {known.by}" if known.by else ""
+            raise ApprovalRefused(f"{target} was already answered: {known.status.value}{by}")
         if steps is not None and target != PLAN and target not in steps:
             raise ApprovalRefused(f"the run has no step {target!r}, so it is not waiting for "
                                   f"approval; {self._nothing_pending()}")

@@ -14,7 +14,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import SettingsDep, TemporalClientDep, WorkflowId
 from api.errors import described
 from api.run_list import BadListing, page_token, summary, token_text, visibility_query
-from api.run_state import as_temporal_sees_it, query_state, with_predictions
+from api.run_state import (
+    as_temporal_sees_it,
+    query_state,
+    stuck_error,
+    stuck_refusal,
+    with_predictions,
+)
 from api.schemas import RunPage
 from orchestrator.models import Decision, ProblemKind, RunResult, RunStatus
 from worker.client import run_handle
@@ -110,6 +116,8 @@ async def _answer(handle: Handle, decision: Decision, approve: bool) -> RunResul
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
         raise HTTPException(409, message) from err
     except RPCError as err:
+        if stuck_error(err):
+            raise await stuck_refusal(handle, err) from err
         if err.status == RPCStatusCode.NOT_FOUND and await _exists(handle):
             raise HTTPException(409, f"run {handle.id} {await _stopped(handle)}: nothing "
                                      "waits for an answer") from err
@@ -127,7 +135,14 @@ async def _stopped(handle: Handle) -> str:
         state = await query_state(handle)
     except RPCError:
         return "has ended"
-    return "has ended" if state.finished_at is not None else f"is {state.status.value}"
+    if state.finished_at is None:
+        return f"is {state.status.value}"
+    # An answer that lost a race learns what the first one did.
+    answered = [a for a in state.approvals.values() if a.answered_at is not None]
+    last = max(answered, key=lambda a: a.answered_at or a.requested_at, default=None)
+    how = f"; {last.target} was {last.status.value}" + (f" by {last.by}" if last.by else "") \
+        if last is not None else ""
+    return f"has ended ({state.status.value}{how})"
 
 
 async def _exists(handle: Handle) -> bool:

@@ -122,6 +122,13 @@ async def test_runs_are_listed_by_status_and_tenant_page_by_page(
             assert reply.status_code == 409, reply.text
             assert reply.json()["detail"].startswith(
                 f"run {waiting} was terminated from outside (Temporal)"), reply.text
+        # Nothing waits for its approval any more, and it is followed as an ended run.
+        assert {a["status"] for a in state["approvals"].values()} == {"withdrawn"}, state
+        followed = await s.http.post("/v3/ai/chat", json={
+            "message": "create application later", "conversation_id": waiting,
+            "tenant": tenant, "wait": True})
+        assert followed.status_code == 200, followed.text
+        assert followed.json()["follows"] == waiting
 
 
 async def test_bad_filters_are_refused_naming_them(

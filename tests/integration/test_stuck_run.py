@@ -54,4 +54,10 @@ async def test_a_run_whose_code_changed_under_it_is_told_as_stuck(
         assert f"`orchestrator replay {run}` shows where" in detail
         cancel = await s.http.post(f"/v1/workflows/{run}/cancel")
         assert cancel.status_code == 409 and "is stuck" in cancel.json()["detail"]
+        # Terminated, it is stuck no more: it has ended, and this code cannot read it.
         await client.get_workflow_handle(run).terminate("test")
+        ended = await s.http.get(f"/v1/workflows/{run}")
+        assert ended.status_code == 409, ended.text
+        assert ended.json()["detail"].startswith(
+            f"run {run} has ended (terminated), and this worker's code cannot read its "
+            "state"), ended.text

@@ -34,7 +34,8 @@ def test_a_late_answer_learns_what_the_first_one_did() -> None:
     approvals.answer(PLAN, ApprovalStatus.REJECTED, NOW + timedelta(seconds=1), by="r")
     assert _refusal(approvals, Decision()) == (
         "no approval is pending (plan was already answered: rejected by r)")
-    assert _refusal(approvals, Decision(step_id="plan")) == "plan was already answered: rejected"
+    assert _refusal(approvals, Decision(step_id="plan")) == (
+        "plan was already answered: rejected by r")
 
 
 def test_an_answer_to_nothing_says_what_is_pending() -> None:
