@@ -63,21 +63,26 @@ async def chat(
         raise HTTPException(422, "Idempotency-Key: use 1-100 letters, digits or . _ : -")
     context: list[EntityRef] = []
     answering: str | None = None
+    earlier = None
+    conversation = body.conversation_id
+    if conversation is not None:
+        earlier = await earlier_run(client, conversation)
+        body = _in_tenant_of(earlier, body)
     workflow_id = run_id_for(idempotency_key, body.tenant)
-    if body.conversation_id is not None:
-        earlier = await earlier_run(client, body.conversation_id)
+    key = scoped_key(idempotency_key, body.tenant)
+    if earlier is not None and conversation is not None:
         # A key names one request: a follow-up it was sent with already went into
         # this run (answered from the run's record, even once it has ended), or into
         # a new run of the key's name (the start below finds it).
-        taken = keyed_extension(earlier, idempotency_key)
+        taken = keyed_extension(earlier, key)
         if taken is not None:
-            return await _extended(body, client, settings, taken, idempotency_key)
+            return await _extended(body, client, settings, taken, key)
         started = idempotency_key is not None and await started_with_key(client, workflow_id)
         if earlier.finished_at is None and not body.dry_run and not started:
-            extended = await _extend(body, client, settings, idempotency_key)
+            extended = await _extend(body, client, settings, key)
             if extended is not None:
                 return extended
-            earlier = await earlier_run(client, body.conversation_id)
+            earlier = await earlier_run(client, conversation)
             if earlier.finished_at is None:  # refused while it stops: not yet followable
                 why = earlier.problem.message if earlier.problem else earlier.status.value
                 raise HTTPException(409, f"run {body.conversation_id} is stopping ({why}); "
@@ -149,13 +154,31 @@ async def chat(
 
 
 def run_id_for(key: str | None, tenant: str) -> str:
-    """The workflow id of a request's run. A key names a request within its tenant:
-    another tenant's same key starts a run of its own (and learns nothing of the
-    first). No key or tenant has a '~', so no two of these ids are alike."""
-    if key is None:
-        return f"run-{uuid.uuid4().hex}"
-    # The default tenant's keyed runs keep the ids they always had.
-    return f"run-{key}" if tenant == DEFAULT_TENANT else f"run-{tenant}~{key}"
+    """The workflow id of a request's run: its key's, or a new one."""
+    scoped = scoped_key(key, tenant)
+    return f"run-{scoped}" if scoped is not None else f"run-{uuid.uuid4().hex}"
+
+
+def scoped_key(key: str | None, tenant: str) -> str | None:
+    """A key names a request within its tenant: another tenant's same key starts a
+    run (or adds a follow-up) of its own, and learns nothing of the first. No key
+    or tenant has a '~', so no two of these are alike; the default tenant's keys
+    stay as they are (its runs keep the ids they always had)."""
+    if key is None or tenant == DEFAULT_TENANT:
+        return key
+    return f"{tenant}~{key}"
+
+
+def _in_tenant_of(earlier: RunResult, body: ChatRequest) -> ChatRequest:
+    """A follow-up is in its conversation's tenant: taken from it when the request
+    names none; another tenant's conversation is not found (it is not theirs)."""
+    if "tenant" not in body.model_fields_set:
+        return body.model_copy(update={"tenant": earlier.tenant})
+    if body.tenant != earlier.tenant:
+        raise HTTPException(404, f"no conversation {body.conversation_id!r} in tenant "
+                                 f"{body.tenant!r}: use the conversation_id of an earlier "
+                                 "answer of this tenant")
+    return body
 
 
 def refused_request(run: RunResult) -> str | None:

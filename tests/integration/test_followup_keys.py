@@ -62,3 +62,26 @@ async def test_a_followups_key_names_one_followup_while_the_run_goes_and_after(
     # A new key on the ended run: a new run that follows it, found again by its key.
     assert fresh.json()["workflow_id"] == fresh_again.json()["workflow_id"] == "run-fu-chat"
     assert fresh.json()["follows"] == run
+
+
+async def test_a_followup_is_in_its_conversations_tenant_and_keys_are_the_tenants(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path,
+                             agent_faults=SLOW_DEPLOY) as s:
+        theirs = (await _chat(s.http, S1, tenant="acme")).json()["workflow_id"]
+        ours = (await _chat(s.http, S1)).json()["workflow_id"]
+        # Naming no tenant, a follow-up is in its conversation's.
+        added = await _chat(s.http, MAIL, "k1", conversation_id=theirs)
+        # The same key in another tenant's conversation is that tenant's own.
+        mine = await _chat(s.http, CHAT, "k1", conversation_id=ours)
+        # Another tenant's conversation is not found by naming one's own tenant.
+        crossed = await _chat(s.http, CHAT, conversation_id=theirs, tenant="default")
+        ended = await _chat(s.http, MAIL, "k1", conversation_id=theirs, wait=True)
+    assert added.status_code == mine.status_code == 200, (added.text, mine.text)
+    assert [st["id"] for st in mine.json()["added_steps"]] == ["create-service-chat"]
+    assert crossed.status_code == 404, crossed.text
+    assert f"no conversation {theirs!r} in tenant 'default'" in crossed.text
+    result = RunResult.model_validate(ended.json()["result"])
+    assert result.tenant == "acme"
+    assert [(e.message, e.key) for e in result.extensions] == [(MAIL, "acme~k1")]
