@@ -216,6 +216,12 @@ class ToolCatalogue:
     def last_error(self, server: str) -> str | None:
         return self._errors.get(server)
 
+    def unanswered(self, server: str, why: str) -> None:
+        """The server did not answer a probe: told as its last error until a listing
+        succeeds."""
+        if server in self._pool.servers:
+            self._errors[server] = why
+
     def forget(self, server: str) -> None:
         """The server is no longer configured: drop its tools and what is known of it."""
         for known in (self._servers, self._changes, self._errors, self._listed_on):

@@ -7,7 +7,6 @@ so are the password in a URL and the values of its query string.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -68,7 +67,7 @@ async def list_unlisted(hub: McpHub, servers: list[str] | None = None, *,
     names = servers if servers is not None else sorted(hub.config.enabled())
     enabled = hub.config.enabled()
     todo = [n for n in names if n in enabled and (again or hub.tools(n) is None)]
-    probed = [n for n in names if n in enabled and n not in todo and not hub.last_error(n)
+    probed = [n for n in names if n in enabled and n not in todo
               and isinstance(enabled[n], HttpServer)]
     work = [*(hub.discover([name]) for name in todo), *(_probe(hub, n) for n in probed)]
     await asyncio.gather(*work, return_exceptions=True)
@@ -76,15 +75,23 @@ async def list_unlisted(hub: McpHub, servers: list[str] | None = None, *,
 
 async def _probe(hub: McpHub, name: str) -> None:
     """Ask the server for its tools on its session (the protocol's `ping` is gone
-    from its newest version); one that does not answer within PROBE_S is listed
-    again by the catalogue, which records why it cannot be reached."""
+    from its newest version), for at most PROBE_S in all. One that does not answer
+    in time is told so; one that fails is listed again by the catalogue, which
+    records why; one that answers after it had failed is listed again, which
+    clears that."""
     try:
-        async with asyncio.timeout(PROBE_S), hub.pool.session(name) as client:
-            await client.list_tools()
-    except Exception:  # whatever went wrong, the listing says it in its own words
-        with contextlib.suppress(asyncio.TimeoutError):
-            async with asyncio.timeout(PROBE_S):
+        async with asyncio.timeout(PROBE_S):
+            try:
+                async with hub.pool.session(name) as client:
+                    await client.list_tools()
+            except Exception:  # whatever went wrong, the listing says it in its words
                 await hub.discover([name])
+                return
+            if hub.last_error(name):
+                await hub.discover([name])
+    except TimeoutError:
+        hub.catalogue.unanswered(
+            name, f"MCP server {name!r} did not answer within {PROBE_S:g} s")
 
 
 def server_view(hub: McpHub, name: str) -> ServerView:

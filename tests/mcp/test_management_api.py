@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -247,6 +249,17 @@ async def test_an_http_server_that_went_down_is_shown_unreachable(
     try:
         reply = await stack.http.post("/v1/mcp/servers", json={"name": "c", "url": server.url})
         assert reply.status_code == 201, reply.text
+        assert (await stack.http.get("/v1/mcp/servers/c")).json()["status"] == "ready"
+        # Hung (stopped, its port open): told within the probe's bound, and ready
+        # again once it answers.
+        assert server._process is not None
+        os.kill(server._process.pid, signal.SIGSTOP)
+        try:
+            hung = (await stack.http.get("/v1/mcp/servers/c")).json()
+        finally:
+            os.kill(server._process.pid, signal.SIGCONT)
+        assert (hung["status"], hung["last_error"]) == (
+            "unreachable", "MCP server 'c' did not answer within 2 s"), hung
         assert (await stack.http.get("/v1/mcp/servers/c")).json()["status"] == "ready"
         server.kill()
         # Nothing has called it since; it is shown as it is all the same.
