@@ -36,7 +36,7 @@ async def list_entities(
     # One more than asked: whether another page follows, without counting them all.
     entities = await store.list_entities(kind or None, limit=limit + 1, offset=offset)
     if not entities and kind:
-        _check_kind(kind, hub)
+        await _check_kind(kind, hub, store)
     more = len(entities) > limit
     return EntityPage(entities=entities[:limit], limit=limit, offset=offset,
                       next_offset=offset + limit if more else None)
@@ -48,7 +48,7 @@ async def get_entity(kind: Name, name: Name, store: StoreDep, hub: McpHubDep) ->
     """The entity and every relationship leaving or entering it."""
     entity = await store.get_entity(EntityRef(kind=kind, name=name))
     if entity is None:
-        _check_kind(kind, hub)
+        await _check_kind(kind, hub, store)
         raise HTTPException(404, f"no {kind} {name!r}")
     return EntityDetail(entity=entity, relations=await store.relations(entity.ref))
 
@@ -72,7 +72,7 @@ async def resolve(
     kind = kind or None
     candidates = await store.resolve_reference(q, kind)
     if not candidates and kind is not None:
-        _check_kind(kind, hub)
+        await _check_kind(kind, hub, store)
     return Resolution(query=q, kind=kind, candidates=candidates)
 
 
@@ -102,17 +102,17 @@ async def get_step_context(
 async def _known(store: GraphStore, hub: McpHub, kind: str, name: str) -> EntityRef:
     ref = EntityRef(kind=kind, name=name)
     if await store.get_entity(ref) is None:
-        _check_kind(kind, hub)
+        await _check_kind(kind, hub, store)
         raise HTTPException(404, f"no {kind} {name!r}")
     return ref
 
 
-def _check_kind(kind: str, hub: McpHub) -> None:
-    """Refuse a kind no capability makes or needs, naming those there are: an empty
-    answer to a misspelt kind ("aplication") reads as "there are none". Asked only
-    when nothing was found, so entities of a kind whose tools were since removed
-    are still listed."""
+async def _check_kind(kind: str, hub: McpHub, store: GraphStore) -> None:
+    """Refuse a kind no capability makes or needs and the graph holds none of,
+    naming those there are: an empty answer to a misspelt kind ("aplication")
+    reads as "there are none". Asked only when nothing was found."""
     kinds = {k for c in (*PLATFORM_CAPABILITIES, *hub.capabilities)
              for k in (*c.produces, *c.consumes)}
-    if kind not in kinds:
+    # Entities of a kind whose tools were since removed are still the graph's.
+    if kind not in kinds and not await store.list_entities(kind, limit=1):
         raise HTTPException(422, f"no kind {kind!r}: the kinds are {', '.join(sorted(kinds))}")

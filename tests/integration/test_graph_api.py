@@ -176,6 +176,11 @@ async def test_graph_api_refuses_unknown_and_malformed_names(
                 "no kind 'aplication': the kinds are application, deployment,"), reply.text
         none_yet = await _get(http, "/v1/graph/entities", kind="deployment")
         assert EntityPage.model_validate(none_yet).entities == []
+        # A kind the graph holds is known, though no capability makes it any more
+        # (its MCP server was removed): an unknown name of it is only not found.
+        await s.runtime.store.claim_entity(EntityRef(kind="repository", name="kept"), "", {})
+        reply = await http.get("/v1/graph/entities/repository/nope")
+        assert reply.status_code == 404 and reply.json()["detail"] == "no repository 'nope'"
 
 
 async def test_a_step_that_failed_is_linked_to_what_it_worked_on(
