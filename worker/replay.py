@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import re
 from pathlib import Path
 
+from google.protobuf import json_format
 from pydantic import ValidationError
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
@@ -126,9 +128,12 @@ def load(path: Path) -> WorkflowHistory:
         text = path.read_text()
     except OSError as err:
         raise InvalidInput(f"cannot read the history file {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise InvalidInput(f"{path} is not a workflow history saved as JSON (it is not "
+                           f"UTF-8 text: {err.reason} at byte {err.start})") from err
     try:
         history = WorkflowHistory.from_json(path.stem, text)
-    except ValueError as err:  # not JSON, or not a history's JSON
+    except (ValueError, json_format.ParseError) as err:  # not JSON, or not a history's
         raise InvalidInput(f"{path} is not a workflow history saved as JSON "
                            f"(orchestrator history <id> --out {path.name}): {err}") from err
     events = list(history.events)
@@ -177,6 +182,14 @@ def _unreadable_input(first: HistoryEvent, workflow: type) -> str | None:
     payloads = list(first.workflow_execution_started_event_attributes.input.payloads)
     if not types or not payloads:
         return None
+    for payload in payloads:
+        if payload.metadata.get("encoding") == b"json/plain":
+            try:
+                json.loads(payload.data)
+            except ValueError as err:
+                # No code wrote that: the history itself is damaged.
+                raise InvalidInput(f"the run's input (event 1) is not the JSON it says it "
+                                   f"is ({err}): the history is damaged") from err
     try:
         pydantic_data_converter.payload_converter.from_payloads(payloads, type_hints=types)
     except (ValueError, RuntimeError) as err:
@@ -192,11 +205,16 @@ def _unreadable_input(first: HistoryEvent, workflow: type) -> str | None:
 
 def _typed(event: HistoryEvent) -> bool:
     """Whether the event has a known type and that type's attributes (the type
-    EVENT_TYPE_TIMER_FIRED goes with timer_fired_event_attributes)."""
+    EVENT_TYPE_TIMER_FIRED goes with timer_fired_event_attributes), and an activity
+    scheduled names its type."""
     if event.event_type == EventType.EVENT_TYPE_UNSPECIFIED:
         return False
     name = EventType.Name(event.event_type)
     attributes = name.removeprefix("EVENT_TYPE_").lower() + "_event_attributes"
+    if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and not (
+        event.activity_task_scheduled_event_attributes.activity_type.name
+    ):
+        return False
     return event.WhichOneof("attributes") == attributes
 
 

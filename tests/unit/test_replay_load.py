@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -106,3 +107,41 @@ def test_an_event_of_no_known_type_is_told_damaged_not_a_code_change(
     path.write_text(json.dumps(saved))
     with pytest.raises(InvalidInput, match=r"h\.json is damaged: event 6 has no known type"):
         load(path)
+
+
+def test_a_file_that_is_not_a_history_in_its_bytes_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    path.write_bytes(b"\xff\xfe{not utf-8")
+    with pytest.raises(InvalidInput, match=r"h\.json is not a workflow history saved as JSON "
+                                           r"\(it is not UTF-8 text"):
+        load(path)
+    for spoil in ({"eventId": "abc"}, {"workflowExecutionStartedEventAttributes": {
+            "input": {"payloads": [{"data": "not base64 !"}]}}}):
+        saved = json.loads(GOLDEN.read_text())
+        saved["events"][0].update(spoil)
+        path.write_text(json.dumps(saved))
+        with pytest.raises(InvalidInput, match=r"h\.json is not a workflow history saved as"):
+            load(path)
+
+
+def test_an_activity_scheduled_without_its_type_is_told_damaged(tmp_path: Path) -> None:
+    saved = json.loads(GOLDEN.read_text())
+    scheduled = next(e for e in saved["events"]
+                     if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")
+    scheduled["activityTaskScheduledEventAttributes"] = {}
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(saved))
+    with pytest.raises(InvalidInput, match=f"h\\.json is damaged: event {scheduled['eventId']}"):
+        load(path)
+
+
+async def test_a_run_input_that_is_not_json_is_told_damaged(tmp_path: Path) -> None:
+    saved = json.loads(GOLDEN.read_text())
+    payload = saved["events"][0]["workflowExecutionStartedEventAttributes"]["input"][
+        "payloads"][0]
+    payload["data"] = base64.b64encode(b"{not json").decode()
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(saved))
+    with pytest.raises(InvalidInput, match=r"the run's input \(event 1\) is not the JSON it "
+                                           r"says it is .*: the history is damaged"):
+        await replay(load(path))
