@@ -288,6 +288,11 @@ class ToolCatalogue:
         async with self._pool.session(server) as client:
             offered = await list_tools(client, server)
             listed = selected(offered, options)
+        if offered and not listed and server not in self._servers:
+            # `mcp add` and the API refuse such options; a file edited by hand is
+            # served as it says, and told once.
+            log.warning("MCP server %s: include_tools/exclude_tools leave none of its %d "
+                        "tools: it serves nothing", server, len(offered))
         tasks_only = sorted(t.name for t in offered if needs_tasks(t))
         if tasks_only and server not in self._servers:
             log.info("MCP server %s: left out %s: they answer only task-augmented calls",

@@ -75,6 +75,17 @@ async def test_discover_applies_include_and_exclude(make_hub: HubFactory, tmp_pa
     ]
 
 
+async def test_filters_that_leave_no_tool_are_told(
+    make_hub: HubFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file may say so (by hand); the server then serves nothing, and says why."""
+    hub = make_hub({"github": _github(tmp_path, exclude_tools=["*"])})
+    await hub.discover()
+    assert hub.capabilities == []
+    assert "MCP server github: include_tools/exclude_tools leave none of its 10 tools: " \
+           "it serves nothing" in caplog.text
+
+
 @pytest.mark.parametrize("protocol", ["auto", "legacy"])
 async def test_announced_tool_list_change_is_picked_up(
     make_hub: HubFactory, protocol: str
