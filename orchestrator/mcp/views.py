@@ -17,8 +17,9 @@ from orchestrator.mcp.config import HttpServer, ServerOptions, StdioServer
 from orchestrator.mcp.hub import McpHub
 
 Status = Literal["ready", "unreachable", "not_listed", "disabled"]
-# How long a shown server's ping, then its listing, may take.
+# How long a shown server's probe may take, and a listing asked for.
 PROBE_S = 2.0
+LIST_S = 10.0
 
 
 class ToolView(BaseModel):
@@ -69,8 +70,19 @@ async def list_unlisted(hub: McpHub, servers: list[str] | None = None, *,
     todo = [n for n in names if n in enabled and (again or hub.tools(n) is None)]
     probed = [n for n in names if n in enabled and n not in todo
               and isinstance(enabled[n], HttpServer)]
-    work = [*(hub.discover([name]) for name in todo), *(_probe(hub, n) for n in probed)]
+    work = [*(_listed(hub, name) for name in todo), *(_probe(hub, n) for n in probed)]
     await asyncio.gather(*work, return_exceptions=True)
+
+
+async def _listed(hub: McpHub, name: str) -> None:
+    """List the server's tools, for at most LIST_S: a server that hangs (its port
+    open, no answer) held the request for as long as it hung."""
+    try:
+        async with asyncio.timeout(LIST_S):
+            await hub.discover([name])
+    except TimeoutError:
+        hub.catalogue.unanswered(
+            name, f"MCP server {name!r} did not answer within {LIST_S:g} s")
 
 
 async def _probe(hub: McpHub, name: str) -> None:

@@ -15,7 +15,7 @@ import pytest
 from temporalio.client import Client
 
 from orchestrator.devserver import DevServer, free_port
-from orchestrator.mcp import McpToolChanged, PinStore
+from orchestrator.mcp import McpToolChanged, PinStore, views
 from tests.integration.stack import Stack, running_stack
 from tests.mcp.support import HttpServerProcess, python_server
 
@@ -242,8 +242,9 @@ async def test_list_reports_server_that_cannot_be_reached(
 
 
 async def test_an_http_server_that_went_down_is_shown_unreachable(
-    stack: Stack, tmp_path: Path
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(views, "LIST_S", 1.0)
     server = HttpServerProcess("cloud_server", tmp_path / "cloud.json")
     server.start()
     try:
@@ -256,10 +257,15 @@ async def test_an_http_server_that_went_down_is_shown_unreachable(
         os.kill(server._process.pid, signal.SIGSTOP)
         try:
             hung = (await stack.http.get("/v1/mcp/servers/c")).json()
+            # Listing it again, asked for, is bounded too (it waited as long as it hung).
+            relisted = (await stack.http.get("/v1/mcp/servers", params={"refresh": "true"})
+                        ).json()
         finally:
             os.kill(server._process.pid, signal.SIGCONT)
         assert (hung["status"], hung["last_error"]) == (
             "unreachable", "MCP server 'c' did not answer within 2 s"), hung
+        assert [(v["status"], v["last_error"]) for v in relisted] == [
+            ("unreachable", "MCP server 'c' did not answer within 1 s")], relisted
         assert (await stack.http.get("/v1/mcp/servers/c")).json()["status"] == "ready"
         server.kill()
         # Nothing has called it since; it is shown as it is all the same.
