@@ -19,6 +19,7 @@ from collections.abc import Collection, Sequence
 from orchestrator.errors import CannotPlan
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import EntityRef, Plan
+from orchestrator.planning.environments import corrected
 from orchestrator.planning.offline import Planner
 
 
@@ -27,6 +28,11 @@ async def plan_message(
     context: Sequence[EntityRef] = (), making: Collection[EntityRef] = (),
     last_try: bool = False,
 ) -> Plan:
+    if answering is not None:
+        # "production", answering "did you mean 'production'?": the request, put right.
+        fixed = await corrected(answering, message, store)
+        if fixed is not None:
+            return await planner.plan(fixed, context, making, last_try=last_try)
     try:
         return await planner.plan(message, context, making, last_try=last_try)
     except CannotPlan as refused:

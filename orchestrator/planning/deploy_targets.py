@@ -41,7 +41,9 @@ async def resolve_deploy_targets(
                 renamed[action.name] = action.model_copy(update={
                     "name": f"{app}-{env}", "qualifiers": {**quals, APPLICATION: app}})
             await request.check_existing(renamed.get(action.name, action))
-            await request.check_environment(action.qualifiers.get("environment", ""))
+            deploy = renamed.get(action.name, action)
+            await request.check_environment(deploy.qualifiers.get("environment", ""),
+                                            deploy.qualifiers.get(APPLICATION))
     if not renamed:
         return actions
     resolved: list[Action] = []
@@ -99,8 +101,8 @@ class _Request:
             raise CannotPlan(f"there is no deployment {deploy.name} to redeploy: deploy it "
                              f"first (deploy {app} to {env})", [], [deploy.name])
 
-    async def check_environment(self, name: str) -> None:
-        await check_environment(name, self._made, self._store)
+    async def check_environment(self, name: str, app: str | None) -> None:
+        await check_environment(name, app, self._made, self._store)
 
     async def _owner(self, service: str, what: str) -> str:
         if service in self._owners:

@@ -157,8 +157,9 @@ async def test_a_deploy_to_a_near_miss_of_an_environment_is_asked_about(
     with pytest.raises(CannotPlan) as refused:
         await planner.plan("create application eps, deploy to prodution")
     assert refused.value.reason == (
-        "there is no environment 'prodution': did you mean 'production'? (to make a new one "
-        "of that name, ask for it: create environment prodution, then deploy)")
+        "there is no environment 'prodution': did you mean 'production'? (answer "
+        "'production'; or, for a new one of that name: create environment prodution and "
+        "deploy eps to prodution)")
     await deployed(store, "blog", "qa-east", ())
     with pytest.raises(CannotPlan, match="did you mean 'qa-east'"):
         await planner.plan("deploy blog to qa-eats")
@@ -194,3 +195,21 @@ async def test_a_deploy_after_several_applications_deploys_them_or_asks(
     # One application made: the deploy is of it, as in S1.
     assert _deploys(await planner.plan("create application b1, deploy to production")) == [
         ("b1", "production")]
+
+
+@pytest.mark.parametrize("answer", ["production", "I meant production", "yes"])
+async def test_an_answer_to_did_you_mean_puts_the_request_right(
+    store: EmbeddedGraphStore, answer: str
+) -> None:
+    planner = OfflinePlanner(REGISTRY, store)
+    request = "create application eps, deploy to prodution with monitoring policy"
+    with pytest.raises(CannotPlan) as refused:
+        await planner.plan(request)
+    assert refused.value.reason.endswith(
+        "(answer 'production'; or, for a new one of that name: create environment prodution "
+        "and deploy eps to prodution)")
+    plan = await plan_message(planner, store, answer, answering=request)
+    assert _deploys(plan) == [("eps", "production")]
+    # The refusal's own advice, taken word for word, makes the new one.
+    advised = await planner.plan("create environment prodution and deploy eps to prodution")
+    assert _deploys(advised) == [("eps", "prodution")]
