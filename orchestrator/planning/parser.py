@@ -44,7 +44,8 @@ OF = frozenset({"of", "for"})
 APP_NOUNS = frozenset({"application", "app"})
 THE_APPLICATION = "<the application>"
 # "create applications b1 and b2 and deploy them": every application named before.
-EVERY = frozenset({"them", "both", "all", "each"})
+EVERY = frozenset({"them", "both", "all", "each", "these", "those", "everything",
+                   "applications", "apps"})
 # Known environments, so "deploy to prod" needs no "environment" noun.
 ENVIRONMENTS = {
     "production": "production", "prod": "production",
@@ -243,7 +244,8 @@ class _Reader:
                 if self.free(j) and (place or t.text in ENVIRONMENTS):
                     env = j
                     break
-                if takes_app and not apps and not every and self.is_word(j, EVERY):
+                # "both", "all the applications", "these apps": one or more such words.
+                if takes_app and not apps and self.is_word(j, EVERY):
                     t.used = every = True
                     j += 1
                     continue

@@ -183,7 +183,8 @@ async def test_a_deploy_after_several_applications_deploys_them_or_asks(
         "or deploy them to production for each)")
     assert refused.value.understood == ["create application b1", "create application b2"]
     for each in ("deploy them to production", "deploy both to production",
-                 "deploy b1 and b2 to production"):
+                 "deploy b1 and b2 to production", "deploy these to production",
+                 "deploy the applications to production", "deploy both apps to production"):
         assert _deploys(await planner.plan(made + each)) == [
             ("b1", "production"), ("b2", "production")], each
     plural = await planner.plan("create applications b1 and b2 and deploy them to staging "
