@@ -144,14 +144,24 @@ def _ended_outside(state: RunResult, described: WorkflowExecutionDescription) ->
         "status": ApprovalStatus.WITHDRAWN, "answered_at": described.close_time,
         "reason": "the run was ended from outside"}) if a.status == ApprovalStatus.PENDING
         else a for target, a in state.approvals.items()}
-    # Nothing waits for an approval any more: a step that did is told as stopped.
-    steps = {i: r.model_copy(update={"status": StepStatus.CANCELLED})
-             if r.status == StepStatus.AWAITING_APPROVAL else r for i, r in state.steps.items()}
     return state.model_copy(update={
         "status": RunStatus.FAILED, "finished_at": described.close_time,
         "problem": Problem(kind=ProblemKind.TERMINATED, message=message),
-        "approvals": approvals, "steps": steps,
+        "approvals": approvals, "steps": _stopped(state.steps),
+        "compensations": _stopped(state.compensations),
     })
+
+
+# Nothing runs or waits any more: a step (or undo) going is told as stopped, and a
+# step whose undo was cut short as what it was, done and not undone.
+_STOPPED = {StepStatus.AWAITING_APPROVAL: StepStatus.CANCELLED,
+            StepStatus.RUNNING: StepStatus.CANCELLED,
+            StepStatus.COMPENSATING: StepStatus.COMPLETED}
+
+
+def _stopped(results: dict[str, StepResult]) -> dict[str, StepResult]:
+    return {i: r.model_copy(update={"status": _STOPPED[r.status]}) if r.status in _STOPPED
+            else r for i, r in results.items()}
 
 
 async def _step_of(pending: PendingActivityInfo, converter: DataConverter

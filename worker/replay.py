@@ -125,7 +125,8 @@ async def fetch(client: Client, workflow_id: str) -> WorkflowHistory:
 
 def load(path: Path) -> WorkflowHistory:
     try:
-        text = path.read_text()
+        # A byte order mark some editors add is no reason to refuse the file.
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as err:
         raise InvalidInput(f"cannot read the history file {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:

@@ -55,6 +55,9 @@ async def test_a_run_terminated_from_outside_is_mirrored_as_ended(
         assert await settle_ended_runs(client, store) == []
         view = (await s.http.get(f"/v1/graph/workflows/{stuck}")).json()
         assert view["status"] == "failed" and view["error"] == ended.error
+        # The run's own view does not show the step still running either.
+        told = (await s.http.get(f"/v1/workflows/{stuck}")).json()
+        assert told["steps"]["create-application-slow"]["status"] == "cancelled", told
 
         # The worker's sweep settles the next one without being asked.
         await client.get_workflow_handle(going).terminate()

@@ -109,6 +109,12 @@ def test_an_event_of_no_known_type_is_told_damaged_not_a_code_change(
         load(path)
 
 
+def test_a_history_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    path.write_bytes(b"\xef\xbb\xbf" + GOLDEN.read_bytes())
+    assert len(list(load(path).events)) == len(json.loads(GOLDEN.read_text())["events"])
+
+
 def test_a_file_that_is_not_a_history_in_its_bytes_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "h.json"
     path.write_bytes(b"\xff\xfe{not utf-8")
