@@ -34,19 +34,42 @@ async def plan_message(
         if fixed is not None:
             return await planner.plan(fixed, context, making, last_try=last_try)
     try:
-        return await planner.plan(message, context, making, last_try=last_try)
+        plan = await planner.plan(message, context, making, last_try=last_try)
     except CannotPlan as refused:
         # Understood in part, it is a request of its own ("ecommerce is down in
         # staging"), refused for its own reason: that reason stands.
         if answering is None or refused.understood:
             raise
         alone = refused
+    else:
+        chosen = _only_naming(plan, context) if answering is not None else None
+        if answering is None or chosen is None:
+            return plan
+        # "the blog application": read alone, it makes what the conversation has
+        # already (and the request it answers would be dropped); it is a choice.
+        return await planner.plan(answering, answered_context(context, chosen), making,
+                                  last_try=last_try)
     named = [entity.ref for entity in await store.resolve_reference(message)]
     if not named:
         raise CannotPlan(f"{alone.reason}; as an answer to {answering!r}, it names "
                          "nothing the graph holds", alone.understood, alone.not_understood)
     return await planner.plan(answering, answered_context(context, named), making,
                               last_try=last_try)
+
+
+def _only_naming(plan: Plan, context: Sequence[EntityRef]) -> list[EntityRef] | None:
+    """The conversation's entities a plan would only make again, when that is all
+    it does; None when it does anything else."""
+    known = {ref.key for ref in context}
+    named: list[EntityRef] = []
+    for step in plan.steps:
+        made = [ref for ref in step.operates_on if ref.key in known]
+        if not step.capability.endswith((".create", ".ensure")) or not made or len(made) != len(
+            step.operates_on
+        ):
+            return None
+        named += [ref for ref in made if ref not in named]
+    return named or None
 
 
 def answered_context(context: Sequence[EntityRef], named: Sequence[EntityRef]) -> list[EntityRef]:

@@ -110,7 +110,8 @@ async def test_of_several_owners_the_conversations_application_is_deployed(
     assert _deploys(plan) == [("shop", "staging")]
 
 
-@pytest.mark.parametrize("answer", ["shop", "the shop one", "shop please", "for shop"])
+@pytest.mark.parametrize("answer", ["shop", "the shop one", "shop please", "for shop",
+                                    "the shop application", "application shop"])
 async def test_an_answer_picks_one_of_the_conversations_applications(
     store: EmbeddedGraphStore, answer: str
 ) -> None:
