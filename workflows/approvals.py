@@ -6,7 +6,7 @@ approval an answer is for and refuses answers that make no sense.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from orchestrator.models import Approval, ApprovalStatus, Decision
@@ -53,8 +53,7 @@ class Approvals:
             return target
         known = self.by_target.get(target)
         if known is not None:
-            by = f" by {known.by}" if known.by else ""
-            raise ApprovalRefused(f"{target} was already answered: {known.status.value}{by}")
+            raise ApprovalRefused(answered(known))
         if steps is not None and target != PLAN and target not in steps:
             raise ApprovalRefused(f"the run has no step {target!r}, so it is not waiting for "
                                   f"approval; {self._nothing_pending()}")
@@ -76,10 +75,17 @@ class Approvals:
         if waiting:
             return f"pending: {', '.join(waiting)}"
         # Two answers sent at once: the later one learns what the first one did.
-        answered = [a for a in self.by_target.values() if a.answered_at is not None]
-        if not answered:
-            return "no approval is pending"
-        last = max(answered, key=lambda a: a.answered_at or a.requested_at)
-        by = f" by {last.by}" if last.by else ""
-        return (f"no approval is pending ({last.target} was already answered: "
-                f"{last.status.value}{by})")
+        last = last_answered(self.by_target.values())
+        return f"no approval is pending ({answered(last)})" if last else "no approval is pending"
+
+
+def last_answered(approvals: Iterable[Approval]) -> Approval | None:
+    """The approval answered last, if any was."""
+    done = [a for a in approvals if a.answered_at is not None]
+    return max(done, key=lambda a: a.answered_at or a.requested_at, default=None)
+
+
+def answered(approval: Approval) -> str:
+    """"plan was already answered: rejected by r"."""
+    by = f" by {approval.by}" if approval.by else ""
+    return f"{approval.target} was already answered: {approval.status.value}{by}"

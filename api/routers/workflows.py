@@ -25,6 +25,7 @@ from api.schemas import RunPage
 from orchestrator.models import Decision, ProblemKind, RunResult, RunStatus
 from worker.client import run_handle
 from worker.settle import ended_outside
+from workflows.approvals import answered, last_answered
 from workflows.orchestration import OrchestrationWorkflow
 
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
@@ -138,10 +139,8 @@ async def _stopped(handle: Handle) -> str:
     if state.finished_at is None:
         return f"is {state.status.value}"
     # An answer that lost a race learns what the first one did.
-    answered = [a for a in state.approvals.values() if a.answered_at is not None]
-    last = max(answered, key=lambda a: a.answered_at or a.requested_at, default=None)
-    how = f"; {last.target} was {last.status.value}" + (f" by {last.by}" if last.by else "") \
-        if last is not None else ""
+    last = last_answered(state.approvals.values())
+    how = f"; {answered(last)}" if last is not None else ""
     return f"has ended ({state.status.value}{how})"
 
 
