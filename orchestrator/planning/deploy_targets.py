@@ -40,8 +40,8 @@ async def resolve_deploy_targets(
                 quals = {k: v for k, v in action.qualifiers.items() if k != SERVICE}
                 renamed[action.name] = action.model_copy(update={
                     "name": f"{app}-{env}", "qualifiers": {**quals, APPLICATION: app}})
-            await request.check_existing(renamed.get(action.name, action))
             deploy = renamed.get(action.name, action)
+            await request.check_existing(deploy)
             await request.check_environment(deploy.qualifiers.get("environment", ""),
                                             deploy.qualifiers.get(APPLICATION))
     if not renamed:
@@ -111,7 +111,7 @@ class _Request:
         owners = sorted({r.source.name for r in await self._store.relations(ref)
                          if r.type == OWNS and r.target == ref and r.source.kind == APPLICATION})
         # Of several, the one the conversation is about (or an answer to "which
-        # one?" named: answering.py adds it to the context).
+        # one?" named: answering.py puts it in place of the others).
         talked_of = [o for o in owners if EntityRef(kind=APPLICATION, name=o) in self._context]
         if len(talked_of) == 1:
             return talked_of[0]
