@@ -30,7 +30,7 @@ from orchestrator.models import (
     StepResult,
     StepStatus,
 )
-from worker.settle import ended_outside
+from worker.settle import ended_outside, how_ended
 from workflows.orchestration import OrchestrationWorkflow
 
 # A query waits while the run's workflow task is being tried; one that fails on
@@ -73,10 +73,10 @@ async def stuck_refusal(handle: WorkflowHandle[Any, RunResult], err: RPCError) -
     if described is not None and described.status not in (
         None, WorkflowExecutionStatus.RUNNING
     ):
-        how = described.status.name.lower().replace("_", " ")
         return HTTPException(409, (
-            f"run {handle.id} has ended ({how}), and this worker's code cannot read its "
-            f"state ({err.message}): the code changed since the run started; {replay}"))
+            f"run {handle.id} has ended ({how_ended(described.status)}), and this "
+            f"worker's code cannot read its state ({err.message}): the code changed since "
+            f"the run started; {replay}"))
     return HTTPException(409, (
         f"run {handle.id} is stuck: its workflow code fails on the worker ({err.message}); "
         f"if the code changed since it started, {replay} (restore it, or put the change "

@@ -178,8 +178,7 @@ def load(path: Path) -> WorkflowHistory:
 def _unreadable_input(first: HistoryEvent, workflow: type) -> str | None:
     """Why the run's recorded input does not fit the workflow's parameters now, if
     it does not: a model changed so that old runs' inputs no longer read."""
-    definition = getattr(workflow, "__temporal_workflow_definition", None)
-    types = getattr(definition, "arg_types", None)
+    types = getattr(_definition(workflow), "arg_types", None)
     payloads = list(first.workflow_execution_started_event_attributes.input.payloads)
     if not types or not payloads:
         return None
@@ -221,8 +220,12 @@ def _typed(event: HistoryEvent) -> bool:
 
 def _workflow_name(workflow: type) -> str:
     """The name the workflow class runs under (its `@workflow.defn`)."""
-    definition = getattr(workflow, "__temporal_workflow_definition", None)
-    return str(getattr(definition, "name", workflow.__name__))
+    return str(getattr(_definition(workflow), "name", workflow.__name__))
+
+
+def _definition(workflow: type) -> object:
+    """What `@workflow.defn` recorded of the class (its name, its parameters' types)."""
+    return getattr(workflow, "__temporal_workflow_definition", None)
 
 
 @functools.cache

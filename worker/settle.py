@@ -31,11 +31,15 @@ _ENDED_OUTSIDE = frozenset({
 })
 
 
+def how_ended(status: WorkflowExecutionStatus) -> str:
+    """Temporal's status in words: "terminated", "timed out"."""
+    return status.name.lower().replace("_", " ")
+
+
 def ended_outside(status: WorkflowExecutionStatus) -> str:
     """What a run ended from outside is told as, in the API and in the graph."""
-    how = status.name.lower().replace("_", " ")
-    return (f"the run was {how} from outside (Temporal): its steps stopped where they "
-            "were and nothing was rolled back")
+    return (f"the run was {how_ended(status)} from outside (Temporal): its steps stopped "
+            "where they were and nothing was rolled back")
 
 
 async def settle_ended_runs(client: Client, store: GraphStore) -> list[str]:
