@@ -15,6 +15,13 @@ from worker.replay import load, replay
 GOLDEN = Path(__file__).parents[1] / "histories" / "s1.json"
 
 
+def _written(tmp_path: Path, saved: object) -> Path:
+    """A history file holding `saved` (a golden history, spoilt as a test needs)."""
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(saved))
+    return path
+
+
 def test_a_saved_history_loads_under_its_runs_id() -> None:
     saved = json.loads(GOLDEN.read_text())["events"]
     history = load(GOLDEN)
@@ -47,8 +54,7 @@ def test_a_history_with_events_missing_is_told_damaged_not_a_code_change(
 ) -> None:
     saved = json.loads(GOLDEN.read_text())
     del saved["events"][10:12]  # events 11 and 12
-    path = tmp_path / "h.json"
-    path.write_text(json.dumps(saved))
+    path = _written(tmp_path, saved)
     with pytest.raises(InvalidInput) as refused:
         load(path)
     assert "h.json is damaged: its events jump from 10 to 13" in str(refused.value)
@@ -62,8 +68,7 @@ async def test_a_mismatch_is_reported_without_the_cores_own_warning(
     scheduled = next(e for e in saved["events"]
                      if e.get("eventType") == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")
     scheduled["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "other"
-    path = tmp_path / "h.json"
-    path.write_text(json.dumps(saved))
+    path = _written(tmp_path, saved)
     report = await replay(load(path))
     assert not report.ok and report.event_id == int(scheduled["eventId"])
     printed = capfd.readouterr()
@@ -74,8 +79,7 @@ def test_a_history_numbered_from_elsewhere_is_told_damaged(tmp_path: Path) -> No
     saved = json.loads(GOLDEN.read_text())
     for event in saved["events"]:
         event["eventId"] = str(int(event["eventId"]) + 100)
-    path = tmp_path / "h.json"
-    path.write_text(json.dumps(saved))
+    path = _written(tmp_path, saved)
     with pytest.raises(InvalidInput, match=r"h\.json is damaged: its first event is numbered 101"):
         load(path)
 
@@ -83,8 +87,7 @@ def test_a_history_numbered_from_elsewhere_is_told_damaged(tmp_path: Path) -> No
 async def test_a_run_of_another_workflow_is_not_replayed_as_a_mismatch(tmp_path: Path) -> None:
     saved = json.loads(GOLDEN.read_text())
     saved["events"][0]["workflowExecutionStartedEventAttributes"]["workflowType"]["name"] = "Nope"
-    path = tmp_path / "h.json"
-    path.write_text(json.dumps(saved))
+    path = _written(tmp_path, saved)
     with pytest.raises(InvalidInput, match="is a run of 'Nope', not of 'OrchestrationWorkflow'"):
         await replay(load(path))
 
@@ -103,8 +106,7 @@ def test_an_event_of_no_known_type_is_told_damaged_not_a_code_change(
     if not attributes_kept:
         for key in [k for k in event if k.endswith("EventAttributes")]:
             del event[key]
-    path = tmp_path / "h.json"
-    path.write_text(json.dumps(saved))
+    path = _written(tmp_path, saved)
     with pytest.raises(InvalidInput, match=r"h\.json is damaged: event 6 has no known type"):
         load(path)
 
@@ -135,8 +137,7 @@ def test_an_activity_scheduled_without_its_type_is_told_damaged(tmp_path: Path) 
     scheduled = next(e for e in saved["events"]
                      if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")
     scheduled["activityTaskScheduledEventAttributes"] = {}
-    path = tmp_path / "h.json"
-    path.write_text(json.dumps(saved))
+    path = _written(tmp_path, saved)
     with pytest.raises(InvalidInput, match=f"h\\.json is damaged: event {scheduled['eventId']}"):
         load(path)
 
@@ -146,8 +147,7 @@ async def test_a_run_input_that_is_not_json_is_told_damaged(tmp_path: Path) -> N
     payload = saved["events"][0]["workflowExecutionStartedEventAttributes"]["input"][
         "payloads"][0]
     payload["data"] = base64.b64encode(b"{not json").decode()
-    path = tmp_path / "h.json"
-    path.write_text(json.dumps(saved))
+    path = _written(tmp_path, saved)
     with pytest.raises(InvalidInput, match=r"the run's input \(event 1\) is not the JSON it "
                                            r"says it is .*: the history is damaged"):
         await replay(load(path))
