@@ -15,6 +15,7 @@ import httpx
 from temporalio.client import Client
 
 from api.app import create_app
+from orchestrator.graph.store import GraphStore
 from orchestrator.models import RunResult
 from orchestrator.settings import Settings
 from worker.runtime import Runtime, build_runtime, build_worker
@@ -104,3 +105,18 @@ async def result_of(client: Client, workflow_id: str) -> RunResult:
     handle = client.get_workflow_handle(workflow_id, result_type=RunResult)
     result: RunResult = await handle.result()
     return result
+
+
+async def graph_shows(store: GraphStore, wf: str, status: str, **steps: str) -> None:
+    """Wait until the graph shows the run, and these steps, in these states."""
+    seen = None
+    try:
+        async with asyncio.timeout(15):
+            while True:
+                run = await store.run_graph(wf)
+                seen = (run.status, {i: run.steps.get(i, {}).get("status") for i in steps})
+                if seen == (status, steps):
+                    return
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"the graph shows {seen}, not {(status, steps)}") from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,10 +9,10 @@ from temporalio.client import Client
 
 from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer
-from orchestrator.graph.store import GraphStore
 from orchestrator.models import ApprovalStatus, RunResult, RunStatus, StepStatus
 from tests.integration.stack import (
     S1,
+    graph_shows,
     result_of,
     running_stack,
     start,
@@ -34,21 +33,6 @@ def _waiting(*targets: str) -> Callable[[RunResult], bool]:
     return check
 
 
-async def _graph_shows(store: GraphStore, wf: str, status: str, **steps: str) -> None:
-    """Wait until the graph shows the run, and these steps, in these states."""
-    seen = None
-    try:
-        async with asyncio.timeout(15):
-            while True:
-                run = await store.run_graph(wf)
-                seen = (run.status, {i: run.steps.get(i, {}).get("status") for i in steps})
-                if seen == (status, steps):
-                    return
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"the graph shows {seen}, not {(status, steps)}") from None
-
-
 async def test_two_pending_approvals_are_answered_separately(
     client: Client, temporal_server: DevServer, tmp_path: Path
 ) -> None:
@@ -59,7 +43,7 @@ async def test_two_pending_approvals_are_answered_separately(
         assert state.steps[MONITORING].status == StepStatus.AWAITING_APPROVAL
         # The graph shows the wait too, though no step activity runs meanwhile.
         waiting = {MONITORING: "awaiting_approval", SECURITY: "awaiting_approval"}
-        await _graph_shows(s.runtime.store, wf, "awaiting_approval", **waiting)
+        await graph_shows(s.runtime.store, wf, "awaiting_approval", **waiting)
         # Two are waiting: an answer must say which.
         vague = await s.http.post(f"/v1/workflows/{wf}/approve", json={})
         assert vague.status_code == 409 and "name the step" in vague.json()["detail"]
@@ -84,7 +68,7 @@ async def test_two_pending_approvals_are_answered_separately(
         )
         assert state.steps[SECURITY].status == StepStatus.AWAITING_APPROVAL
         assert state.status == RunStatus.AWAITING_APPROVAL
-        await _graph_shows(s.runtime.store, wf, "awaiting_approval",
+        await graph_shows(s.runtime.store, wf, "awaiting_approval",
                            **{SECURITY: "awaiting_approval"})
         # With one left, an answer without a step is for that one.
         last = await s.http.post(f"/v1/workflows/{wf}/approve", json={"by": "bo"})
@@ -152,7 +136,7 @@ async def test_an_approved_plan_runs(
         wf = await start(s.http, "create application shop", require_approval=True)
         assert (await state_of(s.http, wf)).status == RunStatus.AWAITING_APPROVAL
         step = "create-application-shop"
-        await _graph_shows(s.runtime.store, wf, "awaiting_approval", **{step: "pending"})
+        await graph_shows(s.runtime.store, wf, "awaiting_approval", **{step: "pending"})
         reply = await s.http.post(f"/v1/workflows/{wf}/approve")
         assert reply.status_code == 200, reply.text
         result = await result_of(client, wf)
@@ -175,13 +159,13 @@ async def test_the_graph_shows_a_rejected_run_rolling_back_while_it_does(
                              **SENSITIVE) as s:
         wf = await start(s.http, S1)
         await wait_until(s.http, wf, _waiting(MONITORING, SECURITY))
-        await _graph_shows(s.runtime.store, wf, "awaiting_approval",
+        await graph_shows(s.runtime.store, wf, "awaiting_approval",
                            **{SECURITY: "awaiting_approval"})
         reply = await s.http.post(f"/v1/workflows/{wf}/reject", json={"step_id": SECURITY})
         assert reply.status_code == 200, reply.text
         # While the slow undo of the service runs, not "awaiting_approval" any more.
-        await _graph_shows(s.runtime.store, wf, "rolling_back", **{SECURITY: "cancelled"})
+        await graph_shows(s.runtime.store, wf, "rolling_back", **{SECURITY: "cancelled"})
         assert (await state_of(s.http, wf)).finished_at is None
         result = await result_of(client, wf)
-        await _graph_shows(s.runtime.store, wf, "rolled_back")
+        await graph_shows(s.runtime.store, wf, "rolled_back")
     assert result.status == RunStatus.ROLLED_BACK

@@ -4,28 +4,17 @@ their own code, are left as they are."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from temporalio.client import Client
 
 from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer
-from orchestrator.graph.store import GraphStore
 from orchestrator.models import StepStatus
-from tests.integration.stack import result_of, running_stack, start, wait_until
+from tests.integration.stack import graph_shows, result_of, running_stack, start, wait_until
 from worker.settle import settle_ended_runs, settling
 
 SLOW = Fault(delay_ms=60_000, when={"name": "slow"})
-
-
-async def _until(store: GraphStore, workflow_id: str, status: str) -> None:
-    """Until the graph holds the run with this status (its mirror is written behind)."""
-    async with asyncio.timeout(10):
-        while True:
-            if (await store.run_graph(workflow_id)).status == status:
-                return
-            await asyncio.sleep(0.05)
 
 
 async def test_a_run_terminated_from_outside_is_mirrored_as_ended(
@@ -40,7 +29,7 @@ async def test_a_run_terminated_from_outside_is_mirrored_as_ended(
         for run in (stuck, going):
             await wait_until(s.http, run, lambda r: r.steps["create-application-slow"].status
                              == StepStatus.RUNNING)
-            await _until(store, run, "running")
+            await graph_shows(store, run, "running")
         await client.get_workflow_handle(stuck).terminate(reason="stuck on a slow step")
 
         assert await settle_ended_runs(client, store) == [stuck]
@@ -62,4 +51,4 @@ async def test_a_run_terminated_from_outside_is_mirrored_as_ended(
         # The worker's sweep settles the next one without being asked.
         await client.get_workflow_handle(going).terminate()
         async with settling(client, store, every_s=0.1):
-            await _until(store, going, "failed")
+            await graph_shows(store, going, "failed")
