@@ -21,6 +21,9 @@ from orchestrator.graph.store import GraphStore
 from orchestrator.models import EntityRef, Plan
 from orchestrator.planning.environments import corrected
 from orchestrator.planning.offline import Planner
+from orchestrator.planning.parser import answer_names, naming_deploys, parse_request
+
+APPLICATION = "application"
 
 
 async def plan_message(
@@ -31,6 +34,8 @@ async def plan_message(
     if answering is not None:
         # "production", answering "did you mean 'production'?": the request, put right.
         fixed = await corrected(answering, message, store)
+        # "b1 and b2", "both", answering "which application is deployed?": the same.
+        fixed = fixed or await _naming_deploys(store, message, answering, context)
         if fixed is not None:
             return await planner.plan(fixed, context, making, last_try=last_try)
     try:
@@ -55,6 +60,32 @@ async def plan_message(
                          "nothing the graph holds", alone.understood, alone.not_understood)
     return await planner.plan(answering, answered_context(context, named), making,
                               last_try=last_try)
+
+
+async def _naming_deploys(
+    store: GraphStore, message: str, answering: str, context: Sequence[EntityRef]
+) -> str | None:
+    """The request answered, its deploys naming the applications the answer names
+    ("both": each of those the question could mean: the request's own, else the
+    conversation's, else the graph's). None when the answer names something else;
+    a refusal when it names several for a request that takes one."""
+    names = answer_names(message)
+    if names is None:
+        return None
+    made = [a.name for a in parse_request(answering).actions
+            if a.kind == APPLICATION and not a.existing]
+    talked_of = [ref.name for ref in context if ref.kind == APPLICATION]
+    held = sorted(e.name for e in await store.find_entities(APPLICATION))
+    if names == ["them"]:
+        names = made or talked_of or held
+    elif not set(names) <= {*made, *talked_of, *held}:
+        return None
+    fixed = naming_deploys(answering, names)
+    if fixed is None and len(names) > 1:
+        raise CannotPlan(f"{answering!r} is asked of one application at a time: answer "
+                         f"with one of {' or '.join(names)}, then ask again for the next",
+                         [], [])
+    return fixed
 
 
 def _only_naming(plan: Plan, context: Sequence[EntityRef]) -> list[EntityRef] | None:

@@ -55,7 +55,7 @@ class OfflinePlanner:
         # Requests that chain links ("A -> B") or name an MCP server may use tools.
         if self._tools.wants(message):
             return await self._tools.plan(message)
-        parsed = parse_request(message, only_application(context))
+        parsed = parse_request(message, only_application(context), applications(context))
         understood = [f"{a.verb} {a.kind} {a.name}" for a in parsed.actions]
         if parsed.not_understood:
             removing = sorted(set(parsed.not_understood) & REMOVING)
@@ -69,7 +69,8 @@ class OfflinePlanner:
             else:
                 refusal = CannotPlan(
                     "part of the request was not understood"
-                    + spelling_hint(parsed.not_understood, message),
+                    + spelling_hint(parsed.not_understood, message)
+                    + "".join(f" ({hint})" for hint in parsed.hints),
                     understood, parsed.not_understood,
                 )
             return await self._as_tool_calls(message, refusal)
@@ -115,8 +116,13 @@ def only_application(context: Sequence[EntityRef]) -> str | None:
     """The conversation's application, if it has exactly one: a deployment of "it"
     is then named after it, as one named in the text would be (with several, the
     synthesiser asks which)."""
-    apps = {e.name for e in context if e.kind == "application"}
-    return apps.pop() if len(apps) == 1 else None
+    apps = applications(context)
+    return apps[0] if len(apps) == 1 else None
+
+
+def applications(context: Sequence[EntityRef]) -> list[str]:
+    """The conversation's applications, by name."""
+    return sorted({e.name for e in context if e.kind == "application"})
 
 
 def with_definitions(plan: Plan, registry: AgentRegistry) -> PlanOutput:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pydantic import Field
@@ -43,17 +44,22 @@ OF = frozenset({"of", "for"})
 # "deploy my application to staging": which one is the graph's part (deploy_targets.py).
 APP_NOUNS = frozenset({"application", "app"})
 THE_APPLICATION = "<the application>"
+# "deploy the two": as many as the request (or the conversation) has; other counts ask.
+COUNTS = {"two": 2, "three": 3, "four": 4, "2": 2, "3": 3, "4": 4}
 # "create applications b1 and b2 and deploy them": every application named before.
 EVERY = frozenset({"them", "both", "all", "each", "these", "those", "everything",
-                   "applications", "apps"})
+                   "applications", "apps", *COUNTS})
 # Known environments, so "deploy to prod" needs no "environment" noun.
 ENVIRONMENTS = {
     "production": "production", "prod": "production",
     "staging": "staging", "stage": "staging", "stg": "staging",
     "development": "development", "dev": "development",
 }  # fmt: skip
+# Words an answer may wrap its names in: "just the shop one", "both of them".
+ANSWER_FILLER = frozenset({"of", "one", "ones", "just", "only", "yes"})
 # After one of these, a deploy's next name is where it goes, not what it deploys.
 PLACES = frozenset({"to", "in", "into", "on"})
+ENVIRONMENT_NOUNS = frozenset({"environments", "envs"})
 DEPLOYMENT_NOUNS = frozenset({"deployment"})
 JOINERS = frozenset({"and", ","})
 MARKS = ",;.:!?"  # punctuation kept as clause boundaries; quotes and brackets just separate
@@ -83,6 +89,9 @@ class ParsedRequest(Model):
     # What the request leaves open that only its sender can say ("which application
     # is deployed to production: b1 or b2?").
     questions: list[str] = []
+    # How to say what was not understood so that it is ("to staging and perf
+    # environments").
+    hints: list[str] = []
 
 
 @dataclass(eq=False)
@@ -113,6 +122,7 @@ class _Deploy:
     app: _Mention | None
     again: bool = False  # "redeploy": of a deployment there already is
     every: bool = False  # "deploy them": each application the request makes before
+    count: int | None = None  # "deploy the two": and that many of them
 
 
 def _foreign_word(chunk: str) -> bool:
@@ -163,9 +173,13 @@ class _Reader:
     mentions: list[_Mention] = field(default_factory=list)
     deploys: list[_Deploy] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
     # The application of a follow-up's conversation, for actions the text leaves
     # without one ("also deploy it to staging").
     default_app: str | None = None
+    # The conversation's applications: what "deploy them" deploys when the request
+    # itself makes none.
+    known_apps: Sequence[str] = ()
 
     def is_word(self, i: int, words: frozenset[str]) -> bool:
         return 0 <= i < len(self.toks) and not self.toks[i].tainted and self.toks[i].text in words
@@ -219,6 +233,7 @@ class _Reader:
             apps: list[_Mention | int] = []  # mentions, or indexes of bare names
             env: _Mention | int | None = None
             place, joined, every, j = False, False, False, i + 1
+            count: int | None = None
             while j < len(self.toks):
                 t, m = self.toks[j], self.toks[j].mention
                 if m is not None and m.kind == "environment" and not m.reference:
@@ -247,6 +262,7 @@ class _Reader:
                 # "both", "all the applications", "these apps": one or more such words.
                 if takes_app and not apps and self.is_word(j, EVERY):
                     t.used = every = True
+                    count = COUNTS.get(t.text, count)
                     j += 1
                     continue
                 if takes_app and not apps and not t.used and self.is_word(j, APP_NOUNS):
@@ -280,7 +296,7 @@ class _Reader:
                 targets.append(app)
             tok.used = True
             again = tok.text.startswith("redeploy")
-            self.deploys += [_Deploy(i, e.name, app, again, every)
+            self.deploys += [_Deploy(i, e.name, app, again, every, count)
                              for app in targets or [None] for e in envs]
 
     def made_apps(self, before: int) -> list[_Mention]:
@@ -292,14 +308,35 @@ class _Reader:
         return list(made.values())
 
     def more_envs(self, first: _Mention) -> list[_Mention]:
-        """'... to staging and production': further known environments, joined on."""
+        """'... to staging and production': further environments, joined on. A
+        name of no known environment is one only in a list closed by the noun ("to
+        staging and perf environments"): "deploy shop to staging and blog" may mean
+        blog is deployed too."""
         k = max(i for i, t in enumerate(self.toks) if t.mention is first) + 1
-        found: list[_Mention] = []
-        while (self.is_word(k, JOINERS) and self.free(k + 1)
-               and self.toks[k + 1].text in ENVIRONMENTS):
-            found.append(self.add("environment", k + 1, range(k, k + 2)))
+        names: list[int] = []
+        while self.is_word(k, JOINERS) and self.free(k + 1):
+            names.append(k + 1)
             k += 2
+        closed = bool(names) and self.is_word(k, ENVIRONMENT_NOUNS)
+        found: list[_Mention] = []
+        for j in names:
+            if self.toks[j].text not in ENVIRONMENTS and not closed:
+                name = self.toks[j].text
+                if self.last_of_clause(j):
+                    self.hints.append(f"if {name} is a new environment, say so: to "
+                                      f"{first.name} and {name} environments")
+                break
+            found.append(self.add("environment", j, range(j - 1, j + 1)))
+        if closed and len(found) == len(names):
+            self.toks[k].used = True
         return found
+
+    def last_of_clause(self, j: int) -> bool:
+        """Nothing follows token `j` in its clause ("... and perf, then", "... and
+        perf with monitoring policy")."""
+        k = j + 1
+        return k >= len(self.toks) or self.toks[k].boundary or self.is_word(
+            k, frozenset({"with", "and"}))
 
     def nearest_env(self, pos: int) -> _Mention | None:
         """What 'there' points back to: the last environment named before it."""
@@ -383,12 +420,21 @@ class _Reader:
 
     def targeted(self) -> list[_Deploy]:
         """The deploys, "deploy them" made one per application the request makes
-        before it; a deploy naming none after several are made is asked about."""
+        before it (in a follow-up making none, the conversation's); a deploy naming
+        none after several are made is asked about."""
         found: list[_Deploy] = []
         for d in self.deploys:
             made = self.made_apps(before=d.pos)
-            if d.every and made:
-                found += [_Deploy(d.pos, d.env, m, d.again) for m in made]
+            every = made or [_Mention("application", name, d.pos, reference=True)
+                             for name in self.known_apps]
+            if d.every and d.count is not None and len(every) != d.count:
+                names = " and ".join(m.name for m in every) or "none"
+                self.questions.append(
+                    f"which applications are deployed to {d.env}? {d.count} were asked "
+                    f"for, and {len(every)} are known ({names}): name them (deploy b1 "
+                    f"and b2 to {d.env})")
+            if d.every and every:
+                found += [_Deploy(d.pos, d.env, m, d.again) for m in every]
                 continue
             if d.app is None and not d.every and len(made) > 1:
                 self.questions.append(
@@ -440,9 +486,23 @@ def _deployment_of(app: str, env: str) -> dict[str, str]:
     return {"deployment": f"{app}-{env}", "application": app, "environment": env}
 
 
-def parse_request(text: str, default_app: str | None = None) -> ParsedRequest:
-    """`default_app`: the application meant where the text names none."""
-    reader = _Reader(_tokenize(text), default_app=default_app)
+def parse_request(
+    text: str, default_app: str | None = None, known_apps: Sequence[str] = ()
+) -> ParsedRequest:
+    """`default_app`: the application meant where the text names none;
+    `known_apps`: the conversation's applications, which "them" may mean."""
+    reader = _read(text, default_app, known_apps)
+    leftover = [
+        t.text
+        for t in reader.toks
+        if not t.used and not t.boundary and (t.tainted or t.text not in FILLER)
+    ]
+    return ParsedRequest(actions=reader.actions(), not_understood=leftover,
+                         questions=reader.questions, hints=reader.hints)
+
+
+def _read(text: str, default_app: str | None = None, known_apps: Sequence[str] = ()) -> _Reader:
+    reader = _Reader(_tokenize(text), default_app=default_app, known_apps=known_apps)
     # Order matters: deploys take their own names before plural lists could reach back
     # across a comma ("deploy shop to staging, cart and payment services").
     reader.bind_nouns(plural=False)
@@ -450,10 +510,47 @@ def parse_request(text: str, default_app: str | None = None) -> ParsedRequest:
     reader.bind_nouns(plural=True)
     reader.bind_policy_targets()
     reader.bind_for()
-    leftover = [
-        t.text
-        for t in reader.toks
-        if not t.used and not t.boundary and (t.tainted or t.text not in FILLER)
-    ]
-    return ParsedRequest(actions=reader.actions(), not_understood=leftover,
-                         questions=reader.questions)
+    return reader
+
+
+def answer_names(message: str) -> list[str] | None:
+    """The names an answer to "which application?" gives ("b1 and b2", "the shop
+    one"), `["them"]` for "both", "all of them" or "the two"; None when it says
+    anything else."""
+    names: list[str] = []
+    for t in _tokenize(message):
+        if t.tainted:
+            return None
+        if t.text in EVERY:  # "both" is filler elsewhere
+            names.append("them")
+        elif t.boundary or t.text in FILLER or t.text in ANSWER_FILLER:
+            continue
+        elif t.text in KINDS or t.text in DEPLOY_VERBS or not is_valid_name(t.text):
+            return None
+        else:
+            names.append(t.text)
+    if "them" in names:
+        return ["them"] if set(names) == {"them"} else None
+    return names or None
+
+
+def naming_deploys(text: str, names: Sequence[str]) -> str | None:
+    """The request with each deploy that names no application, or "my application",
+    made to name `names` ("deploy to production" -> "deploy b1 and b2 to
+    production"); None when it has no such deploy."""
+    reader = _read(text)
+    after_verb = {d.pos for d in reader.deploys if d.app is None and not d.every}
+    instead = {d.app.pos for d in reader.deploys
+               if d.app is not None and d.app.name == THE_APPLICATION}
+    if not after_verb and not instead:
+        return None
+    said = " and ".join(names)
+    words: list[str] = []
+    for i, t in enumerate(reader.toks):
+        if t.text in MARKS and words:
+            words[-1] += t.text
+            continue
+        words.append(said if i in instead else t.text)
+        if i in after_verb:
+            words.append(said)
+    return " ".join(words)
