@@ -36,6 +36,9 @@ KINDS = {
     "policy": "policy", "policies": "policy",
 }  # fmt: skip
 VERBS = {"application": "create", "service": "create", "environment": "ensure", "policy": "apply"}
+# The verb each kind is asked for with, as these rules read it ("deploy", not the
+# capability's "create"): a planner's action may say it so too.
+SAID_VERBS = {**VERBS, "deployment": "deploy"}
 PLURALS = frozenset({"applications", "apps", "services", "environments", "policies"})
 DEPLOY_VERBS = frozenset({"deploy", "deploys", "deployed", "deploying",
                           "redeploy", "redeploys", "redeployed", "redeploying"})
@@ -453,8 +456,8 @@ class _Reader:
             if d.app is not None and d.app.kind == "service" and d.app.app:
                 quals["application"] = d.app.app
             name = f"{app}-{d.env}" if app else d.env
-            action = Action(verb="deploy", kind="deployment", name=name, qualifiers=quals,
-                            existing=d.again)
+            action = Action(verb=SAID_VERBS["deployment"], kind="deployment", name=name,
+                            qualifiers=quals, existing=d.again)
             deploys.append((d.pos, action))
         found = list(deploys)
         for m in self.mentions:

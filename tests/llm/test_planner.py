@@ -76,6 +76,21 @@ async def test_plan_repairs_an_answer_that_cannot_be_planned(
     assert problems["role"] == "user" and told in problems["content"]
 
 
+async def test_a_deploy_said_as_the_request_says_it_needs_no_repair(
+    fake_openai: FakeOpenAi, store: EmbeddedGraphStore
+) -> None:
+    """"deploy" is how a deployment is asked for (the rules read it so): a model
+    answering with it is not sent back for "create"."""
+    said = [a.model_copy(update={"verb": "deploy"}) if a.kind == "deployment" else a
+            for a in S1_ACTIONS]
+    fake_openai.script = [answer(with_actions(*said))]
+    async with llm_planner(fake_openai, store) as planner:
+        plan = await planner.plan(S1)
+    assert plan.planner == "llm" and len(fake_openai.requests) == 1
+    [deploy] = [s for s in plan.steps if s.capability == "deployment.create"]
+    assert deploy.id == "deploy-deployment-ecommerce-production"
+
+
 async def test_an_answer_to_another_request_is_not_planned(
     fake_openai: FakeOpenAi, store: EmbeddedGraphStore
 ) -> None:

@@ -14,7 +14,7 @@ from orchestrator.graph.store import GraphStore
 from orchestrator.models import EntityRef, is_valid_name
 from orchestrator.planning.llm.answer import PlanningAnswer, RequestedAction
 from orchestrator.planning.llm.retrieval import stems
-from orchestrator.planning.parser import ENVIRONMENTS
+from orchestrator.planning.parser import ENVIRONMENTS, SAID_VERBS
 
 # Alternatives named in a problem: enough to correct it, not the whole catalogue.
 MAX_LISTED = 5
@@ -52,7 +52,8 @@ def _action_problems(action: RequestedAction, registry: AgentRegistry) -> list[s
         return [*problems, f"no capability produces the kind {action.kind!r}"]
     # Strict on the verb: the synthesiser would fall back to any producer of the kind,
     # which would turn "delete application shop" into creating it.
-    if not any(c.name.split(".")[-1] == action.verb for c in producers):
+    verbs = {c.name.split(".")[-1] for c in producers}
+    if SAID_VERBS.get(action.kind) != action.verb and action.verb not in verbs:
         known = ", ".join(c.name for c in producers[:MAX_LISTED])
         problems.append(f"no capability {action.verb!r} produces the kind {action.kind}; "
                         f"those that do: {known}")
