@@ -26,6 +26,7 @@ from temporalio.worker import Replayer
 
 from orchestrator.errors import InvalidInput
 from orchestrator.models import Model
+from worker.replay_results import told, unreadable_result
 from worker.replay_steps import ScheduledSteps
 from workflows.orchestration import OrchestrationWorkflow
 
@@ -164,6 +165,12 @@ def load(path: Path) -> WorkflowHistory:
         raise InvalidInput(f"{path} is damaged: event {untyped.event_id} has no known type "
                            f"or not its type's attributes (orchestrator history <id> --out "
                            f"{path.name} saves a whole one)")
+    unreadable = unreadable_result(events)
+    if unreadable is not None:
+        # Replayed, the SDK would fail to decode it: a code change, and a traceback.
+        event_id, problem = unreadable
+        raise InvalidInput(f"{path} is damaged: event {event_id} (ActivityTaskCompleted): "
+                           f"{problem}")
     started = first.workflow_execution_started_event_attributes
     if not started.original_execution_run_id:
         raise InvalidInput(f"{path}: the run's start event has no run id "
@@ -194,9 +201,7 @@ def _unreadable_input(first: HistoryEvent, workflow: type) -> str | None:
         pydantic_data_converter.payload_converter.from_payloads(payloads, type_hints=types)
     except (ValueError, RuntimeError) as err:
         cause = err if isinstance(err, ValidationError) else err.__cause__
-        what = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'the input'}: {e['msg']}" for e in cause.errors()
-        ) if isinstance(cause, ValidationError) else str(err)
+        what = told(cause, "the input") if isinstance(cause, ValidationError) else str(err)
         return (f"the run's input does not fit this code's {types[0].__name__} ({what}): "
                 "a change to it must keep what earlier runs recorded readable (a new field "
                 "needs a default)")

@@ -151,3 +151,24 @@ async def test_a_run_input_that_is_not_json_is_told_damaged(tmp_path: Path) -> N
     with pytest.raises(InvalidInput, match=r"the run's input \(event 1\) is not the JSON it "
                                            r"says it is .*: the history is damaged"):
         await replay(load(path))
+
+
+@pytest.mark.parametrize(("data", "says"), [
+    (b"{not json", "its step result is not JSON"),
+    (b'{"output": {}, "started_at": "yesterday"}',
+     "its step result does not fit StepOutput (started_at: Input should be a valid datetime"),
+])
+def test_a_step_result_that_cannot_be_read_is_told_damaged_not_a_code_change(
+    tmp_path: Path, data: bytes, says: str
+) -> None:
+    saved = json.loads(GOLDEN.read_text())
+    completed = next(e for e in saved["events"]
+                     if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_COMPLETED")
+    completed["activityTaskCompletedEventAttributes"]["result"]["payloads"][0]["data"] = (
+        base64.b64encode(data).decode())
+    path = _written(tmp_path, saved)
+    with pytest.raises(InvalidInput) as refused:
+        load(path)
+    told = str(refused.value)
+    assert f"h.json is damaged: event {completed['eventId']} (ActivityTaskCompleted): " in told
+    assert says in told
