@@ -8,6 +8,8 @@ graph, never guessed. The first rule that applies decides:
    runs in it, of the kind if one is known;
 3. a kind alone ("my application") gives every entity of that kind;
 4. anything else refers to nothing.
+A kind asked for narrows what the text gives; it does not stand for the text
+("nope" of kind cluster is nothing, as "nope" is).
 Words saying something is wrong ("failing", "broken", "down") then prefer, among
 the candidates, those part of a failing deployment (one whose `health` attribute
 is "failing": the deployment, what it deploys, where it runs, its policies, its
@@ -93,12 +95,14 @@ async def _resolve(read: Read, text: str, kind: str | None) -> list[EntityRecord
     tokens = words(text)
     if not tokens:
         return []
-    if kind is None:
-        kinds = {row[0] for row in await read(q.ENTITY_KINDS)}
-        found = kind_word(tokens, kinds)
-        if found is not None:
-            word, kind = found
-            tokens = [t for t in tokens if t != word]
+    kinds = {row[0] for row in await read(q.ENTITY_KINDS)} | ({kind} if kind else set())
+    said = kind_word(tokens, kinds)
+    if said is not None:
+        word, named_kind = said
+        if kind is not None and named_kind != kind:
+            return []  # "my application" among the services
+        kind = named_kind
+        tokens = [t for t in tokens if t != word]
     named = [entity_from_row(r) for r in await read(q.ENTITIES_NAMED, names=tokens)]
     places = placements(tokens, {e.name for e in named if e.kind == "environment"})
     named = [e for e in named if not (e.kind == "environment" and e.name in places)]
@@ -107,7 +111,7 @@ async def _resolve(read: Read, text: str, kind: str | None) -> list[EntityRecord
     if places:
         rows = await read(q.PLACED_IN, ids=[f"environment:{p}" for p in sorted(places)])
         return _of_kind([entity_from_row(r) for r in rows], kind)
-    if kind is not None:
+    if said is not None:
         return [entity_from_row(r) for r in await read(q.FIND_ENTITIES_OF_KIND, kind=kind)]
     return []
 

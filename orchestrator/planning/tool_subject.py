@@ -2,9 +2,8 @@
 a tool plan: an earlier step's output, or an entity of the graph, never a guess.
 
 "it" is the nearest earlier step that makes something; "my <kind>" is the
-nearest earlier step making that kind, else the graph's one entity of it
-(`resolve_reference`). Several candidates, or none, end planning with a
-reason naming them.
+nearest earlier step making that kind, else the graph's one entity of it.
+Several candidates, or none, end planning with a reason naming them.
 """
 
 from __future__ import annotations
@@ -67,8 +66,9 @@ async def resolve(
             return Subject(made[0], said, made[1], item.id, named)
     if kind is None:
         return None
-    found = [e for e in await store.resolve_reference(said, kind) if e.kind == kind]
-    names = sorted({e.name for e in found})
+    # "my <kind>" with no earlier step making one: the graph's entities of the kind
+    # (its word may be one the graph's reading of references does not know: "repo").
+    names = sorted({e.name for e in await store.find_entities(kind)})
     if len(names) > 1:
         raise CannotPlan(f"which {kind} is {said!r}? {' or '.join(names)}; name it",
                          understood, [])

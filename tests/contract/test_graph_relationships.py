@@ -188,6 +188,26 @@ async def test_resolve_reference_by_kind_and_name(graph: GraphStore) -> None:
     assert await names("") == []
 
 
+async def test_a_kind_narrows_what_the_text_refers_to_and_never_stands_for_it(
+    graph: GraphStore,
+) -> None:
+    await _world(graph)
+
+    async def names(text: str, kind: str) -> list[str]:
+        return [e.name for e in await graph.resolve_reference(text, kind)]
+
+    # Text that names nothing is nothing of any kind, as it is with no kind asked.
+    assert await names("nope", "application") == []
+    assert await names("nope", "cluster") == []
+    # Text that names the kind gives every entity of it, as without the filter.
+    assert await names("my application", "application") == ["blog", "ecommerce"]
+    assert await names("the apps", "application") == ["blog", "ecommerce"]
+    assert await names("the payment service", "service") == ["payment"]
+    assert await names("what is deployed to production", "deployment") == [DEP.name]
+    # Text of another kind is none of this one.
+    assert await names("my application", "service") == []
+
+
 async def test_resolve_reference_through_deployments(graph: GraphStore) -> None:
     await _world(graph)
     resolved = await graph.resolve_reference("what is deployed to production")

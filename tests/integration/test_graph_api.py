@@ -100,6 +100,10 @@ async def test_graph_api_reads_what_s1_left(
         assert await resolved("the payment service") == [SVC]
         assert await resolved("what is deployed to production") == [APP, DEP]
         assert await resolved("my application") == [APP]
+        # A kind narrows what the text refers to: text naming nothing is nothing.
+        nope = Resolution.model_validate(
+            await _get(http, "/v1/graph/resolve", q="nope", kind="application"))
+        assert nope.candidates == []
 
         view = RunGraphView.model_validate(await _get(http, f"/v1/graph/workflows/{wf}"))
         assert view.status == "completed"
