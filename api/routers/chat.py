@@ -69,17 +69,16 @@ async def chat(
         earlier = await earlier_run(client, conversation)
         body = _in_tenant_of(earlier, body)
     workflow_id = run_id_for(idempotency_key, body.tenant)
-    key = scoped_key(idempotency_key, body.tenant)
     if earlier is not None and conversation is not None:
         # A key names one request: a follow-up it was sent with already went into
         # this run (answered from the run's record, even once it has ended), or into
         # a new run of the key's name (the start below finds it).
-        taken = keyed_extension(earlier, key)
+        taken = keyed_extension(earlier, scoped_key(idempotency_key, body.tenant))
         if taken is not None:
-            return await _extended(body, client, settings, taken, key)
+            return await _extended(body, client, settings, taken, idempotency_key)
         started = idempotency_key is not None and await started_with_key(client, workflow_id)
         if earlier.finished_at is None and not body.dry_run and not started:
-            extended = await _extend(body, client, settings, key)
+            extended = await _extend(body, client, settings, idempotency_key)
             if extended is not None:
                 return extended
             earlier = await earlier_run(client, conversation)
@@ -126,11 +125,10 @@ async def chat(
         state = await query_state(handle)
     state = with_predictions(state)
     differs = _differs(state, body) if idempotency_key is not None else None
-    if differs is not None:
+    if idempotency_key is not None and differs is not None:
         # A key names one request: sent with another, it is a mistake to point out,
         # not a reason to hand back a run the caller did not ask for.
-        raise HTTPException(409, f"Idempotency-Key {idempotency_key!r} was used for another "
-                                 f"request ({differs}): use a new key for this one")
+        raise key_reused(idempotency_key, body.tenant, differs)
     if state.problem is not None and state.problem.kind in _REFUSED:
         problem = state.problem
         # The reasons in the one line a caller reads first ("the plan is not valid:
@@ -167,6 +165,15 @@ def scoped_key(key: str | None, tenant: str) -> str | None:
     if key is None or tenant == DEFAULT_TENANT:
         return key
     return f"{tenant}~{key}"
+
+
+def key_reused(key: str, tenant: str, first: str) -> HTTPException:
+    """409 for a key first sent with another request (`first` says which). It names
+    the key as the caller sent it, and its tenant: the tenant-scoped form the run
+    is keyed by ('acme~k1') is no name the caller gave."""
+    of = "" if tenant == DEFAULT_TENANT else f" of tenant {tenant!r}"
+    return HTTPException(409, f"Idempotency-Key {key!r}{of} was used for another request "
+                              f"({first}): use a new key for this one")
 
 
 def _in_tenant_of(earlier: RunResult, body: ChatRequest) -> ChatRequest:
@@ -208,32 +215,33 @@ def _differs(run: RunResult, body: ChatRequest) -> str | None:
 
 
 async def _extend(
-    body: ChatRequest, client: TemporalClientDep, settings: Settings, key: str | None
+    body: ChatRequest, client: TemporalClientDep, settings: Settings, sent_key: str | None
 ) -> ChatResponse | None:
-    """Add the follow-up's steps to the conversation's running run; None when the
-    run finished before it could take them."""
+    """Add the follow-up's steps to the conversation's running run, under its
+    tenant's form of `sent_key`; None when the run finished before it could take them."""
     assert body.conversation_id is not None
     workflow_id = body.conversation_id
     if body.require_approval:
         raise HTTPException(422, "require_approval applies to a new run; "
                                  f"run {workflow_id} is still going")
-    added = await extend_run(client, workflow_id, body.message, key)
+    added = await extend_run(client, workflow_id, body.message,
+                             scoped_key(sent_key, body.tenant))
     if added is None:
         return None
-    return await _extended(body, client, settings, added, key)
+    return await _extended(body, client, settings, added, sent_key)
 
 
 async def _extended(
     body: ChatRequest, client: TemporalClientDep, settings: Settings, added: Extension,
-    key: str | None,
+    sent_key: str | None,
 ) -> ChatResponse:
     """The answer to a follow-up the conversation's run took on; 409 when its key
-    was first sent with another message (Temporal answers a repeated update id
-    with the first update's outcome, whatever the repeat carries)."""
+    (`sent_key`, as the caller sent it) was first sent with another message
+    (Temporal answers a repeated update id with the first update's outcome,
+    whatever the repeat carries)."""
     assert body.conversation_id is not None
-    if key is not None and added.message != body.message.strip():
-        raise HTTPException(409, f"Idempotency-Key {key!r} was used for another request "
-                                 f"({added.message!r}): use a new key for this one")
+    if sent_key is not None and added.message != body.message.strip():
+        raise key_reused(sent_key, body.tenant, repr(added.message))
     workflow_id = body.conversation_id
     handle = run_handle(client, workflow_id)
     run_id = (await handle.describe()).run_id

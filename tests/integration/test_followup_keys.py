@@ -77,8 +77,18 @@ async def test_a_followup_is_in_its_conversations_tenant_and_keys_are_the_tenant
         mine = await _chat(s.http, CHAT, "k1", conversation_id=ours)
         # Another tenant's conversation is not found by naming one's own tenant.
         crossed = await _chat(s.http, CHAT, conversation_id=theirs, tenant="default")
+        # The key sent again with another message, in a follow-up and in a new run.
+        other = await _chat(s.http, CHAT, "k1", conversation_id=theirs)
+        await _chat(s.http, "create application blog", "k2", tenant="acme")
+        other_run = await _chat(s.http, "create application shop", "k2", tenant="acme")
         ended = await _chat(s.http, MAIL, "k1", conversation_id=theirs, wait=True)
     assert added.status_code == mine.status_code == 200, (added.text, mine.text)
+    # Each refusal names the key as it was sent, with its tenant: never 'acme~k1'.
+    for reply, key in ((other, "k1"), (other_run, "k2")):
+        assert reply.status_code == 409, reply.text
+        assert reply.json()["detail"].startswith(
+            f"Idempotency-Key {key!r} of tenant 'acme' was used for another request ("
+        ), reply.text
     assert [st["id"] for st in mine.json()["added_steps"]] == ["create-service-chat"]
     assert crossed.status_code == 404, crossed.text
     assert f"no conversation {theirs!r} in tenant 'default'" in crossed.text
