@@ -232,7 +232,8 @@ async def control(api: str, workflow_id: str, action: str, out: TextIO,
     state = RunResult.model_validate(reply.json())
     if action == "cancel":
         if state.status == RunStatus.ROLLING_BACK:
-            # Asked to stop while it waited, or while it undid: either way, undoing.
+            # The cancel took it straight to its rollback (it waited for an approval,
+            # or its steps had just ended); one already rolling back is refused (409).
             out.write(f"cancel: run {workflow_id} is undoing what it did: the rollback "
                       "goes on to its end\n")
         else:

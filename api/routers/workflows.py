@@ -100,6 +100,12 @@ async def cancel(workflow_id: WorkflowId, client: TemporalClientDep) -> RunResul
             ended = state.problem.message if state.problem and (
                 state.problem.kind == ProblemKind.TERMINATED) else state.status.value
             raise HTTPException(409, f"run {workflow_id} has already ended: {ended}")
+        if state.status == RunStatus.ROLLING_BACK:
+            # Already stopping and undoing what it did: a cancel would change nothing
+            # (the rollback goes on to its end), so none is sent.
+            why = f" ({state.problem.message})" if state.problem else ""
+            raise HTTPException(409, f"run {workflow_id} is already being rolled back{why}: "
+                                     "the rollback goes on to its end")
         await handle.cancel()
         return await query_state(handle)
     except RPCError as err:

@@ -76,16 +76,25 @@ async def test_a_cancel_during_the_rollback_does_not_cut_it_short(
         wf = await start(s.http, S1)
         await wait_until(s.http, wf, lambda r: r.status == RunStatus.ROLLING_BACK
                          and r.steps[SVC].status == StepStatus.COMPENSATING)
+        # The API says so and sends no cancel: there is nothing left to stop.
         reply = await s.http.post(f"/v1/workflows/{wf}/cancel")
-        assert reply.status_code == 200, reply.text
-        # What the CLI tells the user from: the rollback goes on.
-        assert reply.json()["status"] == RunStatus.ROLLING_BACK
+        handle = client.get_workflow_handle(wf)
+        asked = [e for e in (await handle.fetch_history()).events if e.HasField(
+            "workflow_execution_cancel_requested_event_attributes")]
+        # A cancel sent to Temporal from elsewhere (the Web UI) changes nothing either.
+        await handle.cancel()
         result = await result_of(client, wf)
         await s.runtime.mirror.flush()
         left = await s.runtime.store.find_entities()
         graph = await s.runtime.store.run_graph(wf)
         replayed = await replay(await client.get_workflow_handle(wf).fetch_history())
 
+    assert reply.status_code == 409, reply.text
+    assert reply.json()["detail"] == (
+        f"run {wf} is already being rolled back (step deploy-deployment-ecommerce-production "
+        "failed: injected failure in deployment.create (attempt 1)): the rollback goes on to "
+        "its end")
+    assert asked == []
     assert replayed.ok, replayed.describe()
     assert result.status == RunStatus.ROLLED_BACK
     assert result.problem is not None and result.problem.kind == ProblemKind.STEP_FAILED
