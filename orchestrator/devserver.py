@@ -6,6 +6,7 @@ import asyncio
 import ctypes
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -32,11 +33,39 @@ def temporal_binary() -> str:
     return found
 
 
+# Port 0 hands out ports from the kernel's ephemeral range, which the dev server's
+# own services (and every outgoing connection) draw from too: a port picked that
+# way for a process started later can be taken in between (an API port went to the
+# dev server `up` had just started). Below that range, ports are only taken on
+# purpose, so free ports are picked there, never the same one twice.
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST = 20000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default; other kernels' ranges start higher
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port on 127.0.0.1 nothing listens on, outside the ephemeral range."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(_LOWEST, low) if low > _LOWEST + 1000 else 0
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            found: int = sock.getsockname()[1]
+        _handed_out.add(found)
+        return found
+    raise OSError(f"no free port on 127.0.0.1 between {_LOWEST} and {low}")
 
 
 # The history service hands tasks to matching through a token bucket of 20/s per
