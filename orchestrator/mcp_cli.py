@@ -3,7 +3,9 @@
 The file is `ORCHESTRATOR_MCP_CONFIG`, by default `<data dir>/mcp.json`; a
 running `orchestrator up` reads it at start (the HTTP API changes a running
 one). `list`, `tools`, `approve` and `add` connect to the servers; `add` saves
-a server only once its tools could be listed (unless `--no-connect`).
+a server only once its tools could be listed (unless `--no-connect`). `list`
+and `tools` wait for a server as `GET /v1/mcp/servers` does (views.LIST_S), and
+exit 1 if one did not answer.
 The MCP modules are imported by the commands themselves, so that the rest of
 the CLI starts without loading the MCP SDK.
 """
@@ -109,7 +111,9 @@ async def _list(args: argparse.Namespace) -> int:
               "`orchestrator mcp add <name> --command ... | --url ...`.")
     else:
         _print_servers(views)
-    return 0
+    # As `tools` does: a script (or a glance at $?) must not take a server that
+    # did not answer for one that serves nothing.
+    return 1 if any(view.status == "unreachable" for view in views) else 0
 
 
 async def _tools(args: argparse.Namespace) -> int:
@@ -209,7 +213,9 @@ def _print_servers(views: list[ServerView]) -> None:
     notes: list[str] = []
     for view in views:
         target = view.url or shlex.join([view.command or "", *view.args])
-        rows.append((view.name, view.transport, target, str(view.tool_count), view.status))
+        # A server whose tools could not be listed has an unknown number of them, not 0.
+        count = str(view.tool_count) if view.status == "ready" else "-"
+        rows.append((view.name, view.transport, target, count, view.status))
         if view.last_error:
             notes.append(f"{view.name}: {view.last_error}")
         if view.changed_tools:
@@ -224,8 +230,8 @@ def _print_servers(views: list[ServerView]) -> None:
 
 
 def _print_tools(detail: ServerDetail) -> None:
-    print(f"{detail.name} ({detail.transport}, {detail.status}): "
-          f"{counted(detail.tool_count, 'tool')}")
+    count = counted(detail.tool_count, "tool") if detail.status == "ready" else "tools unknown"
+    print(f"{detail.name} ({detail.transport}, {detail.status}): {count}")
     if detail.last_error:
         print(f"  {detail.last_error}")
     rows = [(tool.capability, tool.name, ", ".join(

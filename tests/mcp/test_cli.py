@@ -4,13 +4,18 @@ against the project's own MCP servers over stdio and streamable HTTP."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from orchestrator.devserver import free_port
+from orchestrator.mcp.views import LIST_S
 from tests.mcp.support import ROOT, Cli, HttpServerProcess, add_stdio
 
 
@@ -118,6 +123,41 @@ def test_add_unreachable_server_exits_1_and_saves_nothing(
     assert cli.saved()["later"] == {"url": down}
     code, out, _ = cli("list")
     assert "later: cannot connect to MCP server 'later'" in out
+
+
+def test_list_tells_servers_that_do_not_answer_within_its_bound(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A hung HTTP server (stopped, its port open) and a stdio server that never
+    answers initialize are shown as not answering, with why, once the listing's
+    bound has passed; not as servers that serve 0 tools."""
+    server = HttpServerProcess("cloud_server", tmp_path / "cloud.json")
+    server.start()
+    try:
+        assert cli("add", "hung", "--url", server.url)[0] == 0
+        silent = shutil.which("sleep")
+        assert silent is not None
+        assert cli("add", "silent", "--command", silent, "--arg", "600", "--no-connect")[0] == 0
+        assert server._process is not None
+        os.kill(server._process.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            code, out, err = cli("list")
+            waited = time.monotonic() - started
+        finally:
+            os.kill(server._process.pid, signal.SIGCONT)
+    finally:
+        server.kill()
+    # The connect timeout (30 s by default) is not waited for; starting the CLI is.
+    assert waited < LIST_S + 10, waited
+    assert code == 1, (out, err)
+    rows = {line.split()[0]: line.split()[-2:] for line in out.splitlines()[1:]
+            if line.split()[0] in ("hung", "silent")}
+    assert rows == {"hung": ["-", "unreachable"], "silent": ["-", "unreachable"]}, out
+    for name in ("hung", "silent"):
+        assert f"{name}: MCP server {name!r} did not answer within {LIST_S:g} s" in out, out
+    code, out, _ = cli("tools", "silent")
+    assert code == 1 and out.startswith("silent (stdio, unreachable): tools unknown"), out
 
 
 def test_approve_tool_changed_between_runs(cli: Cli) -> None:
