@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
@@ -27,6 +28,7 @@ from pydantic import (
     Tag,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -81,6 +83,31 @@ class ServerOptions(Model):
     # "auto": the newest protocol the server speaks; "legacy": the initialize handshake.
     protocol: Literal["auto", "legacy"] = "auto"
 
+    # Filters that leave no tool whatever the server offers are refused here, before
+    # any connection (`mcp add --no-connect`, a file read at start-up); those that
+    # leave none of the tools it does offer are found when it is listed.
+    @field_validator("include_tools")
+    @classmethod
+    def _lets_some_through(cls, patterns: list[str] | None) -> list[str] | None:
+        if patterns == []:
+            raise ValueError("[] lets no tool through, so the server would serve nothing: "
+                             "leave include_tools out for every tool" + _SWITCH_OFF)
+        return patterns
+
+    @field_validator("exclude_tools")
+    @classmethod
+    def _leaves_some(cls, patterns: list[str], info: ValidationInfo) -> list[str]:
+        for pattern in patterns:
+            if _matches_every_name(pattern):
+                raise ValueError(f"{pattern!r} excludes every tool, so the server would "
+                                 "serve nothing" + _SWITCH_OFF)
+        # Declared before exclude_tools, so already read (absent if it was refused).
+        include = info.data.get("include_tools")
+        if include and all(_shut_out(pattern, patterns) for pattern in include):
+            raise ValueError(f"excludes every tool include_tools ({', '.join(include)}) lets "
+                             "through, so the server would serve nothing" + _SWITCH_OFF)
+        return patterns
+
     @model_validator(mode="after")
     def _one_tool_per_capability(self) -> ServerOptions:
         seen: dict[str, str] = {}
@@ -94,6 +121,24 @@ class ServerOptions(Model):
                 )
             seen[extra.provides] = tool
         return self
+
+
+_SWITCH_OFF = ' (to switch the server off, set "disabled": true)'
+
+
+def _matches_every_name(pattern: str) -> bool:
+    """Whether the shell-style pattern matches every tool name: `*`, `**`, `?*`
+    (a tool's name is never empty)."""
+    return "*" in pattern and set(pattern) <= {"*", "?"} and pattern.count("?") <= 1
+
+
+def _shut_out(included: str, excluded: list[str]) -> bool:
+    """Whether `exclude_tools` stops every name the include pattern lets through:
+    the same pattern, or one name (no wildcard) that an exclude pattern matches."""
+    if included in excluded:
+        return True
+    literal = not any(char in included for char in "*?[")
+    return literal and any(fnmatchcase(included, pattern) for pattern in excluded)
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

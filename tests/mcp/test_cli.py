@@ -84,6 +84,12 @@ def test_add_list_tools_remove_round_trip(
     (["add", "x", "--command", "python", "--options", "[]"], "--options must be a JSON object"),
     (["add", "x", "--command", "python", "--options", '{"tools": {"t": {"produces": "repo"}}}'],
      "orchestrator.tools.t.produces"),
+    # Refused without connecting: whatever the server offers, nothing would be left.
+    (["add", "x", "--url", "http://127.0.0.1:1/mcp", "--no-connect",
+      "--options", '{"exclude_tools": ["*"]}'],
+     "orchestrator.exclude_tools: '*' excludes every tool, so the server would serve nothing"),
+    (["add", "x", "--url", "http://127.0.0.1:1/mcp", "--no-connect",
+      "--options", '{"include_tools": []}'], "orchestrator.include_tools: [] lets no tool"),
     (["tools", "nope"], "no MCP server named 'nope'"),
     (["approve", "nope", "tool"], "no MCP server named 'nope'"),
 ])

@@ -95,10 +95,39 @@ def test_parse_keeps_secrets_out_of_repr() -> None:
      "mcpServers.s.orchestrator.retry.backoff", "finite number"),
     ({"command": "python", "orchestrator": {"timeout_ms": 10**20}},
      "mcpServers.s.orchestrator.timeout_ms", "less than or equal to 604800000"),
+    # Filters that leave no tool, whatever the server offers.
+    ({"command": "python", "orchestrator": {"exclude_tools": ["delete_*", "*"]}},
+     "mcpServers.s.orchestrator.exclude_tools", "'*' excludes every tool"),
+    ({"command": "python", "orchestrator": {"exclude_tools": ["?*"]}},
+     "mcpServers.s.orchestrator.exclude_tools", "'?*' excludes every tool"),
+    ({"command": "python", "orchestrator": {"include_tools": []}},
+     "mcpServers.s.orchestrator.include_tools", "[] lets no tool through"),
+    ({"command": "python", "orchestrator": {"include_tools": ["deploy", "git_*"],
+                                            "exclude_tools": ["dep*", "git_*"]}},
+     "mcpServers.s.orchestrator.exclude_tools",
+     "excludes every tool include_tools (deploy, git_*) lets through"),
 ])
 def test_parse_rejects_bad_field_naming_it(server: dict[str, Any], field: str, reason: str) -> None:
     message = _error({"mcpServers": {"s": server}})
     assert f"{field}: " in message and reason in message
+
+
+def test_a_file_whose_filters_leave_no_tool_is_refused_naming_the_field(
+    tmp_path: Path
+) -> None:
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": {"s": {
+        "url": "http://127.0.0.1:1/mcp", "orchestrator": {"exclude_tools": ["*"]}}}}))
+    with pytest.raises(McpConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == (
+        f"{path}: mcpServers.s.orchestrator.exclude_tools: '*' excludes every tool, so the "
+        'server would serve nothing (to switch the server off, set "disabled": true)')
+    # Filters that leave some tools, whichever the server offers, are read as given.
+    path.write_text(json.dumps({"mcpServers": {"s": {
+        "url": "http://127.0.0.1:1/mcp",
+        "orchestrator": {"include_tools": ["get_*", "deploy"], "exclude_tools": ["get_x", "?"]}}}}))
+    assert load_config(path).servers["s"].orchestrator.exclude_tools == ["get_x", "?"]
 
 
 @pytest.mark.parametrize("key", ["mcpservers", "mcp_servers", "MCPServers"])

@@ -177,6 +177,19 @@ async def test_add_refuses_options_naming_tools_the_server_lacks(
     assert not stack.runtime.hub.pins.has("x5")
 
 
+async def test_add_refuses_filters_that_leave_no_tool_without_connecting(
+    stack: Stack
+) -> None:
+    # Nothing listens there: a 502 would mean it tried to connect first.
+    body = {"name": "none", "url": f"http://127.0.0.1:{free_port()}/mcp",
+            "orchestrator": {"exclude_tools": ["*"]}}
+    reply = await stack.http.post("/v1/mcp/servers", json=body)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["detail"].startswith(
+        "orchestrator.exclude_tools: '*' excludes every tool, so the server would serve nothing")
+    assert not stack.settings.mcp_config_path.exists()
+
+
 async def test_add_that_switches_approvals_off_needs_admin_token(
     stack: Stack, cloud_http: HttpServerProcess
 ) -> None:
