@@ -12,7 +12,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+    model_validator,
+)
 
 # Names of entities, steps and capabilities: lowercase words joined by '-', '_' or
 # '.'. Quotes, spaces, braces and shell or Cypher metacharacters can never pass.
@@ -118,18 +126,32 @@ class Capability(Model):
 MAX_WAIT_MS = 7 * 24 * 3_600_000  # a week
 
 
+def _whole_float_as_int(value: Any) -> Any:
+    # 30000.0 is the number 30000, as some JSON writers put it; strict mode alone
+    # would refuse it.
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+# Numbers people write in configuration: lax mode took `true` as 1 and "30000" as
+# 30000, so a typo or a quoted value became another timeout or retry count than
+# meant, without a word. Strict, they are refused, naming the field.
+WholeNumber = Annotated[int, BeforeValidator(_whole_float_as_int), Strict()]
+# Strict mode still takes an int for a float (`"backoff": 2`).
+Number = Annotated[float, Strict()]
+
+
 class RetrySpec(Model):
     """Temporal's retry policy of a step. Checked here, where it is configured:
     one Temporal refuses fails the workflow task that schedules the step, and the
     run then hangs half done until terminated."""
 
-    initial_interval_ms: int = Field(default=200, ge=1, le=MAX_WAIT_MS)
+    initial_interval_ms: WholeNumber = Field(default=200, ge=1, le=MAX_WAIT_MS)
     # Each wait is this many times the one before (1: always the same wait).
-    backoff: float = Field(default=2.0, ge=1.0, le=100.0, allow_inf_nan=False)
-    max_interval_ms: int = Field(default=5_000, ge=1, le=MAX_WAIT_MS)
+    backoff: Number = Field(default=2.0, ge=1.0, le=100.0, allow_inf_nan=False)
+    max_interval_ms: WholeNumber = Field(default=5_000, ge=1, le=MAX_WAIT_MS)
     # Every try counts: 1 is no retry. (Temporal reads 0 as "for ever", which no
     # step here may do unasked.)
-    max_attempts: int = Field(default=3, ge=1, le=1_000)
+    max_attempts: WholeNumber = Field(default=3, ge=1, le=1_000)
 
     @model_validator(mode="after")
     def _intervals_in_order(self) -> RetrySpec:

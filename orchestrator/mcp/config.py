@@ -36,7 +36,14 @@ from pydantic import (
 from orchestrator.mcp.errors import McpConfigError
 from orchestrator.mcp.files import write_atomic
 from orchestrator.mcp.names import server_segment
-from orchestrator.models import CAPABILITY_PATTERN, MAX_WAIT_MS, NAME_PATTERN, Model, RetrySpec
+from orchestrator.models import (
+    CAPABILITY_PATTERN,
+    MAX_WAIT_MS,
+    NAME_PATTERN,
+    Model,
+    RetrySpec,
+    WholeNumber,
+)
 
 # What a shell would interpret; a command holding any of these was meant for a shell.
 _SHELL_CHARS = re.compile(r"[;&|$`<>(){}*?!~\n\r\x00]")
@@ -63,15 +70,15 @@ class ToolOptions(Model):
     defaults: dict[str, Any] = {}
     # How long one call of this tool may take, where the server's `timeout_ms`
     # does not fit it (one slow tool among quick ones).
-    timeout_ms: int | None = Field(default=None, ge=1, le=MAX_WAIT_MS)
+    timeout_ms: WholeNumber | None = Field(default=None, ge=1, le=MAX_WAIT_MS)
 
 
 class ServerOptions(Model):
     """Our options for one server, under the key "orchestrator"."""
 
     retry: RetrySpec = RetrySpec()
-    timeout_ms: int = Field(default=30_000, ge=1, le=MAX_WAIT_MS)
-    connect_timeout_ms: int = Field(default=30_000, ge=1, le=MAX_WAIT_MS)
+    timeout_ms: WholeNumber = Field(default=30_000, ge=1, le=MAX_WAIT_MS)
+    connect_timeout_ms: WholeNumber = Field(default=30_000, ge=1, le=MAX_WAIT_MS)
     # Shell-style patterns (`git_*`); unset means every tool.
     include_tools: list[str] | None = None
     exclude_tools: list[str] = []
@@ -344,5 +351,14 @@ def _describe(error: ValidationError, tag_at: int = 2) -> str:
         ):
             del loc[tag_at]
         message = item["msg"].removeprefix("Value error, ")
+        given = item["input"]
+        if item["type"] in ("int_type", "float_type") and isinstance(given, str | bool | float):
+            # "Input should be a valid integer" alone, for "30000", reads as nonsense.
+            message += f", not {_shown(given)}"
         problems.append(f"{'.'.join(loc)}: {message}" if loc else message)
     return "; ".join(problems)
+
+
+def _shown(value: str | bool | float) -> str:
+    """A value as the JSON it was written in."""
+    return f"the string {json.dumps(value)}" if isinstance(value, str) else json.dumps(value)

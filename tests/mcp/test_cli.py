@@ -90,6 +90,10 @@ def test_add_list_tools_remove_round_trip(
      "orchestrator.exclude_tools: '*' excludes every tool, so the server would serve nothing"),
     (["add", "x", "--url", "http://127.0.0.1:1/mcp", "--no-connect",
       "--options", '{"include_tools": []}'], "orchestrator.include_tools: [] lets no tool"),
+    (["add", "x", "--url", "http://127.0.0.1:1/mcp", "--no-connect",
+      "--options", '{"timeout_ms": "30000", "retry": {"backoff": true}}'],
+     'orchestrator.retry.backoff: Input should be a valid number, not true; '
+     'orchestrator.timeout_ms: Input should be a valid integer, not the string "30000"'),
     (["tools", "nope"], "no MCP server named 'nope'"),
     (["approve", "nope", "tool"], "no MCP server named 'nope'"),
 ])

@@ -95,6 +95,22 @@ def test_parse_keeps_secrets_out_of_repr() -> None:
      "mcpServers.s.orchestrator.retry.backoff", "finite number"),
     ({"command": "python", "orchestrator": {"timeout_ms": 10**20}},
      "mcpServers.s.orchestrator.timeout_ms", "less than or equal to 604800000"),
+    # Numbers are JSON numbers: `true` is not 1, nor "30000" 30000.
+    ({"command": "python", "orchestrator": {"timeout_ms": True}},
+     "mcpServers.s.orchestrator.timeout_ms", "Input should be a valid integer, not true"),
+    ({"command": "python", "orchestrator": {"timeout_ms": "30000"}},
+     "mcpServers.s.orchestrator.timeout_ms",
+     'Input should be a valid integer, not the string "30000"'),
+    ({"command": "python", "orchestrator": {"connect_timeout_ms": 2.5}},
+     "mcpServers.s.orchestrator.connect_timeout_ms", "valid integer, not 2.5"),
+    ({"command": "python", "orchestrator": {"retry": {"max_attempts": True}}},
+     "mcpServers.s.orchestrator.retry.max_attempts", "valid integer, not true"),
+    ({"command": "python", "orchestrator": {"retry": {"initial_interval_ms": "100"}}},
+     "mcpServers.s.orchestrator.retry.initial_interval_ms", 'valid integer, not the string "100"'),
+    ({"command": "python", "orchestrator": {"retry": {"backoff": "2"}}},
+     "mcpServers.s.orchestrator.retry.backoff", 'valid number, not the string "2"'),
+    ({"command": "python", "orchestrator": {"tools": {"t": {"timeout_ms": False}}}},
+     "mcpServers.s.orchestrator.tools.t.timeout_ms", "valid integer, not false"),
     # Filters that leave no tool, whatever the server offers.
     ({"command": "python", "orchestrator": {"exclude_tools": ["delete_*", "*"]}},
      "mcpServers.s.orchestrator.exclude_tools", "'*' excludes every tool"),
@@ -128,6 +144,25 @@ def test_a_file_whose_filters_leave_no_tool_is_refused_naming_the_field(
         "url": "http://127.0.0.1:1/mcp",
         "orchestrator": {"include_tools": ["get_*", "deploy"], "exclude_tools": ["get_x", "?"]}}}}))
     assert load_config(path).servers["s"].orchestrator.exclude_tools == ["get_x", "?"]
+
+
+def test_numbers_are_read_as_written_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "mcp.json"
+    path.write_text('{"mcpServers": {"s": {"command": "a", "orchestrator": '
+                    '{"timeout_ms": "60000", "retry": {"max_attempts": true}}}}}')
+    with pytest.raises(McpConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == (
+        f'{path}: mcpServers.s.orchestrator.retry.max_attempts: Input should be a valid '
+        'integer, not true; mcpServers.s.orchestrator.timeout_ms: Input should be a valid '
+        'integer, not the string "60000"')
+    # A whole number written as a float is that number; an int is a float's value.
+    path.write_text('{"mcpServers": {"s": {"command": "a", "orchestrator": '
+                    '{"timeout_ms": 60000.0, "retry": {"backoff": 3, "max_attempts": 5}}}}}')
+    options = load_config(path).servers["s"].orchestrator
+    assert (options.timeout_ms, options.retry.backoff, options.retry.max_attempts) == (
+        60000, 3.0, 5)
+    assert isinstance(options.timeout_ms, int) and isinstance(options.retry.backoff, float)
 
 
 @pytest.mark.parametrize("key", ["mcpservers", "mcp_servers", "MCPServers"])

@@ -190,6 +190,17 @@ async def test_add_refuses_filters_that_leave_no_tool_without_connecting(
     assert not stack.settings.mcp_config_path.exists()
 
 
+async def test_add_refuses_numbers_written_as_strings_or_booleans(stack: Stack) -> None:
+    body = {"name": "lax", "url": f"http://127.0.0.1:{free_port()}/mcp",
+            "orchestrator": {"connect_timeout_ms": "5000", "retry": {"max_attempts": True}}}
+    reply = await stack.http.post("/v1/mcp/servers", json=body)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["detail"] == (
+        'orchestrator.retry.max_attempts: Input should be a valid integer, not true; '
+        'orchestrator.connect_timeout_ms: Input should be a valid integer, not the string "5000"')
+    assert not stack.settings.mcp_config_path.exists()
+
+
 async def test_add_that_switches_approvals_off_needs_admin_token(
     stack: Stack, cloud_http: HttpServerProcess
 ) -> None:
