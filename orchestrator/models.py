@@ -138,6 +138,9 @@ def _whole_float_as_int(value: Any) -> Any:
 WholeNumber = Annotated[int, BeforeValidator(_whole_float_as_int), Strict()]
 # Strict mode still takes an int for a float (`"backoff": 2`).
 Number = Annotated[float, Strict()]
+# Lax mode took "no", "off" and 0 as false: `"sensitive": "no"` quietly let a
+# tool run without approval, where a person may have meant the opposite.
+YesNo = Annotated[bool, Strict()]
 
 
 class RetrySpec(Model):

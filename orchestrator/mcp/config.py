@@ -43,6 +43,7 @@ from orchestrator.models import (
     Model,
     RetrySpec,
     WholeNumber,
+    YesNo,
 )
 
 # What a shell would interpret; a command holding any of these was meant for a shell.
@@ -58,7 +59,7 @@ class ToolOptions(Model):
     # A tool of the same server that undoes this one.
     compensation: str | None = None
     # Overrides the tool's annotations: whether a call needs approval.
-    sensitive: bool | None = None
+    sensitive: YesNo | None = None
     # Publish the tool under this capability name instead of `mcp.<server>.<tool>`,
     # so that tools of several servers provide one capability (each server's agent
     # lists it; selection and fallback then work across servers). Such tools
@@ -84,9 +85,9 @@ class ServerOptions(Model):
     exclude_tools: list[str] = []
     tools: dict[str, ToolOptions] = {}
     # Overrides every tool's annotations: whether calls need approval.
-    sensitive: bool | None = None
+    sensitive: YesNo | None = None
     # Whether a call whose result says `isError` is tried again by Temporal.
-    retry_tool_errors: bool = True
+    retry_tool_errors: YesNo = True
     # "auto": the newest protocol the server speaks; "legacy": the initialize handshake.
     protocol: Literal["auto", "legacy"] = "auto"
 
@@ -177,7 +178,7 @@ class StdioServer(_Entry):
     # Added to a minimal inherited environment (PATH, HOME, ...); may hold secrets.
     env: dict[str, str] = Field(default={}, repr=False)
     cwd: str | None = None
-    disabled: bool = False
+    disabled: YesNo = False
     orchestrator: ServerOptions = ServerOptions()
 
     @field_validator("command")
@@ -205,7 +206,7 @@ class HttpServer(_Entry):
     url: str
     # Sent with every request; may hold secrets.
     headers: dict[str, str] = Field(default={}, repr=False)
-    disabled: bool = False
+    disabled: YesNo = False
     orchestrator: ServerOptions = ServerOptions()
 
     @field_validator("type", mode="before")
@@ -352,7 +353,9 @@ def _describe(error: ValidationError, tag_at: int = 2) -> str:
             del loc[tag_at]
         message = item["msg"].removeprefix("Value error, ")
         given = item["input"]
-        if item["type"] in ("int_type", "float_type") and isinstance(given, str | bool | float):
+        if item["type"] in ("int_type", "float_type", "bool_type") and isinstance(
+            given, str | bool | float | int
+        ):
             # "Input should be a valid integer" alone, for "30000", reads as nonsense.
             message += f", not {_shown(given)}"
         problems.append(f"{'.'.join(loc)}: {message}" if loc else message)

@@ -111,6 +111,16 @@ def test_parse_keeps_secrets_out_of_repr() -> None:
      "mcpServers.s.orchestrator.retry.backoff", 'valid number, not the string "2"'),
     ({"command": "python", "orchestrator": {"tools": {"t": {"timeout_ms": False}}}},
      "mcpServers.s.orchestrator.tools.t.timeout_ms", "valid integer, not false"),
+    # Yes/no options are JSON booleans: "no" would have switched approvals off.
+    ({"command": "python", "orchestrator": {"sensitive": "no"}},
+     "mcpServers.s.orchestrator.sensitive", 'valid boolean, not the string "no"'),
+    ({"command": "python", "orchestrator": {"tools": {"t": {"sensitive": 0}}}},
+     "mcpServers.s.orchestrator.tools.t.sensitive", "valid boolean, not 0"),
+    ({"command": "python", "orchestrator": {"retry_tool_errors": "false"}},
+     "mcpServers.s.orchestrator.retry_tool_errors", 'valid boolean, not the string "false"'),
+    ({"command": "python", "disabled": "yes"},
+     "mcpServers.s.disabled", 'valid boolean, not the string "yes"'),
+    ({"url": "http://x/mcp", "disabled": 1}, "mcpServers.s.disabled", "valid boolean, not 1"),
     # Filters that leave no tool, whatever the server offers.
     ({"command": "python", "orchestrator": {"exclude_tools": ["delete_*", "*"]}},
      "mcpServers.s.orchestrator.exclude_tools", "'*' excludes every tool"),
