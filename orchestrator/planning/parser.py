@@ -301,6 +301,31 @@ class _Reader:
             again = tok.text.startswith("redeploy")
             self.deploys += [_Deploy(i, e.name, app, again, every, count)
                              for app in targets or [None] for e in envs]
+            while (clause := self.gapped(envs[-1])) is not None:
+                app, first = clause
+                envs = [first, *self.more_envs(first)]
+                for e in envs:
+                    e.reference = True
+                self.deploys += [_Deploy(app.pos, e.name, app, again) for e in envs]
+
+    def gapped(self, after: _Mention) -> tuple[_Mention, _Mention] | None:
+        """'deploy b1 to staging and b2 to perf': one more deploy clause, its verb
+        left out, right after environment `after`; its application and environment."""
+        k = max(i for i, t in enumerate(self.toks) if t.mention is after) + 1
+        app, place = k + 1, k + 2
+        if not (self.is_word(k, JOINERS) and self.free(app) and self.is_word(place, PLACES)) \
+                or self.toks[app].text in ENVIRONMENTS:
+            return None
+        at = self.skip(place + 1, frozenset({"the"}))
+        named = self.toks[at].mention if at < len(self.toks) else None
+        if named is None and not self.free(at):
+            return None
+        if named is not None and (named.kind != "environment" or named.reference):
+            return None
+        env = named or self.add("environment", at, range(at, at + 1))
+        found = self.add("application", app, range(k, at))
+        found.reference = True
+        return found, env
 
     def made_apps(self, before: int) -> list[_Mention]:
         """The applications the request makes before position `before`, once each."""

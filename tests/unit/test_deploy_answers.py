@@ -70,6 +70,26 @@ async def test_a_list_of_environments_may_name_new_ones(store: EmbeddedGraphStor
         await planner.plan("create application b1, deploy to staging and prodution environments")
 
 
+async def test_each_application_of_one_deploy_may_go_to_its_own_environment(
+    store: EmbeddedGraphStore
+) -> None:
+    planner = OfflinePlanner(REGISTRY, store)
+    for text in (MADE + "deploy b1 to staging and b2 to perf",
+                 MADE + "deploy b1 to staging, b2 to the perf environment",
+                 MADE + "deploy b1 to staging and b2 to perf and staging"):
+        plan = await planner.plan(text)
+        assert _deploys(plan)[:2] == [("b1", "staging"), ("b2", "perf")], text
+    guarded = await planner.plan(MADE + "deploy b1 to staging and b2 to production and "
+                                 "b1 to qa environment with monitoring policy")
+    assert _deploys(guarded) == [("b1", "staging"), ("b2", "production"), ("b1", "qa")]
+    # A clause of its own is still read as one.
+    other = await planner.plan(MADE + "deploy b1 to staging and add monitoring policy "
+                               "to b1 in staging")
+    assert _deploys(other) == [("b1", "staging")]
+    assert [e.name for s in other.steps if s.capability == "policy.apply"
+            for e in s.operates_on if e.kind == "deployment"] == ["b1-staging"]
+
+
 @pytest.mark.parametrize(("answer", "deployed_apps"), [
     ("b1 and b2", ["b1", "b2"]), ("both", ["b1", "b2"]), ("all of them", ["b1", "b2"]),
     ("the two", ["b1", "b2"]), ("b2", ["b2"]), ("just b1", ["b1"]),
