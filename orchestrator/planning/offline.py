@@ -91,6 +91,7 @@ class OfflinePlanner:
             reused = await self._reuse.plan(message, actions)
             if reused is not None:
                 return reused
+            return await self._synthesiser.synthesise(message, actions, targets_read=True)
         return await self._synthesiser.synthesise(message, actions, context, making)
 
     async def _as_tool_calls(self, message: str, refusal: CannotPlan) -> Plan:

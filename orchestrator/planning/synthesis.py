@@ -46,12 +46,15 @@ class Synthesiser:
 
     async def synthesise(
         self, request: str, actions: list[Action], context: Sequence[EntityRef] = (),
-        making: Collection[EntityRef] = (),
+        making: Collection[EntityRef] = (), *, targets_read: bool = False,
     ) -> Plan:
         """`context`: the conversation's entities, for qualifiers an action lacks;
         `making`: entities a running run is making, taken as existing (its steps
-        become the dependencies when the plan is added to that run)."""
-        actions = await resolve_deploy_targets(actions, self._store, context, making)
+        become the dependencies when the plan is added to that run);
+        `targets_read`: what each deploy is of was read already (its graph reads
+        and checks are not made twice)."""
+        if not targets_read:
+            actions = await resolve_deploy_targets(actions, self._store, context, making)
         # What the graph has seen of the agents decides who runs each step.
         stats = await self._store.agent_stats()
         drafts: list[_Draft] = []
