@@ -214,7 +214,8 @@ def _print_servers(views: list[ServerView]) -> None:
     for view in views:
         target = view.url or shlex.join([view.command or "", *view.args])
         # A server whose tools could not be listed has an unknown number of them, not 0.
-        count = str(view.tool_count) if view.status == "ready" else "-"
+        count = str(view.tool_count) if view.status == "ready" and view.tool_count is not None \
+            else "-"
         rows.append((view.name, view.transport, target, count, view.status))
         if view.last_error:
             notes.append(f"{view.name}: {view.last_error}")
@@ -230,7 +231,8 @@ def _print_servers(views: list[ServerView]) -> None:
 
 
 def _print_tools(detail: ServerDetail) -> None:
-    count = counted(detail.tool_count, "tool") if detail.status == "ready" else "tools unknown"
+    count = "tools unknown" if detail.status != "ready" or detail.tool_count is None \
+        else counted(detail.tool_count, "tool")
     print(f"{detail.name} ({detail.transport}, {detail.status}): {count}")
     if detail.last_error:
         print(f"  {detail.last_error}")

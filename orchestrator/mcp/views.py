@@ -50,7 +50,9 @@ class ServerView(BaseModel):
     options: ServerOptions
     status: Status
     last_error: str | None = None
-    tool_count: int = 0
+    # None while its tools are unknown (never listed: unreachable since the start,
+    # or disabled); 0 would say it serves nothing.
+    tool_count: int | None = None
     # Tools refused until approved again (rug-pull protection).
     changed_tools: list[str] = []
 
@@ -129,7 +131,7 @@ def _server_fields(hub: McpHub, name: str) -> dict[str, Any]:
     )
     fields: dict[str, Any] = {
         "name": name, "disabled": server.disabled, "options": server.orchestrator,
-        "status": status, "last_error": error, "tool_count": len(tools or {}),
+        "status": status, "last_error": error, "tool_count": None if tools is None else len(tools),
         "changed_tools": [c.tool for c in hub.changed_tools() if c.server == name],
     }
     if isinstance(server, StdioServer):

@@ -263,6 +263,8 @@ async def test_list_reports_server_that_cannot_be_reached(
     assert listed["down"]["status"] == "unreachable"
     assert "cannot connect to MCP server 'down'" in listed["down"]["last_error"]
     assert listed["off"]["status"] == "disabled"
+    # Never listed: how many tools they serve is not known (not 0).
+    assert listed["down"]["tool_count"] is None and listed["off"]["tool_count"] is None
 
 
 async def test_an_http_server_that_went_down_is_shown_unreachable(
