@@ -49,9 +49,15 @@ async def query_state(handle: WorkflowHandle[Any, RunResult]) -> RunResult:
         state: RunResult = await handle.query(OrchestrationWorkflow.status,
                                               rpc_timeout=QUERY_TIMEOUT)
     except RPCError as err:
-        if await _stuck(handle, err):
-            raise await stuck_refusal(handle, err) from err
-        raise
+        described = None
+        if not stuck_error(err):
+            if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                raise
+            described = await _described(handle)
+            # Tried more than once and not done: each try fails.
+            if described is None or described.raw_description.pending_workflow_task.attempt <= 1:
+                raise
+        raise await stuck_refusal(handle, err, described) from err
     return state
 
 
@@ -62,14 +68,15 @@ def stuck_error(err: RPCError) -> bool:
         NONDETERMINISM in err.message)
 
 
-async def stuck_refusal(handle: WorkflowHandle[Any, RunResult], err: RPCError) -> HTTPException:
+async def stuck_refusal(
+    handle: WorkflowHandle[Any, RunResult], err: RPCError,
+    described: WorkflowExecutionDescription | None = None,
+) -> HTTPException:
     """409 for a run whose workflow code fails: stuck while it goes, or (ended since,
-    from outside) an ended run this code cannot read."""
+    from outside) an ended run this code cannot read. `described`: the run as
+    Temporal described it just now, if it was."""
     replay = f"`orchestrator replay {handle.id}` shows where it parts from the run's history"
-    try:
-        described = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
-    except RPCError:
-        described = None
+    described = described or await _described(handle)
     if described is not None and described.status not in (
         None, WorkflowExecutionStatus.RUNNING
     ):
@@ -84,17 +91,12 @@ async def stuck_refusal(handle: WorkflowHandle[Any, RunResult], err: RPCError) -
         "error"))
 
 
-async def _stuck(handle: WorkflowHandle[Any, RunResult], err: RPCError) -> bool:
-    if stuck_error(err):
-        return True
-    if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
-        return False
+async def _described(handle: WorkflowHandle[Any, RunResult]
+                     ) -> WorkflowExecutionDescription | None:
     try:
-        described = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
+        return await handle.describe(rpc_timeout=QUERY_TIMEOUT)
     except RPCError:
-        return False
-    # Tried more than once and not done: each try fails.
-    return described.raw_description.pending_workflow_task.attempt > 1
+        return None
 
 
 def with_predictions(state: RunResult) -> RunResult:
