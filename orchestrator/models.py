@@ -27,6 +27,7 @@ from pydantic import (
 # The tenant of a request that names none.
 DEFAULT_TENANT = "default"
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+MAX_NAME = 63  # characters, as NAME_PATTERN allows
 CAPABILITY_PATTERN = r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$"
 _NAME_RE = re.compile(NAME_PATTERN)
 

@@ -10,7 +10,7 @@ from orchestrator.errors import CannotPlan
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import EntityRef, Plan, PlanOutput
 from orchestrator.planning.deploy_targets import resolve_deploy_targets
-from orchestrator.planning.parser import parse_request, spelling_hint
+from orchestrator.planning.parser import check_names, parse_request, spelling_hint
 from orchestrator.planning.reuse import PlanReuse
 from orchestrator.planning.synthesis import Synthesiser
 from orchestrator.planning.tools import ToolPlanner
@@ -85,6 +85,7 @@ class OfflinePlanner:
         # A follow-up's qualifiers and entities may come from its conversation or the
         # run it extends: that is synthesis's part.
         actions = parsed.actions
+        check_names(actions)
         if self._reuse is not None and not context and not making:
             # What a deploy is of read first: a stored plan is renamed to it.
             actions = await resolve_deploy_targets(actions, self._store)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from pydantic import Field
 
-from orchestrator.models import Model, is_valid_name
+from orchestrator.errors import CannotPlan
+from orchestrator.models import MAX_NAME, Model, is_valid_name
 
 # Words that add nothing on their own and never make a request unplannable.
 FILLER = frozenset({
@@ -69,9 +70,8 @@ MARKS = ",;.:!?"  # punctuation kept as clause boundaries; quotes and brackets j
 # Judged on the original text: lowercasing can turn exotic characters into ASCII ones.
 ALLOWED = frozenset(string.ascii_letters + string.digits + string.whitespace + MARKS + "'\"-_()")
 _TOKEN_RE = re.compile(r"[a-z0-9_-]+|[" + re.escape(MARKS) + "]")
-# Longest name (models.NAME_PATTERN), and the Unicode categories of characters
-# that do not show: format (U+202E), control, private use, unassigned.
-MAX_NAME = 63
+# The Unicode categories of characters that do not show: format (U+202E),
+# control, private use, unassigned.
 _UNSEEN = frozenset({"Cf", "Cc", "Co", "Cn"})
 
 
@@ -512,6 +512,19 @@ class _Reader:
 
 def _deployment_of(app: str, env: str) -> dict[str, str]:
     return {"deployment": f"{app}-{env}", "application": app, "environment": env}
+
+
+def check_names(actions: Sequence[Action]) -> None:
+    """Names made of others ("<application>-<environment>") may outgrow what a
+    name may be, though each part is a name: refused saying so (the entities'
+    own check would fail the planning with a validation error, on every try)."""
+    for action in actions:
+        for kind, name in ((action.kind, action.name), *action.qualifiers.items()):
+            if len(name) > MAX_NAME:
+                raise CannotPlan(
+                    f"the {kind} would be named {name!r}, {len(name)} characters, and "
+                    f"names take at most {MAX_NAME}: give the application or the "
+                    "environment a shorter name", [], [])
 
 
 def parse_request(

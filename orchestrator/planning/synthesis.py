@@ -20,7 +20,7 @@ from orchestrator.graph.store import GraphStore
 from orchestrator.models import AgentStats, Capability, Compensation, EntityRef, Plan, Step
 from orchestrator.planning.conversation import from_context
 from orchestrator.planning.deploy_targets import resolve_deploy_targets
-from orchestrator.planning.parser import Action
+from orchestrator.planning.parser import Action, check_names
 
 MAX_ID = 63
 
@@ -55,6 +55,7 @@ class Synthesiser:
         and checks are not made twice)."""
         if not targets_read:
             actions = await resolve_deploy_targets(actions, self._store, context, making)
+            check_names(actions)  # renamed after what a deploy is of
         # What the graph has seen of the agents decides who runs each step.
         stats = await self._store.agent_stats()
         drafts: list[_Draft] = []

@@ -136,3 +136,21 @@ async def test_several_answering_what_takes_one_application_is_refused(
         assert refused.value.reason == (
             "'also add a cache service' is asked of one application at a time: answer "
             "with one of blog or shop, then ask again for the next")
+
+
+async def test_a_deployment_name_too_long_is_refused_saying_so(
+    store: EmbeddedGraphStore
+) -> None:
+    """Each part a name, '<application>-<environment>' over 63 characters is not."""
+    planner = OfflinePlanner(REGISTRY, store)
+    app = "c" * 60
+    for text in (f"create application {app}, deploy to staging",
+                 f"create application {app}, deploy it to production with monitoring policy"):
+        with pytest.raises(CannotPlan) as refused:
+            await planner.plan(text)
+        assert refused.value.reason.startswith(f"the deployment would be named '{app}-"), text
+        assert "names take at most 63" in refused.value.reason
+    # At the limit, it is planned.
+    fits = "c" * (63 - len("-staging"))
+    assert _deploys(await planner.plan(f"create application {fits}, deploy to staging")) == [
+        (fits, "staging")]
