@@ -110,7 +110,9 @@ async def watch(api: str, workflow_id: str, out: TextIO, api_option: str = "") -
     """Follow a run already started (by another terminal, the API, a chat that lost
     its connection) as `follow` does; 0 if it completed."""
     async with session(api) as http:
-        reply = await http.get(run_path(workflow_id))
+        # A 503 (Temporal restarting) is waited for, as on each later look; an API
+        # that is not there at all is told at once (is `up` running?).
+        reply = await _answered(http, workflow_id, out, api_option, gone_too=False)
         if reply.status_code != 200:
             show_refusal(reply, out)
             return 2
@@ -130,28 +132,8 @@ async def _until_finished(http: httpx.AsyncClient, workflow_id: str, out: TextIO
     seen: dict[str, StepStatus] = {}
     noted: dict[str, str] = {}
     asked: set[str] = set()
-    lost_since: float | None = None
     while True:
-        try:
-            reply = await http.get(run_path(workflow_id))
-            # 5xx: the API is up, what it needs is not (Temporal restarting).
-            trouble = f"HTTP {reply.status_code}" if reply.is_server_error else None
-        except httpx.TransportError as err:
-            trouble = type(err).__name__
-        if trouble is not None:
-            now = asyncio.get_running_loop().time()
-            if lost_since is None:
-                lost_since = now
-                out.write(f"(the API does not answer: {trouble}; waiting "
-                          f"{API_GONE_S:.0f} s for it)\n")
-                out.flush()
-            if now - lost_since > API_GONE_S:
-                raise ServiceUnreachable(f"the API did not answer for {API_GONE_S:.0f} s "
-                                         f"({trouble}); the run goes on: orchestrator watch"
-                                         f"{api_option} {workflow_id}")
-            await asyncio.sleep(POLL_S)
-            continue
-        lost_since = None
+        reply = await _answered(http, workflow_id, out, api_option)
         reply.raise_for_status()
         state = RunResult.model_validate(reply.json())
         for line in _changes(state, seen) + _running_notes(state, noted):
@@ -164,6 +146,35 @@ async def _until_finished(http: httpx.AsyncClient, workflow_id: str, out: TextIO
         out.flush()
         if state.status.finished:
             return state
+        await asyncio.sleep(POLL_S)
+
+
+async def _answered(http: httpx.AsyncClient, workflow_id: str, out: TextIO,
+                    api_option: str, gone_too: bool = True) -> httpx.Response:
+    """The run as the API answers for it; an API that does not answer (a 5xx: it
+    is up, what it needs is not, as Temporal restarting; with `gone_too`, one
+    that cannot be reached, as restarting) is waited for, up to API_GONE_S."""
+    lost_since: float | None = None
+    while True:
+        try:
+            reply = await http.get(run_path(workflow_id))
+            trouble = f"HTTP {reply.status_code}" if reply.is_server_error else None
+        except httpx.TransportError as err:
+            if not gone_too:
+                raise
+            trouble = type(err).__name__
+        if trouble is None:
+            return reply
+        now = asyncio.get_running_loop().time()
+        if lost_since is None:
+            lost_since = now
+            out.write(f"(the API does not answer: {trouble}; waiting "
+                      f"{API_GONE_S:.0f} s for it)\n")
+            out.flush()
+        if now - lost_since > API_GONE_S:
+            raise ServiceUnreachable(f"the API did not answer for {API_GONE_S:.0f} s "
+                                     f"({trouble}); the run goes on: orchestrator watch"
+                                     f"{api_option} {workflow_id}")
         await asyncio.sleep(POLL_S)
 
 

@@ -12,6 +12,7 @@ import pytest
 from orchestrator import api_client, chat_client, cli
 from orchestrator.devserver import free_port
 from orchestrator.errors import ServiceUnreachable
+from orchestrator.models import RunResult, RunStatus
 from orchestrator.settings import Settings
 from workflows.orchestration import PLAN_TIMEOUT
 
@@ -73,6 +74,28 @@ async def test_a_run_id_names_that_run_and_no_other_path() -> None:
         assert await chat_client.watch(f"http://127.0.0.1:{port}", "a/../b", out) == 2
     assert seen == ["/v1/workflows/a%2F..%2Fb"]
     assert "no such" in out.getvalue()
+
+
+async def test_watch_waits_for_an_api_whose_temporal_is_restarting() -> None:
+    """A 503 on the first look is no answer about the run: it is waited for, as on
+    every later look (it gave up at once)."""
+    run = RunResult(workflow_id="run-1", status=RunStatus.COMPLETED, request="x").model_dump_json()
+    answers = [(503, '{"detail": "Temporal does not answer"}'), (200, run)]
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        code, body = answers.pop(0) if len(answers) > 1 else answers[0]
+        writer.write(f"HTTP/1.1 {code} X\r\ncontent-type: application/json\r\n"
+                     f"content-length: {len(body)}\r\nconnection: close\r\n\r\n{body}".encode())
+        await writer.drain()
+        writer.close()
+
+    port = free_port()
+    async with await asyncio.start_server(answer, "127.0.0.1", port):
+        out = io.StringIO()
+        assert await chat_client.watch(f"http://127.0.0.1:{port}", "run-1", out) == 0
+    assert "(the API does not answer: HTTP 503; waiting" in out.getvalue()
+    assert "Outcome: completed" in out.getvalue()
 
 
 @pytest.mark.parametrize("command", ["approve", "reject", "cancel", "watch", "history"])
