@@ -8,7 +8,7 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Header, HTTPException, Request
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
@@ -56,9 +56,14 @@ async def chat(
     body: ChatRequest,
     client: TemporalClientDep,
     settings: SettingsDep,
+    request: Request,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> ChatResponse:
     """Plan the request and start running it; with `wait`, return the final result."""
+    # Only the first would count, and the request be keyed by one the sender did not
+    # mean alone.
+    if len(request.headers.getlist("idempotency-key")) > 1:
+        raise HTTPException(422, "Idempotency-Key: send one key, not several")
     if idempotency_key is not None and not _KEY.match(idempotency_key):
         raise HTTPException(422, "Idempotency-Key: use 1-100 letters, digits or . _ : -")
     context: list[EntityRef] = []

@@ -110,6 +110,14 @@ async def test_chat_rejects_bad_idempotency_key(
         )
         assert reply.status_code == 422
         assert "Idempotency-Key" in reply.text
+        # Two keys: only one would have counted.
+        twice = await s.http.post(
+            "/v3/ai/chat", json={"message": "create app shop"},
+            headers=[("Idempotency-Key", "k1"), ("Idempotency-Key", "k2")],
+        )
+        assert twice.status_code == 422, twice.text
+        assert twice.json()["detail"] == "Idempotency-Key: send one key, not several"
+        assert (await s.http.get("/v1/workflows/run-k1")).status_code == 404
 
 
 async def test_a_plan_over_budget_is_refused_with_the_reason_in_its_first_line(
