@@ -158,6 +158,10 @@ async def test_a_name_in_another_script_is_refused_saying_what_names_take(
 ) -> None:
     with pytest.raises(CannotPlan, match=r"names take letters a-z, digits, - and _: not 'café'"):
         await OfflinePlanner(REGISTRY, store).plan("create application café")
+    # Characters no name takes are named as such, not as the words they split.
+    with pytest.raises(CannotPlan) as refused:
+        await OfflinePlanner(REGISTRY, store).plan("create application $(rm -rf /)")
+    assert "(names take letters a-z, digits, - and _: not '$', '/')" in refused.value.reason
 
 
 async def test_an_optional_parameter_nothing_gives_is_left_to_its_default(
