@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from temporalio import workflow
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -33,6 +34,10 @@ from orchestrator.models import (
 )
 from workflows.dag import stages
 from workflows.preview import critical_path_ms
+
+# The graph's record of a run that failed says why in full, as the API does ("the
+# plan is not valid: the plan runs 9 steps at once; ..."), not the first words only.
+ERROR_DETAILS = "graph-error-details"
 
 
 def run_record(
@@ -62,12 +67,20 @@ def run_record(
     ]
     return RunRecord(
         workflow_id=wf, request=request.message, status=status,
-        error=problem.message if problem else None, plan=plan, steps=steps,
+        error=_error(problem), plan=plan, steps=steps,
         outcomes=outcomes, follows=request.follows, finished_at=finished_at,
         # A run that waited for a person says nothing of what orchestration costs.
         stage_overhead_ms=stage_overhead_ms(plan, results, started_at, finished_at)
         if status == RunStatus.COMPLETED and not waited else None,
     )
+
+
+def _error(problem: Problem | None) -> str | None:
+    if problem is None:
+        return None
+    if problem.details and workflow.patched(ERROR_DETAILS):
+        return f"{problem.message}: {'; '.join(problem.details)}"
+    return problem.message
 
 
 def stage_overhead_ms(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -127,10 +128,18 @@ async def test_a_plan_over_budget_is_refused_with_the_reason_in_its_first_line(
         reply = await s.http.post("/v3/ai/chat", json={
             "message": "Create application ecommerce with payment service, deploy to "
                        "production with monitoring and security policies"})
-    assert reply.status_code == 422, reply.text
-    body = reply.json()
+        assert reply.status_code == 422, reply.text
+        body = reply.json()
+        # The graph's record says why in full too (its final mirror is written after).
+        async with asyncio.timeout(10):
+            # Polling: the mirror's write has no event the test can wait on.
+            while (await s.http.get(f"/v1/graph/workflows/{body['workflow_id']}")  # noqa: ASYNC110
+                   ).json().get("error") is None:
+                await asyncio.sleep(0.1)
+        view = (await s.http.get(f"/v1/graph/workflows/{body['workflow_id']}")).json()
     assert body["detail"] == "the plan is not valid: the plan has 6 steps; the budget allows 5"
     assert body["problem"]["details"] == ["the plan has 6 steps; the budget allows 5"]
+    assert view["error"] == body["detail"]
 
 
 async def test_a_long_unplannable_message_is_not_echoed_back_whole(
