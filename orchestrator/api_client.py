@@ -115,8 +115,9 @@ def run_line(run: dict[str, Any]) -> str:
     outside shows Temporal's word for how (terminated, timed_out)."""
     started = datetime.fromisoformat(run["started_at"]).astimezone()
     status = run["status"] or run["execution_status"]
-    # A run that failed with no intent never had a plan: its request was refused.
-    intent = run["intent"] or ("(refused: no plan)" if status == "failed" else "")
+    # A run that failed with no intent never ran a plan: its request was refused (it
+    # could not be planned, or its plan was not valid: `orchestrator watch` says why).
+    intent = run["intent"] or ("(refused)" if status == "failed" else "")
     if run.get("dry_run"):
         intent = f"(dry run) {intent}"
     return (f"{run['workflow_id']}  {status:<17}  {started:%Y-%m-%d %H:%M:%S}  "

@@ -272,7 +272,7 @@ def test_a_listed_run_shows_its_tenant_and_a_refused_one_says_so() -> None:
            "intent": "create application shop"}
     assert re.split(r"\s{2,}", run_line(run))[3:] == ["acme", "create application shop"]
     refused = {**run, "status": "failed", "intent": None}
-    assert run_line(refused).endswith("  acme  (refused: no plan)")
+    assert run_line(refused).endswith("  acme  (refused)")
     going = {**run, "status": "planning", "intent": None}
     assert run_line(going).endswith("  acme")
 
