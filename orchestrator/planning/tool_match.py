@@ -172,6 +172,8 @@ def best_tool(
     )
     useful = [m for m in scored if m.score > 0]
     if not useful:
+        if not candidates and server is None:
+            raise NoMatch("no MCP server is configured (orchestrator mcp add adds one)")
         where = f"MCP server {server!r}" if server else "any MCP server"
         offered = ", ".join(e.capability.source.tool for e in candidates
                             if e.capability.source) or "nothing"

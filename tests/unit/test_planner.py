@@ -197,3 +197,12 @@ async def test_a_policy_with_a_deploy_to_two_environments_guards_both(
         "deploy shop to staging with monitoring policy and monitoring policy")
     assert [s.id for s in twice.steps if s.capability == "policy.apply"] == [
         "apply-policy-monitoring"]
+
+
+async def test_a_tool_call_with_no_mcp_server_configured_says_so(
+    store: EmbeddedGraphStore,
+) -> None:
+    with pytest.raises(CannotPlan) as refused:
+        await OfflinePlanner(REGISTRY, store).plan("github create repository -> slack notify")
+    assert "no MCP server is configured (orchestrator mcp add adds one)" in str(refused.value)
+    assert "it offers: nothing" not in str(refused.value)
