@@ -4,6 +4,7 @@ there but slow are different troubles, and said differently."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from collections.abc import AsyncIterator
 
@@ -58,32 +59,15 @@ def test_starting_a_run_waits_longer_than_planning_may_take() -> None:
     assert 3 * Settings().openai_timeout_s < api_client.START_TIMEOUT_S
 
 
-async def test_a_run_id_names_that_run_and_no_other_path() -> None:
+@contextlib.asynccontextmanager
+async def scripted_api(answers: list[tuple[int, str]]) -> AsyncIterator[tuple[str, list[str]]]:
+    """An API giving `answers` (status, JSON body) in turn, the last one from then on;
+    yields its address and the paths asked for."""
     seen: list[str] = []
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        seen.append((await reader.readline()).decode().split()[1])
-        writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\n"
-                     b"content-length: 22\r\n\r\n{\"detail\": \"no such\"}\n")
-        await writer.drain()
-        writer.close()
-
-    port = free_port()
-    async with await asyncio.start_server(answer, "127.0.0.1", port):
-        out = io.StringIO()
-        assert await chat_client.watch(f"http://127.0.0.1:{port}", "a/../b", out) == 2
-    assert seen == ["/v1/workflows/a%2F..%2Fb"]
-    assert "no such" in out.getvalue()
-
-
-async def test_watch_waits_for_an_api_whose_temporal_is_restarting() -> None:
-    """A 503 on the first look is no answer about the run: it is waited for, as on
-    every later look (it gave up at once)."""
-    run = RunResult(workflow_id="run-1", status=RunStatus.COMPLETED, request="x").model_dump_json()
-    answers = [(503, '{"detail": "Temporal does not answer"}'), (200, run)]
-
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.decode().split()[1])
         code, body = answers.pop(0) if len(answers) > 1 else answers[0]
         writer.write(f"HTTP/1.1 {code} X\r\ncontent-type: application/json\r\n"
                      f"content-length: {len(body)}\r\nconnection: close\r\n\r\n{body}".encode())
@@ -92,8 +76,25 @@ async def test_watch_waits_for_an_api_whose_temporal_is_restarting() -> None:
 
     port = free_port()
     async with await asyncio.start_server(answer, "127.0.0.1", port):
-        out = io.StringIO()
-        assert await chat_client.watch(f"http://127.0.0.1:{port}", "run-1", out) == 0
+        yield f"http://127.0.0.1:{port}", seen
+
+
+async def test_a_run_id_names_that_run_and_no_other_path() -> None:
+    out = io.StringIO()
+    async with scripted_api([(404, '{"detail": "no such"}')]) as (api, seen):
+        assert await chat_client.watch(api, "a/../b", out) == 2
+    assert seen == ["/v1/workflows/a%2F..%2Fb"]
+    assert "no such" in out.getvalue()
+
+
+async def test_watch_waits_for_an_api_whose_temporal_is_restarting() -> None:
+    """A 503 on the first look is no answer about the run: it is waited for, as on
+    every later look (it gave up at once)."""
+    run = RunResult(workflow_id="run-1", status=RunStatus.COMPLETED, request="x").model_dump_json()
+    out = io.StringIO()
+    async with scripted_api([(503, '{"detail": "Temporal does not answer"}'), (200, run)]
+                            ) as (api, _):
+        assert await chat_client.watch(api, "run-1", out) == 0
     assert "(the API does not answer: HTTP 503; waiting" in out.getvalue()
     assert "Outcome: completed" in out.getvalue()
 
