@@ -23,7 +23,7 @@ FILLER = frozenset({
     "please", "and", "then", "with", "a", "an", "the", "to", "it", "its", "in", "into", "on",
     "for", "of", "my", "me", "new", "called", "named", "create", "build", "make", "set", "up",
     "add", "also", "plus", "next", "after", "that", "finally", "i", "want", "need", "should",
-    "be", "we", "us", "some", "both",
+    "be", "we", "us", "some", "both", "first", "now",
     # verb forms the rules do not need to tell apart
     "apply", "ensure", "creating", "created", "building", "adding", "setting",
 })  # fmt: skip
@@ -498,10 +498,15 @@ class _Reader:
             if m.kind == "policy" and m.guards is not None:
                 quals = dict(m.guards)
             elif m.kind == "policy" and deploys:
-                # Policies guard a deployment: the nearest one, even if named later;
-                # each of one deploy's ("deploy shop to staging and production with
-                # monitoring policy": both are guarded).
-                at, _ = min(deploys, key=lambda pd: (abs(pd[0] - m.pos), pd[0]))
+                # Policies guard a deployment: the one of their clause ("deploy to
+                # production with a security policy, deploy to staging": the nearest
+                # put it on staging), else the nearest, even if named later; each of
+                # one deploy's ("deploy shop to staging and production with monitoring
+                # policy": both are guarded).
+                own = [pos for pos, _ in deploys if pos < m.pos and not any(
+                    t.boundary for t in self.toks[pos:m.pos])]
+                at = max(own) if own else min(
+                    deploys, key=lambda pd: (abs(pd[0] - m.pos), pd[0]))[0]
                 found += [(m.pos, Action(verb=VERBS[m.kind], kind=m.kind, name=m.name,
                                          qualifiers={"deployment": d.name, **d.qualifiers}))
                           for pos, d in deploys if pos == at]

@@ -182,6 +182,39 @@ async def test_an_optional_parameter_nothing_gives_is_left_to_its_default(
         ("repository.create", {"name": "llmrepo"})]
 
 
+@pytest.mark.parametrize(("text", "guarded"), [
+    ("create application polx, deploy polx to production with a security policy, deploy "
+     "polx to staging with a monitoring policy",
+     [("security", "polx-production"), ("monitoring", "polx-staging")]),
+    ("create application webx, deploy to production with monitoring and security policies "
+     "and deploy to staging",
+     [("monitoring", "webx-production"), ("security", "webx-production")]),
+    ("create applications b1 and b2, deploy b1 to staging with a security policy, deploy b2 "
+     "to production with a monitoring policy",
+     [("security", "b1-staging"), ("monitoring", "b2-production")]),
+    # Of another clause, the nearest deploy, even if named later.
+    ("deploy shop to staging, then create app blog with monitoring policy and deploy blog "
+     "to production", [("monitoring", "blog-production")]),
+])
+async def test_a_policy_guards_the_deployment_of_its_own_clause(
+    store: EmbeddedGraphStore, text: str, guarded: list[tuple[str, str]],
+) -> None:
+    """Security put on staging, where production was asked for, would leave
+    production unguarded and the run still completed."""
+    plan = await OfflinePlanner(REGISTRY, store).plan(text)
+    assert [(s.parameters["policy"], e.name) for s in plan.steps
+            if s.capability == "policy.apply"
+            for e in s.operates_on if e.kind == "deployment"] == guarded
+
+
+async def test_a_leading_first_or_now_is_read_as_filler(store: EmbeddedGraphStore) -> None:
+    for text in ("First create application webx, then deploy it to production",
+                 "now create application webx and deploy it to production"):
+        plan = await OfflinePlanner(REGISTRY, store).plan(text)
+        assert [s.capability for s in plan.steps] == [
+            "application.create", "environment.ensure", "deployment.create"], text
+
+
 async def test_a_policy_with_a_deploy_to_two_environments_guards_both(
     store: EmbeddedGraphStore,
 ) -> None:
