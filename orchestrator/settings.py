@@ -20,7 +20,8 @@ MAX_PORT = 65535
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+    # A variable set empty (`ORCHESTRATOR_AGENT_FAULTS=`, to clear one) is as unset.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", env_ignore_empty=True)
 
     # Where Temporal is; unset means "start a local dev server".
     temporal_address: str | None = None
@@ -29,7 +30,7 @@ class Settings(BaseSettings):
     temporal_ui_port: int = Field(default=8233, ge=1, le=MAX_PORT)
     # Base address of the Temporal Web UI, for links to runs.
     temporal_ui_url: str | None = None
-    task_queue: str = Field(default="orchestrator", min_length=1)
+    task_queue: str = Field(default="orchestrator", pattern=r"\S")  # not blank
 
     data_dir: Path = Path(".orchestrator")
     graph_backend: Literal["embedded", "neo4j"] = "embedded"

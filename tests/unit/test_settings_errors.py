@@ -30,7 +30,7 @@ from orchestrator.settings import Settings, settings_problem
     ("ORCHESTRATOR_TEMPORAL_ADDRESS", "nohost",
      "ORCHESTRATOR_TEMPORAL_ADDRESS='nohost': Value error, give the Temporal frontend as "
      "host:port"),
-    ("ORCHESTRATOR_TASK_QUEUE", "", "ORCHESTRATOR_TASK_QUEUE='': String should have at least"),
+    ("ORCHESTRATOR_TASK_QUEUE", " ", "ORCHESTRATOR_TASK_QUEUE=' ': String should match"),
     # Inside a JSON value, the problem is named where it is, once.
     ("ORCHESTRATOR_AGENT_FAULTS", '{"deployment.create": {"fail_attemps": 1}}',
      "ORCHESTRATOR_AGENT_FAULTS: deployment.create.fail_attemps: Extra inputs are not "
@@ -96,3 +96,14 @@ def test_the_commands_help_names_real_settings() -> None:
     named = re.findall(r"ORCHESTRATOR_([A-Z_]+[A-Z])", SETTINGS_HELP)
     assert len(named) >= 5
     assert sorted(n.lower() for n in named if n.lower() not in Settings.model_fields) == []
+
+
+@pytest.mark.parametrize("name", [
+    "ORCHESTRATOR_AGENT_FAULTS", "ORCHESTRATOR_SENSITIVE_CAPABILITIES", "ORCHESTRATOR_API_PORT",
+    "ORCHESTRATOR_OPENAI_API_KEY", "ORCHESTRATOR_TASK_QUEUE"])
+def test_a_variable_set_empty_is_as_unset(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clearing a variable with `NAME=` (as after trying a fault) kept `up` from starting."""
+    monkeypatch.setenv(name, "")
+    field = name.removeprefix("ORCHESTRATOR_").lower()
+    assert getattr(Settings(), field) == Settings.model_fields[field].get_default(
+        call_default_factory=True)
