@@ -13,7 +13,7 @@ from orchestrator.planning.deploy_targets import resolve_deploy_targets
 from orchestrator.planning.parser import check_names, parse_request, spelling_hint
 from orchestrator.planning.reuse import PlanReuse
 from orchestrator.planning.synthesis import Synthesiser
-from orchestrator.planning.tools import ToolPlanner
+from orchestrator.planning.tools import ToolPlanner, ToolsTied
 from orchestrator.planning.troubleshoot import TroubleshootPlanner, read_trouble
 
 # Words asking to take something away, which no built-in capability does.
@@ -106,7 +106,9 @@ class OfflinePlanner:
         try:
             return await self._tools.plan(message)
         except CannotPlan as as_tools:
-            if as_tools.understood:
+            # Part of it read as tool calls, or a link several tools fit: the
+            # nearer reading, which asks which tool was meant.
+            if as_tools.understood or isinstance(as_tools, ToolsTied):
                 raise
             raise CannotPlan(
                 f"{refusal.reason} (a call of an MCP tool may name its server first: "

@@ -158,6 +158,10 @@ class NoMatch(ValueError):
     """No tool, or more than one equally, fits the clause; the message says which."""
 
 
+class Tie(NoMatch):
+    """More than one tool fits the clause equally."""
+
+
 def best_tool(
     clause: WordForms, goal: WordForms, entries: Sequence[ToolEntry], server: str | None,
     given: WordForms = (), text: str = "",
@@ -184,7 +188,7 @@ def best_tool(
         unknown = [w for w in word_forms(text)
                    if all(w in unknown_words(w, entry) for entry in tied)]
         told = f"; no tool knows {', '.join(map(repr, unknown))}" if unknown else ""
-        raise NoMatch(f"several tools fit equally well: "
+        raise Tie(f"several tools fit equally well: "
                       f"{', '.join(e.capability.name for e in tied)}{told}; say which")
     return useful[0]
 

@@ -49,6 +49,7 @@ from orchestrator.planning.tool_flow import (
 from orchestrator.planning.tool_made import made
 from orchestrator.planning.tool_match import (
     NoMatch,
+    Tie,
     ToolEntry,
     WordForms,
     best_tool,
@@ -82,10 +83,16 @@ class _Reading:
     # What was understood, by (link, place in the link): told in the request's order.
     said: list[tuple[int, int, str]] = field(default_factory=list)
     not_understood: list[str] = field(default_factory=list)
+    # A link several tools fit equally: the request was a tool call, said ambiguously.
+    tied: bool = False
 
     @property
     def understood(self) -> list[str]:
         return [text for _, _, text in sorted(self.said)]
+
+
+class ToolsTied(CannotPlan):
+    """A refusal asking which of several tools that fit a link equally was meant."""
 
 
 class ToolPlanner:
@@ -108,8 +115,9 @@ class ToolPlanner:
     async def plan(self, message: str) -> Plan:
         reading = self._read(message)
         if reading.not_understood:
-            raise CannotPlan("part of the request matches no tool or agent",
-                             reading.understood, reading.not_understood)
+            refused = ToolsTied if reading.tied else CannotPlan
+            raise refused("part of the request matches no tool or agent",
+                          reading.understood, reading.not_understood)
         platform = await self._platform_steps(message, reading)
         stats = await self._store.agent_stats()
         links = {s.id: link for link, ids in platform.items() for s in ids}
@@ -173,6 +181,7 @@ class ToolPlanner:
             except NoMatch as no:
                 if named is None or said:
                     reading.not_understood.append(f"{clause.strip()}: {no}")
+                    reading.tied = reading.tied or isinstance(no, Tie)
                     continue
                 # Only a server: the tool is chosen by what the other steps consume.
                 reading.tools.append(ToolDraft("", index, UNCHOSEN, arguments, server=named,

@@ -613,3 +613,20 @@ async def test_what_a_tool_without_an_output_schema_makes_is_named_by_its_argume
     copy = next(s for s in plan.steps if s.capability == "mcp.storage.copy_objects")
     assert copy.parameters == {"bucket": "media-assets", "seconds": 3}
     assert copy.depends_on == ["storage-create_bucket"]
+
+
+async def test_a_tool_two_servers_offer_alike_is_asked_about(store: EmbeddedGraphStore) -> None:
+    """A request read as a tool call only, several tools fitting it equally: the
+    refusal asks which, not the rules' 'not understood' of its words."""
+    twins = [_tool(server, "create_repository", "Create a repository.", {"name": _TEXT})
+             for server in ("github", "github2")]
+    registry = AgentRegistry(PLATFORM_CAPABILITIES, PLATFORM_AGENTS)
+    registry.replace_kind(AgentKind.MCP, twins, [
+        Agent(id=f"mcp-{c.source.server}", kind=AgentKind.MCP, capabilities=[c.name])
+        for c in twins if c.source])
+    with pytest.raises(CannotPlan) as refused:
+        await OfflinePlanner(registry, store).plan("create repository named tie1")
+    [told] = refused.value.not_understood
+    assert told.startswith("create repository named tie1: several tools fit equally well: "
+                           "mcp.github.create_repository, mcp.github2.create_repository;")
+    assert told.endswith("; say which")
