@@ -179,8 +179,12 @@ def best_tool(
         if not candidates and server is None:
             raise NoMatch("no MCP server is configured (orchestrator mcp add adds one)")
         where = f"MCP server {server!r}" if server else "any MCP server"
-        offered = ", ".join(e.capability.source.tool for e in candidates
-                            if e.capability.source) or "nothing"
+        # Of any server, each tool with its server's name ("server_status" alone,
+        # three times over, said nothing).
+        offered = ", ".join(sorted({
+            e.capability.source.tool if server else
+            f"{e.capability.source.server}.{e.capability.source.tool}"
+            for e in candidates if e.capability.source})) or "nothing"
         raise NoMatch(f"no tool of {where} fits (it offers: {offered})")
     if len(useful) > 1 and useful[1].score == useful[0].score:
         tied = [m.entry for m in useful if m.score == useful[0].score]

@@ -630,3 +630,14 @@ async def test_a_tool_two_servers_offer_alike_is_asked_about(store: EmbeddedGrap
     assert told.startswith("create repository named tie1: several tools fit equally well: "
                            "mcp.github.create_repository, mcp.github2.create_repository;")
     assert told.endswith("; say which")
+
+
+async def test_what_no_tool_fits_is_told_with_each_servers_tools(
+    planner: OfflinePlanner
+) -> None:
+    with pytest.raises(CannotPlan) as refused:
+        await planner.plan("github create repository name=x -> jira open ticket")
+    told = refused.value.not_understood[-1]
+    assert told.startswith("jira open ticket: no tool of any MCP server fits (it offers: "
+                           "aws.deploy, aws.provision_cluster, github.create_repository, ")
+    assert "slack.list_messages" in told
