@@ -218,23 +218,25 @@ class ToolPlanner:
 
     def _choose_by_flow(self, reading: _Reading, entries: list[ToolEntry]) -> None:
         """A clause that only names a server gets the one tool of that server that
-        produces a kind another step of the request consumes."""
+        produces a kind another step of the request consumes; failing that, the one
+        that consumes a kind another step produces ("... -> aws -> slack": the post
+        of the deployment)."""
         for at, draft in enumerate(reading.tools):
             if draft.capability is not UNCHOSEN:
                 continue
-            consumed = {k for d in reading.tools if d.capability is not UNCHOSEN
-                        for k in d.capability.consumes}
-            fits = sorted(
-                (e.capability for e in entries
-                 if e.server == draft.server and set(e.capability.produces) & consumed),
-                key=lambda c: c.name,
-            )
+            chosen = [d.capability for d in reading.tools if d.capability is not UNCHOSEN]
+            consumed = {k for c in chosen for k in c.consumes}
+            produced = {k for c in chosen for k in c.produces}
+            own = [e.capability for e in entries if e.server == draft.server]
+            fits = sorted((c for c in own if set(c.produces) & consumed),
+                          key=lambda c: c.name) or sorted(
+                (c for c in own if set(c.consumes) & produced), key=lambda c: c.name)
             if len(fits) == 1:
                 self._add(reading, draft.link, draft.said, fits[0], draft.arguments, at)
                 reading.tools[at].by_flow, reading.tools[at].said = True, draft.said
             else:
                 why = draft.why if not fits else (
-                    f"several tools make what other steps need: "
+                    f"several tools fit what other steps make or need: "
                     f"{', '.join(c.name for c in fits)}; say which")
                 reading.not_understood.append(f"{draft.said}: {why}")
 

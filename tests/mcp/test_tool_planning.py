@@ -401,6 +401,18 @@ async def test_the_goal_names_what_the_chain_works_on(natural: OfflinePlanner,
         "${steps.github-create_repository.output.structured_content.name}")
 
 
+async def test_a_link_naming_only_its_server_takes_the_tool_of_what_came_before(
+    natural: OfflinePlanner, store: EmbeddedGraphStore
+) -> None:
+    """Slack's tools make nothing another step needs: its link gets the one that
+    takes what an earlier step makes (the deployment's post), its arguments given."""
+    await _given(store, ("cluster", "prod"))
+    plan = await natural.plan("deploy shop using GitHub -> AWS -> Slack channel=releases "
+                              "text=live")
+    assert _steps(plan)["slack-post_message"][1] == ["aws-deploy"]
+    assert _params(plan)["mcp.slack.post_message"]["channel"] == "releases"
+
+
 @pytest.mark.parametrize(("given", "error"), [
     ([("application", "shop"), ("application", "blog"), ("cluster", "prod")],
      "which application is 'my app'? blog or shop"),
