@@ -89,6 +89,7 @@ class OfflinePlanner:
         if self._reuse is not None and not context and not making:
             # What a deploy is of read first: a stored plan is renamed to it.
             actions = await resolve_deploy_targets(actions, self._store)
+            check_names(actions)  # renamed after what a deploy is of, as synthesis does
             reused = await self._reuse.plan(message, actions)
             if reused is not None:
                 return reused

@@ -154,3 +154,17 @@ async def test_a_deployment_name_too_long_is_refused_saying_so(
     fits = "c" * (63 - len("-staging"))
     assert _deploys(await planner.plan(f"create application {fits}, deploy to staging")) == [
         (fits, "staging")]
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+async def test_a_deployment_renamed_after_its_application_too_long_is_refused(
+    store: EmbeddedGraphStore, reuse: bool
+) -> None:
+    """Named by its service, the deploy is of the application that owns it: the
+    name that makes may be too long too, with plan reuse on or off."""
+    app = "c" * 58
+    await deployed(store, app, "qa", ("payment",))
+    with pytest.raises(CannotPlan) as refused:
+        await OfflinePlanner(REGISTRY, store, reuse_plans=reuse).plan(
+            "deploy payment to staging")
+    assert refused.value.reason.startswith(f"the deployment would be named '{app}-staging'")
