@@ -140,14 +140,12 @@ def spelling_hint(not_understood: list[str], message: str = "") -> str:
     ("shop" followed by U+202E)."""
     hints = []
     foreign = [w for w in not_understood if _foreign_word(w)]
-    if foreign:
-        hints.append(f"names take letters a-z, digits, - and _: not "
-                     f"{', '.join(map(repr, foreign))}")
     # "$(rm -rf /)": said as the characters, which a word alone ('/)') hides.
     odd = sorted({ch for ch in message if ch not in ALLOWED and not ch.isalpha()
                   and unicodedata.category(ch) not in _UNSEEN})
-    if odd:
-        hints.append(f"names take letters a-z, digits, - and _: not {', '.join(map(repr, odd))}")
+    if foreign or odd:
+        hints.append(f"names take letters a-z, digits, - and _: not "
+                     f"{', '.join(map(repr, [*foreign, *odd]))}")
     long = [w for w in not_understood if len(w) > MAX_NAME]
     if long:
         hints.append(f"names are at most {MAX_NAME} characters: "
