@@ -30,8 +30,8 @@ _PLACEMENT = {"to", "in", "on", "at"}
 # Short forms people use for kinds.
 _ALIASES = {"app": "application", "apps": "application", "env": "environment",
             "envs": "environment", "svc": "service"}
-TROUBLE = frozenset({"failing", "failed", "fails", "broken", "down", "crashing", "unhealthy",
-                     "erroring", "wrong"})
+TROUBLE = frozenset({"fail", "failing", "failed", "fails", "broken", "down", "crashing",
+                     "crashed", "crashes", "unhealthy", "erroring", "wrong"})
 # The attribute, and its value, by which an entity is known to be failing.
 HEALTH, FAILING = "health", "failing"
 

@@ -162,6 +162,8 @@ async def test_refuses_to_choose_between_failing_deployments(store: EmbeddedGrap
     ("why is my application failing in staging?", False),
     ("what is wrong with ecommerce in staging", False),
     ("diagnose ecommerce in staging", False),
+    ("why does ecommerce fail in staging?", False),
+    ("ecommerce crashed on staging", False),
     ("ecommerce is failing in staging: why? fix it", True),
     (S3, True),
     # A report is not a request to change anything.
