@@ -13,11 +13,13 @@ the CLI starts without loading the MCP SDK.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import logging
 import shlex
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import InvalidInput, OrchestratorError
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
     from orchestrator.mcp.views import ServerDetail, ServerView
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
+# A server that answers at all answers within this; one that hangs would keep the
+# command silent until its connect timeout (30 s by default) without a word.
+WAIT_NOTICE_S = 2.0
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -138,7 +143,10 @@ async def _add(args: argparse.Namespace) -> int:
 
     server = parse_server(_entry(args))
     settings = Settings()
-    async with McpHub.from_settings(settings) as hub:
+    async with (
+        McpHub.from_settings(settings) as hub,
+        _waiting_notice(args.name, server.orchestrator.connect_timeout_ms),
+    ):
         await McpAdmin(hub, settings.mcp_config_path).add(
             args.name, server, connect=not args.no_connect
         )
@@ -165,11 +173,30 @@ async def _approve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     async with McpHub.from_settings(settings) as hub:
-        tool = await McpAdmin(hub, settings.mcp_config_path).approve(
-            args.server, args.tool, args.fingerprint
-        )
+        entry = hub.config.servers.get(args.server)
+        timeout_ms = entry.orchestrator.connect_timeout_ms if entry else 0
+        async with _waiting_notice(args.server, timeout_ms):
+            tool = await McpAdmin(hub, settings.mcp_config_path).approve(
+                args.server, args.tool, args.fingerprint
+            )
     print(f"approved tool {args.tool!r} of MCP server {args.server!r} ({tool.fingerprint})")
     return 0
+
+
+@contextlib.asynccontextmanager
+async def _waiting_notice(server: str, timeout_ms: int) -> AsyncIterator[None]:
+    """One line on stderr if the server keeps the command waiting past WAIT_NOTICE_S."""
+
+    async def notice() -> None:
+        await asyncio.sleep(WAIT_NOTICE_S)
+        print(f"waiting for MCP server {server!r} to answer (it is given "
+              f"{timeout_ms / 1000:g} s: connect_timeout_ms)", file=sys.stderr, flush=True)
+
+    task = asyncio.create_task(notice())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 def _entry(args: argparse.Namespace) -> dict[str, Any]:

@@ -170,6 +170,19 @@ def test_list_tells_servers_that_do_not_answer_within_its_bound(
     assert code == 1 and out.startswith("silent (stdio, unreachable): tools unknown"), out
 
 
+def test_add_says_what_it_waits_for_when_a_server_does_not_answer(cli: Cli) -> None:
+    """A stdio server that never answers initialize keeps `add` waiting its connect
+    timeout; the user is told so once, then told it was not added."""
+    silent = shutil.which("sleep")
+    assert silent is not None
+    code, out, err = cli("add", "silent", "--command", silent, "--arg", "600",
+                         "--options", json.dumps({"connect_timeout_ms": 4000}))
+    assert code == 1, (out, err)
+    assert err.count("waiting for MCP server 'silent' to answer (it is given 4 s") == 1, err
+    assert "MCP server 'silent' was not added" in err
+    assert not cli.config.exists() or "silent" not in cli.saved()
+
+
 def test_approve_tool_changed_between_runs(cli: Cli) -> None:
     assert cli(*add_stdio("dynamic", "dynamic_server", "--tools", "3"))[0] == 0
     # The server is upgraded: item_002 now says something else than what was pinned.
