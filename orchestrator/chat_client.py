@@ -132,12 +132,19 @@ async def _until_finished(http: httpx.AsyncClient, workflow_id: str, out: TextIO
     seen: dict[str, StepStatus] = {}
     noted: dict[str, str] = {}
     asked: set[str] = set()
+    told_incomplete = False
     while True:
         reply = await _answered(http, workflow_id, out, api_option)
         reply.raise_for_status()
         state = RunResult.model_validate(reply.json())
         for line in _changes(state, seen) + _running_notes(state, noted):
             out.write(line + "\n")
+        # Said once each time, as an approval asked for is.
+        incomplete = state.status == RunStatus.ROLLBACK_INCOMPLETE
+        if incomplete and not told_incomplete and state.problem:
+            out.write(f"? {state.problem.message}\n")
+            out.writelines(f"  {line}\n" for line in state.problem.details)
+        told_incomplete = incomplete
         for target in sorted(set(_pending(state)) - asked):
             asked.add(target)
             option = "" if target == "plan" else f" --step {target}"
@@ -232,8 +239,9 @@ async def dry_run(api: str, message: str, out: TextIO) -> int:
 
 async def control(api: str, workflow_id: str, action: str, out: TextIO,
                   step: str | None = None, reason: str = "", by: str = "") -> int:
-    """Approve, reject or cancel a run; prints what the answer does."""
-    body = None if action == "cancel" else {"step_id": step, "reason": reason, "by": by}
+    """Approve, reject, cancel a run or retry its rollback; prints what the answer does."""
+    body = None if action in ("cancel", "rollback") else {
+        "step_id": step, "reason": reason, "by": by}
     async with session(api) as http:
         reply = await http.post(f"{run_path(workflow_id)}/{action}", json=body)
     if reply.status_code != 200:
@@ -241,8 +249,13 @@ async def control(api: str, workflow_id: str, action: str, out: TextIO,
         return 2
     # The state as the answer was taken: what follows from it has not happened yet.
     state = RunResult.model_validate(reply.json())
+    if action == "rollback":
+        return _retried(state, out)
     if action == "cancel":
-        if state.status == RunStatus.ROLLING_BACK:
+        if state.status == RunStatus.ROLLBACK_INCOMPLETE:
+            out.write(f"cancel: run {workflow_id} gives up its rollback: what was not "
+                      "undone stays as it is\n")
+        elif state.status == RunStatus.ROLLING_BACK:
             # The cancel took it straight to its rollback (it waited for an approval,
             # or its steps had just ended); one already rolling back is refused (409).
             out.write(f"cancel: run {workflow_id} is undoing what it did: the rollback "
@@ -257,6 +270,22 @@ async def control(api: str, workflow_id: str, action: str, out: TextIO,
     done, then = (("approved", "goes on") if action == "approve"
                   else ("rejected", "stops and undoes what it did"))
     out.write(f"{done} {what}: run {workflow_id} {then}\n")
+    return 0
+
+
+def _retried(state: RunResult, out: TextIO) -> int:
+    """What trying the undos again did: the run as that try left it."""
+    if state.status == RunStatus.ROLLBACK_INCOMPLETE:
+        for step_id, undo in state.compensations.items():
+            if undo.status != StepStatus.COMPLETED:
+                out.write(f"‼ undo {step_id}: {undo.status.value} — {undo.error}\n")
+        out.write(f"rollback: run {state.workflow_id} is still incomplete\n")
+        if state.problem:
+            out.write(f"Problem: {state.problem.message}\n")
+        return 1
+    for step_id, undo in state.compensations.items():
+        out.write(f"↺ undo {step_id}: {undo.status.value}\n")
+    out.write(f"rollback: run {state.workflow_id} is {state.status.value}\n")
     return 0
 
 

@@ -194,11 +194,13 @@ def _parser() -> argparse.ArgumentParser:
 
     for action, text in (("approve", "approve a pending approval of a run"),
                          ("reject", "reject a pending approval: the run rolls back"),
-                         ("cancel", "cancel a run: completed steps are compensated")):
+                         ("cancel", "cancel a run: completed steps are compensated"),
+                         ("rollback", "try again the undos that failed in a run whose "
+                                      "rollback is incomplete")):
         control = sub.add_parser(action, help=text)
         control.add_argument("workflow_id", type=_run_id)
         control.add_argument("--api", default=default_api(), type=_api_url, help=API_HELP)
-        if action != "cancel":
+        if action in ("approve", "reject"):
             control.add_argument("--step", help="the step waiting (default: the plan, "
                                  "or the only step waiting)")
             control.add_argument("--reason", default="", help="why, for the record")

@@ -52,6 +52,9 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     ROLLING_BACK = "rolling_back"
     ROLLED_BACK = "rolled_back"
+    # Some undos failed for good: the run waits (`rollback_retry_timeout_s`) for a
+    # person to have them tried again once the cause is fixed, or to give up.
+    ROLLBACK_INCOMPLETE = "rollback_incomplete"
     ROLLBACK_FAILED = "rollback_failed"
     CANCELLED = "cancelled"
 
@@ -246,6 +249,9 @@ class OrchestrationRequest(Model):
     require_approval: bool = False
     # An approval not given within this time counts as a rejection.
     approval_timeout_s: int = Field(default=3600, ge=1)
+    # How long a rollback left incomplete waits to be tried again before the run
+    # ends `rollback_failed` (3 days: long enough for an outage over a weekend).
+    rollback_retry_timeout_s: int = Field(default=3 * 24 * 3600, ge=1)
     # A follow-up in a conversation: the workflow id of the run it continues, and
     # the entities that conversation worked on (they fill what the message leaves out).
     follows: str | None = None

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # then learns which does better, and a step moves to the other on failure.
     extra_agents: list[Agent] = []
     approval_timeout_s: int = Field(default=3600, ge=1)
+    # How long a run whose rollback is incomplete (an undo failed for good) waits for
+    # `orchestrator rollback <id>` before it ends `rollback_failed`.
+    rollback_retry_timeout_s: int = Field(default=3 * 24 * 3600, ge=1)
 
     # The MCP servers to use, in the `mcpServers` JSON format desktop MCP clients read;
     # unset means `data_dir/mcp.json`. A missing file is an empty configuration.

@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.outcomes import (
         failure,
         final_problem,
+        incomplete,
         ms_between,
         planning_problem,
         record_output,
@@ -65,8 +66,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rollback import (
         CLEAN_UP_UNFINISHED,
         NO_FAILOVER_WHILE_STOPPING,
+        RETRY_INCOMPLETE_ROLLBACK,
         ROLLBACK_OUTLIVES_CANCEL,
         cleans_up,
+        not_undone,
         ready,
         to_undo,
         undo_step,
@@ -107,6 +110,9 @@ class OrchestrationWorkflow:
         self._extending = 0
         self._closed = False
         self._wake: asyncio.Future[None] | None = None
+        # Retries of an incomplete rollback asked for (`retry_rollback`), and made.
+        self._retries_asked = 0
+        self._retries_made = 0
         self._waits = WaitMirror(self._record)
 
     @workflow.run
@@ -137,6 +143,9 @@ class OrchestrationWorkflow:
             await self._clean_up_skipped()
             return await self._finish(RunStatus.COMPLETED)
         undone = await self._rollback()
+        # Asked only when an undo failed: other runs carry no marker.
+        if not undone and workflow.patched(RETRY_INCOMPLETE_ROLLBACK):
+            undone = await self._until_undone()
         if not undone:
             return await self._finish(RunStatus.ROLLBACK_FAILED)
         cancelled = self._stop.kind == ProblemKind.CANCELLED
@@ -199,6 +208,27 @@ class OrchestrationWorkflow:
         target = self._approvals.target_of(decision)
         self._approvals.answer(target, status, workflow.now(), decision.by, decision.reason)
         return self.status()
+
+    @workflow.update
+    async def retry_rollback(self) -> RunResult:
+        """Try again the undos that failed for good (their cause fixed, say); returns
+        the run as that try left it: rolled back, or its rollback incomplete still."""
+        self._retries_asked += 1
+        asked = self._retries_asked
+        await workflow.wait_condition(lambda: self._retries_made >= asked)
+        return self.status()
+
+    @retry_rollback.validator
+    def _check_retry_rollback(self) -> None:
+        if self._status != RunStatus.ROLLBACK_INCOMPLETE:
+            raise ApplicationError(
+                f"run {workflow.info().workflow_id} has no incomplete rollback to try "
+                f"again: it is {self._told_status().value}",
+                type="RetryRefused", non_retryable=True)
+        if self._retries_asked > self._retries_made:
+            raise ApplicationError(
+                f"run {workflow.info().workflow_id} is already trying its undos again",
+                type="RetryRefused", non_retryable=True)
 
     @workflow.update
     async def extend(self, followup: Followup) -> Extension:
@@ -549,6 +579,47 @@ class OrchestrationWorkflow:
                 self._waits.changed("the rollback starting")
         await self._undo_in_order(waiting, left)
         return all(r.status == StepStatus.COMPLETED for r in self._compensations.values())
+
+    async def _until_undone(self) -> bool:
+        """The rollback is incomplete: wait for a person to have the undos that failed
+        tried again (`retry_rollback`), as often as they fail, each time up to the
+        request's `rollback_retry_timeout_s`; True once every undo has worked. A
+        cancel while waiting gives up: what was not undone stays."""
+        assert self._request is not None and self._stop is not None
+        wait = timedelta(seconds=self._request.rollback_retry_timeout_s)
+        while True:
+            failed = not_undone(self._compensations)
+            told = final_problem(self._stop, RunStatus.ROLLBACK_FAILED, self._results,
+                                 self._compensations, self._kept())
+            assert told is not None
+            self._problem = incomplete(told, workflow.info().workflow_id, workflow.now() + wait)
+            self._left_unstarted()  # they never will
+            self._set_status(RunStatus.ROLLBACK_INCOMPLETE)
+            self._waits.changed("the rollback incomplete")
+            try:
+                await workflow.wait_condition(
+                    lambda: self._retries_asked > self._retries_made, timeout=wait)
+            except (TimeoutError, asyncio.CancelledError) as err:
+                cancelled = isinstance(err, asyncio.CancelledError)
+                # A retry asked for as the time ran out is still made.
+                if cancelled or self._retries_asked == self._retries_made:
+                    why = ("cancelled while waiting" if cancelled
+                           else f"not asked within {self._request.rollback_retry_timeout_s} s")
+                    told.details.append(f"the undos were not tried again: {why}")
+                    self._problem = told
+                    # A retry asked for with the cancel is answered with the run's end.
+                    self._retries_made = self._retries_asked
+                    return False
+            self._problem = None
+            self._set_status(RunStatus.ROLLING_BACK)
+            self._waits.changed("the rollback tried again")
+            # A step that did not complete is cleaned up after, its status kept.
+            left = {i for i in failed if self._results[i].status
+                    != StepStatus.COMPENSATION_FAILED}
+            await self._undo_in_order(set(failed), left)
+            self._retries_made = self._retries_asked
+            if not not_undone(self._compensations):
+                return True
 
     async def _clean_up_skipped(self) -> None:
         """A run that completes may still have optional steps that failed after

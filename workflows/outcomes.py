@@ -125,6 +125,16 @@ def final_problem(
     )
 
 
+def incomplete(problem: Problem, workflow_id: str, until: datetime) -> Problem:
+    """The problem of a run whose rollback is incomplete (`problem`, as
+    `final_problem` tells a failed rollback), with what a person can do about it."""
+    how = (f"once the cause is fixed, `orchestrator rollback {workflow_id}` (POST "
+           f"/v1/workflows/{workflow_id}/rollback) tries those undos again; "
+           f"`orchestrator cancel {workflow_id}` gives up, leaving them as they are; "
+           f"the run waits until {until:%Y-%m-%d %H:%M:%S} UTC, then ends rollback_failed")
+    return problem.model_copy(update={"message": f"{problem.message}; {how}"})
+
+
 def record_output(result: StepResult, status: StepStatus, output: StepOutput) -> None:
     result.status = status
     result.output = output.output

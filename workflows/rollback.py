@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from orchestrator.models import Agent, Capability, Step
+from orchestrator.models import Agent, Capability, Step, StepResult, StepStatus
 from workflows.dag import ancestors, references, resolve
 
 # Runs recorded before this patch ended (cancelled) when a cancel came during their
@@ -23,6 +23,10 @@ CLEAN_UP_UNFINISHED = "clean-up-unfinished-steps"
 # once the run is stopping (cancelled, rejected, another step failed): it would
 # only start work the rollback then undoes.
 NO_FAILOVER_WHILE_STOPPING = "no-failover-while-stopping"
+# Runs recorded before this patch ended `rollback_failed` as soon as an undo failed
+# for good; runs after it wait, `rollback_incomplete`, for a person to have the
+# undos that failed tried again once the cause is fixed (`retry_rollback`).
+RETRY_INCOMPLETE_ROLLBACK = "retry-incomplete-rollback"
 
 
 def cleans_up(step: Step, undo: Capability) -> bool:
@@ -40,6 +44,11 @@ def cleans_up(step: Step, undo: Capability) -> bool:
 def to_undo(steps: Sequence[Step], completed: set[str]) -> list[str]:
     """Completed steps that declare a compensation, in plan order."""
     return [s.id for s in steps if s.id in completed and s.compensation is not None]
+
+
+def not_undone(compensations: Mapping[str, StepResult]) -> list[str]:
+    """Steps whose undo (or clean-up) did not succeed, by id."""
+    return sorted(i for i, r in compensations.items() if r.status != StepStatus.COMPLETED)
 
 
 def ready(steps: Sequence[Step], waiting: set[str]) -> list[str]:

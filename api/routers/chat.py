@@ -99,6 +99,7 @@ async def chat(
             message=body.message, tenant=body.tenant, limits=settings.limits,
             dry_run=body.dry_run, require_approval=body.require_approval,
             approval_timeout_s=settings.approval_timeout_s,
+            rollback_retry_timeout_s=settings.rollback_retry_timeout_s,
             follows=body.conversation_id, context=context, answering=answering,
         ),
         id=workflow_id,

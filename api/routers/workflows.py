@@ -1,9 +1,10 @@
 """`/v1/workflows`: the runs, listed from Temporal's visibility; `/v1/workflows/{id}`:
 a run's state from its query, and the controls a person has over it: approve,
-reject, cancel."""
+reject, cancel, and retry a rollback left incomplete."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -112,11 +113,28 @@ async def cancel(workflow_id: WorkflowId, client: TemporalClientDep) -> RunResul
         raise _not_found(err, workflow_id) from err
 
 
+@router.post("/{workflow_id}/rollback", response_model=RunResult, responses=described(404, 409))
+async def retry_rollback(workflow_id: WorkflowId, client: TemporalClientDep) -> RunResult:
+    """Try again the undos of a run whose rollback is incomplete (`rollback_incomplete`:
+    an undo failed for good, its cause since fixed); returns the run as that try
+    left it: `rolled_back` (or `cancelled`), or `rollback_incomplete` still."""
+    handle = run_handle(client, workflow_id)
+    return await _update(handle, lambda: handle.execute_update(
+        OrchestrationWorkflow.retry_rollback), "its rollback to be tried again")
+
+
 async def _answer(handle: Handle, decision: Decision, approve: bool) -> RunResult:
+    update = OrchestrationWorkflow.approve if approve else OrchestrationWorkflow.reject
+    return await _update(handle, lambda: handle.execute_update(update, decision),
+                         "an answer")
+
+
+async def _update(handle: Handle, send: Callable[[], Awaitable[RunResult]],
+                  waited: str) -> RunResult:
+    """The run's answer to an update; 409 saying why it was refused, or that the run
+    has stopped (nothing waits for `waited` any more)."""
     try:
-        if approve:
-            return await handle.execute_update(OrchestrationWorkflow.approve, decision)
-        return await handle.execute_update(OrchestrationWorkflow.reject, decision)
+        return await send()
     except WorkflowUpdateFailedError as err:
         # The workflow's validator refused the answer; its message says why.
         cause = err.cause
@@ -127,7 +145,7 @@ async def _answer(handle: Handle, decision: Decision, approve: bool) -> RunResul
             raise await stuck_refusal(handle, err) from err
         if err.status == RPCStatusCode.NOT_FOUND and await _exists(handle):
             raise HTTPException(409, f"run {handle.id} {await _stopped(handle)}: nothing "
-                                     "waits for an answer") from err
+                                     f"waits for {waited}") from err
         raise _not_found(err, handle.id) from err
 
 

@@ -38,10 +38,9 @@ class Stack:
 async def running_stack(
     client: Client, address: str, data_dir: Path, **overrides: Any
 ) -> AsyncIterator[Stack]:
-    settings = Settings(
-        temporal_address=address, data_dir=data_dir, task_queue=f"test-{uuid.uuid4()}",
-        **overrides,
-    )
+    # A test may bring a stack back on the task queue of one it stopped.
+    settings = Settings(**{"task_queue": f"test-{uuid.uuid4()}", **overrides},
+                        temporal_address=address, data_dir=data_dir)
     runtime = await build_runtime(settings)
     app = create_app(settings, client, runtime.store, runtime.hub)
     transport = httpx.ASGITransport(app=app)
