@@ -54,6 +54,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.metrics import run_ended
     from workflows.mirroring import mirror_options
     from workflows.outcomes import (
+        TIMED_OUT_AFTER_CANCEL,
+        cancelled_attempt,
         failure,
         final_problem,
         incomplete,
@@ -480,6 +482,12 @@ class OrchestrationWorkflow:
                 result.status, result.error = StepStatus.CANCELLED, "cancelled"
                 result.finished_at = workflow.now()
                 return
+            attempt = self._cancel_timed_out(err)
+            if attempt is not None:
+                result.status, result.attempts = StepStatus.CANCELLED, attempt
+                result.error = "cancelled (its worker stopped before the cancel reached it)"
+                result.finished_at = workflow.now()
+                return
             result.status = StepStatus.SKIPPED if step.optional else StepStatus.FAILED
             result.error, result.attempts = failure(err, self._agent(result.agent),
                                                     step.capability)
@@ -499,8 +507,8 @@ class OrchestrationWorkflow:
             try:
                 output = await self._call(step.model_copy(update={"agent": agent}))
             except ActivityError as err:
-                if isinstance(err.cause, CancelledError):
-                    raise
+                if isinstance(err.cause, CancelledError) or self._cancel_timed_out(err) is not None:
+                    raise  # not the agent's failure: no try of its own, no other agent
                 message, attempts = failure(err, self._agent(agent), step.capability)
                 result.tries.append(AgentTry(
                     agent=agent, ok=False, attempts=attempts, error=message,
@@ -517,6 +525,17 @@ class OrchestrationWorkflow:
             ))
             return output
         raise AssertionError("unreachable: a step has at least one agent")
+
+    def _cancel_timed_out(self, err: ActivityError | PlanProblem) -> int | None:
+        """The attempt of a step cancelled as its worker died (it timed out after
+        the cancel), which then counts as cancelled; None for any other failure."""
+        if not isinstance(err, ActivityError):
+            return None
+        attempt = cancelled_attempt(err)
+        # Asked only when it happens: other runs' histories carry no marker.
+        if attempt is None or not workflow.patched(TIMED_OUT_AFTER_CANCEL):
+            return None
+        return attempt
 
     def _agent(self, agent_id: str | None) -> Agent | None:
         return self._planned.agents.get(agent_id or "") if self._planned else None

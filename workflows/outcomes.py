@@ -38,6 +38,10 @@ from workflows.preview import critical_path_ms
 # The graph's record of a run that failed says why in full, as the API does ("the
 # plan is not valid: the plan runs 9 steps at once; ..."), not the first words only.
 ERROR_DETAILS = "graph-error-details"
+# Runs after this patch report a step whose attempt timed out after the run was
+# cancelled (its worker died before the cancel reached it) as cancelled, with the
+# attempt it was; runs before it said failed, with no attempt.
+TIMED_OUT_AFTER_CANCEL = "timed-out-after-cancel-is-cancelled"
 
 
 def run_record(
@@ -176,6 +180,19 @@ def planning_problem(err: ActivityError | ApplicationError) -> Problem:
             if isinstance(cause, ApplicationError) and cause.type == "GraphStoreUnavailable"
             else ProblemKind.CANNOT_PLAN)
     return Problem(kind=kind, message=f"planning failed: {message}")
+
+
+def cancelled_attempt(err: ActivityError) -> int | None:
+    """The attempt of a step that timed out once its cancel was asked: its worker
+    died before the cancel reached it, so the attempt stopped for the cancel, and
+    Temporal tries it no more. None when the step failed or timed out on its own."""
+    cause = err.cause
+    if not isinstance(cause, ActivityTimeout) or err.retry_state != RetryState.CANCEL_REQUESTED:
+        return None
+    details = cause.last_heartbeat_details
+    attempt = details[0].get("attempt") if details and isinstance(details[0], dict) else None
+    # A timeout means an attempt had started; its heartbeats (if any came) say which.
+    return attempt if isinstance(attempt, int) and attempt > 0 else 1
 
 
 def failure(
