@@ -8,15 +8,23 @@ import os
 import signal
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
 
 from api.app import create_app
 from orchestrator.devserver import DevServer
 from orchestrator.graph.embedded import EmbeddedGraphStore
-from orchestrator.models import OrchestrationRequest, ProblemKind, RunStatus, StepStatus
+from orchestrator.models import (
+    OrchestrationRequest,
+    ProblemKind,
+    RunResult,
+    RunStatus,
+    StepStatus,
+)
 from orchestrator.settings import Settings
 from tests.integration.stack import S1, result_of, state_of, wait_until
 from worker.replay import replay
@@ -32,28 +40,36 @@ async def _start_worker(env: dict[str, str], log: Path) -> asyncio.subprocess.Pr
     )
 
 
-async def test_a_step_cancelled_as_its_worker_dies_says_cancelled_with_its_attempt(
-    client: Client, temporal_server: DevServer, tmp_path: Path
-) -> None:
+@dataclass
+class Seen:
+    result: RunResult
+    state: RunResult
+    history: WorkflowHistory
+
+
+async def _cancel_then_kill(
+    client: Client, temporal_server: DevServer, tmp_path: Path, round_: int
+) -> Seen:
+    """One run: cancelled while its slow step runs, its worker killed at once."""
     task_queue = f"cancel-crash-{uuid.uuid4()}"
     env = {
         **os.environ,
         "ORCHESTRATOR_TEMPORAL_ADDRESS": temporal_server.address,
         "ORCHESTRATOR_TASK_QUEUE": task_queue,
-        "ORCHESTRATOR_DATA_DIR": str(tmp_path / "worker"),
+        "ORCHESTRATOR_DATA_DIR": str(tmp_path / f"worker-{round_}"),
         # The environment is slow on purpose, so the cancel lands while it runs.
         "ORCHESTRATOR_AGENT_FAULTS": json.dumps({"environment.ensure": {"delay_ms": 60_000}}),
     }
-    log = tmp_path / "worker.log"
+    log = tmp_path / f"worker-{round_}.log"
     worker = await _start_worker(env, log)
     handle = await client.start_workflow(
         OrchestrationWorkflow.run, OrchestrationRequest(message=S1),
         id=f"cancel-crash-{uuid.uuid4()}", task_queue=task_queue,
     )
     # The API alone, on a graph of its own: the worker process holds the run's.
-    settings = Settings(temporal_address=temporal_server.address, data_dir=tmp_path / "api",
-                        task_queue=task_queue)
-    store = EmbeddedGraphStore(tmp_path / "api-graph.lbug")
+    settings = Settings(temporal_address=temporal_server.address,
+                        data_dir=tmp_path / f"api-{round_}", task_queue=task_queue)
+    store = EmbeddedGraphStore(tmp_path / f"api-graph-{round_}.lbug")
     await store.setup()
     app = create_app(settings, client, store)
     try:
@@ -73,27 +89,46 @@ async def test_a_step_cancelled_as_its_worker_dies_says_cancelled_with_its_attem
             worker = await _start_worker(env, log)
             async with asyncio.timeout(60):
                 result = await result_of(client, handle.id)
-            seen = await state_of(http, handle.id)
-            replayed = await replay(await handle.fetch_history())
+            seen = Seen(result, await state_of(http, handle.id), await handle.fetch_history())
     finally:
         worker.send_signal(signal.SIGINT)
         async with asyncio.timeout(20):
             await worker.wait()
         await store.close()
-
     assert result.status == RunStatus.CANCELLED, log.read_text()[-3000:]
+    return seen
+
+
+def _timed_out_after_cancel(history: WorkflowHistory) -> bool:
+    return any(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT
+               for e in history.events)
+
+
+async def test_a_step_cancelled_as_its_worker_dies_says_cancelled_with_its_attempt(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    # The kill races the step's next heartbeat (each second), which would bring it
+    # the cancel: a run whose step heard it in time tells nothing, and is run again.
+    for round_ in range(3):
+        seen = await _cancel_then_kill(client, temporal_server, tmp_path, round_)
+        if _timed_out_after_cancel(seen.history):
+            break
+    else:
+        raise AssertionError("the step heard the cancel before its worker died, 3 times")
+    result, workflow_id = seen.result, seen.result.workflow_id
     # Cancelled, not failed by its agent; and it did run, once.
-    step = seen.steps[ENV]
+    step = seen.state.steps[ENV]
     assert (step.status, step.attempts) == (StepStatus.CANCELLED, 1), step
     assert step.error == "cancelled (its worker stopped before the cancel reached it)"
     assert step.tries == []  # nothing held against the agent
     assert result.problem is not None and result.problem.kind == ProblemKind.CANCELLED
     assert not any(ENV in d for d in result.problem.details), result.problem
+    replayed = await replay(seen.history)
     assert replayed.ok, replayed.describe()
-    graph = EmbeddedGraphStore(tmp_path / "worker" / "graph.lbug")
+    graph = EmbeddedGraphStore(tmp_path / f"worker-{round_}" / "graph.lbug")
     await graph.setup()
     try:
-        mirrored = (await graph.run_graph(handle.id)).steps[ENV]
+        mirrored = (await graph.run_graph(workflow_id)).steps[ENV]
     finally:
         await graph.close()
     assert (mirrored["status"], mirrored["attempt"]) == ("cancelled", 1)
