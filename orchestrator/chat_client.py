@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -36,6 +38,10 @@ POLL_S = 0.2
 API_GONE_S = 60.0
 # How often a request the API could not take (503) is sent again.
 START_RETRY_S = 1.0
+# The API answers once the request is planned: at once by the rules, but a slow
+# model service takes its timeout, three times over, before the rules stand in.
+# Past this, and as often again, `chat` says it is still planning.
+PLANNING_NOTE_S = 3.0
 MARKS = {StepStatus.PENDING: " ", StepStatus.AWAITING_APPROVAL: "?", StepStatus.RUNNING: "…",
          StepStatus.COMPLETED: "✓", StepStatus.FAILED: "✗", StepStatus.SKIPPED: "-",
          StepStatus.CANCELLED: "⊘", StepStatus.COMPENSATING: "↶", StepStatus.COMPENSATED: "↺",
@@ -82,8 +88,9 @@ async def _start(http: httpx.AsyncClient, body: dict[str, Any], out: TextIO) -> 
     headers = {"Idempotency-Key": f"chat-{uuid.uuid4().hex}"}
     waited_since: float | None = None
     while True:
-        reply = await http.post("/v3/ai/chat", json=body, headers=headers,
-                                timeout=START_TIMEOUT_S)
+        async with _planning_notes(out):
+            reply = await http.post("/v3/ai/chat", json=body, headers=headers,
+                                    timeout=START_TIMEOUT_S)
         now = asyncio.get_running_loop().time()
         if reply.status_code != 503 or (waited_since and now - waited_since > API_GONE_S):
             return reply
@@ -93,6 +100,27 @@ async def _start(http: httpx.AsyncClient, body: dict[str, Any], out: TextIO) -> 
             out.write(f"(the API answers 503: {told}; trying again for {API_GONE_S:.0f} s)\n")
             out.flush()
         await asyncio.sleep(START_RETRY_S)
+
+
+@contextlib.asynccontextmanager
+async def _planning_notes(out: TextIO) -> AsyncIterator[None]:
+    """While the request is being planned: a line every PLANNING_NOTE_S after the
+    first, so that a slow model does not look like a hung command."""
+
+    async def notes() -> None:
+        waited = 0.0
+        while True:
+            await asyncio.sleep(PLANNING_NOTE_S)
+            waited += PLANNING_NOTE_S
+            out.write(f"(still planning after {waited:g} s: a model service can be slow; "
+                      "the rules plan if it does not answer)\n")
+            out.flush()
+
+    task = asyncio.create_task(notes())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 def _answer_hint(reply: httpx.Response, out: TextIO, api_option: str) -> None:

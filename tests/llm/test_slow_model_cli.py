@@ -1,0 +1,59 @@
+"""`orchestrator chat` while a slow model plans: it says it is still planning."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+
+from orchestrator.devserver import DevServer, free_port
+from tests.command_line import run_cli
+from tests.llm.fake_openai import FakeOpenAi, Reply
+from tests.llm.support import KEY
+
+
+async def test_chat_says_it_is_still_planning_while_the_model_is_slow(
+    temporal_server: DevServer, tmp_path: Path, fake_openai: FakeOpenAi
+) -> None:
+    # Every try of the model outlasts its timeout; the rules plan on the last one.
+    fake_openai.script = [Reply(delay_s=5.0)] * 3
+    port = free_port()
+    env = {
+        **os.environ,
+        "ORCHESTRATOR_TEMPORAL_ADDRESS": temporal_server.address,
+        "ORCHESTRATOR_TASK_QUEUE": f"slow-model-{uuid.uuid4()}",
+        "ORCHESTRATOR_DATA_DIR": str(tmp_path),
+        "ORCHESTRATOR_OPENAI_BASE_URL": fake_openai.url,
+        "ORCHESTRATOR_OPENAI_API_KEY": KEY,
+        "ORCHESTRATOR_OPENAI_TIMEOUT_S": "1.5",
+    }
+    up = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "orchestrator.cli", "up", "--api-port", str(port), env=env,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    api = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=api) as http, asyncio.timeout(30):
+            while True:
+                try:
+                    await http.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.2)
+        code, out = await run_cli("chat", "create application shop with payment service",
+                                  "--api", api, env=env)
+    finally:
+        up.send_signal(2)
+        async with asyncio.timeout(30):
+            await up.wait()
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0].startswith("(still planning after 3 s: a model service can be slow"), out
+    # Said before the plan, not after.
+    assert lines.index(next(line for line in lines if line.startswith("Run "))) > 0, out
+    assert "Plan: 2 steps (read by the rules" in out, out
