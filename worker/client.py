@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from typing import Any
 
@@ -13,7 +14,13 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.metrics import STEP_DURATION
@@ -33,7 +40,7 @@ async def connect(
     settings: Settings, wait_s: float = 30.0, telemetry: Runtime | None = None
 ) -> Client:
     """Connect to Temporal, waiting for a server that is still starting; a worker
-    run with the client uses `telemetry` (its metrics: `metrics_runtime`)."""
+    run with the client uses `telemetry` (core's logs, its metrics: `worker_runtime`)."""
     deadline = asyncio.get_running_loop().time() + wait_s
     while True:
         try:
@@ -48,6 +55,23 @@ async def connect(
                     f"{wait_s:g} s: is it running? ({err})"
                 ) from err
             await asyncio.sleep(0.2)
+
+
+# Temporal core writes its own warnings ("Workflow task duration exceeded") to the
+# terminal, coloured, whatever the output is (a log file got the escape codes);
+# through Python's logging they take the process's format, and go where it goes.
+CORE_LOGGING = LoggingConfig(
+    filter=LoggingConfig.default.filter,
+    forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core"),
+                                   append_target_to_name=False,
+                                   prepend_target_on_message=False),
+)
+
+
+def worker_runtime(settings: Settings) -> Runtime:
+    """The Temporal runtime of a worker or API process: core's logs forwarded, and
+    metrics exported if a metrics port is set."""
+    return metrics_runtime(settings) or Runtime(telemetry=TelemetryConfig(logging=CORE_LOGGING))
 
 
 def metrics_runtime(settings: Settings) -> Runtime | None:
@@ -68,7 +92,7 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
         raise InvalidInput(f"the metrics port {settings.metrics_port} is taken "
                            "(ORCHESTRATOR_METRICS_PORT): pick another, or unset it")
     try:
-        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(
+        return Runtime(telemetry=TelemetryConfig(logging=CORE_LOGGING, metrics=PrometheusConfig(
             bind_address=bind, histogram_bucket_overrides={
                 STEP_DURATION: DURATION_BUCKETS_MS})))
     except (RuntimeError, ValueError) as err:

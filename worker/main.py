@@ -20,7 +20,7 @@ from orchestrator.errors import InvalidInput, ServiceUnreachable
 from orchestrator.graph.factory import check_store_settings
 from orchestrator.settings import Settings
 from orchestrator.stopping import stop_self
-from worker.client import connect, ensure_search_attributes, metrics_runtime
+from worker.client import connect, ensure_search_attributes, worker_runtime
 from worker.runtime import build_runtime, build_worker, started
 from worker.settle import settling
 from workflows import search_attributes as sa
@@ -66,7 +66,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         log.warning("the embedded graph at %s is this worker's alone: workers sharing task "
                     "queue %r need one graph (ORCHESTRATOR_GRAPH_BACKEND=neo4j)",
                     settings.graph_path, settings.task_queue)
-    telemetry = metrics_runtime(settings)
+    telemetry = worker_runtime(settings)
     # The graph and the MCP servers first: what cannot open (another process on the
     # embedded graph) is told before a dev server is started for nothing.
     runtime = await build_runtime(settings)
@@ -96,7 +96,7 @@ async def serve(
             "running? (--api-port picks another)"
         )
     check_store_settings(settings)
-    telemetry = metrics_runtime(settings)
+    telemetry = worker_runtime(settings)
     # As in `run_worker`: the graph is open before a dev server is started.
     runtime = await build_runtime(settings)
     try:

@@ -22,6 +22,7 @@ async def test_chat_says_it_is_still_planning_while_the_model_is_slow(
     # Every try of the model outlasts its timeout; the rules plan on the last one.
     fake_openai.script = [Reply(delay_s=5.0)] * 3
     port = free_port()
+    log = tmp_path / "up.log"
     env = {
         **os.environ,
         "ORCHESTRATOR_TEMPORAL_ADDRESS": temporal_server.address,
@@ -29,12 +30,12 @@ async def test_chat_says_it_is_still_planning_while_the_model_is_slow(
         "ORCHESTRATOR_DATA_DIR": str(tmp_path),
         "ORCHESTRATOR_OPENAI_BASE_URL": fake_openai.url,
         "ORCHESTRATOR_OPENAI_API_KEY": KEY,
-        "ORCHESTRATOR_OPENAI_TIMEOUT_S": "1.5",
+        "ORCHESTRATOR_OPENAI_TIMEOUT_S": "2",
     }
     up = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "orchestrator.cli", "up", "--api-port", str(port), env=env,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL, stdout=log.open("wb"),
+        stderr=asyncio.subprocess.STDOUT,
     )
     api = f"http://127.0.0.1:{port}"
     try:
@@ -57,3 +58,7 @@ async def test_chat_says_it_is_still_planning_while_the_model_is_slow(
     # Said before the plan, not after.
     assert lines.index(next(line for line in lines if line.startswith("Run "))) > 0, out
     assert "Plan: 2 steps (read by the rules" in out, out
+    # Temporal core's warning about the long planning reaches the log as plain text.
+    logged = log.read_text()
+    assert "Workflow task duration exceeded" in logged, logged
+    assert "\x1b[" not in logged, logged
