@@ -51,6 +51,8 @@ class ChatResponse(BaseModel):
     follows: str | None = None
     # The steps a follow-up added to a run that was still going.
     added_steps: list[Step] = []
+    # What the request should know of how it was read ("'Shop' is named 'shop'").
+    notes: list[str] = []
 
 
 class RunSummary(BaseModel):

@@ -72,6 +72,7 @@ async def follow(
         _show_followup(started, out)
         if started.get("plan"):
             _show_plan(Plan.model_validate(started["plan"]), out)
+        _show_notes(started, out)
         state = await _until_finished(http, workflow_id, out, api_option)
     _show_outcome(state, out)
     out.write(f"Temporal Web UI: {started['web_ui_url']}\n")
@@ -121,6 +122,12 @@ async def _planning_notes(out: TextIO) -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
+
+
+def _show_notes(answer: dict[str, Any], out: TextIO) -> None:
+    """How the request was read that it may not expect ("'Shop' is named 'shop'")."""
+    for note in answer.get("notes", []):
+        out.write(f"Note: {note}\n")
 
 
 def _answer_hint(reply: httpx.Response, out: TextIO, api_option: str) -> None:
@@ -254,6 +261,7 @@ async def dry_run(api: str, message: str, out: TextIO) -> int:
         return 2
     body = reply.json()
     _show_plan(Plan.model_validate(body["plan"]), out, parameters=True)
+    _show_notes(body, out)
     preview = Preview.model_validate(body["preview"])
     out.write("Stages (steps in a stage run together):\n")
     for n, stage in enumerate(preview.stages, 1):

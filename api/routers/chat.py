@@ -35,6 +35,7 @@ from orchestrator.models import (
     RunStatus,
 )
 from orchestrator.planning.conversation import context_of
+from orchestrator.planning.lowercased import lowercased_names
 from orchestrator.settings import Settings
 from worker.client import run_handle
 from workflows import search_attributes as sa
@@ -154,6 +155,7 @@ async def chat(
         plan=state.plan, web_ui_url=settings.run_url(workflow_id, run_id),
         preview=state.preview, result=result, conversation_id=workflow_id,
         follows=state.follows,
+        notes=lowercased_names(body.message, state.plan.steps if state.plan else []),
     )
 
 
@@ -259,4 +261,5 @@ async def _extended(
         workflow_id=workflow_id, run_id=run_id, status=state.status, plan=state.plan,
         web_ui_url=settings.run_url(workflow_id, run_id), result=result,
         conversation_id=workflow_id, follows=state.follows, added_steps=added.steps,
+        notes=lowercased_names(body.message, added.steps),
     )

@@ -184,3 +184,21 @@ async def test_retried_step_leaves_one_entity(
         assert [(a.name, a.created_by) for a in apps] == [
             ("shop", f"{result.workflow_id}/create-application-shop")
         ]
+
+
+async def test_names_written_with_capitals_are_told_lowercased(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with running_stack(client, temporal_server.address, tmp_path) as s:
+        reply = await s.http.post("/v3/ai/chat", json={
+            "message": "Create application Shop with Payment service, deploy Shop to Staging",
+            "wait": True})
+        plain = await s.http.post("/v3/ai/chat", json={
+            "message": "create application blog", "wait": True})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["result"]["status"] == "completed"
+    assert body["notes"] == ["'Shop' is named 'shop': names are lowercase",
+                             "'Payment' is named 'payment': names are lowercase",
+                             "'Staging' is named 'staging': names are lowercase"]
+    assert plain.json()["notes"] == []

@@ -62,10 +62,11 @@ async def test_up_serves_and_chat_follows_a_run(
         assert health.json()["status"] == "ok"
 
         code, out = await run_cli(
-            "chat", "create application shop with payment service", "--api", api, env=env
+            "chat", "create application Shop with payment service", "--api", api, env=env
         )
         assert code == 0, out
         assert "Plan: 2 steps" in out
+        assert "Note: 'Shop' is named 'shop': names are lowercase\n" in out, out
         assert "✓ create-service-payment: completed" in out
         assert "Outcome: completed" in out
         assert "Temporal Web UI: http://localhost:8233/namespaces/default/workflows/run-" in out
