@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from orchestrator.models import Problem
+from orchestrator.models import Plan, Problem
 
 
 class ErrorBody(BaseModel):
@@ -32,6 +32,8 @@ class Refusal(BaseModel):
     # the run it was sent to, to that run's conversation.
     conversation_id: str | None = None
     problem: Problem
+    # A plan refused as not valid (over the budget): what to cut.
+    plan: Plan | None = None
 
 
 class RunRefused(Exception):

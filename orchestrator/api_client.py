@@ -68,10 +68,23 @@ def show_refusal(reply: httpx.Response, out: TextIO) -> None:
         out.write(f"Refused: {headline or detail}\n")
         for why in reasons:
             out.write(f"  - {why}\n")
+        _show_refused_plan(body.get("plan"), out)
     elif isinstance(detail, list):  # the API's validation errors: what, and where
         out.write(f"Refused ({reply.status_code}): {'; '.join(map(_invalid, detail))}\n")
     else:
         out.write(f"Refused ({reply.status_code}): {detail}\n")
+
+
+def _show_refused_plan(plan: Any, out: TextIO) -> None:
+    """The steps of a plan refused as not valid: what the request would have run."""
+    if not isinstance(plan, dict) or not plan.get("steps"):
+        return
+    steps = plan["steps"]
+    out.write(f"The plan refused ({len(steps)} steps):\n")
+    for step in steps:
+        after = step.get("depends_on") or []
+        out.write(f"  {step.get('id')}: {step.get('capability')}"
+                  + (f" (after {', '.join(after)})" if after else "") + "\n")
 
 
 def _invalid(error: Any) -> str:

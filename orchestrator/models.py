@@ -472,6 +472,9 @@ class RunResult(Model):
     answering: str | None = None
     # Follow-ups that added steps to this run while it ran.
     extensions: list[Extension] = []
+    # The plan refused as not valid (over the budget, say): shown so that the request
+    # can be cut to fit; it never ran, so it is not `plan`.
+    refused_plan: Plan | None = None
 
     @field_validator("steps", "compensations")
     @classmethod

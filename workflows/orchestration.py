@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         Extension,
         Followup,
         OrchestrationRequest,
+        Plan,
         PlanInput,
         PlanOutput,
         Preview,
@@ -89,6 +90,8 @@ class OrchestrationWorkflow:
         self._request: OrchestrationRequest | None = None
         self._status = RunStatus.PLANNING
         self._planned: PlanOutput | None = None
+        # Seen by queries only: the run's commands never depend on it.
+        self._refused_plan: Plan | None = None
         self._results: dict[str, StepResult] = {}
         self._undos: dict[str, Step] = {}
         self._compensations: dict[str, StepResult] = {}
@@ -173,6 +176,7 @@ class OrchestrationWorkflow:
             context=self._request.context if self._request else [],
             answering=self._request.answering if self._request else None,
             extensions=self._extensions,
+            refused_plan=self._refused_plan,
         )
 
     @workflow.update
@@ -347,6 +351,7 @@ class OrchestrationWorkflow:
             self._problem = Problem(
                 kind=ProblemKind.INVALID_PLAN, message="the plan is not valid", details=problems
             )
+            self._refused_plan = planned.plan
             return None
         return planned
 

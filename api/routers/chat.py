@@ -148,7 +148,8 @@ async def chat(
         # Sent back as `conversation_id`, a message answers it ("the ecommerce one").
         raise RunRefused(_REFUSED[problem.kind],
                          Refusal(detail=told, workflow_id=workflow_id,
-                                 conversation_id=workflow_id, problem=problem))
+                                 conversation_id=workflow_id, problem=problem,
+                                 plan=state.refused_plan))
     result = await handle.result() if body.wait else None
     return ChatResponse(
         workflow_id=workflow_id, run_id=run_id, status=(result or state).status,

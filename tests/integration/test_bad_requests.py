@@ -140,6 +140,13 @@ async def test_a_plan_over_budget_is_refused_with_the_reason_in_its_first_line(
     assert body["detail"] == "the plan is not valid: the plan has 6 steps; the budget allows 5"
     assert body["problem"]["details"] == ["the plan has 6 steps; the budget allows 5"]
     assert view["error"] == body["detail"]
+    # The plan refused comes with it, so that the request can be cut to fit.
+    refused = body["plan"]["steps"]
+    assert [s["id"] for s in refused] == [
+        "create-application-ecommerce", "create-service-payment",
+        "ensure-environment-production", "deploy-deployment-ecommerce-production",
+        "apply-policy-monitoring", "apply-policy-security"], refused
+    assert refused[1]["depends_on"] == ["create-application-ecommerce"]
 
 
 async def test_a_long_unplannable_message_is_not_echoed_back_whole(

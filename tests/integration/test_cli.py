@@ -104,6 +104,8 @@ async def test_up_serves_and_chat_follows_a_run(
                                   "--api", api, env=env)
         assert code == 2
         assert "Refused: the plan is not valid\n  - the plan runs 10 steps at once" in out, out
+        assert "The plan refused (11 steps):\n  create-application-big: application.create\n" \
+            "  create-service-s0: service.create (after create-application-big)\n" in out, out
 
         code, out = await run_cli("chat", "", "--api", api, env=env)
         assert code == 2
