@@ -69,10 +69,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rollback import (
         CLEAN_UP_UNFINISHED,
         NO_FAILOVER_WHILE_STOPPING,
+        RECHECK_WHAT_UNDOS_LEFT,
         RETRY_INCOMPLETE_ROLLBACK,
         ROLLBACK_OUTLIVES_CANCEL,
         cleans_up,
         not_undone,
+        passed_to_undone,
         ready,
         to_undo,
         undo_step,
@@ -641,6 +643,9 @@ class OrchestrationWorkflow:
             left = {i for i in failed if self._results[i].status
                     != StepStatus.COMPENSATION_FAILED}
             await self._undo_in_order(set(failed), left)
+            if workflow.patched(RECHECK_WHAT_UNDOS_LEFT):
+                stale = passed_to_undone(self._compensations, workflow.info().workflow_id)
+                await self._undo_in_order(stale, set())
             self._retries_made = self._retries_asked
             if not not_undone(self._compensations):
                 return True

@@ -27,6 +27,10 @@ NO_FAILOVER_WHILE_STOPPING = "no-failover-while-stopping"
 # for good; runs after it wait, `rollback_incomplete`, for a person to have the
 # undos that failed tried again once the cause is fixed (`retry_rollback`).
 RETRY_INCOMPLETE_ROLLBACK = "retry-incomplete-rollback"
+# Runs after this patch, trying their undos again, try again too those that left
+# their entity to a step whose undo has worked since: what they said of it ("step
+# X of this run still holds it") is no longer so; tried again, they tell what is left.
+RECHECK_WHAT_UNDOS_LEFT = "retry-rechecks-what-undos-left"
 
 
 def cleans_up(step: Step, undo: Capability) -> bool:
@@ -49,6 +53,15 @@ def to_undo(steps: Sequence[Step], completed: set[str]) -> list[str]:
 def not_undone(compensations: Mapping[str, StepResult]) -> list[str]:
     """Steps whose undo (or clean-up) did not succeed, by id."""
     return sorted(i for i, r in compensations.items() if r.status != StepStatus.COMPLETED)
+
+
+def passed_to_undone(compensations: Mapping[str, StepResult], workflow_id: str) -> set[str]:
+    """Steps whose undo left their entity in place for another step of this run
+    (`kept_for`) whose own undo has worked since, letting go of it in turn."""
+    undone = {f"{workflow_id}/{i}" for i, r in compensations.items()
+              if r.status == StepStatus.COMPLETED}
+    return {i for i, r in compensations.items() if r.status == StepStatus.COMPLETED
+            and (r.output or {}).get("kept_for") in undone}
 
 
 def ready(steps: Sequence[Step], waiting: set[str]) -> list[str]:

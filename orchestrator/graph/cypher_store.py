@@ -167,7 +167,11 @@ class CypherStore(ABC):
                 outcome[entity_id] = released
             for key, rows in zip(keys, asked, strict=True):
                 # Asked about but not held by `owner`: left as it is, or not there.
-                outcome.setdefault(key, Released(deleted=False, absent=not rows))
+                # `owner` may have made it and passed it on (an undo tried again):
+                # whoever holds it now is who it was left to.
+                holder = rows[0][2] if rows else None
+                outcome.setdefault(key, Released(deleted=False, absent=not rows,
+                                                 kept_for=holder or None))
             return writes
 
         await self._read_then_write(reads, decide)

@@ -40,7 +40,8 @@ class Released(Model):
     """What an undo's release did to the entity it undoes."""
 
     deleted: bool
-    # The step it passed to, when another still relies on it.
+    # The step it passed to, when another still relies on it (or, asked of a step
+    # that no longer held it, the step that holds it now).
     kept_for: str | None = None
     # Not there (an earlier try of the same undo removed it, say).
     absent: bool = False

@@ -180,6 +180,9 @@ async def test_an_entity_another_run_holds_outlives_its_makers_undo(graph: Graph
     # A rolls back: payment stays, B's now; only A's relationship goes.
     released = await graph.release_entity(SVC, "A/svc")
     assert released.deleted is False and released.kept_for == "B/svc"
+    # Asked again (A's undo tried again): still says whom it was left to.
+    assert await graph.release_entity(SVC, "A/svc") == Released(deleted=False,
+                                                                 kept_for="B/svc")
     assert (await graph.release_entity(newapp, "A/app")).deleted is True
     kept = await graph.get_entity(SVC)
     assert kept is not None and kept.created_by == "B/svc" and kept.users == []

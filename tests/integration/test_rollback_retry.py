@@ -78,6 +78,10 @@ async def test_an_incomplete_rollback_is_finished_once_the_cause_is_fixed(
     assert all(u.status == StepStatus.COMPLETED for u in result.compensations.values())
     # The service's undo let go of the application too (passed to it as it was kept).
     assert result.compensations[SVC].output == {"service": "payment", "deleted": True}
+    # The application's undo had left it to the service: tried again after the
+    # service's undo worked, it tells what is left of it now, not that it was kept.
+    assert result.compensations[APP].output == {
+        "application": "ecommerce", "deleted": False, "absent": True}
     assert entities == []
     assert graph.status == "rolled_back"
     assert {graph.steps[i]["status"] for i in (APP, SVC, ENV)} == {"compensated"}
