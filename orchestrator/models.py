@@ -506,6 +506,9 @@ class Outcome(Model):
     duration_ms: int
     # An undo's outcome: the undo keeps its step's id.
     undo: bool = False
+    # Which try of the undo, when a rollback left incomplete tried it again: 0 for
+    # the rollback's, n for the nth after. Each is an observation of its agent.
+    retry: int = 0
 
 
 class RunRecord(Model):

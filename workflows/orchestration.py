@@ -72,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
         RECHECK_WHAT_UNDOS_LEFT,
         RETRY_INCOMPLETE_ROLLBACK,
         ROLLBACK_OUTLIVES_CANCEL,
+        UNDO_TRIES_KEPT,
         cleans_up,
         not_undone,
         passed_to_undone,
@@ -703,9 +704,12 @@ class OrchestrationWorkflow:
         undone = self._results[step.id]
         if not cleanup:
             undone.status = StepStatus.COMPENSATING
+        earlier = self._compensations.get(step.id)
         result = self._compensations[step.id] = StepResult(
             step_id=step.id, status=StepStatus.RUNNING, started_at=workflow.now()
         )
+        if earlier is not None and workflow.patched(UNDO_TRIES_KEPT):
+            result.tries = list(earlier.tries)  # one a call of its agent, oldest first
         outputs = self._outputs()
         if cleanup:
             # No output to take the owner from: it is the step's key, as its agent

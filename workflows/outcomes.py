@@ -66,8 +66,9 @@ def run_record(
     # Undos count in their agents' record too: how often an undo fails is worth knowing.
     outcomes += [
         Outcome(step_id=i, agent=t.agent, capability=undos[i].capability, ok=t.ok,
-                duration_ms=t.duration_ms, undo=True)
-        for i, r in sorted(compensations.items()) if i in undos for t in r.tries
+                duration_ms=t.duration_ms, undo=True, retry=n)
+        for i, r in sorted(compensations.items()) if i in undos
+        for n, t in enumerate(r.tries)
     ]
     return RunRecord(
         workflow_id=wf, request=request.message, status=status,

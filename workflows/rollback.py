@@ -31,6 +31,9 @@ RETRY_INCOMPLETE_ROLLBACK = "retry-incomplete-rollback"
 # their entity to a step whose undo has worked since: what they said of it ("step
 # X of this run still holds it") is no longer so; tried again, they tell what is left.
 RECHECK_WHAT_UNDOS_LEFT = "retry-rechecks-what-undos-left"
+# Runs after this patch keep, in an undo tried again, the tries before: each is an
+# observation of its agent, counted in its statistics.
+UNDO_TRIES_KEPT = "undo-tries-kept-across-retries"
 
 
 def cleans_up(step: Step, undo: Capability) -> bool:

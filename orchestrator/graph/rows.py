@@ -72,7 +72,10 @@ def epoch_ms(at: datetime | None) -> int:
 
 def _outcome_id(record: RunRecord, outcome: Outcome) -> str:
     key = f"{record.workflow_id}/{outcome.step_id}/{outcome.agent}"
-    return f"{key}/undo" if outcome.undo else key
+    if not outcome.undo:
+        return key
+    # An undo tried again is another observation; the same try mirrored again is not.
+    return f"{key}/undo/{outcome.retry}" if outcome.retry else f"{key}/undo"
 
 
 def _planned_agent(record: RunRecord, step_id: str) -> str | None:

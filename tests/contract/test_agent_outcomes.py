@@ -58,3 +58,23 @@ async def test_outcomes_count_once_and_record_every_agent_tried(graph: GraphStor
     assert spare.recent_ok == pytest.approx(0.8)
     stored = next(a for a in await graph.list_agents() if a.id == "spare-agent")
     assert stored.capabilities["application.create"] == spare
+
+
+async def test_each_try_of_an_undo_tried_again_counts_once(graph: GraphStore) -> None:
+    await graph.register_catalogue(CAPABILITIES, AGENTS)
+
+    def undo(retry: int, ok: bool) -> Outcome:
+        # The capability stands for the undo's: what counts here is how it is keyed.
+        return Outcome(step_id="svc", agent="service-agent", capability="service.create",
+                       ok=ok, duration_ms=10, undo=True, retry=retry)
+
+    run = _run("wf", RunStatus.ROLLBACK_INCOMPLETE, [_step("wf", "svc", StepStatus.COMPLETED)])
+    waiting = run.model_copy(update={"outcomes": [undo(0, False)]})
+    ended = run.model_copy(update={"status": RunStatus.ROLLED_BACK,
+                                   "outcomes": [undo(0, False), undo(1, False), undo(2, True)]})
+    for record in (waiting, waiting, ended, ended):  # each mirrored again, as activities are
+        await graph.record_run(record)
+    stored = next(a for a in await graph.list_agents() if a.id == "service-agent")
+    counted = stored.capabilities["service.create"]
+    assert (counted.runs, counted.successes) == (3, 1)
+    assert (await graph.agent_stats())["service-agent/service.create"] == counted

@@ -71,6 +71,9 @@ async def test_an_incomplete_rollback_is_finished_once_the_cause_is_fixed(
         graph = await s.runtime.store.run_graph(wf)
         late = await s.http.post(f"/v1/workflows/{wf}/rollback")
         replayed = await replay(await client.get_workflow_handle(wf).fetch_history())
+        # As the graph holds them: the cache of this process adds again, until it
+        # reads them (within a second), the outcomes the stopped one counted.
+        stats = {a.id: a.capabilities for a in await s.runtime.store.list_agents()}
 
     assert result.status == RunStatus.ROLLED_BACK
     assert result.problem is not None and result.problem.kind == ProblemKind.STEP_FAILED
@@ -82,6 +85,13 @@ async def test_an_incomplete_rollback_is_finished_once_the_cause_is_fixed(
     # service's undo worked, it tells what is left of it now, not that it was kept.
     assert result.compensations[APP].output == {
         "application": "ecommerce", "deleted": False, "absent": True}
+    # Every try of an undo, kept and counted once in its agent's record: the
+    # service's failed twice, then worked; the application's worked twice.
+    assert [t.ok for t in result.compensations[SVC].tries] == [False, False, True]
+    assert [t.ok for t in result.compensations[APP].tries] == [True, True]
+    undos = stats["service-agent"]["service.delete"], stats["application-agent"][
+        "application.delete"]
+    assert [(u.runs, u.successes) for u in undos] == [(3, 1), (2, 2)]
     assert entities == []
     assert graph.status == "rolled_back"
     assert {graph.steps[i]["status"] for i in (APP, SVC, ENV)} == {"compensated"}
