@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 from temporalio.client import Client
 
 from api.app import create_app
@@ -53,6 +54,27 @@ async def running_stack(
             yield Stack(settings, client, runtime, http)
     finally:
         await runtime.close()
+
+
+@contextlib.asynccontextmanager
+async def served(stack: Stack, port: int) -> AsyncIterator[str]:
+    """The stack's API on a real port, for the command line run in a process of its
+    own; yields its address. The worker, the graph and the hub stay the stack's."""
+    app = create_app(stack.settings, stack.client, stack.runtime.store, stack.runtime.hub)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(15):
+            while not server.started:
+                if serving.done():
+                    await serving
+                    raise AssertionError(f"the API did not start on {port}")
+                await asyncio.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
 
 
 @contextlib.asynccontextmanager
