@@ -16,6 +16,7 @@ import uvicorn
 from temporalio.client import Client
 
 from api.app import create_app
+from orchestrator.graph.embedded import EmbeddedGraphStore
 from orchestrator.graph.store import GraphStore
 from orchestrator.models import RunResult
 from orchestrator.settings import Settings
@@ -141,3 +142,22 @@ async def graph_shows(store: GraphStore, wf: str, status: str, **steps: str) -> 
                 await asyncio.sleep(0.05)
     except TimeoutError:
         raise AssertionError(f"the graph shows {seen}, not {(status, steps)}") from None
+
+
+@contextlib.asynccontextmanager
+async def api_only(settings: Settings, client: Client, graph: Path
+                   ) -> AsyncIterator[httpx.AsyncClient]:
+    """The API alone, on an embedded graph of its own at `graph` (the workers, in
+    processes of their own, hold the runs' graph)."""
+    store = EmbeddedGraphStore(graph)
+    await store.setup()
+    app = create_app(settings, client, store)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
+                              timeout=60) as http,
+        ):
+            yield http
+    finally:
+        await store.close()

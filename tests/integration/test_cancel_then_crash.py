@@ -11,11 +11,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
-from api.app import create_app
 from orchestrator.devserver import DevServer
 from orchestrator.graph.embedded import EmbeddedGraphStore
 from orchestrator.models import (
@@ -26,7 +24,7 @@ from orchestrator.models import (
     StepStatus,
 )
 from orchestrator.settings import Settings
-from tests.integration.stack import S1, result_of, state_of, wait_until
+from tests.integration.stack import S1, api_only, result_of, state_of, wait_until
 from worker.replay import replay
 from workflows.orchestration import OrchestrationWorkflow
 
@@ -69,15 +67,8 @@ async def _cancel_then_kill(
     # The API alone, on a graph of its own: the worker process holds the run's.
     settings = Settings(temporal_address=temporal_server.address,
                         data_dir=tmp_path / f"api-{round_}", task_queue=task_queue)
-    store = EmbeddedGraphStore(tmp_path / f"api-graph-{round_}.lbug")
-    await store.setup()
-    app = create_app(settings, client, store)
     try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
-                              timeout=60) as http,
-        ):
+        async with api_only(settings, client, tmp_path / f"api-graph-{round_}.lbug") as http:
             await wait_until(http, handle.id,
                              lambda r: ENV in r.steps and r.steps[ENV].status == StepStatus.RUNNING)
             await asyncio.sleep(1.0)  # the environment activity is now inside its delay
@@ -94,7 +85,6 @@ async def _cancel_then_kill(
         worker.send_signal(signal.SIGINT)
         async with asyncio.timeout(20):
             await worker.wait()
-        await store.close()
     assert result.status == RunStatus.CANCELLED, log.read_text()[-3000:]
     return seen
 

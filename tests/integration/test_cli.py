@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from orchestrator.devserver import DevServer, free_port
-from tests.command_line import run_cli
+from tests.command_line import run_cli, start_up, until_healthy
 from tests.integration.stack import S1
 
 MONITORING = "apply-policy-monitoring"
@@ -45,20 +45,10 @@ async def test_up_serves_and_chat_follows_a_run(
             "fail_attempts": 99, "non_retryable": True, "when": {"name": "broken"}}}),
     }
     log = tmp_path / "up.log"
-    up = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orchestrator.cli", "up", "--api-port", str(port), env=env,
-        stdin=asyncio.subprocess.DEVNULL, stdout=log.open("wb"),
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    up = await start_up(env, log, port)
     api = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=api) as http, asyncio.timeout(30):
-            while True:
-                try:
-                    health = await http.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.2)
+        health = await until_healthy(api)
         assert health.json()["status"] == "ok"
 
         code, out = await run_cli(

@@ -9,32 +9,22 @@ import asyncio
 import json
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
 import httpx
 from temporalio.client import Client
 
-from api.app import create_app
 from orchestrator.devserver import DevServer, free_port
-from orchestrator.graph.embedded import EmbeddedGraphStore
 from orchestrator.settings import Settings
-from tests.integration.stack import S1
+from tests.command_line import start_up
+from tests.integration.stack import S1, api_only
 from worker.client import connect
 
 
 def _children(pid: int) -> list[int]:
     with open(f"/proc/{pid}/task/{pid}/children") as listed:
         return [int(child) for child in listed.read().split()]
-
-
-async def _up(env: dict[str, str], log: Path, api_port: int) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orchestrator.cli", "up", "--api-port", str(api_port), env=env,
-        stdin=asyncio.subprocess.DEVNULL, stdout=log.open("ab"),
-        stderr=asyncio.subprocess.STDOUT,
-    )
 
 
 async def _state(http: httpx.AsyncClient, path: str) -> dict[str, object] | None:
@@ -80,7 +70,7 @@ async def test_up_starts_its_dev_server_again_and_the_run_completes(tmp_path: Pa
         "ORCHESTRATOR_AGENT_FAULTS": json.dumps({"service.create": {"delay_ms": 3000}}),
     }
     log, port = tmp_path / "up.log", free_port()
-    up = await _up(env, log, port)
+    up = await start_up(env, log, port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             await _until_healthy(http, up, log)
@@ -91,7 +81,7 @@ async def test_up_starts_its_dev_server_again_and_the_run_completes(tmp_path: Pa
             # A second `up` on this data directory is refused before it starts a dev
             # server of its own on the same Temporal database.
             second_log = tmp_path / "second.log"
-            second = await _up({**env, "ORCHESTRATOR_TEMPORAL_PORT": str(free_port()),
+            second = await start_up({**env, "ORCHESTRATOR_TEMPORAL_PORT": str(free_port()),
                                 "ORCHESTRATOR_TEMPORAL_UI_PORT": str(free_port())},
                                second_log, free_port())
             async with asyncio.timeout(60):
@@ -126,15 +116,8 @@ async def test_the_api_answers_503_while_temporal_does_not_answer(tmp_path: Path
     await server.start()
     settings = Settings(temporal_address=server.address, data_dir=tmp_path)
     client: Client = await connect(settings)
-    store = EmbeddedGraphStore(tmp_path / "graph.lbug")
-    await store.setup()
-    app = create_app(settings, client, store)
     try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
-                              timeout=60) as http,
-        ):
+        async with api_only(settings, client, tmp_path / "graph.lbug") as http:
             assert (await http.get("/healthz")).status_code == 200
             await server.stop()
             health = await http.get("/healthz")
@@ -144,7 +127,6 @@ async def test_the_api_answers_503_while_temporal_does_not_answer(tmp_path: Path
             took = time.monotonic() - began
     finally:
         await server.stop()
-        await store.close()
     for reply in (health, run, chat):
         assert reply.status_code == 503, reply.text
         assert reply.json()["detail"].startswith(
@@ -157,7 +139,7 @@ async def test_the_api_answers_503_while_temporal_does_not_answer(tmp_path: Path
 async def test_up_whose_dev_server_keeps_dying_stops_saying_why(tmp_path: Path) -> None:
     env = _env(tmp_path)
     log, port = tmp_path / "up.log", free_port()
-    up = await _up(env, log, port)
+    up = await start_up(env, log, port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             await _until_healthy(http, up, log)

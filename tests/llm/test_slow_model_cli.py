@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import uuid
 from pathlib import Path
 
-import httpx
-
 from orchestrator.devserver import DevServer, free_port
-from tests.command_line import run_cli
+from tests.command_line import run_cli, start_up, until_healthy
 from tests.llm.fake_openai import FakeOpenAi, Reply
 from tests.llm.support import KEY
 
@@ -32,20 +29,10 @@ async def test_chat_says_it_is_still_planning_while_the_model_is_slow(
         "ORCHESTRATOR_OPENAI_API_KEY": KEY,
         "ORCHESTRATOR_OPENAI_TIMEOUT_S": "2",
     }
-    up = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orchestrator.cli", "up", "--api-port", str(port), env=env,
-        stdin=asyncio.subprocess.DEVNULL, stdout=log.open("wb"),
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    up = await start_up(env, log, port)
     api = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=api) as http, asyncio.timeout(30):
-            while True:
-                try:
-                    await http.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.2)
+        await until_healthy(api)
         code, out = await run_cli("chat", "create application shop with payment service",
                                   "--api", api, env=env)
     finally:
