@@ -15,7 +15,7 @@ from orchestrator.graph.mirror import WriteBehindMirror
 from orchestrator.graph.store import GraphStore
 from orchestrator.mcp.errors import McpToolChanged
 from orchestrator.mcp.pinning import ToolChange
-from orchestrator.models import PlanInput, PlanOutput, RunRecord, RunStatus
+from orchestrator.models import Plan, PlanInput, PlanOutput, RunRecord, RunStatus
 from orchestrator.planning.answering import plan_message
 from orchestrator.planning.offline import Planner, with_definitions
 
@@ -53,6 +53,7 @@ class PlanningActivities:
             plan = await plan_message(self._planner, self._store, request.message,
                                       request.answering, request.context, request.making,
                                       last_try=_last_try())
+            plan = _with_tries(plan)
             planned = with_definitions(plan, self._registry)
             servers = sorted({c.source.server for c in planned.capabilities.values()
                               if c.source is not None})
@@ -92,6 +93,17 @@ def _last_try() -> bool:
     info = activity.info()
     policy = info.retry_policy
     return bool(policy and policy.maximum_attempts and info.attempt >= policy.maximum_attempts)
+
+
+def _with_tries(plan: Plan) -> Plan:
+    """A plan the rules made after the model failed earlier tries says how many
+    tries it took: the command that waited for it learns why it waited, which the
+    tries could not tell it as they went (they run inside the workflow's task)."""
+    attempt = activity.info().attempt
+    if plan.fallback_reason is None or attempt <= 1:
+        return plan
+    return plan.model_copy(update={"fallback_reason": f"{plan.fallback_reason}; "
+                                                      f"tried {attempt} times"})
 
 
 def _refuse_changed_tools(

@@ -44,7 +44,9 @@ async def test_chat_says_it_is_still_planning_while_the_model_is_slow(
     assert lines[0].startswith("(still planning after 3 s: a model service can be slow"), out
     # Said before the plan, not after.
     assert lines.index(next(line for line in lines if line.startswith("Run "))) > 0, out
-    assert "Plan: 2 steps (read by the rules" in out, out
+    # Why it took so long, said with the plan.
+    assert ("Plan: 2 steps (read by the rules; the model did not answer within 2 s; "
+            "tried 3 times)") in out, out
     # Temporal core's warning about the long planning reaches the log as plain text.
     logged = log.read_text()
     assert "Workflow task duration exceeded" in logged, logged
