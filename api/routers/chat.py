@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 from api.deps import SettingsDep, TemporalClientDep
 from api.errors import Refusal, RunRefused, described
 from api.followup import earlier_run, extend_run, keyed_extension, started_with_key
+from api.keys import scoped_key, with_keys_as_sent
 from api.run_list import DRY_RUN
 from api.run_state import query_state, with_predictions
 from api.schemas import ChatRequest, ChatResponse
@@ -150,7 +151,7 @@ async def chat(
                          Refusal(detail=told, workflow_id=workflow_id,
                                  conversation_id=workflow_id, problem=problem,
                                  plan=state.refused_plan))
-    result = await handle.result() if body.wait else None
+    result = with_keys_as_sent(await handle.result()) if body.wait else None
     return ChatResponse(
         workflow_id=workflow_id, run_id=run_id, status=(result or state).status,
         plan=state.plan, web_ui_url=settings.run_url(workflow_id, run_id),
@@ -164,16 +165,6 @@ def run_id_for(key: str | None, tenant: str) -> str:
     """The workflow id of a request's run: its key's, or a new one."""
     scoped = scoped_key(key, tenant)
     return f"run-{scoped}" if scoped is not None else f"run-{uuid.uuid4().hex}"
-
-
-def scoped_key(key: str | None, tenant: str) -> str | None:
-    """A key names a request within its tenant: another tenant's same key starts a
-    run (or adds a follow-up) of its own, and learns nothing of the first. No key
-    or tenant has a '~', so no two of these are alike; the default tenant's keys
-    stay as they are (its runs keep the ids they always had)."""
-    if key is None or tenant == DEFAULT_TENANT:
-        return key
-    return f"{tenant}~{key}"
 
 
 def key_reused(key: str, tenant: str, first: str) -> HTTPException:
@@ -254,7 +245,7 @@ async def _extended(
     workflow_id = body.conversation_id
     handle = run_handle(client, workflow_id)
     run_id = (await handle.describe()).run_id
-    result = await handle.result() if body.wait else None
+    result = with_keys_as_sent(await handle.result()) if body.wait else None
     state: RunResult = (
         result if result is not None else await query_state(handle)
     )

@@ -14,6 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SettingsDep, TemporalClientDep, WorkflowId
 from api.errors import described
+from api.keys import with_keys_as_sent
 from api.run_list import BadListing, page_token, summary, token_text, visibility_query
 from api.run_state import (
     as_temporal_sees_it,
@@ -64,9 +65,9 @@ async def get_workflow(workflow_id: WorkflowId, client: TemporalClientDep) -> Ru
     handle = run_handle(client, workflow_id)
     try:
         state = with_predictions(await query_state(handle))
-        if state.finished_at is not None:
-            return state
-        return await as_temporal_sees_it(handle, state, client.data_converter)
+        if state.finished_at is None:
+            state = await as_temporal_sees_it(handle, state, client.data_converter)
+        return with_keys_as_sent(state)
     except RPCError as err:
         raise _not_found(err, workflow_id) from err
 
@@ -108,7 +109,7 @@ async def cancel(workflow_id: WorkflowId, client: TemporalClientDep) -> RunResul
             raise HTTPException(409, f"run {workflow_id} is already being rolled back{why}: "
                                      "the rollback goes on to its end")
         await handle.cancel()
-        return await query_state(handle)
+        return with_keys_as_sent(await query_state(handle))
     except RPCError as err:
         raise _not_found(err, workflow_id) from err
 
@@ -134,7 +135,7 @@ async def _update(handle: Handle, send: Callable[[], Awaitable[RunResult]],
     """The run's answer to an update; 409 saying why it was refused, or that the run
     has stopped (nothing waits for `waited` any more)."""
     try:
-        return await send()
+        return with_keys_as_sent(await send())
     except WorkflowUpdateFailedError as err:
         # The workflow's validator refused the answer; its message says why.
         cause = err.cause

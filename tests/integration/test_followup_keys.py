@@ -82,6 +82,7 @@ async def test_a_followup_is_in_its_conversations_tenant_and_keys_are_the_tenant
         await _chat(s.http, "create application blog", "k2", tenant="acme")
         other_run = await _chat(s.http, "create application shop", "k2", tenant="acme")
         ended = await _chat(s.http, MAIL, "k1", conversation_id=theirs, wait=True)
+        shown = await s.http.get(f"/v1/workflows/{theirs}")
     assert added.status_code == mine.status_code == 200, (added.text, mine.text)
     # Each refusal names the key as it was sent, with its tenant: never 'acme~k1'.
     for reply, key in ((other, "k1"), (other_run, "k2")):
@@ -94,4 +95,8 @@ async def test_a_followup_is_in_its_conversations_tenant_and_keys_are_the_tenant
     assert f"no conversation {theirs!r} in tenant 'default'" in crossed.text
     result = RunResult.model_validate(ended.json()["result"])
     assert result.tenant == "acme"
-    assert [(e.message, e.key) for e in result.extensions] == [(MAIL, "acme~k1")]
+    # The run's follow-ups are listed under the key as it was sent, as they were
+    # answered: the run keys them 'acme~k1' to match repeats within its tenant.
+    assert shown.status_code == 200, shown.text
+    for run in (result, RunResult.model_validate(shown.json())):
+        assert [(e.message, e.key) for e in run.extensions] == [(MAIL, "k1")]
