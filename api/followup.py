@@ -10,7 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Refusal, RunRefused
 from api.run_state import as_temporal_sees_it, query_state
-from orchestrator.models import Extension, Followup, Problem, ProblemKind, RunResult
+from orchestrator.models import Extension, Followup, Plan, Problem, ProblemKind, RunResult
 from worker.client import run_handle
 from workflows.orchestration import OrchestrationWorkflow
 
@@ -71,7 +71,7 @@ async def extend_run(
         problem = _problem(cause)
         raise RunRefused(422, Refusal(
             detail=problem.message, workflow_id=conversation_id,
-            conversation_id=conversation_id, problem=problem,
+            conversation_id=conversation_id, problem=problem, plan=_refused_plan(cause),
         )) from err
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:  # closed between the query and now
@@ -90,3 +90,12 @@ def _problem(cause: BaseException | None) -> Problem:
                        not_understood=detail.get("not_understood", []))
     details = [str(d) for d in detail] if isinstance(detail, list) else []
     return Problem(kind=ProblemKind.INVALID_PLAN, message=cause.message, details=details)
+
+
+def _refused_plan(cause: BaseException | None) -> Plan | None:
+    """The run's plan with the follow-up's steps, refused as not valid (over the
+    budget): sent after the reasons by runs extended since it was."""
+    if not isinstance(cause, ApplicationError) or cause.type != "InvalidPlan":
+        return None
+    refused = cause.details[1] if len(cause.details) > 1 else None
+    return Plan.model_validate(refused) if isinstance(refused, dict) else None

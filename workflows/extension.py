@@ -23,6 +23,9 @@ WAIT_FOR_MAKERS = "followup-waits-for-makers"
 # Patch id: runs extended before the run's steps yet to start waited for added
 # makers replay without it.
 PENDING_WAIT_FOR_ADDED = "followup-pending-steps-wait-for-added-makers"
+# Patch id: follow-ups refused over the budget before the plan refused came with
+# the reasons replay without it.
+REFUSED_PLAN_TOLD = "followup-refused-plan-told"
 
 
 def merge(

@@ -51,7 +51,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.approvals import PLAN, ApprovalRefused, Approvals
     from workflows.dag import PlanProblem, references, resolve, stages
-    from workflows.extension import PENDING_WAIT_FOR_ADDED, WAIT_FOR_MAKERS, made_by, merge
+    from workflows.extension import (
+        PENDING_WAIT_FOR_ADDED,
+        REFUSED_PLAN_TOLD,
+        WAIT_FOR_MAKERS,
+        made_by,
+        merge,
+    )
     from workflows.metrics import run_ended
     from workflows.mirroring import mirror_options
     from workflows.outcomes import (
@@ -310,9 +316,12 @@ class OrchestrationWorkflow:
             raise ApplicationError(str(problem), type="InvalidPlan", non_retryable=True) from None
         problems = validate_plan(merged, self._request.limits)
         if problems:
+            # The plan refused goes with the reasons, as a new run's does: what to cut.
+            refused = [merged.plan.model_dump(mode="json")] if workflow.patched(
+                REFUSED_PLAN_TOLD) else []
             raise ApplicationError(
                 f"the follow-up's steps cannot be added: {'; '.join(problems)}", problems,
-                type="InvalidPlan", non_retryable=True,
+                *refused, type="InvalidPlan", non_retryable=True,
             )
         if not added:
             raise ApplicationError("the run already does everything the follow-up asks",

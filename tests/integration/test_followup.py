@@ -214,6 +214,12 @@ async def test_followup_over_the_step_budget_is_refused(
         detail = reply.json()
         assert "the plan has 8 steps; the budget allows 7" in detail["detail"]
         assert detail["problem"]["kind"] == "invalid_plan"
+        # The plan refused comes with it, the follow-up's steps in it: what to cut.
+        refused = {st["id"]: st for st in detail["plan"]["steps"]}
+        assert len(refused) == 8, refused
+        assert refused["create-service-search"]["capability"] == "service.create"
+        assert refused["create-service-search"]["agent"] == "service-agent"
+        assert refused["create-service-search"]["depends_on"] == ["create-application-ecommerce"]
         # One more step fits the budget.
         reply = await _chat(s.http, CACHE, conversation_id=workflow_id, wait=True)
         assert reply.status_code == 200, reply.text
