@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from temporalio import activity
 
 from activities.errors import to_application_error
+from activities.heartbeat import heartbeating
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.errors import CannotPlan, OrchestratorError
 from orchestrator.graph.mirror import WriteBehindMirror
@@ -50,9 +51,11 @@ class PlanningActivities:
         """Plan the request; the plan is mirrored write-behind, off the path to the
         first step (the run's final mirror carries it again, so it is never lost)."""
         try:
-            plan = await plan_message(self._planner, self._store, request.message,
-                                      request.answering, request.context, request.making,
-                                      last_try=_last_try())
+            # Beats only when planned as an activity (a model plans: workflows/planning.py).
+            async with heartbeating():
+                plan = await plan_message(self._planner, self._store, request.message,
+                                          request.answering, request.context, request.making,
+                                          last_try=_last_try())
             plan = _with_tries(plan)
             planned = with_definitions(plan, self._registry)
             servers = sorted({c.source.server for c in planned.capabilities.values()

@@ -261,6 +261,11 @@ class OrchestrationRequest(Model):
     # answer ("the ecommerce one"), and is planned as that request again with what
     # it names.
     answering: str | None = None
+    # A model plans the run (its starter has one configured): the plan is asked
+    # for as an activity of its own, so that the run answers queries while the
+    # model takes seconds (workflows/planning.py). The rules plan within the run's
+    # first workflow task.
+    plan_by_model: bool = False
 
 
 class PlanInput(Model):

@@ -22,7 +22,6 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.graph import GraphActivities
-    from activities.planning import PlanningActivities
     from activities.steps import StepActivities
     from orchestrator.models import (
         Agent,
@@ -71,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         record_output,
         run_record,
     )
+    from workflows.planning import ask_for_plan
     from workflows.preview import preview
     from workflows.rollback import (
         CLEAN_UP_UNFINISHED,
@@ -89,8 +89,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.validation import parameter_problems, validate_plan
     from workflows.waits import ROLLBACK_PATCH, WaitMirror
 
-PLAN_TIMEOUT = timedelta(minutes=2)
-QUICK_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=3)
 
 
 @workflow.defn
@@ -288,12 +286,10 @@ class OrchestrationWorkflow:
             self._planned.plan, self._results.values(), self._request.context
         )
         try:
-            planned = await workflow.execute_local_activity_method(
-                PlanningActivities.plan_request,
+            followup = await ask_for_plan(
                 PlanInput(workflow_id=workflow.info().workflow_id, message=message,
                           context=context, making=made_by(self._planned), extension=True),
-                start_to_close_timeout=PLAN_TIMEOUT, retry_policy=QUICK_RETRY,
-                summary="plan a follow-up",
+                self._request.plan_by_model, "plan a follow-up",
             )
         except (ActivityError, ApplicationError) as err:
             problem = planning_problem(err)
@@ -308,7 +304,7 @@ class OrchestrationWorkflow:
             raise ApplicationError(refusal, type="ExtendRefused", non_retryable=True)
         try:
             merged, added = merge(
-                self._planned, planned, wait_for_makers=workflow.patched(WAIT_FOR_MAKERS),
+                self._planned, followup, wait_for_makers=workflow.patched(WAIT_FOR_MAKERS),
                 not_started=self._not_started() if workflow.patched(PENDING_WAIT_FOR_ADDED)
                 else (),
             )
@@ -344,28 +340,25 @@ class OrchestrationWorkflow:
 
     async def _plan(self, request: OrchestrationRequest) -> PlanOutput | None:
         try:
-            # Local: planning runs inside this workflow task, saving a round trip
-            # through the server before the first step can start.
-            planned = await workflow.execute_local_activity_method(
-                PlanningActivities.plan_request,
+            plan = await ask_for_plan(
                 PlanInput(workflow_id=workflow.info().workflow_id, message=request.message,
                           dry_run=request.dry_run, context=request.context,
                           answering=request.answering),
-                start_to_close_timeout=PLAN_TIMEOUT, retry_policy=QUICK_RETRY,
-                summary="plan the request",
+                request.plan_by_model, "plan the request",
             )
         except (ActivityError, ApplicationError) as err:
-            # A local activity's failure arrives as the ApplicationError itself.
+            if isinstance(err, ActivityError) and isinstance(err.cause, CancelledError):
+                raise asyncio.CancelledError from err  # the run's cancel reached the model
             self._problem = planning_problem(err)
             return None
-        problems = validate_plan(planned, request.limits)
+        problems = validate_plan(plan, request.limits)
         if problems:
             self._problem = Problem(
                 kind=ProblemKind.INVALID_PLAN, message="the plan is not valid", details=problems
             )
-            self._refused_plan = planned.plan
+            self._refused_plan = plan.plan
             return None
-        return planned
+        return plan
 
     async def _approved(self, target: str) -> bool:
         """Wait for the answer to one approval; a timeout counts as a rejection."""

@@ -103,6 +103,7 @@ async def chat(
             approval_timeout_s=settings.approval_timeout_s,
             rollback_retry_timeout_s=settings.rollback_retry_timeout_s,
             follows=body.conversation_id, context=context, answering=answering,
+            plan_by_model=settings.llm_configured,
         ),
         id=workflow_id,
         task_queue=settings.task_queue,

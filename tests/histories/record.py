@@ -3,7 +3,9 @@ patched change to the workflow (old histories must still replay, so keep them).
 
 S1 runs through; S5 fails its deployment for good and rolls back; S7 waits for
 two approvals (policies made sensitive) and gets them one by one; s1-followup gets
-"also add a cache service" (the Update `extend`) while its deployment runs.
+"also add a cache service" (the Update `extend`) while its deployment runs;
+s1-model-planned is S1 as the API starts it when a model is configured (planned as
+an activity of its own; the rules plan it here, the history is the same).
 `python -m tests.histories.record s1-followup` records only the ones named.
 """
 
@@ -62,7 +64,10 @@ SCENARIOS: dict[str, tuple[dict[str, Any], Answer]] = {
            _nothing),
     "s7": ({"sensitive_capabilities": ["policy.apply"]}, _approve_each),
     "s1-followup": ({"agent_faults": {"deployment.create": Fault(delay_ms=1500)}}, _follow_up),
+    "s1-model-planned": ({}, _nothing),
 }
+# What the request says beyond the message, where it says more.
+REQUESTS: dict[str, dict[str, Any]] = {"s1-model-planned": {"plan_by_model": True}}
 
 
 async def _record(client: Client, address: str, name: str) -> None:
@@ -75,7 +80,8 @@ async def _record(client: Client, address: str, name: str) -> None:
     try:
         async with build_worker(client, runtime):
             handle = await client.start_workflow(
-                OrchestrationWorkflow.run, OrchestrationRequest(message=S1),
+                OrchestrationWorkflow.run,
+                OrchestrationRequest(message=S1, **REQUESTS.get(name, {})),
                 id=f"golden-{name}", task_queue=settings.task_queue,
             )
             await answer(handle)

@@ -15,7 +15,7 @@ from orchestrator.devserver import free_port
 from orchestrator.errors import ServiceUnreachable
 from orchestrator.models import RunResult, RunStatus
 from orchestrator.settings import Settings
-from workflows.orchestration import PLAN_TIMEOUT
+from workflows.planning import PLAN_TIMEOUT
 
 
 @pytest.fixture
