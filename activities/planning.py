@@ -21,6 +21,7 @@ from orchestrator.planning.answering import plan_message
 from orchestrator.planning.offline import Planner, with_definitions
 
 log = logging.getLogger(__name__)
+PLAN_ACTIVITY = "plan_request"
 
 
 # The tools refused until approved, by the (capability, agent) calling them, of
@@ -46,7 +47,7 @@ class PlanningActivities:
         # MCP servers configured but out of plans' reach now, with why.
         self._unavailable = unavailable
 
-    @activity.defn(name="plan_request")
+    @activity.defn(name=PLAN_ACTIVITY)
     async def plan_request(self, request: PlanInput) -> PlanOutput:
         """Plan the request; the plan is mirrored write-behind, off the path to the
         first step (the run's final mirror carries it again, so it is never lost)."""

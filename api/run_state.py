@@ -21,8 +21,10 @@ from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionSta
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.planning import PLAN_ACTIVITY
 from orchestrator.models import (
     ApprovalStatus,
+    PlanningTry,
     Problem,
     ProblemKind,
     RunResult,
@@ -118,6 +120,9 @@ async def as_temporal_sees_it(
     if described.status not in (None, WorkflowExecutionStatus.RUNNING):
         return _ended_outside(state, described)
     for pending in described.raw_description.pending_activities:
+        if pending.activity_type.name == PLAN_ACTIVITY:
+            state.planning = _planning(pending)
+            continue
         step = await _step_of(pending, converter)
         if step is None:
             continue
@@ -174,6 +179,13 @@ async def _step_of(pending: PendingActivityInfo, converter: DataConverter
     details = await converter.decode(list(pending.heartbeat_details.payloads))
     first = details[0] if details else None
     return first if isinstance(first, dict) and "step" in first else None
+
+
+def _planning(pending: PendingActivityInfo) -> PlanningTry:
+    """The try a model is planning the run on, and why the one before failed."""
+    failure = pending.last_failure.message if pending.HasField("last_failure") else ""
+    return PlanningTry(attempt=max(pending.attempt, 1), max_attempts=pending.maximum_attempts,
+                       last_failure=failure or None)
 
 
 def _on_attempt(result: StepResult, pending: PendingActivityInfo) -> None:

@@ -24,6 +24,7 @@ from orchestrator.models import (
     STEP_REFERENCE,
     ApprovalStatus,
     Plan,
+    PlanningTry,
     Preview,
     RunResult,
     RunStatus,
@@ -31,6 +32,7 @@ from orchestrator.models import (
     StepResult,
     StepStatus,
 )
+from orchestrator.run_ids import run_id_for
 from orchestrator.wording import counted
 
 POLL_S = 0.2
@@ -86,10 +88,13 @@ async def _start(http: httpx.AsyncClient, body: dict[str, Any], out: TextIO) -> 
     """Send the request; while the API answers 503 (Temporal or the graph restarting),
     send it again, for up to API_GONE_S. With a key of its own, a request sent again
     joins the run it may have started rather than start a second."""
-    headers = {"Idempotency-Key": f"chat-{uuid.uuid4().hex}"}
+    key = f"chat-{uuid.uuid4().hex}"
+    headers = {"Idempotency-Key": key}
+    # Found by its key while it plans; a follow-up may go to a run of another id.
+    run_id = None if "conversation_id" in body else run_id_for(key)
     waited_since: float | None = None
     while True:
-        async with _planning_notes(out):
+        async with _planning_notes(http, run_id, out):
             reply = await http.post("/v3/ai/chat", json=body, headers=headers,
                                     timeout=START_TIMEOUT_S)
         now = asyncio.get_running_loop().time()
@@ -104,17 +109,24 @@ async def _start(http: httpx.AsyncClient, body: dict[str, Any], out: TextIO) -> 
 
 
 @contextlib.asynccontextmanager
-async def _planning_notes(out: TextIO) -> AsyncIterator[None]:
+async def _planning_notes(
+    http: httpx.AsyncClient, run_id: str | None, out: TextIO
+) -> AsyncIterator[None]:
     """While the request is being planned: a line every PLANNING_NOTE_S after the
-    first, so that a slow model does not look like a hung command."""
+    first, so that a slow model does not look like a hung command; from its second
+    try on, which try it is and why the one before failed (read from `run_id`)."""
 
     async def notes() -> None:
         waited = 0.0
         while True:
             await asyncio.sleep(PLANNING_NOTE_S)
             waited += PLANNING_NOTE_S
-            out.write(f"(still planning after {waited:g} s: a model service can be slow; "
-                      "the rules plan if it does not answer)\n")
+            planning = await _planning(http, run_id) if run_id else None
+            if planning is None or planning.attempt < 2:
+                told = "a model service can be slow; the rules plan if it does not answer"
+            else:
+                told = planning_told(planning)
+            out.write(f"(still planning after {waited:g} s: {told})\n")
             out.flush()
 
     task = asyncio.create_task(notes())
@@ -122,6 +134,28 @@ async def _planning_notes(out: TextIO) -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
+
+
+async def _planning(http: httpx.AsyncClient, run_id: str) -> PlanningTry | None:
+    """The model's try on the run, as the API tells it; None if it cannot say now."""
+    try:
+        reply = await http.get(f"/v1/workflows/{run_id}", timeout=PLANNING_NOTE_S / 2)
+    except httpx.HTTPError:
+        return None
+    if reply.status_code != 200:
+        return None
+    return RunResult.model_validate(reply.json()).planning
+
+
+def planning_told(planning: PlanningTry) -> str:
+    """"the model's try 2 of 3; try 1 failed: ...", for a try after the first."""
+    of = f" of {planning.max_attempts}" if planning.max_attempts else ""
+    told = f"the model's try {planning.attempt}{of}"
+    if planning.last_failure:
+        told += f"; try {planning.attempt - 1} failed: {planning.last_failure}"
+    if planning.attempt == planning.max_attempts:
+        told += "; the rules plan if this one fails too"
+    return told
 
 
 def _show_notes(answer: dict[str, Any], out: TextIO) -> None:

@@ -455,6 +455,16 @@ class Problem(Model):
     details: list[str] = []
 
 
+class PlanningTry(Model):
+    """A model's planning of a run as Temporal sees it while it goes on (planned as
+    an activity of its own): which try this is, and why the one before failed."""
+
+    attempt: int
+    # 0: tried until the plan's timeout.
+    max_attempts: int = 0
+    last_failure: str | None = None
+
+
 class RunResult(Model):
     workflow_id: str
     status: RunStatus
@@ -480,6 +490,8 @@ class RunResult(Model):
     # The plan refused as not valid (over the budget, say): shown so that the request
     # can be cut to fit; it never ran, so it is not `plan`.
     refused_plan: Plan | None = None
+    # Told by the API while a model plans the run.
+    planning: PlanningTry | None = None
 
     @field_validator("steps", "compensations")
     @classmethod

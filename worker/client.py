@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 from typing import Any
@@ -28,8 +29,12 @@ from orchestrator.devserver import listening
 from orchestrator.errors import InvalidInput, ServiceUnreachable
 from orchestrator.models import RunResult
 from orchestrator.settings import Settings
+from worker.failures import CompactFailureConverter
 from workflows import search_attributes as sa
 
+# Failures leave out their causes' tracebacks, which Temporal would not keep.
+DATA_CONVERTER = dataclasses.replace(pydantic_data_converter,
+                                     failure_converter_class=CompactFailureConverter)
 # Step durations run from milliseconds (zero-work agents) to minutes (a deploy);
 # the SDK's default buckets start at 50 ms.
 DURATION_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
@@ -46,7 +51,7 @@ async def connect(
         try:
             return await Client.connect(
                 settings.address, namespace=settings.temporal_namespace,
-                data_converter=pydantic_data_converter, runtime=telemetry,
+                data_converter=DATA_CONVERTER, runtime=telemetry,
             )
         except (RuntimeError, RPCError) as err:
             if asyncio.get_running_loop().time() > deadline:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Request
@@ -22,7 +21,7 @@ from temporalio.service import RPCError
 from api.deps import SettingsDep, TemporalClientDep
 from api.errors import Refusal, RunRefused, described
 from api.followup import earlier_run, extend_run, keyed_extension, started_with_key
-from api.keys import scoped_key, with_keys_as_sent
+from api.keys import with_keys_as_sent
 from api.run_list import DRY_RUN
 from api.run_state import query_state, with_predictions
 from api.schemas import ChatRequest, ChatResponse
@@ -37,6 +36,7 @@ from orchestrator.models import (
 )
 from orchestrator.planning.conversation import context_of
 from orchestrator.planning.lowercased import lowercased_names
+from orchestrator.run_ids import run_id_for, scoped_key
 from orchestrator.settings import Settings
 from worker.client import run_handle
 from workflows import search_attributes as sa
@@ -160,12 +160,6 @@ async def chat(
         follows=state.follows,
         notes=lowercased_names(body.message, state.plan.steps if state.plan else []),
     )
-
-
-def run_id_for(key: str | None, tenant: str) -> str:
-    """The workflow id of a request's run: its key's, or a new one."""
-    scoped = scoped_key(key, tenant)
-    return f"run-{scoped}" if scoped is not None else f"run-{uuid.uuid4().hex}"
 
 
 def key_reused(key: str, tenant: str, first: str) -> HTTPException:

@@ -50,6 +50,10 @@ async def test_a_run_answers_while_a_slow_model_plans_it(
             state = await state_of(s.http, "run-slow-plan")
         assert state.status == RunStatus.PLANNING, state
         assert state.plan is None
+        # Temporal's view of the planning: the model's first try, nothing failed yet.
+        assert state.planning is not None, state
+        assert (state.planning.attempt, state.planning.max_attempts) == (1, 3)
+        assert state.planning.last_failure is None
         assert not chat.done()  # the model has not answered yet
         reply = await chat
         assert reply.status_code == 200, reply.text
