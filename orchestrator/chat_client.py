@@ -198,7 +198,7 @@ async def _until_finished(http: httpx.AsyncClient, workflow_id: str, out: TextIO
                           api_option: str = "") -> RunResult:
     """Print each step as it changes, and each approval asked for, until the run ends.
     An API that stops answering for a while (restarted) is waited for."""
-    seen: dict[str, StepStatus] = {}
+    seen: Seen = {}
     noted: dict[str, str] = {}
     asked: set[str] = set()
     told_incomplete = False
@@ -414,16 +414,26 @@ def in_run_order(steps: list[Step]) -> list[Step]:
 UNDOING = (StepStatus.COMPENSATING, StepStatus.COMPENSATED, StepStatus.COMPENSATION_FAILED)
 
 
-def _changes(state: RunResult, seen: dict[str, StepStatus]) -> list[str]:
+# A step's status, and when its undo last ended: an undo tried again (a rollback
+# retried) may tell another outcome under the same status.
+Seen = dict[str, tuple[StepStatus, datetime | None]]
+
+
+def _changes(state: RunResult, seen: Seen) -> list[str]:
     """The lines for the steps that changed since `seen` (updated), in the order
     they changed: several may between two polls."""
+
+    def now(step_id: str, step: StepResult) -> tuple[StepStatus, datetime | None]:
+        undo = state.compensations.get(step_id) if step.status in UNDOING else None
+        return step.status, undo.finished_at if undo is not None else None
+
     changed = [s for i, s in state.steps.items()
-               if seen.get(i) != s.status and s.status != StepStatus.PENDING]
+               if seen.get(i) != now(i, s) and s.status != StepStatus.PENDING]
     # (when, an undo's line or not, the line): an undo begun in the workflow task
     # that recorded the failure has the failure's time, and is told after it.
     lines: list[tuple[datetime, bool, str]] = []
     for step in changed:
-        told = seen.get(step.step_id)
+        told = seen[step.step_id][0] if step.step_id in seen else None
         if step.status in UNDOING and told not in (StepStatus.COMPLETED, *UNDOING):
             # It completed between two polls before its undo began: say so first.
             done = step.model_copy(update={"status": StepStatus.COMPLETED})
@@ -431,7 +441,7 @@ def _changes(state: RunResult, seen: dict[str, StepStatus]) -> list[str]:
         undo = state.compensations.get(step.step_id) if step.status in UNDOING else None
         lines.append((_changed_at(undo or step), undo is not None,
                       _step_line(step, undo, state.workflow_id)))
-        seen[step.step_id] = step.status
+        seen[step.step_id] = now(step.step_id, step)
     return [line for *_, line in sorted(lines, key=lambda tl: (tl[0], tl[1]))]
 
 

@@ -72,6 +72,9 @@ async def test_the_command_line_finishes_an_incomplete_rollback(
     # Once more after the first retry, if a poll saw the run rolling back meanwhile.
     assert chatted.count(INCOMPLETE) in (1, 2), chatted
     assert chat.returncode == 1 and "\nOutcome: rolled_back\n" in chatted, chatted
+    # The application's undo, run again once the service's had worked, is told again.
+    held = chatted.index(f"↺ {APP}: compensated — left in place: step ")
+    assert chatted.index(f"↺ {APP}: compensated — nothing left to remove\n") > held, chatted
     assert code_late == 2, late
     assert late == (f"Refused (409): run {wf} has ended: nothing waits for its rollback "
                     "to be tried again\n")

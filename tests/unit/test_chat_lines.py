@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -13,6 +13,7 @@ from orchestrator import chat_client
 from orchestrator.api_client import run_line
 from orchestrator.chat_client import (
     TEXT_LINES,
+    Seen,
     _changes,
     _running_notes,
     _show_outcome,
@@ -83,13 +84,14 @@ def test_a_rollback_seen_between_two_polls_is_told_in_the_order_it_happened() ->
         compensations={"app": StepResult(step_id="app", status=StepStatus.COMPLETED,
                                          started_at=at[4], finished_at=at[5])},
     )
-    seen = {"app": StepStatus.RUNNING, "deploy": StepStatus.RUNNING}
+    seen: Seen = {"app": (StepStatus.RUNNING, None), "deploy": (StepStatus.RUNNING, None)}
     assert _changes(state, seen) == [
         "✓ app: completed in 1000 ms (attempt 1)",
         "✗ deploy: failed — boom",
         "↺ app: compensated",
     ]
-    assert seen == {"app": StepStatus.COMPENSATED, "deploy": StepStatus.FAILED}
+    assert {i: status for i, (status, _) in seen.items()} == {
+        "app": StepStatus.COMPENSATED, "deploy": StepStatus.FAILED}
     assert _changes(state, seen) == []
 
 
@@ -116,7 +118,7 @@ def test_an_undo_starting_as_the_failure_is_told_is_printed_after_it_and_once() 
         compensations={"svc": StepResult(step_id="svc", status=StepStatus.RUNNING,
                                          started_at=at[2])},
     )
-    seen = {"svc": StepStatus.COMPLETED, "zz-deploy": StepStatus.RUNNING}
+    seen: Seen = {"svc": (StepStatus.COMPLETED, None), "zz-deploy": (StepStatus.RUNNING, None)}
     assert _changes(state, seen) == ["✗ zz-deploy: failed — boom", "↶ svc: compensating"]
     # The next poll: the undo ended. Its step completed long ago: not told again.
     state.steps["svc"] = service.model_copy(update={"status": StepStatus.COMPENSATED})
@@ -139,13 +141,21 @@ def test_an_undo_that_left_its_entity_in_place_says_why() -> None:
         compensations={i: StepResult(step_id=i, status=StepStatus.COMPLETED, started_at=at,
                                      finished_at=at, output=out) for i, out in kept.items()},
     )
-    seen = {i: StepStatus.COMPENSATING for i in kept}
+    seen: Seen = {i: (StepStatus.COMPENSATING, None) for i in kept}
     assert _changes(state, seen) == [
         "↺ app: compensated — left in place: step create-service of this run still holds it",
         "↺ dep: compensated — nothing left to remove",
         "↺ env: compensated — left in place: this run did not make it",
         "↺ svc: compensated — left in place: wf2/create-service relies on it",
     ]
+    assert _changes(state, seen) == []
+    # The rollback tried again: the application's undo ran again once the service's
+    # had worked, and removed it. Same status, another outcome: told again.
+    state.compensations["app"] = StepResult(
+        step_id="app", status=StepStatus.COMPLETED, started_at=at,
+        finished_at=at + timedelta(seconds=5), output={"application": "shop", "deleted": True})
+    assert _changes(state, seen) == ["↺ app: compensated"]
+    assert _changes(state, seen) == []
 
 
 def test_a_step_that_moved_to_another_agent_says_so() -> None:
