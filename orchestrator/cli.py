@@ -1,5 +1,6 @@
-"""The `orchestrator` command: `up`, `worker`, `demo`, `chat`, `watch`, `runs`,
-`plan`, `approve`, `reject`, `cancel`, `replay`, `history` and `mcp`."""
+"""The `orchestrator` command: `up`, `worker`, `api`, `demo`, `chat`, `watch`, `runs`,
+`graph`, `plan`, `approve`, `reject`, `cancel`, `rollback`, `replay`, `history` and
+`mcp`."""
 
 from __future__ import annotations
 
@@ -187,6 +188,14 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--api", default=default_api(), type=_api_url, help=API_HELP)
     runs.set_defaults(func=_runs)
 
+    graph = sub.add_parser("graph", help="what the graph holds: the entities runs made, "
+                           "one with its relationships")
+    graph.add_argument("kind", nargs="?", help="only entities of this kind (application, "
+                       "service, environment, deployment, policy, ...)")
+    graph.add_argument("name", nargs="?", help="this entity, with its relationships")
+    graph.add_argument("--api", default=default_api(), type=_api_url, help=API_HELP)
+    graph.set_defaults(func=_graph)
+
     plan = sub.add_parser("plan", help="dry run: show the plan, its stages and predictions")
     plan.add_argument("message")
     plan.add_argument("--api", default=default_api(), type=_api_url, help=API_HELP)
@@ -334,6 +343,12 @@ async def _runs(args: argparse.Namespace) -> int:
 
     return await list_runs(args.api, sys.stdout, {"status": args.status, "tenant": args.tenant},
                            args.limit, args.page, api_option(args.api))
+
+
+async def _graph(args: argparse.Namespace) -> int:
+    from orchestrator.graph_client import show_graph
+
+    return await show_graph(args.api, sys.stdout, args.kind, args.name)
 
 
 async def _plan(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from orchestrator.graph.store import GraphStore
 from orchestrator.models import EntityRef, Plan, PlanOutput
 from orchestrator.planning.deploy_targets import resolve_deploy_targets
 from orchestrator.planning.parser import check_names, parse_request, spelling_hint
+from orchestrator.planning.questions import asks, question_refused
 from orchestrator.planning.reuse import PlanReuse
 from orchestrator.planning.synthesis import Synthesiser
 from orchestrator.planning.tools import ToolPlanner, ToolsTied
@@ -59,7 +60,10 @@ class OfflinePlanner:
         understood = [f"{a.verb} {a.kind} {a.name}" for a in parsed.actions]
         if parsed.not_understood:
             removing = sorted(set(parsed.not_understood) & REMOVING)
-            if removing:
+            if asks(message):
+                refusal = await question_refused(message, self._store, understood,
+                                                 parsed.not_understood)
+            elif removing:
                 # "delete application shop" read as "create application shop" would
                 # be told back as understood: the opposite of what was asked.
                 refusal = CannotPlan(
