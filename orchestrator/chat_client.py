@@ -202,10 +202,17 @@ async def _until_finished(http: httpx.AsyncClient, workflow_id: str, out: TextIO
     noted: dict[str, str] = {}
     asked: set[str] = set()
     told_incomplete = False
+    told_planning = ""
     while True:
         reply = await _answered(http, workflow_id, out, api_option)
         reply.raise_for_status()
         state = RunResult.model_validate(reply.json())
+        # `watch` of a run a model is still planning: each try after the first.
+        if state.planning is not None and state.planning.attempt > 1:
+            planning = planning_told(state.planning)
+            if planning != told_planning:
+                out.write(f"(still planning: {planning})\n")
+                told_planning = planning
         for line in _changes(state, seen) + _running_notes(state, noted):
             out.write(line + "\n")
         # Said once each time, as an approval asked for is.

@@ -26,6 +26,7 @@ from orchestrator.chat_client import (
 from orchestrator.models import (
     AgentTry,
     Plan,
+    PlanningTry,
     RunResult,
     RunStatus,
     Step,
@@ -327,3 +328,24 @@ async def test_a_request_the_api_cannot_take_yet_is_sent_again_under_one_key(
     assert keys[0] is not None and keys[0].startswith("chat-") and len(set(keys)) == 1
     assert out.getvalue() == ("(the API answers 503: Temporal does not answer; trying "
                               "again for 60 s)\n")
+
+
+async def test_watching_a_run_a_model_plans_tells_each_try_after_the_first_once() -> None:
+    def planning(attempt: int, failure: str | None) -> RunResult:
+        return RunResult(workflow_id="wf", status=RunStatus.PLANNING, request="r",
+                         planning=PlanningTry(attempt=attempt, max_attempts=3,
+                                              last_failure=failure))
+
+    answers = [planning(1, None), planning(2, "the model did not answer within 2 s"),
+               planning(2, "the model did not answer within 2 s"),
+               RunResult(workflow_id="wf", status=RunStatus.COMPLETED, request="r")]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=answers.pop(0).model_dump(mode="json"))
+
+    out = io.StringIO()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer),
+                                 base_url="http://api") as http:
+        await _until_finished(http, "wf", out)
+    assert out.getvalue() == ("(still planning: the model's try 2 of 3; try 1 failed: the "
+                              "model did not answer within 2 s)\n")
