@@ -8,7 +8,9 @@ activity of its own, it is answered at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -24,28 +26,28 @@ from tests.llm.support import KEY, S1_ANSWER, S1_SHAPE, answer, shape
 ANSWERED_WITHIN_S = 4.0
 
 
-async def _asked(fake: FakeOpenAi) -> None:
-    """Until the model has the request: the run is planning."""
-    async with asyncio.timeout(20):
-        while not fake.requests:  # noqa: ASYNC110 - filled by the server's thread
-            await asyncio.sleep(0.05)
-
-
-def _chat(stack: Stack, key: str) -> asyncio.Task[httpx.Response]:
-    """The request sent in the background; it answers once the run is planned."""
-    return asyncio.create_task(stack.http.post(
-        "/v3/ai/chat", json={"message": S1}, headers={"Idempotency-Key": key}))
+@contextlib.asynccontextmanager
+async def _planning(
+    client: Client, address: str, tmp_path: Path, fake: FakeOpenAi, delay_s: float, key: str
+) -> AsyncIterator[tuple[Stack, asyncio.Task[httpx.Response]]]:
+    """A stack whose model answers S1 after `delay_s`, and S1 sent with `key` in the
+    background (answered once the run is planned), yielded once the model has it."""
+    fake.script = [dataclasses.replace(answer(S1_ANSWER), delay_s=delay_s)]
+    async with running_stack(client, address, tmp_path, openai_base_url=fake.url,
+                             openai_api_key=KEY, openai_timeout_s=30.0) as s:
+        chat = asyncio.create_task(s.http.post(
+            "/v3/ai/chat", json={"message": S1}, headers={"Idempotency-Key": key}))
+        async with asyncio.timeout(20):
+            while not fake.requests:  # noqa: ASYNC110 - filled by the server's thread
+                await asyncio.sleep(0.05)
+        yield s, chat
 
 
 async def test_a_run_answers_while_a_slow_model_plans_it(
     client: Client, temporal_server: DevServer, tmp_path: Path, fake_openai: FakeOpenAi
 ) -> None:
-    fake_openai.script = [dataclasses.replace(answer(S1_ANSWER), delay_s=6.0)]
-    async with running_stack(client, temporal_server.address, tmp_path,
-                             openai_base_url=fake_openai.url, openai_api_key=KEY,
-                             openai_timeout_s=30.0) as s:
-        chat = _chat(s, "slow-plan")
-        await _asked(fake_openai)
+    async with _planning(client, temporal_server.address, tmp_path, fake_openai, 6.0,
+                         "slow-plan") as (s, chat):
         async with asyncio.timeout(ANSWERED_WITHIN_S):
             state = await state_of(s.http, "run-slow-plan")
         assert state.status == RunStatus.PLANNING, state
@@ -67,12 +69,8 @@ async def test_a_run_answers_while_a_slow_model_plans_it(
 async def test_a_cancel_stops_a_run_while_a_model_plans_it(
     client: Client, temporal_server: DevServer, tmp_path: Path, fake_openai: FakeOpenAi
 ) -> None:
-    fake_openai.script = [dataclasses.replace(answer(S1_ANSWER), delay_s=20.0)]
-    async with running_stack(client, temporal_server.address, tmp_path,
-                             openai_base_url=fake_openai.url, openai_api_key=KEY,
-                             openai_timeout_s=30.0) as s:
-        chat = _chat(s, "cancelled-plan")
-        await _asked(fake_openai)
+    async with _planning(client, temporal_server.address, tmp_path, fake_openai, 20.0,
+                         "cancelled-plan") as (s, chat):
         async with asyncio.timeout(ANSWERED_WITHIN_S):
             reply = await s.http.post("/v1/workflows/run-cancelled-plan/cancel")
         assert reply.status_code == 200, reply.text
