@@ -193,6 +193,10 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("kind", nargs="?", help="only entities of this kind (application, "
                        "service, environment, deployment, policy, ...)")
     graph.add_argument("name", nargs="?", help="this entity, with its relationships")
+    graph.add_argument("--limit", type=int, default=100, help="entities a page (1-500; "
+                       "default 100)")
+    graph.add_argument("--offset", type=int, default=0, help="the page a previous listing "
+                       "named")
     graph.add_argument("--api", default=default_api(), type=_api_url, help=API_HELP)
     graph.set_defaults(func=_graph)
 
@@ -348,7 +352,8 @@ async def _runs(args: argparse.Namespace) -> int:
 async def _graph(args: argparse.Namespace) -> int:
     from orchestrator.graph_client import show_graph
 
-    return await show_graph(args.api, sys.stdout, args.kind, args.name)
+    return await show_graph(args.api, sys.stdout, args.kind, args.name, args.limit, args.offset,
+                            api_option(args.api))
 
 
 async def _plan(args: argparse.Namespace) -> int:

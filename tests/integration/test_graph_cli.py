@@ -26,6 +26,9 @@ async def test_the_graph_is_read_from_the_command_line(
         one = await run_cli("graph", "application", "shop", "--api", api, env=env)
         kind = await run_cli("graph", "service", "--api", api, env=env)
         everything = await run_cli("graph", "--api", api, env=env)
+        first = await run_cli("graph", "--limit", "2", "--api", api, env=env)
+        second = await run_cli("graph", "--limit", "2", "--offset", "2", "--api", api, env=env)
+        too_many = await run_cli("graph", "--limit", "501", "--api", api, env=env)
         missing = await run_cli("graph", "service", "nope", "--api", api, env=env)
         unknown = await run_cli("graph", "servic", "--api", api, env=env)
         asked = await s.http.post("/v3/ai/chat",
@@ -44,6 +47,16 @@ async def test_the_graph_is_read_from_the_command_line(
     listed = [line.split("  ")[0] for line in out.splitlines()]
     assert {"application shop", "service payment", "environment staging",
             "deployment shop-staging"} <= set(listed), out
+    # A page at a time, saying how to ask for the next.
+    code, out = first
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 3, out
+    assert lines[:2] == everything[1].splitlines()[:2], out
+    assert lines[2] == f"more: orchestrator graph --offset 2 --limit 2 --api {api}", out
+    code, out = second
+    assert code == 0 and out.splitlines()[:2] == everything[1].splitlines()[2:4], out
+    code, out = too_many
+    assert code == 2 and out.startswith("Refused (422): limit: "), out
     assert missing == (1, "Refused (404): no service 'nope'\n")
     code, out = unknown
     assert code == 2 and out.startswith("Refused (422): no kind 'servic': the kinds are "), out
