@@ -5,9 +5,11 @@ The server keeps a pending activity's last failure up to 4 KB
 "Failure exceeds size limit.": a model that did not answer in time failed with
 7.3 KB, most of it the tracebacks of httpx and httpcore under the one line that
 says what happened, and `GET /v1/workflows/{id}` and `chat` told the size limit
-instead. So the causes of a failure go without their tracebacks (their messages
-stay, and so does the failure's own traceback), and a failure still over budget
-keeps the innermost end of its traceback, where the error was raised.
+instead. So a failure over budget loses the tracebacks of its causes (their
+messages stay, and so does its own traceback), and one still over budget keeps the
+innermost end of its own traceback, where the error was raised. Causes are
+converted first, innermost first, each by the same rule: what goes is the
+tracebacks under the first failure over budget, and one within budget is kept whole.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ class CompactFailureConverter(DefaultFailureConverter):
 
 
 def compact(failure: Failure, budget: int = FAILURE_BUDGET) -> None:
-    """Leave out the tracebacks of `failure`'s causes, then cut its own to fit."""
+    """Over `budget`: leave out the tracebacks of `failure`'s causes, then cut its
+    own to fit."""
+    if failure.ByteSize() <= budget:
+        return
     cause: Any = failure
     while cause.HasField("cause"):
         cause = cause.cause

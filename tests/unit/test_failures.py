@@ -55,8 +55,24 @@ def test_a_failure_keeps_its_messages_within_the_budget() -> None:
     assert failure.application_failure_info.type == "ModelTimeout"
     assert failure.cause.message == "the model service did not answer"
     assert failure.cause.cause.message == "read timed out"
-    assert failure.cause.stack_trace == failure.cause.cause.stack_trace == ""
-    assert "_chained" in failure.stack_trace  # its own traceback stays
+    # The library's deep traceback goes; the short ones above it stay.
+    assert failure.cause.cause.stack_trace == ""
+    assert "_chained" in failure.cause.stack_trace
+    assert "_chained" in failure.stack_trace
+
+
+def test_a_failure_within_the_budget_is_kept_whole() -> None:
+    try:
+        try:
+            _deep(2)
+        except TimeoutError as low:
+            raise ConnectionError("the model service did not answer") from low
+    except ConnectionError as error:
+        whole = _converted(DefaultFailureConverter(), error)
+        kept = _converted(CompactFailureConverter(), error)
+    assert whole.ByteSize() <= FAILURE_BUDGET
+    assert kept == whole
+    assert "_deep" in kept.cause.stack_trace
 
 
 def test_a_traceback_over_budget_keeps_where_the_error_was_raised() -> None:
