@@ -18,7 +18,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from api.deps import SettingsDep, TemporalClientDep
+from api.deps import SettingsDep, StoreDep, TemporalClientDep
 from api.errors import Refusal, RunRefused, described
 from api.followup import earlier_run, extend_run, keyed_extension, started_with_key
 from api.keys import with_keys_as_sent
@@ -58,6 +58,7 @@ async def chat(
     body: ChatRequest,
     client: TemporalClientDep,
     settings: SettingsDep,
+    store: StoreDep,
     request: Request,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> ChatResponse:
@@ -68,6 +69,9 @@ async def chat(
         raise HTTPException(422, "Idempotency-Key: send one key, not several")
     if idempotency_key is not None and not _KEY.match(idempotency_key):
         raise HTTPException(422, "Idempotency-Key: use 1-100 letters, digits or . _ : -")
+    # Planning reads the graph: one that is down is told now (503, nothing started),
+    # not by a run that fails after its planning's retries (~16 s on Neo4j).
+    await store.reachable()
     context: list[EntityRef] = []
     answering: str | None = None
     earlier = None

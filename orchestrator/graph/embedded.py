@@ -92,6 +92,9 @@ class EmbeddedGraphStore(CypherStore):
             self._conn.execute(statement)
         self._runs_planned_for = self._exec(q.EMBEDDED_COUNT_RUNS)[0][0]
 
+    async def reachable(self) -> None:
+        """In this process: reachable while open."""
+
     def _replan_if_grown(self) -> None:
         """Between transactions: remake the plans once the runs stored doubled."""
         if self._runs_written < max(REPLAN_FIRST, self._runs_planned_for):

@@ -176,6 +176,11 @@ class GraphStore(Protocol):
 
     async def close(self) -> None: ...
 
+    async def reachable(self) -> None:
+        """Raise GraphStoreUnavailable if the graph cannot be reached now: asked
+        before a request is planned, so that a graph that is down is told at once
+        rather than through a run that fails planning after its retries."""
+
     def prefetch(self) -> None:
         """Start reading, in the background, what every plan reads (the agents'
         statistics, the completed runs): a worker's first plan then need not wait

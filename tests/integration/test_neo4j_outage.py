@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
+from api.app import create_app
 from api.run_state import as_temporal_sees_it
 from orchestrator.agents.base import AgentResult, StepContext
 from orchestrator.agents.faults import Fault
@@ -244,3 +247,31 @@ async def test_steps_wait_out_a_neo4j_restart_and_the_run_completes(
     assert step.attempts == 1  # waited within its attempt
     assert [(s.name, s.created_by) for s in services] == [
         ("payment", f"{result.workflow_id}/{SERVICE}")]
+
+
+async def test_a_request_while_neo4j_is_down_is_refused_before_a_run_starts(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with _on_neo4j(temporal_server, tmp_path, "down-chat", worldless=False) as on:
+        app = create_app(on.settings, client, on.runtime.store, on.runtime.hub)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            build_worker(client, on.runtime), app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as http,
+        ):
+            body, key = {"message": S2, "wait": True}, {"Idempotency-Key": "down"}
+            await on.neo4j.stop()
+            try:
+                refused = await http.post("/v3/ai/chat", json=body, headers=key)
+                # Refused before a run started: nothing to roll back, nothing failed.
+                with pytest.raises(RPCError) as missing:
+                    await client.get_workflow_handle("run-down").describe()
+            finally:
+                await on.neo4j.start()
+            # Sent again once Neo4j is back (as `chat` does on a 503): it runs.
+            again = await http.post("/v3/ai/chat", json=body, headers=key)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["detail"].startswith(f"cannot reach Neo4j at {on.neo4j.uri}: ")
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
+    assert again.status_code == 200, again.text
+    assert again.json()["result"]["status"] == RunStatus.COMPLETED.value
