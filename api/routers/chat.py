@@ -25,6 +25,7 @@ from api.keys import with_keys_as_sent
 from api.run_list import DRY_RUN
 from api.run_state import query_state, with_predictions
 from api.schemas import ChatRequest, ChatResponse
+from orchestrator.errors import GraphStoreUnavailable
 from orchestrator.models import (
     DEFAULT_TENANT,
     EntityRef,
@@ -69,9 +70,13 @@ async def chat(
         raise HTTPException(422, "Idempotency-Key: send one key, not several")
     if idempotency_key is not None and not _KEY.match(idempotency_key):
         raise HTTPException(422, "Idempotency-Key: use 1-100 letters, digits or . _ : -")
-    # Planning reads the graph: one that is down is told now (503, nothing started),
-    # not by a run that fails after its planning's retries (~16 s on Neo4j).
-    await store.reachable()
+    # Planning reads the graph: one that is down is told now (503, nothing started,
+    # the key free to send again), not by a run that fails after its planning's
+    # retries (~16 s on Neo4j).
+    try:
+        await store.reachable()
+    except GraphStoreUnavailable as err:
+        raise HTTPException(503, f"{err}; send the request again once it answers") from err
     context: list[EntityRef] = []
     answering: str | None = None
     earlier = None

@@ -45,8 +45,6 @@ QUERY_TIMEOUT_S = 30.0
 # request, a worker's shutdown. Steps are retried by Temporal and the API's
 # callers by their own, so the graph is told unavailable within a few seconds.
 RETRY_TIME_S = 3.0
-# How long a request waits to learn whether Neo4j answers before it is planned.
-REACH_TIMEOUT_S = 3.0
 
 class Neo4jGraphStore(CypherStore):
     _count_queries = (q.NEO4J_COUNT_NODES, q.NEO4J_COUNT_RELATIONSHIPS)
@@ -115,11 +113,12 @@ class Neo4jGraphStore(CypherStore):
         if self._driver is None:
             raise RuntimeError("graph store is not open: call setup() first")
         try:
-            async with asyncio.timeout(REACH_TIMEOUT_S):
+            async with asyncio.timeout(self._query_timeout_s):
                 await self._driver.verify_connectivity()
         except TimeoutError:
             raise GraphStoreUnavailable(
-                f"Neo4j at {self._uri} did not answer within {REACH_TIMEOUT_S:g} s") from None
+                f"Neo4j at {self._uri} did not answer within {self._query_timeout_s:g} s"
+            ) from None
         except (ServiceUnavailable, OSError) as err:
             raise GraphStoreUnavailable(
                 f"cannot reach Neo4j at {self._uri}: {_reason(err)}") from err

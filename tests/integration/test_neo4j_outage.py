@@ -271,7 +271,9 @@ async def test_a_request_while_neo4j_is_down_is_refused_before_a_run_starts(
             # Sent again once Neo4j is back (as `chat` does on a 503): it runs.
             again = await http.post("/v3/ai/chat", json=body, headers=key)
     assert refused.status_code == 503, refused.text
-    assert refused.json()["detail"].startswith(f"cannot reach Neo4j at {on.neo4j.uri}: ")
+    told = refused.json()["detail"]
+    assert told.startswith(f"cannot reach Neo4j at {on.neo4j.uri}: "), told
+    assert told.endswith("; send the request again once it answers"), told
     assert missing.value.status == RPCStatusCode.NOT_FOUND
     assert again.status_code == 200, again.text
     assert again.json()["result"]["status"] == RunStatus.COMPLETED.value
