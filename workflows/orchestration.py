@@ -90,7 +90,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.waits import ROLLBACK_PATCH, WaitMirror
 
 
-
 @workflow.defn
 class OrchestrationWorkflow:
     def __init__(self) -> None:
