@@ -78,6 +78,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     approve.add_argument("--fingerprint", help="approve only this definition (sha256)")
     approve.set_defaults(func=_guarded(_approve))
 
+    # Every other command talks to the API and takes --api: said here by habit, it is
+    # told why these do not, rather than refused as an unknown argument.
+    for command in (listing, tools, add, remove, approve):
+        command.add_argument("--api", help=argparse.SUPPRESS)
+
 
 def _guarded(command: Command) -> Command:
     """Failures as one line on stderr: 2 for bad input, 1 for servers that failed."""
@@ -90,6 +95,12 @@ def _guarded(command: Command) -> Command:
         for logger in noisy:
             logger.setLevel(logging.CRITICAL)
         try:
+            if args.api is not None:
+                raise InvalidInput(
+                    f"--api: the mcp commands edit the config file "
+                    f"({Settings().mcp_config_path}), which a running orchestrator reads "
+                    f"as it changes; the API's servers are at {args.api.rstrip('/')}"
+                    "/v1/mcp/servers")
             return await command(args)
         except OrchestratorError as error:
             print(f"orchestrator mcp: {error}", file=sys.stderr)
