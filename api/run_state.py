@@ -183,14 +183,18 @@ async def _step_of(pending: PendingActivityInfo, converter: DataConverter
 
 def _planning(pending: PendingActivityInfo) -> PlanningTry:
     """The try a model is planning the run on, and why the one before failed."""
-    failure = pending.last_failure.message if pending.HasField("last_failure") else ""
     return PlanningTry(attempt=max(pending.attempt, 1), max_attempts=pending.maximum_attempts,
-                       last_failure=failure or None)
+                       last_failure=_last_failure(pending) or None)
+
+
+def _last_failure(pending: PendingActivityInfo) -> str:
+    """Why the attempt before the pending one failed; empty before a failure."""
+    return pending.last_failure.message if pending.HasField("last_failure") else ""
 
 
 def _on_attempt(result: StepResult, pending: PendingActivityInfo) -> None:
     result.attempts = max(result.attempts, pending.attempt)
-    failure = pending.last_failure.message if pending.HasField("last_failure") else ""
+    failure = _last_failure(pending)
     if pending.attempt > 1 and failure:
         result.error = f"attempt {pending.attempt - 1} failed: {failure}; trying again"
 

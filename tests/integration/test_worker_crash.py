@@ -29,6 +29,22 @@ async def _start_worker(env: dict[str, str], log: Path) -> asyncio.subprocess.Pr
     )
 
 
+async def killed_and_restarted(
+    worker: asyncio.subprocess.Process, env: dict[str, str], log: Path
+) -> asyncio.subprocess.Process:
+    """kill -9 of `worker`, then a new one on the same settings."""
+    worker.send_signal(signal.SIGKILL)
+    await worker.wait()
+    return await _start_worker(env, log)
+
+
+async def stopped(worker: asyncio.subprocess.Process) -> None:
+    """SIGINT, and the worker's clean stop waited for."""
+    worker.send_signal(signal.SIGINT)
+    async with asyncio.timeout(20):
+        await worker.wait()
+
+
 async def test_worker_killed_mid_run_completes_once(
     client: Client, temporal_server: DevServer, tmp_path: Path
 ) -> None:
@@ -55,15 +71,11 @@ async def test_worker_killed_mid_run_completes_once(
                     break
                 await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)  # the deployment activity is now inside its delay
-        worker.send_signal(signal.SIGKILL)
-        await worker.wait()
-        worker = await _start_worker(env, log)
+        worker = await killed_and_restarted(worker, env, log)
         async with asyncio.timeout(60):
             result = await handle.result()
     finally:
-        worker.send_signal(signal.SIGINT)
-        async with asyncio.timeout(20):
-            await worker.wait()
+        await stopped(worker)
 
     assert result.status == RunStatus.COMPLETED, log.read_text()[-3000:]
     assert result.steps[DEPLOY].attempts == 2

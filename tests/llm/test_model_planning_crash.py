@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import signal
 import uuid
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from temporalio.client import Client
 from orchestrator.devserver import DevServer
 from orchestrator.models import OrchestrationRequest, RunStatus
 from tests.integration.stack import S1
-from tests.integration.test_worker_crash import _start_worker
+from tests.integration.test_worker_crash import _start_worker, killed_and_restarted, stopped
 from tests.llm.fake_openai import FakeOpenAi
 from tests.llm.support import KEY, S1_ANSWER, S1_SHAPE, answer, shape
 from workflows.orchestration import OrchestrationWorkflow
@@ -48,15 +47,11 @@ async def test_a_worker_killed_while_a_model_plans_hands_the_plan_on(
         async with asyncio.timeout(30):
             while not fake_openai.requests:  # noqa: ASYNC110 - filled by the server's thread
                 await asyncio.sleep(0.05)
-        worker.send_signal(signal.SIGKILL)
-        await worker.wait()
-        worker = await _start_worker(env, log)
+        worker = await killed_and_restarted(worker, env, log)
         async with asyncio.timeout(PLAN_TIMEOUT.total_seconds() / 2):
             result = await handle.result()
     finally:
-        worker.send_signal(signal.SIGINT)
-        async with asyncio.timeout(20):
-            await worker.wait()
+        await stopped(worker)
 
     assert result.status == RunStatus.COMPLETED, log.read_text()[-3000:]
     assert result.plan is not None and result.plan.planner == "llm"
