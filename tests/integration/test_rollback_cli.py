@@ -14,7 +14,8 @@ from orchestrator.chat_client import POLL_S
 from orchestrator.devserver import DevServer, free_port
 from tests.command_line import run_cli
 from tests.integration.stack import S1, running_stack, served
-from tests.integration.test_rollback_retry import APP, SVC, UNDO_BROKEN
+from tests.integration.test_rollback import APP, SVC
+from tests.integration.test_rollback_retry import UNDO_BROKEN
 
 INCOMPLETE = "? step deploy-deployment-ecommerce-production failed"
 

@@ -19,11 +19,9 @@ from tests.integration.stack import (
     state_of,
     wait_until,
 )
+from tests.integration.test_rollback import APP, BROKEN, DEPLOY, ENV, SVC
 from worker.replay import replay
 
-APP, SVC = "create-application-ecommerce", "create-service-payment"
-ENV, DEPLOY = "ensure-environment-production", "deploy-deployment-ecommerce-production"
-BROKEN = Fault(fail_attempts=1, non_retryable=True)
 # The service's undo fails, as a cloud API that is down would, until the worker
 # comes back without the fault.
 UNDO_BROKEN = {"deployment.create": BROKEN, "service.delete": BROKEN}
