@@ -6,6 +6,7 @@ Temporal does not answer says so with a 503."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -23,8 +24,13 @@ from worker.client import connect
 
 
 def _children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as listed:
-        return [int(child) for child in listed.read().split()]
+    """`pid`'s children; none once it has exited, which the caller may not have
+    reaped yet (its returncode still None)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as listed:
+            return [int(child) for child in listed.read().split()]
+    except FileNotFoundError:
+        return []
 
 
 async def _state(http: httpx.AsyncClient, path: str) -> dict[str, object] | None:
@@ -147,7 +153,8 @@ async def test_up_whose_dev_server_keeps_dying_stops_saying_why(tmp_path: Path) 
         async with asyncio.timeout(90):
             while up.returncode is None:
                 for child in set(_children(up.pid)) - killed:
-                    os.kill(child, signal.SIGKILL)
+                    with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
+                        os.kill(child, signal.SIGKILL)
                     killed.add(child)
                 await asyncio.sleep(0.2)
     finally:
