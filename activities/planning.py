@@ -19,6 +19,7 @@ from orchestrator.mcp.pinning import ToolChange
 from orchestrator.models import Plan, PlanInput, PlanOutput, RunRecord, RunStatus
 from orchestrator.planning.answering import plan_message
 from orchestrator.planning.offline import Planner, with_definitions
+from orchestrator.planning.quick import mark_quick, reads
 
 log = logging.getLogger(__name__)
 PLAN_ACTIVITY = "plan_request"
@@ -62,6 +63,8 @@ class PlanningActivities:
             servers = sorted({c.source.server for c in planned.capabilities.values()
                               if c.source is not None})
             _refuse_changed_tools(planned, await self._changed_tools(servers))
+            planned = mark_quick(planned, await self._store.agent_stats()
+                                 if reads(planned) else {})
         except CannotPlan as refused:
             raise to_application_error(
                 _naming_unavailable(refused, request.message, self._unavailable())
@@ -87,7 +90,7 @@ class PlanningActivities:
             }, "stage_overhead_ms": await self._store.stage_overhead_ms()})
         self._mirror.submit_plan(RunRecord(
             workflow_id=request.workflow_id, request=request.message,
-            status=RunStatus.RUNNING, plan=plan,
+            status=RunStatus.RUNNING, plan=planned.plan,
         ))
         return planned
 

@@ -215,6 +215,10 @@ class Step(Model):
     requires_approval: bool = False
     compensation: Compensation | None = None
     operates_on: list[EntityRef] = []
+    # Agents the graph saw run this read-only step quickly: on them it runs as a
+    # local activity (orchestrator/planning/quick.py). Set by the plan activity
+    # alone, whatever a planner wrote.
+    quick_agents: list[str] = []
 
 
 class Plan(Model):

@@ -16,13 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
-from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.graph import GraphActivities
-    from activities.steps import StepActivities
     from orchestrator.models import (
         Agent,
         AgentTry,
@@ -41,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
         RunResult,
         RunStatus,
         Step,
-        StepInput,
         StepOutput,
         StepResult,
         StepStatus,
@@ -49,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from orchestrator.planning.conversation import conversation_entities
     from workflows import search_attributes as sa
     from workflows.approvals import PLAN, ApprovalRefused, Approvals
+    from workflows.calls import QUICK_STEPS_LOCAL, call_agent
     from workflows.dag import PlanProblem, references, resolve, stages
     from workflows.extension import (
         PENDING_WAIT_FOR_ADDED,
@@ -550,28 +547,14 @@ class OrchestrationWorkflow:
         return self._planned.agents.get(agent_id or "") if self._planned else None
 
     async def _call(self, step: Step, undo: bool = False) -> StepOutput:
-        """One agent call as an activity, with the agent's retries and timeouts."""
+        """One agent call, with the agent's retries and timeouts; a quick read-only
+        step on an agent seen to run it quickly runs as a local activity."""
         assert self._planned is not None
-        agent = self._planned.agents[step.agent]
-        retry = agent.retry
-        what = f"undo {step.id}" if undo else step.id
-        return await workflow.execute_activity_method(
-            StepActivities.run_agent_step,
-            StepInput(workflow_id=workflow.info().workflow_id, step=step, undo=undo),
-            start_to_close_timeout=timedelta(milliseconds=agent.timeout_ms(step.capability)),
-            heartbeat_timeout=(
-                timedelta(milliseconds=agent.heartbeat_ms) if agent.heartbeat_ms else None
-            ),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(milliseconds=retry.initial_interval_ms),
-                backoff_coefficient=retry.backoff,
-                maximum_interval=timedelta(milliseconds=retry.max_interval_ms),
-                maximum_attempts=retry.max_attempts,
-            ),
-            # A cancelled step reports whether it stopped or finished anyway.
-            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            summary=f"{what} · {step.capability} · {step.agent}",
-        )
+        local = (not undo and step.agent in step.quick_agents
+                 and self._planned.capabilities[step.capability].read_only
+                 # Asked only for such a step: other runs carry no marker.
+                 and workflow.patched(QUICK_STEPS_LOCAL))
+        return await call_agent(step, self._planned.agents[step.agent], undo=undo, local=local)
 
     def _resolve(self, step: Step) -> dict[str, Any]:
         """Resolve references to earlier outputs, then check the values against the

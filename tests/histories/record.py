@@ -5,13 +5,17 @@ S1 runs through; S5 fails its deployment for good and rolls back; S7 waits for
 two approvals (policies made sensitive) and gets them one by one; s1-followup gets
 "also add a cache service" (the Update `extend`) while its deployment runs;
 s1-model-planned is S1 as the API starts it when a model is configured (planned as
-an activity of its own; the rules plan it here, the history is the same).
+an activity of its own; the rules plan it here, the history is the same);
+mcp-quick-read reads a cluster from the project's cloud MCP server once the graph
+has seen that read answer quickly (its earlier runs unrecorded), so that the step
+runs as a local activity.
 `python -m tests.histories.record s1-followup` records only the ones named.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import tempfile
 import uuid
@@ -24,8 +28,10 @@ from temporalio.client import Client, WorkflowHandle
 from orchestrator.agents.faults import Fault
 from orchestrator.devserver import DevServer, free_port
 from orchestrator.models import ApprovalStatus, Decision, Followup, OrchestrationRequest
+from orchestrator.planning.quick import QUICK_AFTER_RUNS
 from orchestrator.settings import Settings
 from tests.integration.stack import S1
+from tests.mcp.support import python_server
 from worker.client import connect
 from worker.runtime import build_runtime, build_worker
 from workflows import search_attributes as sa
@@ -65,23 +71,46 @@ SCENARIOS: dict[str, tuple[dict[str, Any], Answer]] = {
     "s7": ({"sensitive_capabilities": ["policy.apply"]}, _approve_each),
     "s1-followup": ({"agent_faults": {"deployment.create": Fault(delay_ms=1500)}}, _follow_up),
     "s1-model-planned": ({}, _nothing),
+    "mcp-quick-read": ({}, _nothing),
 }
 # What the request says beyond the message, where it says more.
 REQUESTS: dict[str, dict[str, Any]] = {"s1-model-planned": {"plan_by_model": True}}
+# Scenarios of another message than S1's, with the runs made before the one recorded.
+MESSAGES: dict[str, tuple[str, int]] = {
+    "mcp-quick-read": ("cloud get cluster name=prod", QUICK_AFTER_RUNS),
+}
+CLOUD = {"clusters": {"prod": {"region": "eu-west-1", "nodes": 3, "deployments": {}}}}
+
+
+def _mcp_config(name: str, directory: Path) -> dict[str, Any]:
+    """The settings of a scenario calling the project's cloud MCP server."""
+    if name not in MESSAGES:
+        return {}
+    (directory / "cloud.json").write_text(json.dumps(CLOUD))
+    server = python_server("cloud_server", "--state", str(directory / "cloud.json"))
+    (directory / "mcp.json").write_text(json.dumps({"mcpServers": {"cloud": server}}))
+    return {"mcp_config": directory / "mcp.json"}
 
 
 async def _record(client: Client, address: str, name: str) -> None:
     overrides, answer = SCENARIOS[name]
+    data = Path(tempfile.mkdtemp())
     settings = Settings(
-        temporal_address=address, data_dir=Path(tempfile.mkdtemp()),
-        task_queue=f"record-{uuid.uuid4()}", **overrides,
+        temporal_address=address, data_dir=data, task_queue=f"record-{uuid.uuid4()}",
+        **overrides, **_mcp_config(name, data),
     )
+    message, before = MESSAGES.get(name, (S1, 0))
     runtime = await build_runtime(settings)
     try:
         async with build_worker(client, runtime):
+            for i in range(before):
+                await client.execute_workflow(
+                    OrchestrationWorkflow.run, OrchestrationRequest(message=message),
+                    id=f"before-{name}-{i}-{uuid.uuid4()}", task_queue=settings.task_queue)
+            await runtime.mirror.flush()  # their outcomes in the graph before the plan
             handle = await client.start_workflow(
                 OrchestrationWorkflow.run,
-                OrchestrationRequest(message=S1, **REQUESTS.get(name, {})),
+                OrchestrationRequest(message=message, **REQUESTS.get(name, {})),
                 id=f"golden-{name}", task_queue=settings.task_queue,
             )
             await answer(handle)

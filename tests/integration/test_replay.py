@@ -55,7 +55,21 @@ class UnpatchedWorkflow(OrchestrationWorkflow):
 
 
 def test_golden_histories_exist() -> None:
-    assert set(HISTORIES) >= {"s1", "s5", "s7", "s7-before-approval-mirror", BEFORE_PATCH}
+    assert set(HISTORIES) >= {"s1", "s5", "s7", "s7-before-approval-mirror", BEFORE_PATCH,
+                              "mcp-quick-read"}
+
+
+def test_the_quick_read_history_ran_its_step_as_a_local_activity() -> None:
+    events = json.loads(HISTORIES["mcp-quick-read"])["events"]
+    kinds = [e["eventType"].removeprefix("EVENT_TYPE_") for e in events]
+    assert "ACTIVITY_TASK_SCHEDULED" not in kinds
+    # Planned, run and mirrored within the run's one workflow task.
+    assert kinds.count("WORKFLOW_TASK_COMPLETED") == 1
+    types = [json.loads(base64.b64decode(e["markerRecordedEventAttributes"]["details"]["data"][
+        "payloads"][0]["data"]))["activity_type"] for e in events
+        if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+        and e["markerRecordedEventAttributes"]["markerName"] == "core_local_activity"]
+    assert types == ["plan_request", "run_agent_step", "record_run"]
 
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))

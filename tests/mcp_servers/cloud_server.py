@@ -1,7 +1,9 @@
 """A stand-in for a cloud: clusters and the applications deployed on them.
 
 `provision_cluster` reports progress node by node; `deploy` fails on purpose
-when given `fail` (to exercise retries and rollbacks without editing code).
+when given `fail` (to exercise retries and rollbacks without editing code);
+`get_cluster` waits `get_cluster_delay_s` of the state first, when it is set
+(a quick tool turning slow, without a change to its definition).
 
     python -m tests.mcp_servers.cloud_server --state cloud.json [--transport http --port N]
 """
@@ -82,9 +84,11 @@ def build(state: JsonState) -> MCPServer:
         return f"deprovisioned {name}" if existed else f"{name} did not exist"
 
     @server.tool(annotations=READ_ONLY)
-    def get_cluster(name: Name) -> Cluster:
+    async def get_cluster(name: Name) -> Cluster:
         """Show one cluster."""
-        c = find_cluster(state.load(), name)
+        data = state.load()
+        await asyncio.sleep(data.get("get_cluster_delay_s", 0))
+        c = find_cluster(data, name)
         return Cluster(name=name, region=c["region"], nodes=c["nodes"],
                        endpoint=f"https://{name}.k8s.test")
 

@@ -1,0 +1,118 @@
+"""A read-only tool the graph has seen answer quickly runs as a local activity,
+inside the workflow's task, and costs about the call rather than a round trip
+through the server each way; it reads, fails and replays as a step run as an
+activity does, and one that turns slow is made again as an activity."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from orchestrator.devserver import DevServer
+from orchestrator.models import RunResult, RunStatus, StepStatus
+from orchestrator.planning.quick import QUICK_AFTER_RUNS
+from tests.integration.stack import Stack, mcp_stack, run_waited
+from tests.mcp.support import python_server
+from worker.replay import replay
+from workflows.calls import LOCAL_WITHIN
+
+GET = "cloud get cluster name=prod"
+STEP = "cloud-get_cluster"
+AGENT = "mcp-cloud"
+
+
+@pytest.fixture
+async def stack(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    state = tmp_path / "cloud.json"
+    state.write_text(json.dumps(
+        {"clusters": {"prod": {"region": "eu-west-1", "nodes": 3, "deployments": {}}}}))
+    # A tool's error is final: one attempt, as quick as a success.
+    server = python_server("cloud_server", "--state", str(state), retry_tool_errors=False)
+    async with mcp_stack(client, temporal_server.address, tmp_path, {"cloud": server}) as s:
+        yield s
+
+
+async def _ran(stack: Stack, message: str) -> tuple[RunResult, int]:
+    """The run of `message`, and how many of its steps ran as activities (the rest
+    ran as local activities: no task of theirs went through the server)."""
+    result = await run_waited(stack, message)
+    await stack.runtime.mirror.flush()  # its outcomes counted before the next plan
+    history = await stack.client.get_workflow_handle(result.workflow_id).fetch_history()
+    scheduled = [e for e in history.events
+                 if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+                 and e.activity_task_scheduled_event_attributes.activity_type.name
+                 == "run_agent_step"]
+    return result, len(scheduled)
+
+
+async def _quick(stack: Stack, seen: int = 0) -> None:
+    """Run the read-only step until the graph has seen it (`seen` times already)
+    often enough to trust its duration, checking it ran as an activity till then."""
+    for _ in range(QUICK_AFTER_RUNS - seen):
+        result, activities = await _ran(stack, GET)
+        assert result.status == RunStatus.COMPLETED, result.problem
+        assert result.plan is not None and result.plan.steps[0].quick_agents == []
+        assert activities == 1
+
+
+async def test_a_read_only_step_seen_quick_runs_as_a_local_activity(stack: Stack) -> None:
+    first, _ = await _ran(stack, GET)
+    await _quick(stack, seen=1)
+    quick, activities = await _ran(stack, GET)
+    assert quick.status == RunStatus.COMPLETED, quick.problem
+    assert quick.plan is not None and quick.plan.steps[0].quick_agents == [AGENT]
+    assert activities == 0
+    # What the step gave is the same however it ran.
+    step, before = quick.steps[STEP], first.steps[STEP]
+    assert step.output == before.output and step.output is not None
+    assert step.output["structured_content"]["endpoint"] == "https://prod.k8s.test"
+    assert (step.status, step.attempts, step.agent) == (StepStatus.COMPLETED, 1, AGENT)
+    history = await stack.client.get_workflow_handle(quick.workflow_id).fetch_history()
+    report = await replay(history)
+    assert report.ok, report.describe()
+
+
+async def test_a_quick_step_that_fails_is_told_as_a_step_run_as_an_activity(
+    stack: Stack,
+) -> None:
+    missing = "cloud get cluster name=nowhere"
+    slow, activities = await _ran(stack, missing)
+    assert activities == 1
+    await _quick(stack, seen=1)  # a failed call counts: it too took its time
+    quick, activities = await _ran(stack, missing)
+    assert quick.plan is not None and quick.plan.steps[0].quick_agents == [AGENT]
+    assert activities == 0
+    assert quick.status == slow.status == RunStatus.ROLLED_BACK
+    told, before = quick.steps[STEP], slow.steps[STEP]
+    assert (told.status, told.error, told.attempts) == (
+        before.status, before.error, before.attempts)
+    assert told.error is not None and "cluster 'nowhere' does not exist" in told.error
+    assert quick.problem is not None and slow.problem is not None
+    assert quick.problem.message == slow.problem.message
+
+
+async def test_a_quick_step_turned_slow_is_made_again_as_an_activity(
+    stack: Stack, tmp_path: Path
+) -> None:
+    await _quick(stack)
+    state = tmp_path / "cloud.json"
+    data = json.loads(state.read_text())
+    data["get_cluster_delay_s"] = LOCAL_WITHIN.total_seconds() + 1
+    state.write_text(json.dumps(data))
+    turned, activities = await _ran(stack, GET)
+    assert turned.plan is not None and turned.plan.steps[0].quick_agents == [AGENT]
+    assert turned.status == RunStatus.COMPLETED, turned.problem
+    assert activities == 1  # after the local try ran out of time
+    # It was seen slow: the next run does not try it locally.
+    data["get_cluster_delay_s"] = 0
+    state.write_text(json.dumps(data))
+    after, activities = await _ran(stack, GET)
+    assert after.plan is not None and after.plan.steps[0].quick_agents == []
+    assert activities == 1
