@@ -1,10 +1,13 @@
 """How a step's agent is called: as an activity, or, for a quick read-only step
-(orchestrator/planning/quick.py), as a local activity.
+(orchestrator/planning/quick.py), first as a local activity.
 
-A local call that outlasts LOCAL_WITHIN (the tool stopped being quick, or its
-server is down and its retries wait) is made again as an activity, with the
-agent's own timeouts and retries: the workflow task is not held for it and
-queries are answered meanwhile. Calling a read-only step twice does no harm.
+The local call is one try within LOCAL_WITHIN. When it does not end well (it
+timed out: the tool stopped being quick; or it failed in a way worth trying
+again), the step is made again as an activity, with the agent's own timeouts and
+retries: retries never wait inside the workflow's task, queries are answered
+meanwhile, and the step gets every try its agent's policy gives. Calling a
+read-only step twice does no harm. A failure not worth trying again (a tool's
+error, invalid arguments) ends the step as it would as an activity.
 
 A local activity's failure reaches the workflow as the activity's own error, not
 wrapped as an activity's is: it is wrapped here, so that the workflow reads a
@@ -21,7 +24,6 @@ from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     RetryState,
-    TimeoutType,
 )
 from temporalio.exceptions import (
     TimeoutError as ActivityTimeout,
@@ -34,11 +36,10 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch id: runs recorded before ran every step as an activity.
 QUICK_STEPS_LOCAL = "quick-read-only-steps-local"
-# How long a quick step may take as a local activity, retries included, before it
-# is made again as an activity: a quick one takes a few ms, and queries wait on it.
+# How long a quick step's local try may take: a quick one takes a few ms, and
+# queries (and a cancel) wait while it runs.
 LOCAL_WITHIN = timedelta(seconds=2)
-# A local retry waits on a workflow timer, not in the worker (see mirroring.py).
-LOCAL_RETRY_THRESHOLD = timedelta(milliseconds=100)
+ONE_TRY = RetryPolicy(maximum_attempts=1)
 
 
 async def call_agent(step: Step, agent: Agent, *, undo: bool = False,
@@ -51,22 +52,22 @@ async def call_agent(step: Step, agent: Agent, *, undo: bool = False,
         try:
             return await workflow.execute_local_activity_method(
                 StepActivities.run_agent_step, request,
-                start_to_close_timeout=_attempt_timeout(step, agent),
-                schedule_to_close_timeout=LOCAL_WITHIN,
-                retry_policy=_retry_policy(agent),
-                local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+                start_to_close_timeout=min(_attempt_timeout(step, agent), LOCAL_WITHIN),
+                retry_policy=ONE_TRY,
                 cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                 summary=f"{summary} · local",
             )
         except ApplicationError as err:
-            raise ActivityError(
-                "local activity failed", scheduled_event_id=0, started_event_id=0,
-                identity="", activity_type="run_agent_step", activity_id="",
-                retry_state=(RetryState.NON_RETRYABLE_FAILURE if err.non_retryable
-                             else RetryState.MAXIMUM_ATTEMPTS_REACHED),
-            ) from err
+            if err.non_retryable:
+                raise ActivityError(
+                    "local activity failed", scheduled_event_id=0, started_event_id=0,
+                    identity="", activity_type="run_agent_step", activity_id="",
+                    retry_state=RetryState.NON_RETRYABLE_FAILURE,
+                ) from err
+            workflow.logger.info("step %s failed as a local activity (%s): made again as "
+                                 "an activity", step.id, err.message)
         except ActivityError as err:
-            if not _out_of_local_time(err):
+            if not isinstance(err.cause, ActivityTimeout):
                 raise
             workflow.logger.info("step %s took over %s as a local activity: made again "
                                  "as an activity", step.id, LOCAL_WITHIN)
@@ -96,9 +97,3 @@ def _retry_policy(agent: Agent) -> RetryPolicy:
         maximum_attempts=retry.max_attempts,
     )
 
-
-def _out_of_local_time(err: ActivityError) -> bool:
-    """The local call ran out of LOCAL_WITHIN (not out of the agent's own timeout,
-    which the activity would run out of too)."""
-    cause = err.cause
-    return isinstance(cause, ActivityTimeout) and cause.type == TimeoutType.SCHEDULE_TO_CLOSE

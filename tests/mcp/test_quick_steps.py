@@ -5,9 +5,11 @@ activity does, and one that turns slow is made again as an activity."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -26,16 +28,24 @@ STEP = "cloud-get_cluster"
 AGENT = "mcp-cloud"
 
 
+@contextlib.asynccontextmanager
+async def _cloud(client: Client, temporal_server: DevServer, tmp_path: Path,
+                 **options: Any) -> AsyncIterator[Stack]:
+    """A stack whose one MCP server is the project's cloud, holding cluster prod."""
+    state = tmp_path / "cloud.json"
+    state.write_text(json.dumps(
+        {"clusters": {"prod": {"region": "eu-west-1", "nodes": 3, "deployments": {}}}}))
+    server = python_server("cloud_server", "--state", str(state), **options)
+    async with mcp_stack(client, temporal_server.address, tmp_path, {"cloud": server}) as s:
+        yield s
+
+
 @pytest.fixture
 async def stack(
     client: Client, temporal_server: DevServer, tmp_path: Path
 ) -> AsyncIterator[Stack]:
-    state = tmp_path / "cloud.json"
-    state.write_text(json.dumps(
-        {"clusters": {"prod": {"region": "eu-west-1", "nodes": 3, "deployments": {}}}}))
     # A tool's error is final: one attempt, as quick as a success.
-    server = python_server("cloud_server", "--state", str(state), retry_tool_errors=False)
-    async with mcp_stack(client, temporal_server.address, tmp_path, {"cloud": server}) as s:
+    async with _cloud(client, temporal_server, tmp_path, retry_tool_errors=False) as s:
         yield s
 
 
@@ -116,3 +126,20 @@ async def test_a_quick_step_turned_slow_is_made_again_as_an_activity(
     after, activities = await _ran(stack, GET)
     assert after.plan is not None and after.plan.steps[0].quick_agents == []
     assert activities == 1
+
+
+async def test_a_quick_step_failing_in_a_way_worth_retrying_gets_every_try_of_its_agent(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    # Tool errors retried (the default), quickly.
+    async with _cloud(client, temporal_server, tmp_path,
+                      retry={"initial_interval_ms": 50, "max_attempts": 3}) as stack:
+        await _quick(stack)
+        failed, activities = await _ran(stack, "cloud get cluster name=nowhere")
+    assert failed.plan is not None and failed.plan.steps[0].quick_agents == [AGENT]
+    assert failed.status == RunStatus.ROLLED_BACK
+    # One local try, then the step again as an activity, with all three of its tries.
+    assert activities == 1
+    step = failed.steps[STEP]
+    assert step.attempts == 3, step
+    assert step.error is not None and "cluster 'nowhere' does not exist" in step.error
