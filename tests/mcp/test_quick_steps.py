@@ -1,12 +1,16 @@
 """A read-only tool the graph has seen answer quickly runs as a local activity,
 inside the workflow's task, and costs about the call rather than a round trip
 through the server each way; it reads, fails and replays as a step run as an
-activity does, and one that turns slow is made again as an activity."""
+activity does, one that turns slow is made again as an activity, and a worker
+killed during it leaves the run to the next."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +20,14 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from orchestrator.devserver import DevServer
-from orchestrator.models import RunResult, RunStatus, StepStatus
+from orchestrator.models import OrchestrationRequest, RunResult, RunStatus, StepStatus
 from orchestrator.planning.quick import QUICK_AFTER_RUNS
 from tests.integration.stack import Stack, mcp_stack, run_waited
+from tests.integration.test_worker_crash import _start_worker, killed_and_restarted, stopped
 from tests.mcp.support import python_server
 from worker.replay import replay
 from workflows.calls import LOCAL_WITHIN
+from workflows.orchestration import OrchestrationWorkflow
 
 GET = "cloud get cluster name=prod"
 STEP = "cloud-get_cluster"
@@ -143,3 +149,48 @@ async def test_a_quick_step_failing_in_a_way_worth_retrying_gets_every_try_of_it
     step = failed.steps[STEP]
     assert step.attempts == 3, step
     assert step.error is not None and "cluster 'nowhere' does not exist" in step.error
+
+
+async def test_a_worker_killed_during_a_quick_step_leaves_the_run_to_the_next(
+    client: Client, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    """The local try lives in the worker's workflow task: kill -9 loses the task, and
+    a new worker makes it again once Temporal times the task out."""
+    state = tmp_path / "cloud.json"
+    cloud: dict[str, Any] = {
+        "clusters": {"prod": {"region": "eu-west-1", "nodes": 3, "deployments": {}}}}
+    state.write_text(json.dumps(cloud))
+    (tmp_path / "mcp.json").write_text(json.dumps({"mcpServers": {
+        "cloud": python_server("cloud_server", "--state", str(state))}}))
+    task_queue = f"quick-crash-{uuid.uuid4()}"
+    env = {**os.environ, "ORCHESTRATOR_TEMPORAL_ADDRESS": temporal_server.address,
+           "ORCHESTRATOR_TASK_QUEUE": task_queue, "ORCHESTRATOR_DATA_DIR": str(tmp_path)}
+    log = tmp_path / "worker.log"
+    worker = await _start_worker(env, log)
+    try:
+        for i in range(QUICK_AFTER_RUNS):
+            seen = await client.execute_workflow(
+                OrchestrationWorkflow.run, OrchestrationRequest(message=GET),
+                id=f"seen-{i}-{uuid.uuid4()}", task_queue=task_queue)
+            assert seen.status == RunStatus.COMPLETED, log.read_text()[-3000:]
+        # Slow enough for the kill to land in the call, quick enough to stay local.
+        cloud["get_cluster_delay_s"] = LOCAL_WITHIN.total_seconds() * 0.75
+        state.write_text(json.dumps(cloud))
+        handle = await client.start_workflow(
+            OrchestrationWorkflow.run, OrchestrationRequest(message=GET),
+            id=f"quick-crash-{uuid.uuid4()}", task_queue=task_queue)
+        await asyncio.sleep(0.8)  # planned and calling (the task holds queries meanwhile)
+        worker = await killed_and_restarted(worker, env, log)
+        async with asyncio.timeout(60):
+            result = await handle.result()
+    finally:
+        await stopped(worker)
+    assert result.status == RunStatus.COMPLETED, log.read_text()[-3000:]
+    assert result.plan is not None and result.plan.steps[0].quick_agents == [AGENT]
+    step = result.steps[STEP]
+    assert step.output is not None
+    assert step.output["structured_content"]["endpoint"] == "https://prod.k8s.test"
+    kinds = [e.event_type for e in (await handle.fetch_history()).events]
+    # The killed worker's task timed out; the next one ran the step locally again.
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT in kinds
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in kinds
