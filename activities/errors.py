@@ -15,7 +15,8 @@ def to_application_error(
 ) -> ApplicationError:
     """`told`: the caller has logged the failure in a line of its own."""
     if isinstance(error, CannotPlan):
-        details = ({"understood": error.understood, "not_understood": error.listed},)
+        details = ({"understood": error.understood, "not_understood": error.listed,
+                    **({"question": True} if error.question else {})},)
     # A request that cannot be planned is an answer to its sender, not a fault, and
     # a failure already told needs no traceback: Temporal's worker logs a benign
     # failure at DEBUG, any other as a warning with its traceback (30 lines, each

@@ -85,7 +85,8 @@ def _problem(cause: BaseException | None) -> Problem:
         return Problem(kind=ProblemKind.CANNOT_PLAN, message=str(cause))
     detail = cause.details[0] if cause.details else None
     if cause.type == "CannotPlan" and isinstance(detail, dict):
-        return Problem(kind=ProblemKind.CANNOT_PLAN, message=cause.message,
+        kind = ProblemKind.QUESTION if detail.get("question") else ProblemKind.CANNOT_PLAN
+        return Problem(kind=kind, message=cause.message,
                        understood=detail.get("understood", []),
                        not_understood=detail.get("not_understood", []))
     details = [str(d) for d in detail] if isinstance(detail, list) else []

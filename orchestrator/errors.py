@@ -53,10 +53,14 @@ NOT_UNDERSTOOD_LISTED = 20
 class CannotPlan(OrchestratorError):
     """The request could not be turned into a plan; says what was understood."""
 
-    def __init__(self, reason: str, understood: list[str], not_understood: list[str]) -> None:
+    def __init__(self, reason: str, understood: list[str], not_understood: list[str],
+                 question: bool = False) -> None:
         self.reason = reason
         self.understood = understood
         self.not_understood = not_understood
+        # A question, not a request to do something: saying more does not help; the
+        # refusal says where the answer is.
+        self.question = question
         super().__init__(self.describe())
 
     @property

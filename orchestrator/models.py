@@ -437,6 +437,9 @@ class StepResult(Model):
 
 class ProblemKind(StrEnum):
     CANNOT_PLAN = "cannot_plan"
+    # A question sent as a request: nothing to do; the refusal says where in the
+    # graph the answer is. Unlike `cannot_plan`, saying more does not help.
+    QUESTION = "question"
     # Planning needed a service that did not answer (the graph): worth sending again.
     UNAVAILABLE = "unavailable"
     INVALID_PLAN = "invalid_plan"

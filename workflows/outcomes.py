@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import (
@@ -169,9 +170,10 @@ def ms_between(start: datetime, end: datetime) -> int:
 def planning_problem(err: ActivityError | ApplicationError) -> Problem:
     cause = err.cause if isinstance(err, ActivityError) else err
     if isinstance(cause, ApplicationError) and cause.type == "CannotPlan":
-        detail: dict[str, list[str]] = cause.details[0] if cause.details else {}
+        detail: dict[str, Any] = cause.details[0] if cause.details else {}
         return Problem(
-            kind=ProblemKind.CANNOT_PLAN, message=cause.message,
+            kind=ProblemKind.QUESTION if detail.get("question") else ProblemKind.CANNOT_PLAN,
+            message=cause.message,
             understood=detail.get("understood", []),
             not_understood=detail.get("not_understood", []),
         )

@@ -49,8 +49,8 @@ router = APIRouter(prefix="/v3/ai", tags=["chat"])
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 # Runs that ended before any step, answered as errors: the request's (422), or
 # the graph's, not there to plan with (503: send it again).
-_REFUSED = {ProblemKind.CANNOT_PLAN: 422, ProblemKind.INVALID_PLAN: 422,
-            ProblemKind.UNAVAILABLE: 503}
+_REFUSED = {ProblemKind.CANNOT_PLAN: 422, ProblemKind.QUESTION: 422,
+            ProblemKind.INVALID_PLAN: 422, ProblemKind.UNAVAILABLE: 503}
 
 
 @router.post("/chat", response_model=ChatResponse,
@@ -156,11 +156,13 @@ async def chat(
         if problem.kind == ProblemKind.UNAVAILABLE:  # not the request's fault
             told += ("; send the request again once it answers"
                      + (" (with a new Idempotency-Key)" if idempotency_key else ""))
-        # Sent back as `conversation_id`, a message answers it ("the ecommerce one").
+        # Sent back as `conversation_id`, a message answers it ("the ecommerce one");
+        # a question's refusal asks nothing.
+        answerable = problem.kind != ProblemKind.QUESTION
         raise RunRefused(_REFUSED[problem.kind],
                          Refusal(detail=told, workflow_id=workflow_id,
-                                 conversation_id=workflow_id, problem=problem,
-                                 plan=state.refused_plan))
+                                 conversation_id=workflow_id if answerable else None,
+                                 problem=problem, plan=state.refused_plan))
     result = with_keys_as_sent(await handle.result()) if body.wait else None
     return ChatResponse(
         workflow_id=workflow_id, run_id=run_id, status=(result or state).status,

@@ -38,7 +38,7 @@ async def question_refused(
         "a question, not something to do: the graph holds what runs made: `orchestrator "
         f"graph` lists it, and `orchestrator graph {kind} {name}` shows one entity and "
         f"what relates to it (GET /v1/graph/entities/{kind}/{name})",
-        understood, not_understood)
+        understood, not_understood, question=True)
 
 
 async def _named(message: str, store: GraphStore) -> EntityRef | None:

@@ -88,6 +88,11 @@ async def test_up_serves_and_chat_follows_a_run(
         assert code == 2
         assert "Refused: cannot plan" in out and "sandwich" in out
         assert f"\nAnswer or say more: orchestrator chat --api {api} --continue run-" in out
+        # A question is told where its answer is, and asks nothing back.
+        code, out = await run_cli("chat", "what is deployed to production?", "--api", api,
+                                  env=env)
+        assert code == 2 and "a question, not something to do" in out, out
+        assert "Answer or say more" not in out, out
         # Refused after planning: the reasons are listed, not only that it was.
         services = ", ".join(f"s{i}" for i in range(10))
         code, out = await run_cli("chat", f"create application big with {services} services",

@@ -65,3 +65,6 @@ async def test_the_graph_is_read_from_the_command_line(
     told = asked.json()["detail"]
     assert "a question, not something to do" in told, told
     assert "`orchestrator graph application shop`" in told, told
+    # Told as a question: it asks nothing back, so there is no conversation to go on.
+    assert asked.json()["problem"]["kind"] == "question", asked.text
+    assert "conversation_id" not in asked.json(), asked.text
