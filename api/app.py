@@ -9,10 +9,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.errors import RunRefused, run_refused
 from api.routers import agents, chat, graph, health, mcp, workflows
+from api.run_state import UNREACHABLE
 from api.validation import invalid_request
 from orchestrator.errors import GraphStoreUnavailable
 from orchestrator.graph.factory import open_store
@@ -21,9 +22,6 @@ from orchestrator.mcp import McpHub
 from orchestrator.mcp.admin import McpAdmin
 from orchestrator.settings import Settings
 from worker.client import connect
-
-# What a call to a Temporal server that is down or restarting fails with.
-UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
 
 
 async def graph_unavailable(request: Request, error: Exception) -> JSONResponse:

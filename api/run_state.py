@@ -12,6 +12,8 @@ attempt and last failure, matched to its step by the step's heartbeats
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -38,6 +40,12 @@ from workflows.orchestration import OrchestrationWorkflow
 # A query waits while the run's workflow task is being tried; one that fails on
 # every try (a code change under the run) would hold it until the RPC's deadline.
 QUERY_TIMEOUT = timedelta(seconds=10)
+# What a call to a Temporal server that is down or restarting fails with.
+UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+# How long a caller waiting for a run's end goes on waiting while Temporal does not
+# answer (its server restarting; a long poll cut short under load): the run goes on
+# meanwhile, and the request sent again would start another run.
+WAIT_THROUGH_S = 60.0
 # What Temporal says of a run whose workflow task fails on every try, and of a
 # query whose replay found the code changed.
 STUCK = "Workflow Task in failed state"
@@ -211,3 +219,25 @@ def _progress(details: dict[str, Any]) -> str | None:
     text = f"{done:g}/{total:g}" if isinstance(total, int | float) else f"{done:g}"
     message = details.get("message")
     return f"{text}: {message}" if message else text
+
+
+async def run_result(handle: WorkflowHandle[Any, Any]) -> RunResult:
+    """The run's result, waited for through Temporal not answering for a while; then
+    a 503 that names the run rather than asking for the request again."""
+    deadline: float | None = None
+    while True:
+        try:
+            result: RunResult = await handle.result()
+            return result
+        except RPCError as err:
+            if err.status not in UNREACHABLE:
+                raise
+            now = time.monotonic()
+            deadline = deadline if deadline is not None else now + WAIT_THROUGH_S
+            if now >= deadline:
+                raise HTTPException(503, (
+                    f"run {handle.id} started, but Temporal stopped answering while its "
+                    f"end was waited for ({err.message}): follow it with GET "
+                    f"/v1/workflows/{handle.id} once Temporal answers; the request sent "
+                    "again would start another run")) from err
+            await asyncio.sleep(0.5)

@@ -23,7 +23,8 @@ featured, orchestrator, orchestrator, featured, bare); latency is measured by th
 to result. Prints p50/p95, runs/s and steps/s, the orchestrator/bare
 ratios (target: within 1.3x), and where the time goes: server-side durations
 from the histories of the sequential runs (with what a stage of steps costs: the
-bare workflow's is the Temporal step cost), phases from the orchestrator's
+bare workflow's is the Temporal step cost; and the first, middle and last workflow
+tasks apart, where the orchestrator plans and mirrors its end), phases from the orchestrator's
 `RunResult`, and the time spent in the embedded graph store.
 
 Run from the project root::
@@ -268,6 +269,11 @@ class Breakdown:
     # What one stage of steps costs: from its activities being scheduled to the
     # next stage's (the Temporal step cost, for the bare workflow).
     stage_ms: list[float] = field(default_factory=list)
+    # Each run's workflow tasks (started -> completed) by place: the first (it
+    # plans, in the orchestrator), those between, and the last (its final mirror).
+    first_task_ms: list[float] = field(default_factory=list)
+    middle_task_ms: list[float] = field(default_factory=list)
+    last_task_ms: list[float] = field(default_factory=list)
 
     def add(self, history: WorkflowHistory) -> None:
         self.runs += 1
@@ -277,6 +283,7 @@ class Breakdown:
         # When each workflow task that scheduled activities had them scheduled.
         stages: dict[int, float] = {}
         first = last = 0.0
+        tasks: list[float] = []
         for event in history.events:
             at = event.event_time.ToNanoseconds() / 1e6
             kind = event.event_type
@@ -300,10 +307,15 @@ class Breakdown:
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 sid = event.workflow_task_completed_event_attributes.scheduled_event_id
                 self.exec_ms[names[sid]].append(at - started[sid])
+                tasks.append(at - started[sid])
             elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
                 sid = event.activity_task_completed_event_attributes.scheduled_event_id
                 self.exec_ms[names[sid]].append(at - started[sid])
         self.run_ms.append(last - first)
+        if len(tasks) >= 2:
+            self.first_task_ms.append(tasks[0])
+            self.middle_task_ms += tasks[1:-1]
+            self.last_task_ms.append(tasks[-1])
         starts = sorted(stages.values())
         self.stage_ms += [b - a for a, b in itertools.pairwise(starts)]
 
@@ -327,6 +339,10 @@ async def breakdown(client: Client, ids: Sequence[str]) -> Breakdown:
 
 def _mean(values: Sequence[float]) -> float:
     return statistics.fmean(values) if values else float("nan")
+
+
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
 
 def _ms(start: datetime | None, end: datetime | None) -> float:
@@ -411,6 +427,10 @@ def print_breakdowns(rows: Sequence[tuple[str, Breakdown, list[float]]]) -> None
         if b.stage_ms:
             print(f"    a stage of steps, its activities scheduled -> the next stage's: p50 "
                   f"{statistics.median(b.stage_ms):.2f} ms (x{len(b.stage_ms) / b.runs:.1f})")
+        if b.first_task_ms:
+            print(f"    workflow tasks, p50: first {statistics.median(b.first_task_ms):.2f} ms, "
+                  f"between {_median(b.middle_task_ms):.2f} ms, "
+                  f"last {statistics.median(b.last_task_ms):.2f} ms")
 
 
 def print_graph(timer: GraphTimer, runs: int, label: str, wall_s: float | None = None) -> None:

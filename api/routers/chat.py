@@ -23,7 +23,7 @@ from api.errors import Refusal, RunRefused, described
 from api.followup import earlier_run, extend_run, keyed_extension, started_with_key
 from api.keys import with_keys_as_sent
 from api.run_list import DRY_RUN
-from api.run_state import query_state, with_predictions
+from api.run_state import query_state, run_result, with_predictions
 from api.schemas import ChatRequest, ChatResponse
 from orchestrator.errors import GraphStoreUnavailable
 from orchestrator.models import (
@@ -163,7 +163,7 @@ async def chat(
                          Refusal(detail=told, workflow_id=workflow_id,
                                  conversation_id=workflow_id if answerable else None,
                                  problem=problem, plan=state.refused_plan))
-    result = with_keys_as_sent(await handle.result()) if body.wait else None
+    result = with_keys_as_sent(await run_result(handle)) if body.wait else None
     return ChatResponse(
         workflow_id=workflow_id, run_id=run_id, status=(result or state).status,
         plan=state.plan, web_ui_url=settings.run_url(workflow_id, run_id),
@@ -251,7 +251,7 @@ async def _extended(
     workflow_id = body.conversation_id
     handle = run_handle(client, workflow_id)
     run_id = (await handle.describe()).run_id
-    result = with_keys_as_sent(await handle.result()) if body.wait else None
+    result = with_keys_as_sent(await run_result(handle)) if body.wait else None
     state: RunResult = (
         result if result is not None else await query_state(handle)
     )

@@ -11,16 +11,23 @@ import json
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 
 import httpx
+import pytest
+from fastapi import HTTPException
 from temporalio.client import Client
 
+from api import run_state
+from api.run_state import run_result
 from orchestrator.devserver import DevServer, free_port
+from orchestrator.models import OrchestrationRequest
 from orchestrator.settings import Settings
 from tests.command_line import start_up
 from tests.integration.stack import S1, api_only
 from worker.client import connect
+from workflows.orchestration import OrchestrationWorkflow
 
 
 def _children(pid: int) -> list[int]:
@@ -96,6 +103,12 @@ async def test_up_starts_its_dev_server_again_and_the_run_completes(tmp_path: Pa
             assert "is open in another process" in told, told
             assert "Temporal dev server on" not in told, told
 
+            # A caller waiting for a run's end (`wait`), sent without a key: told the
+            # end, not to send it again (which would start a second run).
+            waiting = asyncio.create_task(http.post("/v3/ai/chat", json={
+                "message": "create application lab with cache service", "wait": True}))
+            await asyncio.sleep(1.0)  # started, and inside its slow service step
+
             (dev_server,) = _children(up.pid)
             os.kill(dev_server, signal.SIGKILL)
             async with asyncio.timeout(90):
@@ -105,6 +118,7 @@ async def test_up_starts_its_dev_server_again_and_the_run_completes(tmp_path: Pa
                         break
                     assert up.returncode is None, log.read_text()[-3000:]
                     await asyncio.sleep(0.3)
+                waited = await waiting
     finally:
         if up.returncode is None:
             up.send_signal(signal.SIGTERM)
@@ -112,6 +126,8 @@ async def test_up_starts_its_dev_server_again_and_the_run_completes(tmp_path: Pa
                 await up.wait()
     logged = log.read_text()
     assert state["status"] == "completed", state
+    assert waited.status_code == 200, waited.text
+    assert waited.json()["result"]["status"] == "completed", waited.text
     assert "the Temporal dev server exited (code -9" in logged, logged[-3000:]
     assert "the Temporal dev server is back on" in logged, logged[-3000:]
     assert up.returncode == 143, logged[-3000:]  # and it still stops cleanly
@@ -165,3 +181,32 @@ async def test_up_whose_dev_server_keeps_dying_stops_saying_why(tmp_path: Path) 
     assert "stopping: the Temporal dev server keeps exiting" in logged, logged[-3000:]
     # Nobody sent it a signal, and it does not say one came.
     assert "SIGTERM received" not in logged, logged[-3000:]
+
+
+async def test_a_caller_waiting_on_a_run_is_told_the_run_not_to_send_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Temporal stops answering while a run's end is waited for, and stays down: the
+    503 names the run, which started, rather than asking for the request again."""
+    monkeypatch.setattr(run_state, "WAIT_THROUGH_S", 1.0)
+    server = DevServer(free_port())
+    await server.start()
+    settings = Settings(temporal_address=server.address, data_dir=tmp_path)
+    client: Client = await connect(settings)
+    try:
+        # No worker takes it: the run waits, started, for as long as the test needs.
+        handle = await client.start_workflow(
+            OrchestrationWorkflow.run, OrchestrationRequest(message=S1),
+            id=f"run-{uuid.uuid4()}", task_queue="nobody")
+        waiting = asyncio.create_task(run_result(handle))
+        await asyncio.sleep(0.5)
+        await server.stop()
+        with pytest.raises(HTTPException) as told:
+            async with asyncio.timeout(120):
+                await waiting
+    finally:
+        await server.stop()
+    assert told.value.status_code == 503
+    detail = str(told.value.detail)
+    assert detail.startswith(f"run {handle.id} started, but Temporal stopped answering"), detail
+    assert detail.endswith("the request sent again would start another run"), detail
