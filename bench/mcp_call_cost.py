@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -227,11 +227,11 @@ async def chain(client: TemporalClient, queue: str, request: ChainInput) -> list
 @contextlib.asynccontextmanager
 async def chain_worker(
     client: TemporalClient, steps: StepActivities | None, agent: Agent,
-    quick_agents: Callable[[], list[str]] = list,
+    quick_agents: Sequence[str] = (),
 ) -> AsyncIterator[Any]:
     """A worker for chains of step activities (of no-ops if `steps` is None); yields
-    a function that runs one chain of n calls and returns their costs. The step's
-    quick agents are asked for at each chain (known once the graph has seen calls)."""
+    a function that runs one chain of n calls and returns their costs. On
+    `quick_agents` a step runs as a local activity, as a plan marking them has it."""
     queue = f"bench-mcp-{uuid.uuid4()}"
     async with Worker(
         client, task_queue=queue, workflows=[CallChain],
@@ -240,7 +240,7 @@ async def chain_worker(
     ):
         async def run(calls: int) -> list[float]:
             return await chain(client, queue, ChainInput(
-                calls, agent if steps else None, quick_agents()))
+                calls, agent if steps else None, list(quick_agents)))
 
         yield run
 
@@ -295,16 +295,16 @@ async def one_transport(
             await step(args.warmup)
             await told_as_runs(store, agent.id, inside)
             inside.clear()
-            seen = (await store.agent_stats()).get(f"{agent.id}/{CAPABILITY}")
+            stats = await store.agent_stats()
+            seen = stats.get(f"{agent.id}/{CAPABILITY}")
             quick = quick_agents(Step(id="call", capability=CAPABILITY, agent=agent.id),
-                                 registry.capability(CAPABILITY), await store.agent_stats())
+                                 registry.capability(CAPABILITY), stats)
             print(f"{name}: the plan runs the step as "
                   f"{'a local activity' if quick else 'an activity'} (the graph saw "
                   f"{seen.runs if seen else 0} calls, recently {seen.recent_ms if seen else 0:.1f}"
                   f" ms each)")
             planned = await stack.enter_async_context(chain_worker(
-                client, StepActivities(TimedAgents(tools, []), mirror), agent,
-                lambda: quick))
+                client, StepActivities(TimedAgents(tools, []), mirror), agent, quick))
             empty = await stack.enter_async_context(
                 chain_worker(client, StepActivities(ZeroWork(), mirror), agent))
             noop_chain = await stack.enter_async_context(chain_worker(client, None, agent))

@@ -428,9 +428,9 @@ def print_breakdowns(rows: Sequence[tuple[str, Breakdown, list[float]]]) -> None
             print(f"    a stage of steps, its activities scheduled -> the next stage's: p50 "
                   f"{statistics.median(b.stage_ms):.2f} ms (x{len(b.stage_ms) / b.runs:.1f})")
         if b.first_task_ms:
-            print(f"    workflow tasks, p50: first {statistics.median(b.first_task_ms):.2f} ms, "
+            print(f"    workflow tasks, p50: first {_median(b.first_task_ms):.2f} ms, "
                   f"between {_median(b.middle_task_ms):.2f} ms, "
-                  f"last {statistics.median(b.last_task_ms):.2f} ms")
+                  f"last {_median(b.last_task_ms):.2f} ms")
 
 
 def print_graph(timer: GraphTimer, runs: int, label: str, wall_s: float | None = None) -> None:

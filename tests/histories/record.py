@@ -31,7 +31,7 @@ from orchestrator.models import ApprovalStatus, Decision, Followup, Orchestratio
 from orchestrator.planning.quick import QUICK_AFTER_RUNS
 from orchestrator.settings import Settings
 from tests.integration.stack import S1
-from tests.mcp.support import python_server
+from tests.mcp.support import cloud_with_prod
 from worker.client import connect
 from worker.runtime import build_runtime, build_worker
 from workflows import search_attributes as sa
@@ -79,15 +79,13 @@ REQUESTS: dict[str, dict[str, Any]] = {"s1-model-planned": {"plan_by_model": Tru
 MESSAGES: dict[str, tuple[str, int]] = {
     "mcp-quick-read": ("cloud get cluster name=prod", QUICK_AFTER_RUNS),
 }
-CLOUD = {"clusters": {"prod": {"region": "eu-west-1", "nodes": 3, "deployments": {}}}}
 
 
 def _mcp_config(name: str, directory: Path) -> dict[str, Any]:
     """The settings of a scenario calling the project's cloud MCP server."""
     if name not in MESSAGES:
         return {}
-    (directory / "cloud.json").write_text(json.dumps(CLOUD))
-    server = python_server("cloud_server", "--state", str(directory / "cloud.json"))
+    server = cloud_with_prod(directory)
     (directory / "mcp.json").write_text(json.dumps({"mcpServers": {"cloud": server}}))
     return {"mcp_config": directory / "mcp.json"}
 

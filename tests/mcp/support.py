@@ -34,6 +34,15 @@ def python_server(module: str, *args: str, **options: Any) -> dict[str, Any]:
     return entry
 
 
+def cloud_with_prod(directory: Path, **options: Any) -> dict[str, Any]:
+    """An `mcpServers` entry for the project's cloud over stdio, its state
+    (`directory/cloud.json`) holding one cluster, prod."""
+    state = directory / "cloud.json"
+    state.write_text(json.dumps(
+        {"clusters": {"prod": {"region": "eu-west-1", "nodes": 3, "deployments": {}}}}))
+    return python_server("cloud_server", "--state", str(state), **options)
+
+
 def ensure_npm_servers() -> None:
     """Install the pinned npm servers (`npm ci`) unless they already are."""
     npm = shutil.which("npm")

@@ -24,7 +24,7 @@ from orchestrator.models import OrchestrationRequest, RunResult, RunStatus, Step
 from orchestrator.planning.quick import QUICK_AFTER_RUNS
 from tests.integration.stack import Stack, mcp_stack, run_waited
 from tests.integration.test_worker_crash import _start_worker, killed_and_restarted, stopped
-from tests.mcp.support import python_server
+from tests.mcp.support import cloud_with_prod
 from worker.replay import replay
 from workflows.calls import LOCAL_WITHIN
 from workflows.orchestration import OrchestrationWorkflow
@@ -38,10 +38,7 @@ AGENT = "mcp-cloud"
 async def _cloud(client: Client, temporal_server: DevServer, tmp_path: Path,
                  **options: Any) -> AsyncIterator[Stack]:
     """A stack whose one MCP server is the project's cloud, holding cluster prod."""
-    state = tmp_path / "cloud.json"
-    state.write_text(json.dumps(
-        {"clusters": {"prod": {"region": "eu-west-1", "nodes": 3, "deployments": {}}}}))
-    server = python_server("cloud_server", "--state", str(state), **options)
+    server = cloud_with_prod(tmp_path, **options)
     async with mcp_stack(client, temporal_server.address, tmp_path, {"cloud": server}) as s:
         yield s
 
@@ -156,12 +153,10 @@ async def test_a_worker_killed_during_a_quick_step_leaves_the_run_to_the_next(
 ) -> None:
     """The local try lives in the worker's workflow task: kill -9 loses the task, and
     a new worker makes it again once Temporal times the task out."""
-    state = tmp_path / "cloud.json"
-    cloud: dict[str, Any] = {
-        "clusters": {"prod": {"region": "eu-west-1", "nodes": 3, "deployments": {}}}}
-    state.write_text(json.dumps(cloud))
     (tmp_path / "mcp.json").write_text(json.dumps({"mcpServers": {
-        "cloud": python_server("cloud_server", "--state", str(state))}}))
+        "cloud": cloud_with_prod(tmp_path)}}))
+    state = tmp_path / "cloud.json"
+    cloud: dict[str, Any] = json.loads(state.read_text())
     task_queue = f"quick-crash-{uuid.uuid4()}"
     env = {**os.environ, "ORCHESTRATOR_TEMPORAL_ADDRESS": temporal_server.address,
            "ORCHESTRATOR_TASK_QUEUE": task_queue, "ORCHESTRATOR_DATA_DIR": str(tmp_path)}
