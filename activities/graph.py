@@ -26,6 +26,8 @@ class GraphActivities:
             # The run's last word: write-behind records of it still waiting are
             # stale or the same, and must not land after it.
             self._mirror.finished(record.workflow_id)
+            if self._store.hand_over_run(record):
+                return
         try:
             await self._store.record_run(record)
         except GraphStoreUnavailable as error:

@@ -4,9 +4,10 @@ them going for ever, among an entity's runs and in the run's graph view. The
 worker looks, when it starts and every SETTLE_EVERY_S after, at the runs the
 graph holds as going, and mirrors the end of those Temporal says have ended so.
 
-A run that ends by its own code writes its final mirror before it completes, so
-Temporal's "completed" is left alone (the mirror may land between the two
-reads); a run Temporal does not know (another namespace sharing the graph) too.
+A run that ends by its own code writes its final mirror before it completes (on
+the embedded graph, journals it: orchestrator/graph/handover.py), so Temporal's
+"completed" is left alone (the mirror may land between the two reads); a run
+Temporal does not know (another namespace sharing the graph) too.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from typing import Any
 
 from orchestrator.graph import queries as q
 from orchestrator.graph.batching import GroupCommit
+from orchestrator.graph.handover import Handover
 from orchestrator.graph.holds import entity_writes, relation_writes
 from orchestrator.graph.memory import WriteMemory
 from orchestrator.graph.overtaking import may_overtake
@@ -76,9 +77,21 @@ class CypherStore(ABC):
         self._stats = StatsCache(lambda: read_agent_stats(self._read))
         # Read by every plan (the plan memory), changed by runs' final mirrors.
         self._recent = RecentRuns(self._read_completed_runs)
+        # Set by a store whose every reader is in this process (handover.py).
+        self._handover: Handover | None = None
+
+    async def _read(self, query: str, **params: Any) -> Rows:
+        """Run one reading statement, once the final mirrors taken before it are
+        written."""
+        await self._settled()
+        return await self._read_rows(query, **params)
+
+    async def _settled(self) -> None:
+        if self._handover is not None:
+            await self._handover.settled()
 
     @abstractmethod
-    async def _read(self, query: str, **params: Any) -> Rows: ...
+    async def _read_rows(self, query: str, **params: Any) -> Rows: ...
 
     @abstractmethod
     async def _write_rows(self, query: str, **params: Any) -> Rows: ...
@@ -217,6 +230,12 @@ class CypherStore(ABC):
         writer = self._finals if may_overtake(record, unwritten) else self._writes
         await writer.write(record)
 
+    def hand_over_run(self, record: RunRecord) -> bool:
+        if self._handover is None or not record.status.finished:
+            return False
+        self._handover.take(record)
+        return True
+
     async def record_steps(self, records: list[StepRecord]) -> None:
         await self._writes.write(records)
 
@@ -269,6 +288,7 @@ class CypherStore(ABC):
         return await resolve(self._read, text, kind)
 
     async def completed_runs(self, limit: int = 500) -> list[CompletedRun]:
+        await self._settled()
         return await self._recent.get(limit)
 
     async def unfinished_runs(self, limit: int = 200) -> list[tuple[str, str]]:
@@ -282,6 +302,7 @@ class CypherStore(ABC):
                 for r in rows]
 
     async def agent_stats(self) -> dict[str, AgentStats]:
+        await self._settled()
         return await self._stats.get()
 
     async def stage_overhead_ms(self) -> float | None:

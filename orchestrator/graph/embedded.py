@@ -20,6 +20,7 @@ from orchestrator.errors import GraphStoreUnavailable
 from orchestrator.graph import embedded_queries
 from orchestrator.graph import queries as q
 from orchestrator.graph.cypher_store import CypherStore
+from orchestrator.graph.handover import Handover
 
 T = TypeVar("T")
 # Uncheckpointed changes live in the buffer pool: with the default threshold a
@@ -71,6 +72,13 @@ class EmbeddedGraphStore(CypherStore):
 
     async def setup(self) -> None:
         await self._call(self._open)
+        # One process holds this store, so every reader is here: runs' final
+        # mirrors may be written behind their runs (handover.py).
+        journal = self._path.with_name(self._path.name + ".finals")
+        journal.mkdir(exist_ok=True)
+        handover = Handover(self.record_run, journal)
+        await handover.replay()
+        self._handover = handover
 
     def _open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +121,9 @@ class EmbeddedGraphStore(CypherStore):
                 self._db.close()
             self._conn = self._db = None
 
+        if self._handover is not None:
+            await self._handover.close()
+            self._handover = None
         await self._close_caches()
         await self._call(_close)
         self._executor.shutdown(wait=True)
@@ -170,7 +181,7 @@ class EmbeddedGraphStore(CypherStore):
             raise
         self._exec("COMMIT")
 
-    async def _read(self, query: str, **params: Any) -> Rows:
+    async def _read_rows(self, query: str, **params: Any) -> Rows:
         return await self._call(lambda: self._exec(query, **params))
 
     async def _read_then_write(

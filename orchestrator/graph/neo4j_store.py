@@ -143,7 +143,7 @@ class Neo4jGraphStore(CypherStore):
             raise RuntimeError("graph store is not open: call setup() first")
         return self._driver.session(database=self._database, bookmark_manager=self._bookmarks)
 
-    async def _read(self, query: str, **params: Any) -> Rows:
+    async def _read_rows(self, query: str, **params: Any) -> Rows:
         return await self._query(query, params, RoutingControl.READ)
 
     async def _write_rows(self, query: str, **params: Any) -> Rows:

@@ -232,6 +232,12 @@ class GraphStore(Protocol):
     async def record_run(self, record: RunRecord) -> None:
         """Mirror the workflow, its plan, its steps and their dependencies."""
 
+    def hand_over_run(self, record: RunRecord) -> bool:
+        """Take a finished run's final mirror to write behind it, if every reader of
+        this store still sees it before anything newer; True if taken (written
+        soon, surviving this process ending), False if the caller must
+        `record_run` it."""
+
     async def record_steps(self, records: list[StepRecord]) -> None:
         """Mirror steps' states and the entities they operate on, in one batch."""
 

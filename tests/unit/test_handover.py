@@ -1,0 +1,186 @@
+"""The embedded store takes runs' final mirrors over (orchestrator/graph/handover.py):
+readers still see them first, and a process ending before the write loses none."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from orchestrator.graph import handover
+from orchestrator.graph.embedded import EmbeddedGraphStore
+from orchestrator.models import (
+    Outcome,
+    Plan,
+    RunRecord,
+    RunStatus,
+    Step,
+    StepRecord,
+    StepStatus,
+)
+from tests.contract.test_graph_store import AGENTS, CAPABILITIES
+
+PLAN = Plan(intent="application", request="create application shop", steps=[
+    Step(id="a", capability="application.create", agent="application-agent"),
+])
+SLOW_S = 0.3
+KEY = "application-agent/application.create"
+
+
+def final(workflow_id: str) -> RunRecord:
+    return RunRecord(
+        workflow_id=workflow_id, request=PLAN.request, status=RunStatus.COMPLETED, plan=PLAN,
+        steps=[StepRecord(workflow_id=workflow_id, step_id="a", capability="application.create",
+                          agent="application-agent", status=StepStatus.COMPLETED, attempt=1)],
+        outcomes=[Outcome(step_id="a", agent="application-agent",
+                          capability="application.create", ok=True, duration_ms=5)],
+        finished_at=datetime.now(UTC),
+    )
+
+
+def journal(path: Path) -> Path:
+    return path.with_name(path.name + ".finals")
+
+
+def journaled(path: Path) -> str:
+    return "".join(p.read_text() for p in sorted(journal(path).glob("finals-*.jsonl")))
+
+
+@pytest.fixture
+async def slow_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[EmbeddedGraphStore]:
+    """A real embedded store whose writes take SLOW_S longer: a reader that did not
+    wait for a final mirror taken before it would read without it."""
+    store = EmbeddedGraphStore(tmp_path / "g")
+    await store.setup()
+    write = store._transaction
+
+    async def slow(writes: list[tuple[str, dict[str, object]]]) -> None:
+        await asyncio.sleep(SLOW_S)
+        await write(writes)
+
+    monkeypatch.setattr(store, "_transaction", slow)
+    yield store
+    await store.close()
+
+
+async def test_only_a_finished_run_is_taken(slow_store: EmbeddedGraphStore) -> None:
+    going = final("wf-going").model_copy(update={"status": RunStatus.RUNNING})
+    assert slow_store.hand_over_run(going) is False
+    assert slow_store.hand_over_run(final("wf-done")) is True
+
+
+async def _status(store: EmbeddedGraphStore) -> object:
+    return (await store.run_graph("wf-1")).status
+
+
+async def _completed(store: EmbeddedGraphStore) -> object:
+    return [run.workflow_id for run in await store.completed_runs()]
+
+
+async def _runs_counted(store: EmbeddedGraphStore) -> object:
+    return (await store.agent_stats())[KEY].runs
+
+
+@pytest.mark.parametrize(("read", "after"), [
+    (_status, "completed"), (_completed, ["wf-1"]), (_runs_counted, 1),
+])
+async def test_a_read_after_a_run_is_taken_sees_it(
+    slow_store: EmbeddedGraphStore,
+    read: Callable[[EmbeddedGraphStore], Awaitable[object]], after: object,
+) -> None:
+    await slow_store.register_catalogue(CAPABILITIES, AGENTS)
+    # Read once first, so the caches hold the graph as it was before the run.
+    assert await _completed(slow_store) == []
+    assert await _runs_counted(slow_store) == 0
+    assert slow_store.hand_over_run(final("wf-1"))
+    assert await read(slow_store) == after
+
+
+async def test_the_journal_empties_once_written(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handover, "SEGMENT_BYTES", 1)  # a segment a record, while unwritten
+    store = EmbeddedGraphStore(tmp_path / "g")
+    await store.setup()
+    for i in range(3):
+        assert store.hand_over_run(final(f"wf-{i}"))
+    assert journaled(tmp_path / "g").count("\n") == 3
+    assert len(list(journal(tmp_path / "g").glob("finals-*.jsonl"))) == 3
+    await store.completed_runs()  # waits for the writes
+    assert journaled(tmp_path / "g") == ""
+    assert len(list(journal(tmp_path / "g").glob("finals-*.jsonl"))) == 1  # the one in use
+    await store.close()
+
+
+KILLED = textwrap.dedent("""
+    import asyncio, os, sys
+    from pathlib import Path
+    from orchestrator.graph.embedded import EmbeddedGraphStore
+    from orchestrator.models import RunRecord
+
+    async def main() -> None:
+        store = EmbeddedGraphStore(Path(sys.argv[1]))
+        await store.setup()
+        assert store.hand_over_run(RunRecord.model_validate_json(sys.argv[2]))
+        os._exit(9)  # before the event loop ever runs the write
+
+    asyncio.run(main())
+""")
+
+
+def test_a_process_ending_before_the_write_loses_nothing(tmp_path: Path) -> None:
+    record = final("wf-killed").model_dump_json()
+    done = subprocess.run([sys.executable, "-c", KILLED, str(tmp_path / "g"), record],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 9, done.stderr
+    assert "wf-killed" in journaled(tmp_path / "g")
+
+    async def reopened() -> tuple[str | None, str]:
+        store = EmbeddedGraphStore(tmp_path / "g")
+        await store.setup()
+        graph = await store.run_graph("wf-killed")
+        await store.close()
+        return graph.status, journaled(tmp_path / "g")
+
+    status, left = asyncio.run(reopened())
+    assert status == "completed" and left == ""
+
+
+async def test_a_line_cut_short_is_skipped(tmp_path: Path) -> None:
+    journal(tmp_path / "g").mkdir()
+    whole, cut = final("wf-whole").model_dump_json(), final("wf-cut").model_dump_json()
+    (journal(tmp_path / "g") / "finals-1.jsonl").write_text(f"{whole}\n{cut[:-40]}")
+    store = EmbeddedGraphStore(tmp_path / "g")
+    await store.setup()
+    runs = [run.workflow_id for run in await store.completed_runs()]
+    await store.close()
+    assert runs == ["wf-whole"]
+
+
+async def test_what_the_graph_refuses_stays_for_the_next_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handover, "READ_WAIT_S", 0.5)
+    store = EmbeddedGraphStore(tmp_path / "g")
+    await store.setup()
+
+    async def refused(writes: list[tuple[str, dict[str, object]]]) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "_transaction", refused)
+    assert store.hand_over_run(final("wf-refused"))
+    assert await store.completed_runs() == []  # answered without it, not hung
+    await store.close()
+    assert "wf-refused" in journaled(tmp_path / "g")
+    reopened = EmbeddedGraphStore(tmp_path / "g")
+    await reopened.setup()
+    runs = [run.workflow_id for run in await reopened.completed_runs()]
+    await reopened.close()
+    assert runs == ["wf-refused"]
