@@ -86,6 +86,13 @@ class CypherStore(ABC):
         await self._settled()
         return await self._read_rows(query, **params)
 
+    async def _read_entities(self, query: str, **params: Any) -> Rows:
+        """Run one statement reading what no run's final mirror writes (entities and
+        their relationships, which agents write as they act; MCP servers): it need not
+        wait, and the steps and plans reading it must not wait for other runs'
+        mirrors."""
+        return await self._read_rows(query, **params)
+
     async def _settled(self) -> None:
         if self._handover is not None:
             await self._handover.settled()
@@ -144,13 +151,13 @@ class CypherStore(ABC):
         return entity_from_row(rows[0])
 
     async def get_entity(self, ref: EntityRef) -> EntityRecord | None:
-        rows = await self._read(q.GET_ENTITY, id=ref.key)
+        rows = await self._read_entities(q.GET_ENTITY, id=ref.key)
         return entity_from_row(rows[0]) if rows else None
 
     async def find_entities(self, kind: str | None = None) -> list[EntityRecord]:
         rows = await (
-            self._read(q.FIND_ENTITIES) if kind is None
-            else self._read(q.FIND_ENTITIES_OF_KIND, kind=kind)
+            self._read_entities(q.FIND_ENTITIES) if kind is None
+            else self._read_entities(q.FIND_ENTITIES_OF_KIND, kind=kind)
         )
         return [entity_from_row(row) for row in rows]
 
@@ -223,7 +230,8 @@ class CypherStore(ABC):
         await self._batch([(q.DELETE_RELATIONS, {"rows": relation_rows(relations)})])
 
     async def relations(self, ref: EntityRef) -> list[Relation]:
-        return [relation_from_row(r) for r in await self._read(q.ENTITY_RELATIONS, id=ref.key)]
+        rows = await self._read_entities(q.ENTITY_RELATIONS, id=ref.key)
+        return [relation_from_row(r) for r in rows]
 
     async def record_run(self, record: RunRecord) -> None:
         unwritten = [*self._writes.queued(), *(item for batch in self._writing for item in batch)]
@@ -273,8 +281,9 @@ class CypherStore(ABC):
         self, kind: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[EntityRecord]:
         rows = await (
-            self._read(q.LIST_ENTITIES, limit=limit, offset=offset) if kind is None
-            else self._read(q.LIST_ENTITIES_OF_KIND, kind=kind, limit=limit, offset=offset)
+            self._read_entities(q.LIST_ENTITIES, limit=limit, offset=offset) if kind is None
+            else self._read_entities(q.LIST_ENTITIES_OF_KIND, kind=kind, limit=limit,
+                                     offset=offset)
         )
         return [entity_from_row(row) for row in rows]
 
@@ -285,7 +294,7 @@ class CypherStore(ABC):
         return await read_impact(self._read, ref, depth)
 
     async def resolve_reference(self, text: str, kind: str | None = None) -> list[EntityRecord]:
-        return await resolve(self._read, text, kind)
+        return await resolve(self._read_entities, text, kind)
 
     async def completed_runs(self, limit: int = 500) -> list[CompletedRun]:
         await self._settled()
@@ -344,5 +353,5 @@ class CypherStore(ABC):
         await self._write_rows(q.DELETE_MCP_SERVER, id=name)
 
     async def mcp_servers(self) -> list[McpServerRecord]:
-        return read_mcp_servers(await self._read(q.MCP_SERVER_TOOLS))
+        return read_mcp_servers(await self._read_entities(q.MCP_SERVER_TOOLS))
 

@@ -16,6 +16,7 @@ import pytest
 from orchestrator.graph import handover
 from orchestrator.graph.embedded import EmbeddedGraphStore
 from orchestrator.models import (
+    EntityRef,
     Outcome,
     Plan,
     RunRecord,
@@ -30,6 +31,7 @@ PLAN = Plan(intent="application", request="create application shop", steps=[
     Step(id="a", capability="application.create", agent="application-agent"),
 ])
 SLOW_S = 0.3
+APP = EntityRef(kind="application", name="shop")
 KEY = "application-agent/application.create"
 
 
@@ -184,3 +186,26 @@ async def test_what_the_graph_refuses_stays_for_the_next_start(
     runs = [run.workflow_id for run in await reopened.completed_runs()]
     await reopened.close()
     assert runs == ["wf-refused"]
+
+
+async def test_an_entity_read_does_not_wait_for_a_run_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Agents and plans read entities: they must not wait for other runs' mirrors."""
+    monkeypatch.setattr(handover, "READ_WAIT_S", 60.0)
+    store = EmbeddedGraphStore(tmp_path / "g")
+    await store.setup()
+    await store.claim_entity(APP, "wf-0/a", {})
+    write, release = store._transaction, asyncio.Event()
+
+    async def held(writes: list[tuple[str, dict[str, object]]]) -> None:
+        await release.wait()
+        await write(writes)
+
+    monkeypatch.setattr(store, "_transaction", held)
+    assert store.hand_over_run(final("wf-1"))
+    entity = await asyncio.wait_for(store.get_entity(APP), 10)
+    kinds = await asyncio.wait_for(store.find_entities("application"), 10)
+    release.set()
+    await store.close()
+    assert entity is not None and [e.ref for e in kinds] == [APP]
