@@ -54,14 +54,9 @@ def journaled(path: Path) -> str:
     return "".join(p.read_text() for p in sorted(journal(path).glob("finals-*.jsonl")))
 
 
-@pytest.fixture
-async def slow_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[EmbeddedGraphStore]:
-    """A real embedded store whose writes take SLOW_S longer: a reader that did not
-    wait for a final mirror taken before it would read without it."""
-    store = EmbeddedGraphStore(tmp_path / "g")
-    await store.setup()
+async def slowed(store: EmbeddedGraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writes SLOW_S longer: a reader that did not wait for a final mirror taken
+    before it would read without it."""
     write = store._transaction
 
     async def slow(writes: list[tuple[str, dict[str, object]]]) -> None:
@@ -69,6 +64,16 @@ async def slow_store(
         await write(writes)
 
     monkeypatch.setattr(store, "_transaction", slow)
+
+
+@pytest.fixture
+async def slow_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[EmbeddedGraphStore]:
+    """A real embedded store whose writes are slowed."""
+    store = EmbeddedGraphStore(tmp_path / "g")
+    await store.setup()
+    await slowed(store, monkeypatch)
     yield store
     await store.close()
 
@@ -209,3 +214,18 @@ async def test_an_entity_read_does_not_wait_for_a_run_taken(
     release.set()
     await store.close()
     assert entity is not None and [e.ref for e in kinds] == [APP]
+
+
+async def test_closing_writes_what_was_taken(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    store = EmbeddedGraphStore(tmp_path / "g")
+    await store.setup()
+    await slowed(store, monkeypatch)
+    assert store.hand_over_run(final("wf-1"))
+    await store.close()
+    assert journaled(tmp_path / "g") == ""
+    reopened = EmbeddedGraphStore(tmp_path / "g")
+    await reopened.setup()
+    status = (await reopened.run_graph("wf-1")).status
+    await reopened.close()
+    assert status == "completed"
