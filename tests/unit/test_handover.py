@@ -54,6 +54,22 @@ def journaled(path: Path) -> str:
     return "".join(p.read_text() for p in sorted(journal(path).glob("finals-*.jsonl")))
 
 
+async def opened(path: Path) -> EmbeddedGraphStore:
+    store = EmbeddedGraphStore(path)
+    await store.setup()
+    return store
+
+
+async def completed_after_reopening(path: Path) -> object:
+    """The runs a store opened afresh on `path` holds as completed (what its
+    journal held written first)."""
+    store = await opened(path)
+    try:
+        return await _completed(store)
+    finally:
+        await store.close()
+
+
 async def slowed(store: EmbeddedGraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """Writes SLOW_S longer: a reader that did not wait for a final mirror taken
     before it would read without it."""
@@ -71,8 +87,7 @@ async def slow_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[EmbeddedGraphStore]:
     """A real embedded store whose writes are slowed."""
-    store = EmbeddedGraphStore(tmp_path / "g")
-    await store.setup()
+    store = await opened(tmp_path / "g")
     await slowed(store, monkeypatch)
     yield store
     await store.close()
@@ -114,8 +129,7 @@ async def test_a_read_after_a_run_is_taken_sees_it(
 async def test_the_journal_empties_once_written(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(handover, "SEGMENT_BYTES", 1)  # a segment a record, while unwritten
-    store = EmbeddedGraphStore(tmp_path / "g")
-    await store.setup()
+    store = await opened(tmp_path / "g")
     for i in range(3):
         assert store.hand_over_run(final(f"wf-{i}"))
     assert journaled(tmp_path / "g").count("\n") == 3
@@ -149,34 +163,22 @@ def test_a_process_ending_before_the_write_loses_nothing(tmp_path: Path) -> None
     assert done.returncode == 9, done.stderr
     assert "wf-killed" in journaled(tmp_path / "g")
 
-    async def reopened() -> tuple[str | None, str]:
-        store = EmbeddedGraphStore(tmp_path / "g")
-        await store.setup()
-        graph = await store.run_graph("wf-killed")
-        await store.close()
-        return graph.status, journaled(tmp_path / "g")
-
-    status, left = asyncio.run(reopened())
-    assert status == "completed" and left == ""
+    assert asyncio.run(completed_after_reopening(tmp_path / "g")) == ["wf-killed"]
+    assert journaled(tmp_path / "g") == ""
 
 
 async def test_a_line_cut_short_is_skipped(tmp_path: Path) -> None:
     journal(tmp_path / "g").mkdir()
     whole, cut = final("wf-whole").model_dump_json(), final("wf-cut").model_dump_json()
     (journal(tmp_path / "g") / "finals-1.jsonl").write_text(f"{whole}\n{cut[:-40]}")
-    store = EmbeddedGraphStore(tmp_path / "g")
-    await store.setup()
-    runs = [run.workflow_id for run in await store.completed_runs()]
-    await store.close()
-    assert runs == ["wf-whole"]
+    assert await completed_after_reopening(tmp_path / "g") == ["wf-whole"]
 
 
 async def test_what_the_graph_refuses_stays_for_the_next_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(handover, "READ_WAIT_S", 0.5)
-    store = EmbeddedGraphStore(tmp_path / "g")
-    await store.setup()
+    store = await opened(tmp_path / "g")
 
     async def refused(writes: list[tuple[str, dict[str, object]]]) -> None:
         raise RuntimeError("disk full")
@@ -186,11 +188,7 @@ async def test_what_the_graph_refuses_stays_for_the_next_start(
     assert await store.completed_runs() == []  # answered without it, not hung
     await store.close()
     assert "wf-refused" in journaled(tmp_path / "g")
-    reopened = EmbeddedGraphStore(tmp_path / "g")
-    await reopened.setup()
-    runs = [run.workflow_id for run in await reopened.completed_runs()]
-    await reopened.close()
-    assert runs == ["wf-refused"]
+    assert await completed_after_reopening(tmp_path / "g") == ["wf-refused"]
 
 
 async def test_an_entity_read_does_not_wait_for_a_run_taken(
@@ -198,8 +196,7 @@ async def test_an_entity_read_does_not_wait_for_a_run_taken(
 ) -> None:
     """Agents and plans read entities: they must not wait for other runs' mirrors."""
     monkeypatch.setattr(handover, "READ_WAIT_S", 60.0)
-    store = EmbeddedGraphStore(tmp_path / "g")
-    await store.setup()
+    store = await opened(tmp_path / "g")
     await store.claim_entity(APP, "wf-0/a", {})
     write, release = store._transaction, asyncio.Event()
 
@@ -218,14 +215,9 @@ async def test_an_entity_read_does_not_wait_for_a_run_taken(
 
 async def test_closing_writes_what_was_taken(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    store = EmbeddedGraphStore(tmp_path / "g")
-    await store.setup()
+    store = await opened(tmp_path / "g")
     await slowed(store, monkeypatch)
     assert store.hand_over_run(final("wf-1"))
     await store.close()
     assert journaled(tmp_path / "g") == ""
-    reopened = EmbeddedGraphStore(tmp_path / "g")
-    await reopened.setup()
-    status = (await reopened.run_graph("wf-1")).status
-    await reopened.close()
-    assert status == "completed"
+    assert await completed_after_reopening(tmp_path / "g") == ["wf-1"]
