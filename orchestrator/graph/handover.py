@@ -19,7 +19,6 @@ every record in them is written.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -85,8 +84,9 @@ class Handover:
         self._closing = True
         for task in list(self._tasks):
             task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        # The tasks' cancellations are returned, not raised: a cancel of the close
+        # itself still propagates.
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -70,16 +70,26 @@ async def completed_after_reopening(path: Path) -> object:
         await store.close()
 
 
-async def slowed(store: EmbeddedGraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Writes SLOW_S longer: a reader that did not wait for a final mirror taken
-    before it would read without it."""
+def gated(store: EmbeddedGraphStore, monkeypatch: pytest.MonkeyPatch,
+          gate: Callable[[], Awaitable[object]]) -> None:
+    """Every write of the store first awaits `gate` (which may hold it, or fail it)."""
     write = store._transaction
 
-    async def slow(writes: list[tuple[str, dict[str, object]]]) -> None:
-        await asyncio.sleep(SLOW_S)
+    async def after_gate(writes: list[tuple[str, dict[str, object]]]) -> None:
+        await gate()
         await write(writes)
 
-    monkeypatch.setattr(store, "_transaction", slow)
+    monkeypatch.setattr(store, "_transaction", after_gate)
+
+
+async def refuse() -> None:
+    raise RuntimeError("disk full")
+
+
+def slowed(store: EmbeddedGraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writes SLOW_S longer: a reader that did not wait for a final mirror taken
+    before it would read without it."""
+    gated(store, monkeypatch, lambda: asyncio.sleep(SLOW_S))
 
 
 @pytest.fixture
@@ -88,7 +98,7 @@ async def slow_store(
 ) -> AsyncIterator[EmbeddedGraphStore]:
     """A real embedded store whose writes are slowed."""
     store = await opened(tmp_path / "g")
-    await slowed(store, monkeypatch)
+    slowed(store, monkeypatch)
     yield store
     await store.close()
 
@@ -179,11 +189,7 @@ async def test_what_the_graph_refuses_stays_for_the_next_start(
 ) -> None:
     monkeypatch.setattr(handover, "READ_WAIT_S", 0.5)
     store = await opened(tmp_path / "g")
-
-    async def refused(writes: list[tuple[str, dict[str, object]]]) -> None:
-        raise RuntimeError("disk full")
-
-    monkeypatch.setattr(store, "_transaction", refused)
+    gated(store, monkeypatch, refuse)
     assert store.hand_over_run(final("wf-refused"))
     assert await store.completed_runs() == []  # answered without it, not hung
     await store.close()
@@ -198,13 +204,8 @@ async def test_an_entity_read_does_not_wait_for_a_run_taken(
     monkeypatch.setattr(handover, "READ_WAIT_S", 60.0)
     store = await opened(tmp_path / "g")
     await store.claim_entity(APP, "wf-0/a", {})
-    write, release = store._transaction, asyncio.Event()
-
-    async def held(writes: list[tuple[str, dict[str, object]]]) -> None:
-        await release.wait()
-        await write(writes)
-
-    monkeypatch.setattr(store, "_transaction", held)
+    release = asyncio.Event()
+    gated(store, monkeypatch, release.wait)
     assert store.hand_over_run(final("wf-1"))
     entity = await asyncio.wait_for(store.get_entity(APP), 10)
     kinds = await asyncio.wait_for(store.find_entities("application"), 10)
@@ -216,7 +217,7 @@ async def test_an_entity_read_does_not_wait_for_a_run_taken(
 async def test_closing_writes_what_was_taken(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     store = await opened(tmp_path / "g")
-    await slowed(store, monkeypatch)
+    slowed(store, monkeypatch)
     assert store.hand_over_run(final("wf-1"))
     await store.close()
     assert journaled(tmp_path / "g") == ""
